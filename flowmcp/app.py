@@ -1,0 +1,152 @@
+"""The server's state shared by the tools: config, bridge, and what we know of each flow file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import models
+from .bridge import Bridge, JobOutcome
+from .config import Config
+from .errors import FlowFileError
+from .summarize import failure as failure_summary
+
+FLOW_SEARCH_LIMIT = 200  # python files scanned when list_runs is asked for the flows in the root
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".metaflow", ".metaflow_spin", ".flowmcp"}
+
+
+@dataclass
+class FlowDescription:
+    file: Path
+    name: str
+    parameters: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+
+    @property
+    def step_names(self) -> list[str]:
+        return [s["name"] for s in self.steps]
+
+
+@dataclass
+class App:
+    config: Config
+    bridge: Bridge = field(init=False)
+    _described: dict[Path, tuple[tuple[int, int], FlowDescription]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.bridge = Bridge(self.config)
+
+    @classmethod
+    def create(cls, root: str | None = None, python: str | None = None) -> "App":
+        return cls(Config.create(root, python))
+
+    def flow_path(self, flow: str) -> Path:
+        path = self.config.resolve(flow, what="flow file")
+        if not path.exists():
+            near = sorted(p.name for p in path.parent.glob("*.py")) if path.parent.is_dir() else []
+            hint = f" Python files there: {', '.join(near[:10])}." if near else ""
+            raise FlowFileError(f"Flow file {flow!r} does not exist under {self.config.root}.{hint}")
+        if path.is_dir():
+            raise FlowFileError(f"{flow!r} is a directory; pass the flow's .py file.")
+        if path.suffix != ".py":
+            raise FlowFileError(f"{flow!r} is not a Python file; pass the flow's .py file.")
+        return path
+
+    async def describe(self, flow: str) -> FlowDescription:
+        """Name, parameters and graph of a flow file, re-read only when the file changes."""
+        path = self.flow_path(flow)
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        cached = self._described.get(path)
+        if cached and cached[0] == key:
+            return cached[1]
+        outcome = await self.bridge.call("describe", {"flow_file": str(path)}, timeout=120)
+        if not outcome.ok:
+            raise FlowFileError(self.describe_error(outcome, path))
+        data = outcome.data
+        desc = FlowDescription(file=path, name=data["flow_name"], parameters=data["parameters"],
+                               steps=data["steps"])
+        self._described[path] = (key, desc)
+        return desc
+
+    def describe_error(self, outcome: JobOutcome, path: Path) -> str:
+        err = outcome.error
+        rel = self.config.relative(path)
+        if err.get("exception"):
+            summary = failure_summary.from_capture({"exception": err["exception"]}, self.config.root,
+                                                   flow_file=path)
+            return f"{rel} cannot be loaded: {failure_summary.render(summary, 1500)}"
+        if err.get("kind") == "internal":
+            return f"{rel} cannot be loaded: {err.get('message')}. Is Metaflow installed for {self.config.python}?"
+        return err.get("message") or f"{rel} cannot be loaded"
+
+    def find_flow_files(self) -> list[Path]:
+        """Python files in the root that look like Metaflow flows (cheap text check, no import)."""
+        found = []
+        stack = [self.config.root]
+        scanned = 0
+        while stack and scanned < 5000:
+            folder = stack.pop()
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                scanned += 1
+                if entry.is_dir():
+                    if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+                        stack.append(entry)
+                elif entry.suffix == ".py":
+                    try:
+                        head = entry.read_text(errors="replace")[:200_000]
+                    except OSError:
+                        continue
+                    if "FlowSpec" in head and "@step" in head:
+                        found.append(entry)
+                        if len(found) >= FLOW_SEARCH_LIMIT:
+                            return found
+        return found
+
+    # ------------------------------------------------------------------ failures
+
+    def failure(self, *, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
+                stderr: str = "", output: str = "", flow: FlowDescription | None = None) -> models.Failure:
+        """The best failure summary from what a failed job left, most structured source first."""
+        root = self.config.root
+        flow_file = flow.file if flow else None
+        summary = None
+        failed = [c for c in captures if c.get("exception") and (step is None or c.get("step") == step)]
+        if failed:
+            summary = failure_summary.from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
+        elif cli_error and cli_error.get("metaflow"):
+            summary = failure_summary.from_metaflow_error(cli_error["metaflow"], root,
+                                                          flow.step_names if flow else None)
+        elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):
+            record = cli_error.get("syntax") or cli_error.get("exception")
+            summary = failure_summary.from_capture({"exception": record}, root, step=step, task=task,
+                                                   flow_file=flow_file)
+        if summary is None:
+            summary = failure_summary.from_traceback_text(stderr, root) or failure_summary.from_traceback_text(output, root)
+            if summary is not None:
+                summary.step, summary.task = step, task
+        if summary is None:
+            summary = failure_summary.from_exit(step, output)
+            summary.task = task
+        return to_model(summary)
+
+
+def to_model(summary: failure_summary.Failure) -> models.Failure:
+    where = summary.where
+    return models.Failure(
+        step=summary.step,
+        task=summary.task,
+        exception_type=summary.exception_type,
+        message=failure_summary.cut_middle(summary.message, failure_summary.MAX_MESSAGE_CHARS),
+        file=where.file if where else None,
+        line=where.line if where else None,
+        function=where.func if where else None,
+        code=where.code if where else None,
+        hints=summary.hints,
+        summary=failure_summary.render(summary),
+    )

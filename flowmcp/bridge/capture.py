@@ -1,0 +1,265 @@
+"""Turn a live exception into plain data, inside the process where it happened.
+
+Runs in the project's interpreter (the driver and every step process), so it is standard
+library only and loaded by file path. Frames, the failing line's column span, the failing user
+frame's local values and the exception chain are read from the objects themselves; nothing is
+parsed from printed text. The server renders this record (flowmcp.summarize.failure).
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+MAX_FRAMES = 60  # frames kept per exception, head and tail; recursion is folded before this
+MAX_MESSAGE_CHARS = 4000
+MAX_LOCALS = 12
+LOCAL_SUMMARY_CHARS = 160
+CHAIN_DEPTH = 3
+
+_HOOK_FILE = os.path.join("hook", "sitecustomize.py")
+_SITE_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def project_root():
+    return os.environ.get("FLOWMCP_ROOT") or os.getcwd()
+
+
+def is_user_file(filename, root=None):
+    """A file of the user's project: under the root, not an installed package."""
+    if not filename or filename.startswith("<"):
+        return False
+    root = root or project_root()
+    path = os.path.realpath(filename)
+    if any(m in path for m in _SITE_MARKERS):
+        return False
+    if os.sep + ".venv" + os.sep in path or os.sep + "flowmcp" + os.sep + "bridge" + os.sep in path:
+        return False
+    return path == root or path.startswith(os.path.realpath(root).rstrip(os.sep) + os.sep)
+
+
+def bounded_message(text, limit=MAX_MESSAGE_CHARS):
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    return "%s … %s chars cut … %s" % (text[:head], format(len(text) - limit, ","), text[-tail:])
+
+
+def safe_str(obj):
+    try:
+        return str(obj)
+    except Exception as ex:  # never fail while describing a failure
+        return "<unavailable: %s>" % type(ex).__name__
+
+
+def _summarize(value, limit=LOCAL_SUMMARY_CHARS):
+    summarizer = _artifact_summarizer()
+    if summarizer is not None:
+        try:
+            return summarizer.describe(value, max_chars=limit).split("\n", 1)[0]
+        except Exception:
+            pass
+    try:
+        text = "%s: %s" % (type(value).__name__, object.__repr__(value))
+    except Exception as ex:
+        text = "<unavailable: %s>" % type(ex).__name__
+    return text[:limit]
+
+
+_summarizer_cache = []
+
+
+def _artifact_summarizer():
+    if not _summarizer_cache:
+        module = sys.modules.get("_flowmcp_artifacts")
+        if module is None:
+            try:
+                import importlib.util
+
+                path = os.path.join(
+                    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                    "summarize",
+                    "artifacts.py",
+                )
+                spec = importlib.util.spec_from_file_location("_flowmcp_artifacts", path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules["_flowmcp_artifacts"] = module
+                spec.loader.exec_module(module)
+            except Exception:
+                module = None
+        _summarizer_cache.append(module)
+    return _summarizer_cache[0]
+
+
+def _frame_records(tb, root):
+    frames = []
+    while tb is not None:
+        frame, code = tb.tb_frame, tb.tb_frame.f_code
+        tb_next = tb.tb_next
+        # Our own hook wraps the step function: its frames are ours, not the user's or Metaflow's.
+        if code.co_filename.endswith(_HOOK_FILE):
+            tb = tb_next
+            continue
+        lineno = tb.tb_lineno
+        raw = linecache.getline(code.co_filename, lineno, frame.f_globals)
+        rec = {
+            "file": code.co_filename,
+            "line": lineno,
+            "func": code.co_name,
+            "code": raw.strip(),
+            "user": is_user_file(code.co_filename, root),
+        }
+        span = _column_span(code, tb.tb_lasti)
+        if span is not None and raw:
+            indent = len(raw) - len(raw.lstrip())
+            rec["col"], rec["end_col"] = max(span[0] - indent, 0), max(span[1] - indent, 0)
+        frames.append((frame, rec))
+        tb = tb_next
+    return frames
+
+
+def _column_span(code, lasti):
+    """Columns of the failing expression on one line (3.11+ code positions), else None."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None or lasti < 0:
+        return None
+    try:
+        for i, pos in enumerate(positions()):
+            if i == lasti // 2:
+                line, end_line, col, end_col = pos
+                if line == end_line and col is not None and end_col is not None and end_col > col:
+                    return col, end_col
+                return None
+    except Exception:
+        return None
+    return None
+
+
+def _fold_recursion(frames):
+    """Fold a run of identical (file, line, func) frames: recursion shown once with a count."""
+    out = []
+    i = 0
+    while i < len(frames):
+        key = (frames[i][1]["file"], frames[i][1]["line"], frames[i][1]["func"])
+        j = i
+        while j + 1 < len(frames) and (frames[j + 1][1]["file"], frames[j + 1][1]["line"], frames[j + 1][1]["func"]) == key:
+            j += 1
+        if j > i:
+            frames[i][1]["repeated"] = j - i + 1
+        out.append(frames[i])
+        if j > i:
+            out.append(frames[j])  # keep the deepest one: its locals are the interesting ones
+        i = j + 1
+    # Recursion through two or more functions: fold on repeated pattern of length 2..4
+    return out
+
+
+def _self_names_on_line(code):
+    """`self.X` read on the line; a plain `self.X = ...` target is being set, not read."""
+    import re
+
+    code = code or ""
+    assigned = set(re.findall(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", code))
+    used = set(re.findall(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)", code))
+    return sorted(used - assigned)
+
+
+def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
+    """Plain-data record of `ex`: type, message, frames, locals of the failing user frame, chain."""
+    root = root or project_root()
+    _seen = _seen if _seen is not None else set()
+    _seen.add(id(ex))
+    rec = {
+        "type": type(ex).__name__,
+        "module": type(ex).__module__,
+        "message": bounded_message(safe_str(ex)),
+        "message_chars": len(safe_str(ex)),
+    }
+    notes = getattr(ex, "__notes__", None)
+    if notes:
+        rec["notes"] = [bounded_message(safe_str(n), 500) for n in list(notes)[:5]]
+    if isinstance(ex, SyntaxError):
+        rec["syntax"] = {
+            "file": ex.filename,
+            "line": ex.lineno,
+            "text": (ex.text or "").rstrip("\n"),
+            "offset": ex.offset,
+            "end_offset": getattr(ex, "end_offset", None),
+            "msg": ex.msg,
+        }
+    if isinstance(ex, KeyError) and ex.args:
+        rec["key"] = _summarize(ex.args[0], 120)
+    if isinstance(ex, AttributeError):
+        rec["attr_name"] = getattr(ex, "name", None)
+    if isinstance(ex, (ModuleNotFoundError,)):
+        rec["module_name"] = getattr(ex, "name", None)
+        rec["interpreter"] = sys.executable
+    frames = _frame_records(ex.__traceback__, root) if ex.__traceback__ else []
+    frames = _fold_recursion(frames)
+    if len(frames) > MAX_FRAMES:
+        hidden = len(frames) - MAX_FRAMES
+        frames = frames[: MAX_FRAMES // 2] + [(None, {"hidden": hidden})] + frames[-MAX_FRAMES // 2 :]
+    user = [(f, r) for f, r in frames if r.get("user")]
+    if user and depth == 0:
+        frame, last = user[-1]
+        last["locals"] = _locals_of(frame)
+        names = _self_names_on_line(last.get("code"))
+        self_obj = frame.f_locals.get("self") if frame is not None else None
+        if names and self_obj is not None:
+            last["self_values"] = _self_values(self_obj, names)
+    rec["frames"] = [r for _, r in frames]
+    if depth < CHAIN_DEPTH:
+        cause = ex.__cause__
+        context = None if ex.__suppress_context__ else ex.__context__
+        for key, linked in (("cause", cause), ("context", context)):
+            if linked is not None and id(linked) not in _seen:
+                rec[key] = exception_record(linked, root, depth=depth + 1, _seen=_seen)
+                break
+    return rec
+
+
+def _locals_of(frame):
+    out = {}
+    if frame is None:
+        return out
+    try:
+        items = list(frame.f_locals.items())
+    except Exception:
+        return out
+    for name, value in items:
+        if name == "self" or name.startswith("__"):
+            continue
+        if len(out) >= MAX_LOCALS:
+            out["…"] = "%d more locals" % (len(items) - MAX_LOCALS)
+            break
+        out[name] = _summarize(value)
+    return out
+
+
+def _self_values(obj, names):
+    """Summaries of the `self.X` names used on the failing line; missing ones say so."""
+    out = {}
+    for name in names[:MAX_LOCALS]:
+        try:
+            present = name in vars(obj)
+        except Exception:
+            present = False
+        if present:
+            out[name] = _summarize(vars(obj)[name])
+            continue
+        try:
+            if isinstance(getattr(type(obj), name, None), property):
+                continue
+            value = getattr(obj, name)  # a parent artifact loads lazily from the datastore
+        except AttributeError:
+            out[name] = "<missing>"
+            continue
+        except Exception as ex:
+            out[name] = "<unavailable: %s>" % type(ex).__name__
+            continue
+        if callable(value):
+            continue
+        out[name] = _summarize(value)
+    return out

@@ -1,0 +1,1072 @@
+"""The half of the bridge that runs inside the project's own interpreter.
+
+The server never imports Metaflow or the user's code: it starts this script with the project's
+Python (`python driver.py REQUEST.json RESULT.json`), which does one job — describe a flow, run
+it, spin a step, read runs or summarize an artifact — and writes one JSON result. Only the
+standard library and Metaflow are imported here, so it works in any project environment.
+
+Result shape: {"ok": true, "data": {...}} or {"ok": false, "error": {"kind": ..., "message": ...,
+...}}. Anything the flow or Metaflow prints goes to this process's stdout/stderr, which the
+server captures to files; the result file is the only channel the server parses.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import runpy
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_DIR = os.path.dirname(HERE)
+
+TAIL_LINES = 40
+MAX_ARTIFACTS_SUMMARIZED = 40
+ARTIFACT_SUMMARY_CHARS = 600
+STATUS_SCAN_LIMIT = 5000  # runs examined at most when filtering list_runs by status
+
+
+class DriverError(Exception):
+    """An expected failure with a message for the agent; `kind` tells the server what it was."""
+
+    def __init__(self, kind, message, **extra):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.extra = extra
+
+
+def _load_standalone(name, relpath):
+    """Load one of flowmcp's stdlib-only modules by path (flowmcp is not installed here)."""
+    path = os.path.join(PACKAGE_DIR, relpath)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_artifacts_module = None
+
+
+def artifacts():
+    global _artifacts_module
+    if _artifacts_module is None:
+        _artifacts_module = _load_standalone(
+            "_flowmcp_artifacts", os.path.join("summarize", "artifacts.py")
+        )
+    return _artifacts_module
+
+
+def capture():
+    return _load_standalone("_flowmcp_capture", os.path.join("bridge", "capture.py"))
+
+
+# --------------------------------------------------------------------------- flow loading
+
+
+def load_flow(flow_file):
+    """Import the flow file as a module and return its one FlowSpec class."""
+    from metaflow import FlowSpec
+
+    flow_dir = os.path.dirname(os.path.abspath(flow_file))
+    if flow_dir not in sys.path:
+        sys.path.insert(0, flow_dir)  # `python flow.py` puts the script's folder first
+    saved_argv = sys.argv
+    sys.argv = [flow_file]
+    try:
+        namespace_ = runpy.run_path(flow_file, run_name="__flowmcp_flow__")
+    except SyntaxError as ex:
+        raise DriverError(
+            "syntax",
+            "%s: %s" % (type(ex).__name__, ex.msg),
+            exception=capture().exception_record(ex),
+        )
+    except SystemExit as ex:
+        raise DriverError("flow_import", "the flow file called sys.exit(%r) on import" % (ex.code,))
+    except BaseException as ex:  # the user's module-level code failed
+        raise DriverError(
+            "flow_import",
+            "importing the flow file failed: %s: %s" % (type(ex).__name__, ex),
+            exception=capture().exception_record(ex),
+        )
+    finally:
+        sys.argv = saved_argv
+    classes = [
+        v
+        for v in namespace_.values()
+        if isinstance(v, type)
+        and issubclass(v, FlowSpec)
+        and v is not FlowSpec
+        and v.__module__ == "__flowmcp_flow__"
+    ]
+    if not classes:
+        raise DriverError(
+            "no_flow",
+            "%s defines no FlowSpec subclass; a flow file defines exactly one "
+            "`class MyFlow(FlowSpec)`." % os.path.basename(flow_file),
+        )
+    if len(classes) > 1:
+        # Subclasses of another flow in the same file: the most derived one is the flow.
+        leaves = [c for c in classes if not any(o is not c and issubclass(o, c) for o in classes)]
+        if len(leaves) != 1:
+            raise DriverError(
+                "several_flows",
+                "%s defines several flows (%s); keep one FlowSpec subclass per file."
+                % (os.path.basename(flow_file), ", ".join(c.__name__ for c in classes)),
+            )
+        classes = leaves
+    return classes[0]
+
+
+def _type_name(param):
+    try:
+        kwargs = dict(param._override_kwargs)
+        kwargs.update({k: v for k, v in param.kwargs.items() if v is not None})
+        t = kwargs.get("type")
+        default = kwargs.get("default")
+        if t is None and default is not None and not callable(default):
+            t = type(default)
+        if t is None:
+            return "str"
+        if isinstance(t, type):
+            return {"str": "str", "int": "int", "float": "float", "bool": "bool"}.get(
+                t.__name__, t.__name__
+            )
+        name = type(t).__name__
+        if "JSON" in name:
+            return "json"
+        return name
+    except Exception:
+        return "str"
+
+
+def describe_flow_class(cls, flow_file):
+    from metaflow.graph import FlowGraph
+
+    params = []
+    for _, p in cls._get_parameters():
+        if getattr(p, "IS_CONFIG_PARAMETER", False):
+            continue
+        kw = dict(getattr(p, "_override_kwargs", {}))
+        kw.update({k: v for k, v in getattr(p, "kwargs", {}).items() if v is not None})
+        default = kw.get("default")
+        if callable(default):
+            default_repr = "<computed at run time>"
+        else:
+            try:
+                json.dumps(default)
+                default_repr = default
+            except (TypeError, ValueError):
+                default_repr = repr(default)
+        params.append(
+            {
+                "name": p.name,
+                "type": _type_name(p),
+                "default": default_repr,
+                "required": bool(kw.get("required")),
+                "help": kw.get("help"),
+                "is_file": type(p).__name__ == "IncludeFile",
+            }
+        )
+    graph = FlowGraph(cls)
+    steps = []
+    for node in graph.sorted_nodes if hasattr(graph, "sorted_nodes") else graph:
+        node = graph[node] if isinstance(node, str) else node
+        steps.append(
+            {
+                "name": node.name,
+                "type": node.type,
+                "next": list(node.out_funcs),
+                "foreach": node.foreach_param,
+                "line": node.func_lineno,
+                "inputs": list(node.in_funcs),
+                "decorators": [d.name for d in getattr(node, "decorators", [])],
+            }
+        )
+    return {
+        "flow_name": cls.__name__,
+        "file": flow_file,
+        "parameters": params,
+        "steps": steps,
+    }
+
+
+def op_describe(req):
+    cls = load_flow(req["flow_file"])
+    return describe_flow_class(cls, req["flow_file"])
+
+
+# --------------------------------------------------------------------------- client reads
+
+
+def _client_setup(req):
+    import metaflow
+
+    metaflow.namespace(None)  # the agent asks for any run in this root, whoever started it
+    return metaflow
+
+
+def _ts(dt):
+    if dt is None:
+        return None
+    try:
+        return dt.timestamp()
+    except Exception:
+        return None
+
+
+def _meta(task):
+    try:
+        return task.metadata_dict
+    except Exception:
+        return {}
+
+
+def task_status(task, meta=None):
+    """'succeeded', 'failed' or 'running' from what a local task leaves behind.
+
+    Local failures never get finished=True; attempt_ok=False is the only signal."""
+    meta = _meta(task) if meta is None else meta
+    ok = meta.get("attempt_ok")
+    if ok == "True":
+        return "succeeded"
+    if ok == "False":
+        return "failed"
+    try:
+        if task.finished:
+            return "succeeded" if task.successful else "failed"
+    except Exception:
+        pass
+    return "running"
+
+
+def _task_times(task, meta):
+    start = _ts(getattr(task, "created_at", None))
+    end = None
+    try:
+        end = _ts(task.finished_at)
+    except Exception:
+        pass
+    if end is None:
+        # attempt-done carries the end time in its ts_epoch; metadata_dict loses it, so read the list
+        try:
+            for m in task.metadata:
+                if m.name in ("attempt-done", "attempt_ok"):
+                    end = max(end or 0, m.created_at.timestamp() if m.created_at else 0) or end
+        except Exception:
+            pass
+    return start, end
+
+
+def run_record(run, detail=False, failure_tail=True):
+    """Status, times and steps of one run; `detail` adds per-step tasks and the failure."""
+    steps = []
+    failed = None
+    any_running = False
+    run_start = _ts(run.created_at)
+    run_end = None
+    step_objs = list(run)
+    step_objs.reverse()  # the client lists newest first
+    for step in step_objs:
+        tasks = list(step)
+        statuses = []
+        starts, ends = [], []
+        for task in tasks:
+            meta = _meta(task)
+            st = task_status(task, meta)
+            statuses.append(st)
+            s, e = _task_times(task, meta)
+            if s:
+                starts.append(s)
+            if e:
+                ends.append(e)
+            if st == "failed" and failed is None:
+                failed = task
+        if "failed" in statuses:
+            sstatus = "failed"
+        elif "running" in statuses or not statuses:
+            sstatus = "running"
+            any_running = True
+        else:
+            sstatus = "succeeded"
+        duration = (max(ends) - min(starts)) if starts and ends else None
+        if ends:
+            run_end = max(run_end or 0, max(ends))
+        steps.append(
+            {
+                "step": step.id,
+                "status": sstatus,
+                "tasks": len(tasks),
+                "failed_tasks": statuses.count("failed"),
+                "duration_s": round(duration, 3) if duration is not None else None,
+                "started_at": min(starts) if starts else None,
+            }
+        )
+    steps.sort(key=lambda s: s["started_at"] or 0)
+    try:
+        finished = run.finished
+        successful = run.successful
+    except Exception:
+        finished = successful = False
+    if successful:
+        status = "succeeded"
+    elif failed is not None:
+        status = "failed"
+    elif finished:
+        status = "failed"
+    else:
+        status = "running" if any_running or not steps else "running"
+    try:
+        tags = sorted(t for t in run.user_tags)
+    except Exception:
+        tags = []
+    rec = {
+        "pathspec": run.pathspec,
+        "run_id": run.id,
+        "status": status,
+        "started_at": run_start,
+        "duration_s": round(run_end - run_start, 3) if run_end and run_start else None,
+        "failed_step": failed.parent.id if failed is not None else None,
+        "failed_task": failed.pathspec if failed is not None else None,
+        "tags": tags,
+    }
+    if detail:
+        rec["steps"] = steps
+        if failed is not None:
+            rec["failure"] = task_failure(failed)
+    return rec
+
+
+def task_failure(task):
+    """What a failed task left: its stored exception, stderr tail and stdout tail."""
+    out = {"task": task.pathspec, "step": task.parent.id}
+    try:
+        exc = task.exception
+        if exc is not None:
+            out["stored_exception"] = {
+                "type": getattr(exc, "type", None),
+                "message": str(getattr(exc, "exception", ""))[:4000],
+                "stacktrace": getattr(exc, "stacktrace", None),
+            }
+    except Exception:
+        pass
+    out["stderr"] = _bounded_log(task, "stderr")
+    out["stdout"] = _bounded_log(task, "stdout")
+    return out
+
+
+def _bounded_log(task, stream, max_chars=200_000):
+    try:
+        text = getattr(task, stream) or ""
+    except Exception:
+        return ""
+    if len(text) > max_chars:
+        # keep head and tail: tracebacks sit at the end, context at the start
+        text = text[: max_chars // 4] + "\n[... %d chars cut ...]\n" % (len(text) - max_chars) + text[-(max_chars * 3 // 4):]
+    return text
+
+
+def op_runs(req):
+    mf = _client_setup(req)
+    flow_name = req["flow_name"]
+    status = req.get("status", "any")
+    limit = int(req.get("limit", 10))
+    cursor = req.get("cursor")
+    run_ids = _sorted_run_ids(flow_name)
+    spin_ids = set()
+    if req.get("include_spins"):
+        spin_ids = set(_spin_run_ids(flow_name))
+        run_ids = sorted(set(run_ids) | spin_ids, key=_run_sort_key, reverse=True)
+    total = len(run_ids)
+    if cursor:
+        run_ids = [r for r in run_ids if _run_sort_key(r) < _run_sort_key(cursor)]
+    out = []
+    examined = 0
+    next_cursor = None
+    for rid in run_ids:
+        if examined >= STATUS_SCAN_LIMIT:
+            next_cursor = rid
+            break
+        examined += 1
+        try:
+            if rid in spin_ids:
+                rec = spin_record(flow_name, rid)
+            else:
+                rec = run_record(mf.Run("%s/%s" % (flow_name, rid), _namespace_check=False))
+        except Exception:
+            continue
+        if status != "any" and rec["status"] != status:
+            continue
+        out.append(rec)
+        if len(out) >= limit:
+            break
+    if len(out) >= limit:
+        last = out[-1]["run_id"]
+        if any(_run_sort_key(r) < _run_sort_key(last) for r in run_ids):
+            next_cursor = last
+    return {"runs": out, "next_cursor": next_cursor, "total_runs": total}
+
+
+def _spin_run_ids(flow_name):
+    root = os.path.join(spin_metadata_root(), ".metaflow_spin", flow_name)
+    try:
+        return [n for n in os.listdir(root) if n[:1].isdigit() and os.path.isdir(os.path.join(root, n))]
+    except OSError:
+        return []
+
+
+def spin_record(flow_name, run_id):
+    """A spin 'run' holds one step with one task: report it like a run."""
+    folder = os.path.join(spin_metadata_root(), ".metaflow_spin", flow_name, run_id)
+    steps = [n for n in os.listdir(folder) if not n.startswith((".", "_"))]
+    step = steps[0] if steps else "?"
+    task = spin_task("%s/%s/%s/0" % (flow_name, run_id, step))
+    meta = _meta(task)
+    status = task_status(task, meta)
+    start, end = _task_times(task, meta)
+    return {
+        "pathspec": "%s/%s" % (flow_name, run_id),
+        "run_id": run_id,
+        "status": status,
+        "started_at": start,
+        "duration_s": round(end - start, 3) if start and end else None,
+        "failed_step": step if status == "failed" else None,
+        "failed_task": task.pathspec if status == "failed" else None,
+        "tags": [],
+        "spin_step": step,
+    }
+
+
+def _run_sort_key(run_id):
+    run_id = str(run_id)
+    return (0, int(run_id), "") if run_id.isdigit() else (1, 0, run_id)
+
+
+def _sorted_run_ids(flow_name):
+    """Run ids of a flow, newest first, from the local datastore's folder names.
+
+    Listing folders is cheap; loading every run's metadata to sort 10,000 runs is not."""
+    from metaflow.metaflow_config import DATASTORE_SYSROOT_LOCAL, DATASTORE_LOCAL_DIR
+
+    root = os.path.join(DATASTORE_SYSROOT_LOCAL or _find_local_root(), flow_name)
+    if not DATASTORE_SYSROOT_LOCAL:
+        root = os.path.join(_find_local_root(), DATASTORE_LOCAL_DIR, flow_name)
+    try:
+        names = [n for n in os.listdir(root) if n not in ("_meta", "data") and not n.startswith(".")]
+    except OSError:
+        names = []
+    names = [n for n in names if os.path.isdir(os.path.join(root, n))]
+    names.sort(key=_run_sort_key, reverse=True)
+    return names
+
+
+def _find_local_root():
+    return os.getcwd()
+
+
+def op_flows(req):
+    """Flows in the root with their latest run (list_runs without a flow)."""
+    mf = _client_setup(req)
+    out = []
+    for fd in req["flow_files"]:
+        entry = {"file": fd["file"], "flow_name": fd.get("flow_name")}
+        name = fd.get("flow_name")
+        if name:
+            ids = _sorted_run_ids(name)
+            entry["runs"] = len(ids)
+            if ids:
+                try:
+                    entry["latest_run"] = run_record(mf.Run("%s/%s" % (name, ids[0]), _namespace_check=False))
+                except Exception:
+                    entry["latest_run"] = None
+        out.append(entry)
+    return {"flows": out}
+
+
+def op_run_detail(req):
+    mf = _client_setup(req)
+    run = mf.Run(req["pathspec"], _namespace_check=False)
+    return run_record(run, detail=True)
+
+
+# --------------------------------------------------------------------------- running the CLI
+
+
+def run_cli(flow_file, argv):
+    """Run the flow's Metaflow CLI in this process; return (exit code, captured top-level error).
+
+    Running in-process saves one interpreter start per call, and lets us catch Metaflow's own
+    errors (graph problems, bad pathspecs) as objects before they are printed."""
+    import metaflow.cli as mcli
+
+    caught = {}
+    orig_mf, orig_unknown = mcli.print_metaflow_exception, mcli.print_unknown_exception
+
+    def on_metaflow_exception(ex):
+        caught["metaflow"] = {
+            "type": type(ex).__name__,
+            "headline": getattr(ex, "headline", ""),
+            "message": str(getattr(ex, "message", ex))[:20000],
+            "file": getattr(ex, "source_file", None),
+            "line": getattr(ex, "line_no", None),
+        }
+        orig_mf(ex)
+
+    def on_unknown_exception(ex):
+        caught["exception"] = capture().exception_record(ex)
+        orig_unknown(ex)
+
+    mcli.print_metaflow_exception = on_metaflow_exception
+    mcli.print_unknown_exception = on_unknown_exception
+    flow_dir = os.path.dirname(os.path.abspath(flow_file))
+    saved = sys.argv, list(sys.path)
+    sys.argv = [flow_file] + argv
+    sys.path.insert(0, flow_dir)
+    code = 0
+    try:
+        exec_as_main(flow_file)
+    except SystemExit as ex:
+        code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+    except SyntaxError as ex:
+        caught["syntax"] = capture().exception_record(ex)
+        code = 1
+    except BaseException as ex:
+        caught["exception"] = capture().exception_record(ex)
+        code = 1
+    finally:
+        sys.argv, sys.path[:] = saved[0], saved[1]
+        mcli.print_metaflow_exception, mcli.print_unknown_exception = orig_mf, orig_unknown
+    return code, caught
+
+
+def exec_as_main(flow_file):
+    """Execute the flow file in the real `__main__` module, as `python flow.py` would.
+
+    Not runpy: it swaps in a temporary `__main__`, and Metaflow pickles classes it registered
+    on the real one (`__main__.ForeachFrame`), so foreach runs would fail to unpickle."""
+    import __main__
+
+    with open(flow_file, "rb") as f:
+        source = f.read()
+    code = compile(source, flow_file, "exec")
+    __main__.__file__ = flow_file
+    __main__.__dict__.pop("__cached__", None)
+    exec(code, __main__.__dict__)
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _latest_run_file(flow_name):
+    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
+
+    return os.path.join(os.getcwd(), DATASTORE_LOCAL_DIR, flow_name, "latest_run")
+
+
+def op_run(req):
+    flow_file = req["flow_file"]
+    argv = ["--quiet", "--no-pylint", "run", "--run-id-file", req["run_id_file"]]
+    for tag in req.get("tags", []):
+        argv += ["--tag", tag]
+    if req.get("max_workers"):
+        argv += ["--max-workers", str(req["max_workers"])]
+    for name, value in req.get("cli_parameters", []):
+        argv += ["--" + name, value]
+    started = time.time()
+    code, caught = run_cli(flow_file, argv)
+    elapsed = time.time() - started
+    run_id = _read_text(req["run_id_file"])
+    result = {"exit_code": code, "cli_error": caught or None, "elapsed_s": round(elapsed, 3)}
+    if run_id:
+        mf = _client_setup(req)
+        try:
+            run = mf.Run("%s/%s" % (req["flow_name"], run_id), _namespace_check=False)
+            result["run"] = run_record(run, detail=True)
+        except Exception as ex:
+            result["run"] = None
+            result["read_error"] = "%s: %s" % (type(ex).__name__, ex)
+    return result
+
+
+# --------------------------------------------------------------------------- spin
+
+
+def _runs_newest_first(mf, flow_name):
+    for rid in _sorted_run_ids(flow_name):
+        try:
+            yield mf.Run("%s/%s" % (flow_name, rid), _namespace_check=False)
+        except Exception:
+            continue
+
+
+def resolve_source(req):
+    """The original task a spin re-runs: explicit run/task, else the latest successful run.
+
+    Metaflow itself takes `latest_run` (a spin or a failed run may have set it) and, for a
+    foreach, whichever split was created last; we pick deliberately and say what we picked."""
+    mf = _client_setup(req)
+    flow_name, step = req["flow_name"], req["step"]
+    run_arg, task_arg = req.get("run"), req.get("task")
+    notes = []
+    if run_arg:
+        run_arg = str(run_arg)
+        parts = run_arg.split("/")
+        if len(parts) == 1:
+            run_id = parts[0]
+        elif len(parts) == 2 and parts[0] == flow_name:
+            run_id = parts[1]
+        else:
+            raise DriverError(
+                "bad_run",
+                "run must be a run id ('1718') or a pathspec '%s/1718'; got %r." % (flow_name, run_arg),
+            )
+        try:
+            run = mf.Run("%s/%s" % (flow_name, run_id), _namespace_check=False)
+        except Exception:
+            raise DriverError(
+                "no_run",
+                "No run %s/%s in this project. Call list_runs(flow=...) to see the runs."
+                % (flow_name, run_id),
+            )
+        chosen = "given"
+    else:
+        run = None
+        newest = None
+        for candidate in _runs_newest_first(mf, flow_name):
+            if newest is None:
+                newest = candidate
+            try:
+                if candidate.successful:
+                    run = candidate
+                    break
+            except Exception:
+                continue
+        if run is None:
+            if newest is None:
+                raise DriverError(
+                    "no_runs",
+                    "%s has no runs yet, so there is no parent state to spin %s with. "
+                    "Call run(flow=...) once first; then spin reuses that run's artifacts."
+                    % (flow_name, step),
+                )
+            # No success at all: a failed run can still hold the parent's artifacts.
+            run = newest
+            chosen = "latest (no successful run exists)"
+            notes.append(
+                "no successful run of %s exists; took state from the latest run %s"
+                % (flow_name, run.pathspec)
+            )
+        else:
+            chosen = "latest successful"
+    try:
+        step_obj = run[step]
+    except KeyError:
+        steps_in_run = [s.id for s in run]
+        raise DriverError(
+            "step_not_in_run",
+            "Step %r did not run in %s (it ran: %s), so spin has no original task to re-run. "
+            "Spin needs the step to have run once: call run(flow=...) to record it, "
+            "or pick another run." % (step, run.pathspec, ", ".join(sorted(steps_in_run)) or "nothing"),
+        )
+    tasks = list(step_obj)
+    if not tasks:
+        raise DriverError("no_task", "Step %s has no tasks in %s." % (step, run.pathspec))
+    split = None
+    if task_arg is not None:
+        tid = str(task_arg).split("/")[-1]
+        match = [t for t in tasks if t.id == tid]
+        if not match:
+            ids = ", ".join(sorted(t.id for t in tasks)[:20])
+            raise DriverError(
+                "no_task",
+                "No task %s in %s/%s; its tasks are: %s." % (tid, run.pathspec, step, ids),
+            )
+        task = match[0]
+    elif len(tasks) > 1:
+        # A foreach body: the first split by index, so repeated spins are reproducible.
+        def index_of(t):
+            try:
+                return int(t.index if t.index is not None else 0)
+            except Exception:
+                return 1 << 30
+
+        tasks.sort(key=lambda t: (index_of(t), int(t.id) if t.id.isdigit() else 0))
+        task = tasks[0]
+        notes.append(
+            "%s has %d foreach splits; spun split index %s (task %s). Pass task= to pick another."
+            % (step, len(tasks), index_of(task), task.id)
+        )
+    else:
+        task = tasks[0]
+    try:
+        if task.index is not None:
+            split = {"index": task.index, "splits": len(tasks)}
+    except Exception:
+        pass
+    try:
+        run_ok = run.successful
+    except Exception:
+        run_ok = False
+    return {
+        "run_pathspec": run.pathspec,
+        "run_status": "succeeded" if run_ok else run_record(run)["status"],
+        "run_chosen": chosen,
+        "task_pathspec": task.pathspec,
+        "split": split,
+        "notes": notes,
+    }
+
+
+def validate_artifacts_module(path):
+    """Metaflow 2.19 reports a broken artifacts module as `NameError: MetaflowInternalError`:
+    import it here first and say what is actually wrong."""
+    name = "_flowmcp_artifacts_check"
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except BaseException as ex:
+        raise DriverError(
+            "bad_artifacts_module",
+            "artifacts_module %s raised on import: %s: %s" % (os.path.basename(path), type(ex).__name__, ex),
+            exception=capture().exception_record(ex),
+        )
+    finally:
+        sys.modules.pop(name, None)
+    artifacts_ = getattr(module, "ARTIFACTS", None)
+    if artifacts_ is None:
+        raise DriverError(
+            "bad_artifacts_module",
+            "artifacts_module %s defines no ARTIFACTS; add ARTIFACTS = {\"name\": value, ...}."
+            % os.path.basename(path),
+        )
+    if not isinstance(artifacts_, dict) or not all(isinstance(k, str) for k in artifacts_):
+        raise DriverError(
+            "bad_artifacts_module",
+            "ARTIFACTS in %s must be a dict with artifact names as keys; it is a %s."
+            % (os.path.basename(path), type(artifacts_).__name__),
+        )
+    return sorted(artifacts_)
+
+
+def op_spin(req):
+    flow_name = req["flow_name"]
+    overridden = None
+    if req.get("artifacts_module"):
+        overridden = validate_artifacts_module(req["artifacts_module"])
+    source = resolve_source(req)
+    if overridden:
+        source["notes"].append("inputs overridden: " + ", ".join(overridden))
+    argv = [
+        "--quiet",
+        "--no-pylint",
+        "spin",
+        source["task_pathspec"],
+        "--run-id-file",
+        req["run_id_file"],
+    ]
+    argv.append("--persist" if req.get("persist") else "--no-persist")
+    if req.get("artifacts_module"):
+        argv += ["--artifacts-module", req["artifacts_module"]]
+    latest = _latest_run_file(flow_name)
+    saved_latest = _read_text(latest)
+    started = time.time()
+    try:
+        code, caught = run_cli(req["flow_file"], argv)
+    finally:
+        # Spin overwrites latest_run with its own id (even on failure), which breaks a later
+        # `resume`; put back what was there.
+        _restore(latest, saved_latest)
+    elapsed = time.time() - started
+    spin_run_id = _read_text(req["run_id_file"])
+    out = {
+        "source": source,
+        "exit_code": code,
+        "cli_error": caught or None,
+        "elapsed_s": round(elapsed, 3),
+        "spin_run_id": spin_run_id,
+    }
+    if spin_run_id:
+        out["task"] = read_spin_task(req, flow_name, spin_run_id, req["step"])
+    return out
+
+
+def _restore(path, content):
+    if content is None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    tmp = path + ".flowmcp-tmp"
+    with open(tmp, "w") as f:
+        f.write(content)
+    os.replace(tmp, path)
+
+
+def spin_metadata_root():
+    root = os.environ.get("METAFLOW_DATASTORE_SYSROOT_SPIN")
+    if root:
+        return os.path.dirname(root.rstrip("/"))
+    return os.getcwd()
+
+
+def spin_task(pathspec):
+    from metaflow import Task
+
+    return Task(pathspec, _namespace_check=False, _current_metadata="spin@" + spin_metadata_root())
+
+
+def read_spin_task(req, flow_name, run_id, step):
+    pathspec = "%s/%s/%s/0" % (flow_name, run_id, step)
+    out = {"pathspec": pathspec}
+    try:
+        task = spin_task(pathspec)
+    except Exception as ex:
+        out["status"] = "failed"
+        out["read_error"] = "%s: %s" % (type(ex).__name__, ex)
+        return out
+    meta = _meta(task)
+    out["status"] = task_status(task, meta)
+    out["stdout"] = _bounded_log(task, "stdout")
+    out["stderr"] = _bounded_log(task, "stderr")
+    return out
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+PATH_TOKEN = re.compile(
+    r"""\s*(?:
+        \[\s*(?P<int>-?\d+)\s*\]                       # [0]
+      | \[\s*(?P<q>['"])(?P<key>(?:\\.|(?!(?P=q)).)*)(?P=q)\s*\]   # ["weights"]
+      | \.?(?P<attr>[A-Za-z_][A-Za-z0-9_]*)            # .coef_ or a leading name
+    )""",
+    re.VERBOSE,
+)
+
+
+def parse_path(path):
+    """`["weights"][0].coef_` -> [("key","weights"), ("index",0), ("attr","coef_")]; never eval."""
+    steps = []
+    pos = 0
+    path = path.strip()
+    while pos < len(path):
+        m = PATH_TOKEN.match(path, pos)
+        if not m or m.end() == pos:
+            raise DriverError(
+                "bad_path",
+                "Cannot parse path %r at character %d (%r). Use ['key'], [0] and .attr, e.g. "
+                "[\"weights\"][0] or .coef_" % (path, pos, path[pos : pos + 10]),
+            )
+        if m.group("int") is not None:
+            steps.append(("index", int(m.group("int"))))
+        elif m.group("q") is not None:
+            steps.append(("key", m.group("key").encode().decode("unicode_escape")))
+        else:
+            steps.append(("attr", m.group("attr")))
+        pos = m.end()
+    return steps
+
+
+def _render_path(steps):
+    out = ""
+    for kind, v in steps:
+        out += "[%r]" % v if kind != "attr" else "." + v
+    return out
+
+
+def walk_path(value, steps):
+    import difflib
+
+    for i, (kind, v) in enumerate(steps):
+        where = _render_path(steps[:i]) or "the artifact"
+        try:
+            if kind == "attr":
+                if v.startswith("__"):
+                    raise DriverError("bad_path", "Dunder attributes are not inspected: %r" % v)
+                value = getattr(value, v)
+            elif kind == "index" and not isinstance(value, dict) and hasattr(value, "iloc") and hasattr(value, "columns") is False:
+                value = value.iloc[v]
+            else:
+                try:
+                    value = value[v]
+                except (KeyError, IndexError, TypeError):
+                    # A column label given as ["col"] or a numeric key given as [0]
+                    if kind == "key" and hasattr(value, "columns"):
+                        raise
+                    raise
+        except DriverError:
+            raise
+        except Exception as ex:
+            hint = ""
+            keys = None
+            try:
+                if hasattr(value, "keys"):
+                    keys = [str(k) for k in list(value.keys())[:2000]]
+                elif hasattr(value, "columns"):
+                    keys = [str(c) for c in list(value.columns)[:2000]]
+                elif kind == "attr":
+                    keys = [a for a in dir(value) if not a.startswith("_")]
+            except Exception:
+                keys = None
+            if keys is not None:
+                close = difflib.get_close_matches(str(v), keys, n=3)
+                if close:
+                    hint = " Did you mean %s?" % ", ".join(repr(c) for c in close)
+                hint += " It has %d %s: %s" % (
+                    len(keys),
+                    "attributes" if kind == "attr" else "keys",
+                    ", ".join(keys[:15]) + (" …" if len(keys) > 15 else ""),
+                )
+            else:
+                try:
+                    hint = " It has length %d." % len(value)
+                except Exception:
+                    pass
+            raise DriverError(
+                "bad_path",
+                "Path stopped at %s: %s%s has no %s (%s).%s"
+                % (
+                    where,
+                    where,
+                    "",
+                    ("attribute %r" % v) if kind == "attr" else ("item [%r]" % v),
+                    type(ex).__name__,
+                    hint,
+                ),
+            )
+    return value
+
+
+def _open_task(mf, pathspec, spin_meta):
+    parts = pathspec.strip("/").split("/")
+    if spin_meta:
+        if len(parts) == 3:
+            parts.append("0")
+        return spin_task("/".join(parts))
+    if len(parts) == 4:
+        return mf.Task("/".join(parts), _namespace_check=False)
+    step = mf.Step("/".join(parts), _namespace_check=False)
+    tasks = list(step)
+    if len(tasks) != 1:
+        ids = ", ".join(t.id for t in tasks[:20])
+        raise DriverError(
+            "ambiguous_step",
+            "%s has %d tasks (a foreach); name one: %s/<task> with task in %s."
+            % (pathspec, len(tasks), pathspec, ids),
+        )
+    return tasks[0]
+
+
+def op_inspect(req):
+    import difflib
+
+    mf = _client_setup(req)
+    pathspec = req["pathspec"]
+    spin = bool(req.get("spin"))
+    try:
+        task = _open_task(mf, pathspec, spin)
+        names = sorted(a.id for a in task.artifacts)
+    except DriverError:
+        raise
+    except Exception as ex:
+        raise DriverError(
+            "not_found",
+            "No task at %s (%s). Pathspecs look like Flow/run/step[/task]; list_runs shows runs."
+            % (pathspec, type(ex).__name__),
+        )
+    public = [n for n in names if not n.startswith("_")]
+    name = req["name"]
+    if name not in names:
+        close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
+        msg = "No artifact %r in %s." % (name, task.pathspec)
+        if close:
+            msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
+        if public:
+            msg += " Available: %s." % ", ".join(public[:40]) + (" …" if len(public) > 40 else "")
+        elif spin:
+            msg += " This spin stored no artifacts: spin with persist=True to keep them."
+        raise DriverError("no_artifact", msg, close=close, available=public[:200])
+    value = task[name].data
+    steps = parse_path(req["path"]) if req.get("path") else []
+    value = walk_path(value, steps)
+    summary = artifacts().summarize(value)
+    summary["pathspec"] = task.pathspec
+    summary["name"] = name
+    summary["path"] = _render_path(steps) if steps else None
+    return summary
+
+
+def op_artifact_names(req):
+    mf = _client_setup(req)
+    task = _open_task(mf, req["pathspec"], bool(req.get("spin")))
+    return {"names": sorted(a.id for a in task.artifacts if not a.id.startswith("_"))}
+
+
+# --------------------------------------------------------------------------- main
+
+OPS = {
+    "describe": op_describe,
+    "runs": op_runs,
+    "flows": op_flows,
+    "run_detail": op_run_detail,
+    "run": op_run,
+    "spin": op_spin,
+    "inspect": op_inspect,
+    "artifact_names": op_artifact_names,
+}
+
+
+def main(argv):
+    request_path, result_path = argv[1], argv[2]
+    with open(request_path) as f:
+        req = json.load(f)
+    try:
+        data = OPS[req["op"]](req)
+        result = {"ok": True, "data": data}
+    except DriverError as ex:
+        result = {"ok": False, "error": dict(kind=ex.kind, message=ex.message, **ex.extra)}
+    except BaseException as ex:  # report, never die silently: the server shows this to the agent
+        result = {
+            "ok": False,
+            "error": {
+                "kind": "internal",
+                "message": "%s: %s" % (type(ex).__name__, ex),
+                "traceback": traceback.format_exc()[-4000:],
+            },
+        }
+    tmp = result_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, default=str)
+    os.replace(tmp, result_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown (atexit hooks of user libraries); everything is written.
+    os._exit(0)
+
+
+def _bootstrap(argv, main_globals):
+    # Run from a module of our own name: the flow executes in `__main__` and must not see
+    # (or overwrite) the driver's functions there.
+    spec = importlib.util.spec_from_file_location("_flowmcp_driver", os.path.abspath(__file__))
+    driver = importlib.util.module_from_spec(spec)
+    sys.modules["_flowmcp_driver"] = driver
+    spec.loader.exec_module(driver)
+    for name in [n for n in main_globals if not n.startswith("__")]:
+        del main_globals[name]  # leave `__main__` as bare as `python flow.py` would find it
+    driver.main(argv)
+
+
+if __name__ == "__main__":
+    _bootstrap(sys.argv, globals())

@@ -1,0 +1,60 @@
+"""The `flowmcp` command: serve over stdio (default) or HTTP, or run the bundled demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def _add_project_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", metavar="DIR", help="project root (default: the current directory)")
+    parser.add_argument("--python", metavar="PATH",
+                        help="interpreter that runs the flows (default: $VIRTUAL_ENV, ./.venv, or this one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowmcp",
+        description="MCP server that lets coding agents run, spin and inspect Metaflow flows. "
+        "With no command, serves MCP over stdio.",
+    )
+    _add_project_options(parser)
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="serve MCP (stdio unless --http)")
+    _add_project_options(serve)
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP bind address (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    demo = commands.add_parser("demo", help="walk an agent's loop on a bundled example project")
+    demo.add_argument("--dir", help="where to copy the example (default: a new temporary directory)")
+    demo.add_argument("--python", metavar="PATH", help="interpreter that runs the example's flow")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.dir, python=args.python)
+    from .app import App
+    from .server import build_server
+
+    try:
+        app = App.create(args.root, args.python)
+    except ValueError as ex:
+        print(f"flowmcp: {ex}", file=sys.stderr)
+        return 2
+    server = build_server(app)
+    if args.command == "serve" and args.http:
+        server.run("streamable-http", host=args.host, port=args.port)
+    else:
+        server.run("stdio")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

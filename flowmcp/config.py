@@ -1,0 +1,99 @@
+"""Where the project is, which Python runs its flows, and the environment those flows get."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import OutsideRootError
+
+STATE_DIR = ".flowmcp"  # flowmcp's own files inside the project root
+DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    python: str
+    python_source: str  # why this interpreter: "--python", "$VIRTUAL_ENV", ".venv", "server"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, root: str | os.PathLike | None = None, python: str | None = None) -> "Config":
+        root_path = Path(root or os.getcwd()).expanduser().resolve()
+        if not root_path.is_dir():
+            raise ValueError(f"project root {root_path} is not a directory")
+        interpreter, source = find_interpreter(root_path, python)
+        return cls(root=root_path, python=interpreter, python_source=source)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def resolve(self, path: str, *, what: str = "file") -> Path:
+        """`path` (relative to the root, or absolute) as a real path inside the root.
+
+        Symlinks are resolved first, so a link pointing out of the project is refused too."""
+        if not isinstance(path, str) or not path.strip() or "\x00" in path:
+            raise OutsideRootError(f"{what} path is empty or invalid; give a path relative to {self.root}")
+        candidate = Path(path).expanduser()
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        real = candidate.resolve()
+        if real != self.root and self.root not in real.parents:
+            raise OutsideRootError(
+                f"{what} {path!r} is outside the project root {self.root}; "
+                f"flowmcp only reads and runs files inside it (start the server with --root to change it)"
+            )
+        return real
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """A path as the agent should read it: relative to the root when inside it."""
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except (ValueError, OSError):
+            return str(path)
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for every process that runs the user's flows."""
+        env = dict(os.environ)
+        # Metaflow refuses to run without a user name, and editors often start servers without one.
+        # Metaflow also rejects "root", which is who CI and containers often are.
+        if not env.get("METAFLOW_USER"):
+            user = next((env[k] for k in ("USER", "USERNAME", "LOGNAME") if env.get(k)), None)
+            if user in (None, "root"):
+                env["METAFLOW_USER"] = DEFAULT_USER
+        cache = self.state_dir / "client_cache"
+        env.setdefault("METAFLOW_CLIENT_CACHE_PATH", str(cache))
+        env["FLOWMCP_ROOT"] = str(self.root)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONIOENCODING"] = "utf-8"
+        env.pop("PYTHONSTARTUP", None)
+        env.update(self.extra_env)
+        return env
+
+
+def find_interpreter(root: Path, explicit: str | None) -> tuple[str, str]:
+    """--python, else $VIRTUAL_ENV, else <root>/.venv, else the server's own interpreter."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.is_dir():  # a venv folder given instead of its python
+            path = _venv_python(path) or path
+        if not path.exists():
+            raise ValueError(f"--python {explicit}: no such interpreter")
+        return str(path), "--python"
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv and (python := _venv_python(Path(venv))):
+        return str(python), "$VIRTUAL_ENV"
+    if python := _venv_python(root / ".venv"):
+        return str(python), ".venv"
+    return sys.executable, "server"
+
+
+def _venv_python(venv: Path) -> Path | None:
+    for candidate in (venv / "bin" / "python", venv / "Scripts" / "python.exe"):
+        if candidate.exists():
+            return candidate
+    return None

@@ -1,0 +1,107 @@
+"""Typed answers of the tools: each model is a tool's output schema and its structuredContent."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["succeeded", "failed", "running"]
+
+
+class Failure(BaseModel):
+    """Why a step failed, condensed. `summary` is what the agent reads first."""
+
+    step: str | None = None
+    task: str | None = Field(None, description="Pathspec of the failed task")
+    exception_type: str
+    message: str
+    file: str | None = Field(None, description="User file of the failing line, relative to the root")
+    line: int | None = None
+    function: str | None = None
+    code: str | None = Field(None, description="The failing line of the user's code")
+    hints: list[str] = Field(default_factory=list, description="Did-you-mean and what to do next")
+    summary: str = Field(description="The rendered summary: headline, line, hints, values, trace")
+
+
+class StepStatus(BaseModel):
+    step: str
+    status: Status
+    tasks: int
+    failed_tasks: int = 0
+    duration_s: float | None = None
+
+
+class ArtifactSummary(BaseModel):
+    name: str
+    type: str
+    shape: list[int] | None = None
+    size_bytes: int | None = None
+    summary: str = Field(description="One line: type and shape, never a full repr")
+    detail: str = ""
+    change: Literal["created", "changed"] | None = None
+
+
+class RunResult(BaseModel):
+    flow: str
+    pathspec: str | None = Field(None, description="FlowName/<run_id>, for list_runs, spin and inspect_artifact")
+    status: Status
+    duration_s: float | None = None
+    parameters: dict[str, object] = Field(default_factory=dict, description="As passed to the flow's CLI")
+    tags: list[str] = Field(default_factory=list)
+    steps: list[StepStatus] = Field(default_factory=list)
+    failure: Failure | None = None
+    output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
+
+
+class SpinResult(BaseModel):
+    flow: str
+    step: str
+    status: Literal["succeeded", "failed"]
+    pathspec: str | None = Field(None, description="The spin's own task pathspec (inspectable when persisted)")
+    source_task: str = Field(description="The original task whose parent state was used")
+    source_run_choice: str = Field(description="How the source run was chosen")
+    split_index: int | None = Field(None, description="Foreach split that was spun, if any")
+    duration_s: float | None = None
+    persisted: bool = False
+    artifacts: list[ArtifactSummary] = Field(default_factory=list, description="Artifacts the step created or changed")
+    stdout_tail: str = ""
+    failure: Failure | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class InspectResult(BaseModel):
+    pathspec: str = Field(description="Task the artifact was read from")
+    name: str
+    path: str | None = None
+    type: str
+    shape: list[int] | None = None
+    size_bytes: int | None = None
+    summary: str
+    detail: str = ""
+
+
+class RunInfo(BaseModel):
+    pathspec: str
+    status: Status
+    started_at: str | None = Field(None, description="ISO 8601, UTC")
+    duration_s: float | None = None
+    failed_step: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    spin_step: str | None = Field(None, description="For spins: the step that was spun")
+
+
+class FlowInfo(BaseModel):
+    file: str
+    flow: str | None = None
+    runs: int = 0
+    latest_run: RunInfo | None = None
+    error: str | None = None
+
+
+class ListRunsResult(BaseModel):
+    flow: str | None = None
+    runs: list[RunInfo] = Field(default_factory=list)
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next (older) page")
+    total_runs: int | None = None
+    flows: list[FlowInfo] = Field(default_factory=list, description="With no flow given: the flows in the root")

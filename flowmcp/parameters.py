@@ -1,0 +1,118 @@
+"""Turn the JSON parameters an agent sends into the strings the flow's CLI expects.
+
+The types come from the flow's declared Parameters (the driver's `describe`), so `0.5` and
+`"0.5"` both work for a float, and a typo gets the list of valid names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from typing import Any
+
+from .errors import BadArgumentError
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def to_cli(declared: list[dict[str, Any]], given: dict[str, Any]) -> list[tuple[str, str]]:
+    """[(cli_name, value_string)] for `given`, checked against `declared`; raises BadArgumentError."""
+    by_name = {}
+    for p in declared:
+        by_name[p["name"]] = p
+        by_name.setdefault(p["name"].replace("-", "_"), p)
+    out = []
+    for name, value in given.items():
+        param = by_name.get(name) or by_name.get(str(name).replace("-", "_"))
+        if param is None:
+            raise BadArgumentError(_unknown(name, declared))
+        out.append((param["name"], _convert(param, value)))
+    missing = [p["name"] for p in declared if p.get("required") and p["name"] not in {n for n, _ in out}]
+    if missing:
+        raise BadArgumentError(
+            f"Missing required parameter(s): {', '.join(missing)}. {describe(declared)}"
+        )
+    return out
+
+
+def describe(declared: list[dict[str, Any]]) -> str:
+    if not declared:
+        return "This flow declares no parameters."
+    items = []
+    for p in declared:
+        default = "" if p.get("required") else f"={json.dumps(p.get('default'), default=str)}"
+        items.append(f"{p['name']} ({p['type']}{default})")
+    return "Valid parameters: " + ", ".join(items) + "."
+
+
+def _unknown(name: Any, declared: list[dict[str, Any]]) -> str:
+    names = [p["name"] for p in declared]
+    close = difflib.get_close_matches(str(name), names, n=2, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"Unknown parameter {name!r}.{hint} {describe(declared)}"
+
+
+def _convert(param: dict[str, Any], value: Any) -> str:
+    kind, name = param.get("type", "str"), param["name"]
+
+    def bad(expected: str) -> BadArgumentError:
+        return BadArgumentError(
+            f"Parameter {name!r} is {kind}; got {json.dumps(value, default=str)[:80]} "
+            f"({type(value).__name__}). Pass {expected}."
+        )
+
+    if kind == "json":
+        if isinstance(value, str):
+            try:
+                json.loads(value)
+                return value
+            except ValueError:
+                pass
+        return json.dumps(value)
+    if value is None:
+        raise bad("a value (null is not a parameter value)")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return "true" if value.strip().lower() in _TRUE else "false"
+        if isinstance(value, int) and value in (0, 1):
+            return "true" if value else "false"
+        raise bad("true or false")
+    if kind == "int":
+        if isinstance(value, bool):
+            raise bad("an integer such as 3")
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if isinstance(value, str):
+            try:
+                return str(int(value.strip()))
+            except ValueError:
+                pass
+        raise bad("an integer such as 3")
+    if kind == "float":
+        if isinstance(value, bool):
+            raise bad("a number such as 0.5")
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return repr(float(value))
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+                if math.isfinite(number):
+                    return repr(number)
+            except ValueError:
+                pass
+        raise bad("a number such as 0.5")
+    # str and anything else the CLI parses itself
+    if isinstance(value, (dict, list)):
+        raise bad("a string")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if "\x00" in text:
+        raise bad("a string without NUL characters")
+    return text

@@ -1,0 +1,441 @@
+"""Failure summaries: from what a failed step left behind to a few lines an agent can act on.
+
+`extract(...)` builds a `Failure` (data) from the best source available — the live exception
+captured in the step process, else Metaflow's own structured error, else the printed
+traceback — and `render(failure, budget)` draws it, headline first.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_CHARS = 2500
+MAX_MESSAGE_CHARS = 600  # of the exception message in the headline; the rest is cut in the middle
+MAX_USER_FRAMES = 6
+MAX_VALUES = 8
+MAX_CLOSE_MATCHES = 3
+MAX_NAMES_LISTED = 12
+
+_TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
+_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration|[A-Z]\w*)): ?(?P<msg>.*)$")
+_LIB_NAME = re.compile(r"(?:site|dist)-packages/(?P<pkg>[^/]+)/")
+
+
+@dataclass
+class Frame:
+    file: str  # relative to the project root when inside it
+    line: int | None
+    func: str
+    code: str = ""
+    user: bool = False
+    col: int | None = None
+    end_col: int | None = None
+    repeated: int = 1
+    hidden: int = 0  # a placeholder for frames cut from the middle
+
+    @property
+    def library(self) -> str:
+        m = _LIB_NAME.search(self.file.replace("\\", "/"))
+        if m:
+            return m.group("pkg").split(".")[0]
+        if "/lib/python" in self.file or self.file.startswith("<frozen"):
+            return "python"
+        return Path(self.file).name
+
+
+@dataclass
+class Failure:
+    exception_type: str
+    message: str
+    frames: list[Frame] = field(default_factory=list)
+    message_chars: int = 0
+    step: str | None = None
+    task: str | None = None
+    values: dict[str, str] = field(default_factory=dict)  # locals and self.X on the failing line
+    hints: list[str] = field(default_factory=list)  # did-you-mean and what to do next
+    chain: list[str] = field(default_factory=list)  # headlines of the cause/context
+    notes: list[str] = field(default_factory=list)
+    split: dict | None = None
+    source: str = "capture"  # capture | metaflow | traceback | exit
+
+    @property
+    def where(self) -> Frame | None:
+        """The frame to point the agent at: the deepest user frame, else the deepest one."""
+        user = [f for f in self.frames if f.user and not f.hidden]
+        if user:
+            return user[-1]
+        real = [f for f in self.frames if not f.hidden]
+        return real[-1] if real else None
+
+    def headline(self) -> str:
+        where = self.where
+        message = cut_middle(self.message, MAX_MESSAGE_CHARS)
+        text = f"{self.exception_type}: {message}" if message else self.exception_type
+        if where is not None and where.line:
+            return f"{where.file}:{where.line} in {where.func} — {text}"
+        return text
+
+
+# ---------------------------------------------------------------------------- extract
+
+
+def from_capture(record: dict, root: Path, *, step: str | None = None, task: str | None = None,
+                 flow_file: Path | None = None) -> Failure:
+    """From the hook's record of the live exception in the step process (the best source)."""
+    exc = record.get("exception") or record
+    failure = _from_exception_record(exc, root)
+    failure.step = step or record.get("step")
+    failure.task = task
+    failure.split = record.get("split")
+    failure.hints.extend(_hints(exc, record.get("available"), failure, flow_file, root))
+    return failure
+
+
+def _from_exception_record(exc: dict, root: Path) -> Failure:
+    frames = [_frame(f, root) for f in exc.get("frames", [])]
+    syntax = exc.get("syntax")
+    if syntax and syntax.get("file"):
+        # The error is in the user's source, not in the frame that compiled it.
+        frames.append(
+            Frame(
+                file=_rel(syntax["file"], root),
+                line=syntax.get("line"),
+                func="<module>",
+                code=(syntax.get("text") or "").strip(),
+                user=_inside(syntax["file"], root),
+                col=_syntax_col(syntax),
+                end_col=_syntax_end_col(syntax),
+            )
+        )
+    failure = Failure(
+        exception_type=exc.get("type", "Exception"),
+        message=(syntax or {}).get("msg") or exc.get("message", ""),
+        message_chars=exc.get("message_chars", len(exc.get("message", ""))),
+        frames=frames,
+        notes=list(exc.get("notes") or []),
+        source="capture",
+    )
+    where = failure.where
+    for raw in exc.get("frames", []):
+        if raw.get("locals") or raw.get("self_values"):
+            for name, summary in (raw.get("self_values") or {}).items():
+                failure.values[f"self.{name}"] = summary
+            for name, summary in (raw.get("locals") or {}).items():
+                failure.values.setdefault(name, summary)
+    if where is not None and where.func == "<module>" and not syntax:
+        pass
+    for key in ("cause", "context"):
+        linked = exc.get(key)
+        while linked:
+            inner = _from_exception_record(linked, root)
+            label = "caused by" if key == "cause" else "while handling"
+            failure.chain.append(f"{label} {inner.headline()}")
+            linked = linked.get("cause") or linked.get("context")
+            if len(failure.chain) >= 3:
+                break
+    return failure
+
+
+def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -> Failure:
+    """From a MetaflowException caught in the CLI process (graph errors, bad pathspecs)."""
+    frames = []
+    if err.get("file") and err.get("line"):
+        code = _source_line(Path(err["file"]), err["line"])
+        frames.append(Frame(file=_rel(err["file"], root), line=err["line"], func="<flow>", code=code,
+                            user=True))
+    message = " ".join((err.get("message") or "").split())
+    headline = (err.get("headline") or "").strip()
+    failure = Failure(
+        exception_type=err.get("type") or "MetaflowException",
+        message=f"{headline}: {message}" if headline and headline not in message else message,
+        frames=frames,
+        source="metaflow",
+    )
+    if steps:
+        failure.hints.append("The flow's steps: " + ", ".join(steps) + ".")
+    return failure
+
+
+def from_traceback_text(text: str, root: Path) -> Failure | None:
+    """Fallback: parse the last printed traceback (Task.stderr, a run's output)."""
+    lines = text.splitlines()
+    start = None
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip().startswith("Traceback (most recent call last)"):
+            start = i
+            break
+    if start is None:
+        return None
+    frames: list[Frame] = []
+    exc_type, message = None, ""
+    i = start + 1
+    while i < len(lines):
+        m = _TRACE_FRAME.match(lines[i])
+        if m:
+            file = m.group("file")
+            line = int(m.group("line"))
+            # Metaflow's log strips characters (`*`) from printed code: read it from the file.
+            code = _source_line(Path(file), line) or (lines[i + 1].strip() if i + 1 < len(lines) else "")
+            frames.append(Frame(file=_rel(file, root), line=line, func=m.group("func").strip(),
+                                code=code, user=_inside(file, root)))
+            i += 1
+            continue
+        e = _EXC_LINE.match(lines[i].strip())
+        if e and not lines[i].startswith(" "):
+            exc_type, message = e.group("type"), e.group("msg")
+            rest = []
+            for extra in lines[i + 1:]:
+                if not extra.strip() or extra.strip() in ("Task failed.",):
+                    break
+                rest.append(extra)
+            if rest:
+                message = "\n".join([message] + rest)
+            break
+        i += 1
+    if exc_type is None:
+        return None
+    return Failure(exception_type=exc_type.split(".")[-1], message=message, frames=frames,
+                   message_chars=len(message), source="traceback")
+
+
+def from_exit(step: str | None, exit_text: str) -> Failure:
+    """A step that died without a Python exception: a signal or an exit code."""
+    m = re.search(r"return code (-?\d+)", exit_text)
+    if m:
+        code = int(m.group(1))
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return Failure("Killed", f"the step process was killed by {name} ({-code})", step=step,
+                           source="exit")
+        return Failure("Exit", f"the step process exited with code {code}", step=step, source="exit")
+    return Failure("Failed", "the step failed without a Python traceback", step=step, source="exit")
+
+
+# ---------------------------------------------------------------------------- did you mean
+
+
+def _hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
+           root: Path) -> list[str]:
+    hints: list[str] = []
+    etype = exc.get("type")
+    if etype == "AttributeError":
+        name = exc.get("attr_name") or _attr_from_message(exc.get("message", ""))
+        where = failure.where
+        on_self = bool(where and name and re.search(rf"\bself\.{re.escape(name)}\b", where.code or ""))
+        if name and on_self:
+            names = [n for n in (available or []) if not n.startswith("_")]
+            close = difflib.get_close_matches(name, names, n=MAX_CLOSE_MATCHES, cutoff=0.6)
+            if close:
+                hints.append("Did you mean " + " or ".join(f"self.{c}" for c in close) + "?")
+            if names:
+                hints.append(f"Artifacts available here: {_listing(names)}.")
+            if flow_file is not None:
+                setters = assignments(flow_file).get(name, [])
+                others = [(s, ln) for s, ln in setters if s != failure.step]
+                if others:
+                    step_name, line = others[0]
+                    hints.append(
+                        f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
+                        f"state predates it: run the flow, or spin {step_name} with persist, "
+                        "before spinning this step."
+                    )
+    elif etype == "KeyError":
+        for cand in exc.get("key_candidates") or []:
+            close = cand.get("close") or []
+            text = f"{cand.get('expr')} has {cand.get('count'):,} keys"
+            if close:
+                text = "Did you mean " + " or ".join(repr(c) for c in close) + f"? ({text})"
+            else:
+                text += ": " + _listing(cand.get("sample") or [])
+            hints.append(text + ".")
+    elif etype in ("ModuleNotFoundError", "ImportError") and exc.get("module_name"):
+        hints.append(
+            f"Module {exc['module_name']!r} is not installed for {exc.get('interpreter')}; "
+            "install it in the project's environment (or start flowmcp with --python)."
+        )
+    return hints
+
+
+def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
+    """`self.X = ...` in the flow source: X -> [(step function, line)], in source order."""
+    try:
+        tree = ast.parse(Path(flow_file).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found: dict[str, list[tuple[str, int]]] = {}
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            for t in targets:
+                for sub in ast.walk(t):
+                    if (isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name)
+                            and sub.value.id == "self"):
+                        found.setdefault(sub.attr, []).append((func.name, sub.lineno))
+    return found
+
+
+def _attr_from_message(message: str) -> str | None:
+    m = re.search(r"has no attribute '([^']+)'", message)
+    return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------------------- render
+
+
+def render(failure: Failure, budget: int = MAX_CHARS) -> str:
+    """Headline, the user's line with a caret, did-you-mean, values, then the condensed trace."""
+    parts = [failure.headline()]
+    where = failure.where
+    if where is not None and where.code:
+        parts.append("    " + where.code)
+        if where.col is not None and where.end_col and where.end_col > where.col:
+            parts.append("    " + " " * where.col + "^" * (where.end_col - where.col))
+    if failure.split:
+        parts.append(f"Foreach split {failure.split.get('index')} (input: {failure.split.get('input')})")
+    parts.extend(failure.hints)
+    if failure.values:
+        shown = list(failure.values.items())[:MAX_VALUES]
+        parts.append("Values: " + "; ".join(f"{k} = {v}" for k, v in shown))
+    for note in failure.notes:
+        parts.append("Note: " + note)
+    parts.extend(failure.chain)
+    trace = render_trace(failure.frames)
+    if trace and not (len(failure.frames) == 1 and failure.frames[0] is where):
+        parts.append("Trace: " + trace)
+    text = "\n".join(parts)
+    return cut_middle(text, budget)
+
+
+def render_trace(frames: list[Frame]) -> str:
+    """User frames as `file:line in func`, runs of library frames as `… N frames in pandas`."""
+    out: list[str] = []
+    lib_run: list[Frame] = []
+
+    def flush():
+        if lib_run:
+            libs = sorted({f.library for f in lib_run})
+            n = len(lib_run)
+            out.append(f"… {n} frame{'s' if n > 1 else ''} in {', '.join(libs)}")
+            lib_run.clear()
+
+    user_frames = [f for f in frames if f.user]
+    keep = set(map(id, user_frames[:2] + user_frames[-(MAX_USER_FRAMES - 2):]))
+    skipped_user = 0
+    for f in frames:
+        if f.hidden:
+            flush()
+            out.append(f"… {f.hidden} frames hidden")
+            continue
+        if not f.user:
+            lib_run.append(f)
+            continue
+        flush()
+        if id(f) not in keep:
+            skipped_user += 1
+            continue
+        if skipped_user:
+            out.append(f"… {skipped_user} user frames")
+            skipped_user = 0
+        rep = f" (repeated {f.repeated:,} times)" if f.repeated > 1 else ""
+        out.append(f"{f.file}:{f.line} in {f.func}{rep}")
+    # Frames below the last user frame are where the error was raised inside a library: keep them
+    flush()
+    # Metaflow's own frames above the user's step are noise for the agent: drop a leading run.
+    while out and out[0].startswith("…") and "metaflow" in out[0] and len(out) > 1:
+        out.pop(0)
+    return " → ".join(out)
+
+
+def cut_middle(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    marker = " … {:,} chars cut … "
+    cut = len(text) - max_chars + len(marker.format(len(text)))
+    head = (max_chars - len(marker.format(cut))) * 2 // 3
+    tail = max_chars - len(marker.format(cut)) - head
+    return text[:head] + marker.format(len(text) - head - tail) + text[len(text) - tail:]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _frame(raw: dict, root: Path) -> Frame:
+    if raw.get("hidden"):
+        return Frame(file="", line=None, func="", hidden=raw["hidden"])
+    file = raw.get("file", "?")
+    code = raw.get("code") or ""
+    return Frame(
+        file=_rel(file, root),
+        line=raw.get("line"),
+        func=raw.get("func", "?"),
+        code=code.strip(),
+        user=bool(raw.get("user")),
+        col=raw.get("col"),
+        end_col=raw.get("end_col"),
+        repeated=raw.get("repeated", 1),
+    )
+
+
+def _syntax_col(syntax: dict) -> int | None:
+    text, offset = syntax.get("text") or "", syntax.get("offset")
+    if offset is None:
+        return None
+    indent = len(text) - len(text.lstrip())
+    return max(offset - 1 - indent, 0)
+
+
+def _syntax_end_col(syntax: dict) -> int | None:
+    col = _syntax_col(syntax)
+    if col is None:
+        return None
+    text, end = syntax.get("text") or "", syntax.get("end_offset")
+    indent = len(text) - len(text.lstrip())
+    if end and end - 1 - indent > col:
+        return end - 1 - indent
+    return col + 1
+
+
+def _rel(path: str | Path, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _inside(path: str, root: Path) -> bool:
+    try:
+        real = Path(path).resolve()
+    except OSError:
+        return False
+    return (root in real.parents) and "site-packages" not in real.parts and ".venv" not in real.parts
+
+
+def _source_line(path: Path, line: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    return text.strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_NAMES_LISTED])
+    more = len(names) - MAX_NAMES_LISTED
+    return shown + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,62 @@
+"""What every tool shares: reaching the App, turning our errors into agent-readable ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from ..app import App
+from ..errors import FlowmcpError
+
+log = logging.getLogger("flowmcp")
+
+
+def app_of(ctx: Context) -> App:
+    return ctx.request_context.lifespan_context
+
+
+@contextmanager
+def agent_errors(tool: str) -> Iterator[None]:
+    """Every failure reaches the agent as a message that says what to do next.
+
+    Our own errors carry that message; anything else is a flowmcp bug, still reported with its
+    type and text (never a bare "Error executing tool"), and the server keeps serving."""
+    try:
+        yield
+    except ToolError:
+        raise
+    except FlowmcpError as ex:
+        raise ToolError(str(ex)) from ex
+    except Exception as ex:
+        log.exception("tool %s failed", tool)
+        raise ToolError(
+            f"flowmcp hit an unexpected error in {tool}: {type(ex).__name__}: {ex}. "
+            "The server is still running; retry, or report this with the flow that caused it."
+        ) from ex
+
+
+def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolResult:
+    """A compact text for the agent plus the full typed data as structuredContent."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json"),
+        is_error=is_error,
+    )
+
+
+def normalise_id(value: str | int | None) -> str | None:
+    """Run and task ids arrive as numbers or strings; Metaflow wants strings."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise FlowmcpError(f"expected a run or task id, got {value!r}")
+    text = str(value).strip()
+    if not text or "\x00" in text or len(text) > 400:
+        raise FlowmcpError(f"expected a run or task id such as 1718 or 'MyFlow/1718', got {value!r}")
+    return text

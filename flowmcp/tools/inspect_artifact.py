@@ -1,0 +1,62 @@
+"""The `inspect_artifact` tool: type and shape of one artifact, never its full repr."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .. import models
+from ..errors import BadArgumentError, BridgeError, NotFoundError
+from ._common import agent_errors, answer, app_of
+
+_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[^/\s]+/[A-Za-z_][A-Za-z0-9_]*(?:/[^/\s]+)?$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SPIN_DIR = ".metaflow_spin"
+
+
+async def inspect_artifact(
+    pathspec: Annotated[str, Field(description="Flow/run/step or Flow/run/step/task, of a run or a persisted spin")],
+    name: Annotated[str, Field(description="Artifact name, e.g. 'model'")],
+    ctx: Context,
+    path: Annotated[
+        str | None,
+        Field(description="Drill into the value: ['key'], [0], .attr — e.g. '[\"weights\"][0]' or '.coef_'"),
+    ] = None,
+) -> Annotated[CallToolResult, models.InspectResult]:
+    """Summarize one artifact of a task: its type and shape (a 100,000×13 DataFrame, a 50 MB blob).
+
+    Use it after run or a persisted spin to check what a step produced, without loading the
+    value into the conversation. A wrong name answers with close matches and the names that
+    exist; `path` is parsed, never evaluated as code."""
+    with agent_errors("inspect_artifact"):
+        app = app_of(ctx)
+        pathspec = pathspec.strip().strip("/")
+        if not _PATHSPEC.match(pathspec):
+            raise BadArgumentError(
+                f"{pathspec!r} is not a task pathspec: use Flow/run_id/step or Flow/run_id/step/task_id "
+                "(run and list_runs answers show them)."
+            )
+        if not _NAME.match(name):
+            raise BadArgumentError(f"{name!r} is not an artifact name (a Python identifier such as 'model').")
+        flow_name, run_id = pathspec.split("/")[:2]
+        is_spin = (app.config.root / SPIN_DIR / flow_name / run_id).is_dir()
+        outcome = await app.bridge.call(
+            "inspect", {"pathspec": pathspec, "name": name, "path": path, "spin": is_spin}, timeout=300
+        )
+        if not outcome.ok:
+            err = outcome.error
+            if err.get("kind") == "internal":
+                raise BridgeError(f"Could not read {name} of {pathspec}: {err.get('message')}")
+            raise NotFoundError(err.get("message", "not found"))
+        d = outcome.data
+        result = models.InspectResult(
+            pathspec=d["pathspec"], name=name, path=d.get("path"), type=d.get("type", "?"), shape=d.get("shape"),
+            size_bytes=d.get("size_bytes"), summary=d.get("summary", ""), detail=d.get("detail", ""),
+        )
+        label = f"{result.pathspec}.{name}{result.path or ''}"
+        text = f"{label}: {result.summary}" + (f"\n{result.detail}" if result.detail else "")
+        return answer(text, result)

@@ -1,0 +1,153 @@
+"""The `list_runs` tool: a flow's runs newest first, with their true status; or the root's flows."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .. import models
+from ..app import App
+from ..errors import BadArgumentError, BridgeError, FlowmcpError
+from ._common import agent_errors, answer, app_of
+
+_FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CURSOR = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+async def list_runs(
+    ctx: Context,
+    flow: Annotated[
+        str | None, Field(description="Flow file (or flow class name); omit to list the flows in the project")
+    ] = None,
+    status: Annotated[Literal["any", "succeeded", "failed", "running"], Field(description="Only runs with this status")] = "any",
+    limit: Annotated[int, Field(description="Runs per page", ge=1, le=100)] = 10,
+    cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
+    include_spins: Annotated[bool, Field(description="Also list spins of the flow")] = False,
+) -> Annotated[CallToolResult, models.ListRunsResult]:
+    """List a flow's runs, newest first: pathspec, true status (a failed local run is 'failed',
+    not 'running'), start time, duration, failed step, tags — with a cursor for older pages.
+
+    Use it to find the run to spin from, or the failed step to debug. Without `flow`, lists the
+    flows in the project with their latest run."""
+    with agent_errors("list_runs"):
+        app = app_of(ctx)
+        if flow is None:
+            result = await _flows(app)
+            return answer(_render_flows(app, result), result)
+        if cursor is not None and not _CURSOR.match(cursor):
+            raise BadArgumentError("cursor must be the next_cursor value of a previous list_runs answer.")
+        flow_name = await _flow_name(app, flow)
+        outcome = await app.bridge.call(
+            "runs",
+            {"flow_name": flow_name, "status": status, "limit": limit, "cursor": cursor,
+             "include_spins": include_spins},
+            timeout=300,
+        )
+        if not outcome.ok:
+            raise BridgeError(f"Could not list runs of {flow_name}: {outcome.error.get('message')}")
+        d = outcome.data
+        result = models.ListRunsResult(
+            flow=flow_name,
+            runs=[_run_info(r) for r in d["runs"]],
+            next_cursor=d.get("next_cursor"),
+            total_runs=d.get("total_runs"),
+        )
+        return answer(_render_runs(result, status), result)
+
+
+async def _flow_name(app: App, flow: str) -> str:
+    """A flow file is described (its class name is the flow name); a bare class name is taken as is."""
+    if _FLOW_NAME.match(flow) and not flow.endswith(".py"):
+        if (app.config.root / ".metaflow" / flow).is_dir():
+            return flow
+        try:
+            app.flow_path(flow)
+        except FlowmcpError:
+            raise BadArgumentError(
+                f"No flow file {flow!r} and no runs of a flow named {flow!r} in {app.config.root}. "
+                "Pass the flow's .py path, or call list_runs() to see the flows here."
+            ) from None
+    return (await app.describe(flow)).name
+
+
+def _run_info(r: dict) -> models.RunInfo:
+    started = r.get("started_at")
+    return models.RunInfo(
+        pathspec=r["pathspec"],
+        status=r["status"],
+        started_at=datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds") if started else None,
+        duration_s=r.get("duration_s"),
+        failed_step=r.get("failed_step"),
+        tags=r.get("tags") or [],
+        spin_step=r.get("spin_step"),
+    )
+
+
+async def _flows(app: App) -> models.ListRunsResult:
+    files = app.find_flow_files()
+    entries = []
+    described = []
+    for path in files:
+        rel = app.config.relative(path)
+        try:
+            desc = await app.describe(rel)
+        except FlowmcpError as ex:
+            entries.append(models.FlowInfo(file=rel, error=str(ex).splitlines()[0][:300]))
+            continue
+        described.append({"file": rel, "flow_name": desc.name})
+    if described:
+        outcome = await app.bridge.call("flows", {"flow_files": described}, timeout=300)
+        if not outcome.ok:
+            raise BridgeError(f"Could not read the runs: {outcome.error.get('message')}")
+        for f in outcome.data["flows"]:
+            latest = f.get("latest_run")
+            entries.append(models.FlowInfo(file=f["file"], flow=f["flow_name"], runs=f.get("runs", 0),
+                                           latest_run=_run_info(latest) if latest else None))
+    entries.sort(key=lambda e: e.file)
+    return models.ListRunsResult(flows=entries)
+
+
+def _render_runs(r: models.ListRunsResult, status: str) -> str:
+    if not r.runs:
+        which = "" if status == "any" else f" {status}"
+        return f"No{which} runs of {r.flow}" + (" on this page." if r.next_cursor else ". Call run(flow) to make one.")
+    lines = [f"{r.flow}: {len(r.runs)} run(s) shown of {r.total_runs} (newest first)"]
+    for run in r.runs:
+        lines.append("  " + _run_line(run))
+    if r.next_cursor:
+        lines.append(f"More: list_runs(flow, cursor=\"{r.next_cursor}\")")
+    return "\n".join(lines)
+
+
+def _run_line(run: models.RunInfo) -> str:
+    parts = [run.pathspec, run.status]
+    if run.spin_step:
+        parts.append(f"spin of {run.spin_step}")
+    if run.started_at:
+        parts.append(run.started_at.replace("+00:00", "Z"))
+    if run.duration_s is not None:
+        parts.append(f"{run.duration_s:.1f}s")
+    if run.failed_step:
+        parts.append(f"failed at {run.failed_step}")
+    if run.tags:
+        parts.append("tags: " + ", ".join(run.tags))
+    return " · ".join(parts)
+
+
+def _render_flows(app: App, r: models.ListRunsResult) -> str:
+    if not r.flows:
+        return f"No Metaflow flow files under {app.config.root}."
+    lines = [f"Flows in {app.config.root}:"]
+    for f in r.flows:
+        if f.error:
+            lines.append(f"  {f.file}: cannot be loaded — {f.error}")
+        elif f.latest_run:
+            lines.append(f"  {f.file} ({f.flow}): {f.runs} run(s); latest {_run_line(f.latest_run)}")
+        else:
+            lines.append(f"  {f.file} ({f.flow}): no runs yet")
+    return "\n".join(lines)

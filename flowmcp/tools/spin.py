@@ -1,0 +1,190 @@
+"""The `spin` tool: re-run one step with its parent's state from an earlier run."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import uuid
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .. import models
+from ..app import App, FlowDescription
+from ..bridge import JobOutcome
+from ..errors import BadArgumentError, BridgeError, NotFoundError
+from ..summarize import logs
+from ._common import agent_errors, answer, app_of, normalise_id
+
+STDOUT_TAIL_LINES = 10
+MAX_ARTIFACT_JSON_BYTES = 10 * 1024 * 1024
+
+
+async def spin(
+    flow: Annotated[str, Field(description="Path of the flow's .py file, relative to the project root")],
+    step: Annotated[str, Field(description="The step to re-run")],
+    ctx: Context,
+    run: Annotated[
+        str | int | None,
+        Field(description="Run id or Flow/run_id to take the parent state from; default: the latest successful run"),
+    ] = None,
+    task: Annotated[
+        str | int | None,
+        Field(description="Task id of the original task (picks a foreach split); default: the first split"),
+    ] = None,
+    artifacts: Annotated[
+        dict[str, Any] | None,
+        Field(description="Input artifacts to override, as JSON values, e.g. {\"k\": 3}"),
+    ] = None,
+    artifacts_module: Annotated[
+        str | None,
+        Field(description="Path of a module in the root defining ARTIFACTS = {...} (for non-JSON values)"),
+    ] = None,
+    persist: Annotated[
+        bool, Field(description="Keep the step's outputs so inspect_artifact can read them via the spin's pathspec")
+    ] = False,
+    timeout_s: Annotated[float | None, Field(description="Stop the spin after this many seconds", gt=0)] = None,
+) -> Annotated[CallToolResult, models.SpinResult]:
+    """Re-run ONE step locally with its parent's artifacts from an earlier run — seconds, not a full run.
+
+    Use it to develop and test a step: edit the step, spin it, read the answer, repeat. A run of
+    the flow must exist first (call run once). Nothing is recorded unless persist=True; call
+    run to record the step's outputs once it works. Answers with the source task used, the
+    artifacts the step created or changed (type and shape), its output, and on failure the
+    failing line of your code with a diagnosis."""
+    with agent_errors("spin"):
+        app = app_of(ctx)
+        desc = await app.describe(flow)
+        step_info = _step(desc, step)
+        if artifacts is not None and artifacts_module is not None:
+            raise BadArgumentError("Pass artifacts or artifacts_module, not both (put every override in the module).")
+        request: dict[str, Any] = {
+            "flow_file": str(desc.file),
+            "flow_name": desc.name,
+            "step": step,
+            "run": normalise_id(run),
+            "task": normalise_id(task),
+            "persist": persist,
+        }
+        notes = []
+        if artifacts_module is not None:
+            module_path = app.config.resolve(artifacts_module, what="artifacts_module")
+            if not module_path.is_file() or module_path.suffix != ".py":
+                raise BadArgumentError(f"artifacts_module {artifacts_module!r} is not a .py file in the project root.")
+            request["artifacts_module"] = str(module_path)
+        if artifacts:
+            request["artifacts_module"] = str(_write_artifacts_module(app, artifacts))
+            if step_info["type"] == "join" and not all("/" in k for k in artifacts):
+                notes.append(
+                    f"{step} is a join: Metaflow ignores flat overrides there; key them by parent "
+                    "task pathspec, e.g. {\"<run>/<step>/<task>\": {\"name\": value}}."
+                )
+        outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True)
+        result = build_result(app, desc, step, outcome, persist, timeout_s)
+        result.notes = notes + result.notes
+        return answer(render(result), result, is_error=result.status != "succeeded")
+
+
+def _step(desc: FlowDescription, step: str) -> dict[str, Any]:
+    for s in desc.steps:
+        if s["name"] == step:
+            return s
+    close = difflib.get_close_matches(step, desc.step_names, n=2)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise NotFoundError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
+
+
+def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Any:
+    """Metaflow reads overrides from a module's ARTIFACTS dict: write one from the JSON values."""
+    for name in artifacts:
+        if not name or not (name.isidentifier() or "/" in name):
+            raise BadArgumentError(f"Artifact name {name!r} is not a Python identifier.")
+    try:
+        payload = json.dumps(artifacts, allow_nan=False)
+    except (TypeError, ValueError) as ex:
+        raise BadArgumentError(f"artifacts must be plain JSON values: {ex}. For other objects use artifacts_module.")
+    if len(payload) > MAX_ARTIFACT_JSON_BYTES:
+        raise BadArgumentError("artifacts is over 10 MB of JSON; put large inputs in an artifacts_module.")
+    folder = app.config.state_dir / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"artifacts_{uuid.uuid4().hex[:12]}.py"
+    path.write_text(
+        "# Written by flowmcp for one spin: the artifacts the agent passed, as JSON.\n"
+        f"import json\nARTIFACTS = json.loads({payload!r})\n"
+    )
+    return path
+
+
+def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome, persist: bool,
+                 timeout_s: float | None) -> models.SpinResult:
+    if not outcome.ok and not outcome.timed_out:
+        err = outcome.error
+        if err.get("kind") == "internal":
+            raise BridgeError(f"Could not spin {step}: {err.get('message')}")
+        raise NotFoundError(err.get("message", "spin failed"))
+    data = outcome.data
+    source = data.get("source") or {}
+    task = data.get("task") or {}
+    capture = next((c for c in outcome.captures if c.get("step") == step), {})
+    stdout = task.get("stdout", "")
+    status = "succeeded" if task.get("status") == "succeeded" and not data.get("exit_code") else "failed"
+    failure = None
+    if outcome.timed_out:
+        failure = models.Failure(exception_type="Timeout", message=f"the spin was stopped after {timeout_s:g} s",
+                                 summary=f"Timeout: the spin was stopped after {timeout_s:g} s (timeout_s).")
+        status = "failed"
+    elif status == "failed":
+        failure = app.failure(step=step, task=task.get("pathspec"), captures=outcome.captures,
+                              cli_error=data.get("cli_error"), stderr=task.get("stderr", ""),
+                              output=outcome.output, flow=desc)
+    artifacts = [
+        models.ArtifactSummary(name=name, type=a.get("type", "?"), shape=a.get("shape"),
+                               size_bytes=a.get("size_bytes"), summary=a.get("summary", ""),
+                               detail=a.get("detail", ""), change=a.get("change"))
+        for name, a in (capture.get("artifacts") or {}).items()
+    ]
+    split = source.get("split") or {}
+    return models.SpinResult(
+        flow=desc.name,
+        step=step,
+        status=status,
+        pathspec=task.get("pathspec"),
+        source_task=source.get("task_pathspec", "?"),
+        source_run_choice=source.get("run_chosen", "?"),
+        split_index=split.get("index"),
+        duration_s=data.get("elapsed_s"),
+        persisted=persist and status == "succeeded",
+        artifacts=artifacts,
+        stdout_tail=logs.tail_text(stdout, max_lines=STDOUT_TAIL_LINES),
+        failure=failure,
+        notes=list(source.get("notes") or []),
+    )
+
+
+def render(r: models.SpinResult) -> str:
+    took = f" in {r.duration_s:.1f} s" if r.duration_s is not None else ""
+    lines = [f"spin {r.step} {r.status}{took} — parent state from {r.source_task} ({r.source_run_choice})"]
+    lines.extend(r.notes)
+    if r.failure:
+        lines.append(r.failure.summary)
+    if r.artifacts:
+        lines.append("Artifacts set by the step:")
+        for a in r.artifacts:
+            lines.append(f"  {a.name} = {a.summary}" + ("" if a.change == "created" else " (changed)"))
+    elif r.status == "succeeded":
+        lines.append("The step set no artifacts.")
+    if r.stdout_tail:
+        lines.append("stdout:\n" + _indent(r.stdout_tail))
+    if r.status == "succeeded":
+        if r.persisted:
+            lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")
+        lines.append("Next: run(flow) to record this step's outputs, then spin the next step.")
+    else:
+        lines.append(f"Next: fix the step and spin {r.step} again.")
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
