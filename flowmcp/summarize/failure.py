@@ -314,7 +314,7 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
         parts.append("Note: " + note)
     parts.extend(failure.chain)
     trace = render_trace(failure.frames)
-    if trace and not (len(failure.frames) == 1 and failure.frames[0] is where):
+    if trace and not (where is not None and trace == f"{where.file}:{where.line} in {where.func}"):
         parts.append("Trace: " + trace)
     text = "\n".join(parts)
     return cut_middle(text, budget)

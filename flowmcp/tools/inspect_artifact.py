@@ -22,10 +22,12 @@ async def inspect_artifact(
     pathspec: Annotated[str, Field(description="Flow/run/step or Flow/run/step/task, of a run or a persisted spin")],
     name: Annotated[str, Field(description="Artifact name, e.g. 'model'")],
     ctx: Context,
+    # A plain `str` (not `str | None`): the SDK would otherwise JSON-decode a path like "[0]" into a list.
     path: Annotated[
-        str | None,
-        Field(description="Drill into the value: ['key'], [0], .attr — e.g. '[\"weights\"][0]' or '.coef_'"),
-    ] = None,
+        str,
+        Field(description="Drill into the value: ['key'], [0], .attr — e.g. '[\"weights\"][0]' or '.coef_'; "
+              "empty for the whole value"),
+    ] = "",
 ) -> Annotated[CallToolResult, models.InspectResult]:
     """Summarize one artifact of a task: its type and shape (a 100,000×13 DataFrame, a 50 MB blob).
 
