@@ -38,7 +38,7 @@ class App:
         self.bridge = Bridge(self.config)
 
     @classmethod
-    def create(cls, root: str | None = None, python: str | None = None) -> "App":
+    def create(cls, root: str | None = None, python: str | None = None) -> App:
         return cls(Config.create(root, python))
 
     def flow_path(self, flow: str) -> Path:
@@ -127,7 +127,8 @@ class App:
             summary = failure_summary.from_capture({"exception": record}, root, step=step, task=task,
                                                    flow_file=flow_file)
         if summary is None:
-            summary = failure_summary.from_traceback_text(stderr, root) or failure_summary.from_traceback_text(output, root)
+            summary = (failure_summary.from_traceback_text(stderr, root)
+                       or failure_summary.from_traceback_text(output, root))
             if summary is not None:
                 summary.step, summary.task = step, task
         if summary is None:

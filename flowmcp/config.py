@@ -21,7 +21,7 @@ class Config:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, root: str | os.PathLike | None = None, python: str | None = None) -> "Config":
+    def create(cls, root: str | os.PathLike | None = None, python: str | None = None) -> Config:
         root_path = Path(root or os.getcwd()).expanduser().resolve()
         if not root_path.is_dir():
             raise ValueError(f"project root {root_path} is not a directory")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,7 +44,9 @@ def build_server(app: App) -> MCPServer:
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
+        # Tool failures are answers to the agent, not server trouble: keep stderr for real problems.
+        log_level="WARNING",
     )
-    for fn, (title, annotations) in TOOLS.items():
-        server.add_tool(fn, title=title, annotations=annotations)
+    for fn, (title, hints) in TOOLS.items():
+        server.add_tool(fn, title=title, annotations=hints, description=inspect.cleandoc(fn.__doc__ or ""))
     return server

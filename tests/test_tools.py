@@ -54,7 +54,7 @@ async def test_run_converts_float_parameter_given_as_string(client):
     assert [s["step"] for s in data["steps"]] == ["start", "square", "join", "score", "end"]
     assert data["steps"][1]["tasks"] == 2
     assert text.startswith(f"{data['pathspec']} succeeded")
-    inspected, value, _ = await call(client, "inspect_artifact", pathspec=f"{data['pathspec']}/score",
+    inspected, _, _ = await call(client, "inspect_artifact", pathspec=f"{data['pathspec']}/score",
                                      name="result")
     assert inspected.endswith("float 1.0")  # (0² + 1²) × 0.5 × 2
 
@@ -233,8 +233,8 @@ async def test_inspect_path_drills_in_and_reports_where_it_stopped(rclient, reco
 
 async def test_inspect_path_is_parsed_never_evaluated(rclient, recorded):
     pathspec = recorded["ok"]["pathspec"] + "/start"
-    text, _, is_error = await call(rclient, "inspect_artifact", pathspec=pathspec, name="items",
-                                   path="__import__('os').system('touch pwned')")
+    _, _, is_error = await call(rclient, "inspect_artifact", pathspec=pathspec, name="items",
+                                path="__import__('os').system('touch pwned')")
     assert is_error
     assert not (Path(recorded["root"]) / "pwned").exists()
 

@@ -74,7 +74,8 @@ class Bridge:
         output_path = job / "output.log"
         timed_out = False
         try:
-            with open(output_path, "wb") as output:
+            # Opening a local file is instant; the child writes to it, never this event loop.
+            with open(output_path, "wb") as output:  # noqa: ASYNC230
                 process = await anyio.open_process(
                     [self.config.python, str(DRIVER), str(job / "request.json"), str(result_path)],
                     stdin=subprocess.DEVNULL,

@@ -137,14 +137,18 @@ def _column_span(code, lasti):
     return None
 
 
+def _where(rec):
+    return rec["file"], rec["line"], rec["func"]
+
+
 def _fold_recursion(frames):
     """Fold a run of identical (file, line, func) frames: recursion shown once with a count."""
     out = []
     i = 0
     while i < len(frames):
-        key = (frames[i][1]["file"], frames[i][1]["line"], frames[i][1]["func"])
+        key = _where(frames[i][1])
         j = i
-        while j + 1 < len(frames) and (frames[j + 1][1]["file"], frames[j + 1][1]["line"], frames[j + 1][1]["func"]) == key:
+        while j + 1 < len(frames) and _where(frames[j + 1][1]) == key:
             j += 1
         if j > i:
             frames[i][1]["repeated"] = j - i + 1
@@ -152,7 +156,6 @@ def _fold_recursion(frames):
         if j > i:
             out.append(frames[j])  # keep the deepest one: its locals are the interesting ones
         i = j + 1
-    # Recursion through two or more functions: fold on repeated pattern of length 2..4
     return out
 
 

@@ -263,11 +263,10 @@ def _task_times(task, meta):
     return start, end
 
 
-def run_record(run, detail=False, failure_tail=True):
+def run_record(run, detail=False):
     """Status, times and steps of one run; `detail` adds per-step tasks and the failure."""
     steps = []
     failed = None
-    any_running = False
     run_start = _ts(run.created_at)
     run_end = None
     step_objs = list(run)
@@ -291,7 +290,6 @@ def run_record(run, detail=False, failure_tail=True):
             sstatus = "failed"
         elif "running" in statuses or not statuses:
             sstatus = "running"
-            any_running = True
         else:
             sstatus = "succeeded"
         duration = (max(ends) - min(starts)) if starts and ends else None
@@ -315,12 +313,10 @@ def run_record(run, detail=False, failure_tail=True):
         finished = successful = False
     if successful:
         status = "succeeded"
-    elif failed is not None:
-        status = "failed"
-    elif finished:
+    elif failed is not None or finished:
         status = "failed"
     else:
-        status = "running" if any_running or not steps else "running"
+        status = "running"  # no failure recorded and not finished: still going (or killed)
     try:
         tags = sorted(t for t in run.user_tags)
     except Exception:
@@ -367,7 +363,8 @@ def _bounded_log(task, stream, max_chars=200_000):
         return ""
     if len(text) > max_chars:
         # keep head and tail: tracebacks sit at the end, context at the start
-        text = text[: max_chars // 4] + "\n[... %d chars cut ...]\n" % (len(text) - max_chars) + text[-(max_chars * 3 // 4):]
+        cut = "\n[... %d chars cut ...]\n" % (len(text) - max_chars)
+        text = text[: max_chars // 4] + cut + text[-(max_chars * 3 // 4) :]
     return text
 
 
@@ -447,26 +444,28 @@ def _run_sort_key(run_id):
     return (0, int(run_id), "") if run_id.isdigit() else (1, 0, run_id)
 
 
+def local_datastore_root():
+    """The `.metaflow` folder Metaflow itself would use from here (it searches parent folders)."""
+    from metaflow.plugins.datastores.local_storage import LocalStorage
+
+    return LocalStorage.get_datastore_root_from_config(None, create_on_absent=False)
+
+
 def _sorted_run_ids(flow_name):
     """Run ids of a flow, newest first, from the local datastore's folder names.
 
     Listing folders is cheap; loading every run's metadata to sort 10,000 runs is not."""
-    from metaflow.metaflow_config import DATASTORE_SYSROOT_LOCAL, DATASTORE_LOCAL_DIR
-
-    root = os.path.join(DATASTORE_SYSROOT_LOCAL or _find_local_root(), flow_name)
-    if not DATASTORE_SYSROOT_LOCAL:
-        root = os.path.join(_find_local_root(), DATASTORE_LOCAL_DIR, flow_name)
+    datastore = local_datastore_root()
+    if datastore is None:
+        return []
+    root = os.path.join(datastore, flow_name)
     try:
-        names = [n for n in os.listdir(root) if n not in ("_meta", "data") and not n.startswith(".")]
+        names = [n for n in os.listdir(root) if n[:1].isalnum() and n not in ("data",)]
     except OSError:
-        names = []
+        return []
     names = [n for n in names if os.path.isdir(os.path.join(root, n))]
     names.sort(key=_run_sort_key, reverse=True)
     return names
-
-
-def _find_local_root():
-    return os.getcwd()
 
 
 def op_flows(req):
@@ -568,9 +567,8 @@ def _read_text(path):
 
 
 def _latest_run_file(flow_name):
-    from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
-
-    return os.path.join(os.getcwd(), DATASTORE_LOCAL_DIR, flow_name, "latest_run")
+    datastore = local_datastore_root()
+    return os.path.join(datastore, flow_name, "latest_run") if datastore else None
 
 
 def op_run(req):
@@ -779,7 +777,7 @@ def op_spin(req):
     if req.get("artifacts_module"):
         argv += ["--artifacts-module", req["artifacts_module"]]
     latest = _latest_run_file(flow_name)
-    saved_latest = _read_text(latest)
+    saved_latest = _read_text(latest) if latest else None
     started = time.time()
     try:
         code, caught = run_cli(req["flow_file"], argv)
@@ -802,6 +800,8 @@ def op_spin(req):
 
 
 def _restore(path, content):
+    if path is None:
+        return
     if content is None:
         try:
             os.unlink(path)
@@ -886,67 +886,51 @@ def _render_path(steps):
     return out
 
 
-def walk_path(value, steps):
-    import difflib
+MAX_KEYS_LISTED = 15
 
+
+def walk_path(value, steps):
+    """Follow parsed path steps into `value`; a step that fails says where the path stopped."""
     for i, (kind, v) in enumerate(steps):
-        where = _render_path(steps[:i]) or "the artifact"
         try:
             if kind == "attr":
                 if v.startswith("__"):
                     raise DriverError("bad_path", "Dunder attributes are not inspected: %r" % v)
                 value = getattr(value, v)
-            elif kind == "index" and not isinstance(value, dict) and hasattr(value, "iloc") and hasattr(value, "columns") is False:
-                value = value.iloc[v]
+            elif kind == "index" and hasattr(value, "iloc") and not hasattr(value, "columns"):
+                value = value.iloc[v]  # a Series: [0] means the first row, not the label 0
             else:
-                try:
-                    value = value[v]
-                except (KeyError, IndexError, TypeError):
-                    # A column label given as ["col"] or a numeric key given as [0]
-                    if kind == "key" and hasattr(value, "columns"):
-                        raise
-                    raise
+                value = value[v]
         except DriverError:
             raise
         except Exception as ex:
-            hint = ""
-            keys = None
-            try:
-                if hasattr(value, "keys"):
-                    keys = [str(k) for k in list(value.keys())[:2000]]
-                elif hasattr(value, "columns"):
-                    keys = [str(c) for c in list(value.columns)[:2000]]
-                elif kind == "attr":
-                    keys = [a for a in dir(value) if not a.startswith("_")]
-            except Exception:
-                keys = None
-            if keys is not None:
-                close = difflib.get_close_matches(str(v), keys, n=3)
-                if close:
-                    hint = " Did you mean %s?" % ", ".join(repr(c) for c in close)
-                hint += " It has %d %s: %s" % (
-                    len(keys),
-                    "attributes" if kind == "attr" else "keys",
-                    ", ".join(keys[:15]) + (" …" if len(keys) > 15 else ""),
-                )
-            else:
-                try:
-                    hint = " It has length %d." % len(value)
-                except Exception:
-                    pass
-            raise DriverError(
-                "bad_path",
-                "Path stopped at %s: %s%s has no %s (%s).%s"
-                % (
-                    where,
-                    where,
-                    "",
-                    ("attribute %r" % v) if kind == "attr" else ("item [%r]" % v),
-                    type(ex).__name__,
-                    hint,
-                ),
-            )
+            raise DriverError("bad_path", _path_stopped(value, steps, i, ex))
     return value
+
+
+def _path_stopped(value, steps, i, ex):
+    import difflib
+
+    kind, v = steps[i]
+    where = _render_path(steps[:i]) or "the artifact"
+    missing = ("attribute %r" % v) if kind == "attr" else ("item [%r]" % (v,))
+    message = "Path stopped at %s: it has no %s (%s)." % (where, missing, type(ex).__name__)
+    try:
+        if kind == "attr":
+            names = [a for a in dir(value) if not a.startswith("_")]
+        elif hasattr(value, "columns"):
+            names = [str(c) for c in list(value.columns)[:2000]]
+        elif hasattr(value, "keys"):
+            names = [str(k) for k in list(value.keys())[:2000]]
+        else:
+            return message + " It has length %d." % len(value)
+    except Exception:
+        return message
+    close = difflib.get_close_matches(str(v), names, n=3)
+    if close:
+        message += " Did you mean %s?" % " or ".join(repr(c) for c in close)
+    shown = ", ".join(names[:MAX_KEYS_LISTED]) + (" …" if len(names) > MAX_KEYS_LISTED else "")
+    return message + " It has %d %s: %s" % (len(names), "attributes" if kind == "attr" else "keys", shown)
 
 
 def _open_task(mf, pathspec, spin_meta):
@@ -1008,12 +992,6 @@ def op_inspect(req):
     return summary
 
 
-def op_artifact_names(req):
-    mf = _client_setup(req)
-    task = _open_task(mf, req["pathspec"], bool(req.get("spin")))
-    return {"names": sorted(a.id for a in task.artifacts if not a.id.startswith("_"))}
-
-
 # --------------------------------------------------------------------------- main
 
 OPS = {
@@ -1024,7 +1002,6 @@ OPS = {
     "run": op_run,
     "spin": op_spin,
     "inspect": op_inspect,
-    "artifact_names": op_artifact_names,
 }
 
 

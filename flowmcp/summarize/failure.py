@@ -22,7 +22,8 @@ MAX_CLOSE_MATCHES = 3
 MAX_NAMES_LISTED = 12
 
 _TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
-_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Iteration|[A-Z]\w*)): ?(?P<msg>.*)$")
+# The exception line after the frames: `ValueError: msg`, `pkg.Error: msg`, or a bare `StopIteration`
+_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*))?$")
 _LIB_NAME = re.compile(r"(?:site|dist)-packages/(?P<pkg>[^/]+)/")
 
 
@@ -187,7 +188,7 @@ def from_traceback_text(text: str, root: Path) -> Failure | None:
             continue
         e = _EXC_LINE.match(lines[i].strip())
         if e and not lines[i].startswith(" "):
-            exc_type, message = e.group("type"), e.group("msg")
+            exc_type, message = e.group("type"), e.group("msg") or ""
             rest = []
             for extra in lines[i + 1:]:
                 if not extra.strip() or extra.strip() in ("Task failed.",):

@@ -24,7 +24,9 @@ async def list_runs(
     flow: Annotated[
         str | None, Field(description="Flow file (or flow class name); omit to list the flows in the project")
     ] = None,
-    status: Annotated[Literal["any", "succeeded", "failed", "running"], Field(description="Only runs with this status")] = "any",
+    status: Annotated[
+        Literal["any", "succeeded", "failed", "running"], Field(description="Only runs with this status")
+    ] = "any",
     limit: Annotated[int, Field(description="Runs per page", ge=1, le=100)] = 10,
     cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
     include_spins: Annotated[bool, Field(description="Also list spins of the flow")] = False,

@@ -8,7 +8,8 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from .. import models, parameters as params
+from .. import models
+from .. import parameters as params
 from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError
@@ -25,8 +26,8 @@ async def run(
     parameters: Annotated[
         dict[str, Any],
         Field(description="Flow Parameters by name, e.g. {\"alpha\": 0.5}; converted to the declared types"),
-    ] = {},  # noqa: B006 - the schema shows {} as the default; never mutated
-    tags: Annotated[list[str], Field(description="Tags to add to the run")] = [],  # noqa: B006
+    ] = {},
+    tags: Annotated[list[str], Field(description="Tags to add to the run")] = [],
     timeout_s: Annotated[
         float | None, Field(description="Stop the run (and every step process) after this many seconds", gt=0)
     ] = None,

@@ -104,7 +104,9 @@ def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Any:
     try:
         payload = json.dumps(artifacts, allow_nan=False)
     except (TypeError, ValueError) as ex:
-        raise BadArgumentError(f"artifacts must be plain JSON values: {ex}. For other objects use artifacts_module.")
+        raise BadArgumentError(
+            f"artifacts must be plain JSON values: {ex}. For other objects use artifacts_module."
+        ) from None
     if len(payload) > MAX_ARTIFACT_JSON_BYTES:
         raise BadArgumentError("artifacts is over 10 MB of JSON; put large inputs in an artifacts_module.")
     folder = app.config.state_dir / "artifacts"

@@ -1,0 +1,118 @@
+"""End to end: the installed `flowmcp` command over stdio, as Claude Code or Cursor would start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from .conftest import make_project
+
+pytestmark = pytest.mark.e2e
+
+# The command pip installed beside this interpreter (the venv's bin/), else one on PATH.
+_BESIDE = Path(sys.executable).with_name("flowmcp")
+FLOWMCP = str(_BESIDE) if _BESIDE.exists() else (shutil.which("flowmcp") or "")
+needs_command = pytest.mark.skipif(
+    not FLOWMCP and not os.environ.get("CI"), reason="the flowmcp command is not installed (pip install -e .)"
+)
+
+
+def _env_without_user() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV")
+    return {k: v for k, v in os.environ.items() if k in keep}
+
+
+class RawSession:
+    """JSON-RPC by hand, so every byte the server writes to stdout is checked."""
+
+    def __init__(self, args: list[str], cwd, env):
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.next_id = 0
+
+    def send(self, method: str, params: dict | None = None, notify: bool = False) -> None:
+        msg = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        if not notify:
+            self.next_id += 1
+            msg["id"] = self.next_id
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict:
+        """The response to the last request; every line on stdout must be a JSON-RPC message."""
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, "server closed stdout; stderr:\n" + self.proc.stderr.read()[-3000:]
+            message = json.loads(line)  # anything else on stdout would corrupt the channel
+            assert message.get("jsonrpc") == "2.0", line
+            if message.get("id") == self.next_id:
+                return message
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@needs_command
+def test_stdio_channel_carries_only_protocol_messages_even_when_flows_print(tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    session = RawSession([FLOWMCP], cwd=project, env=_env_without_user())
+    try:
+        started = time.perf_counter()
+        session.send("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                    "clientInfo": {"name": "raw", "version": "0"}})
+        assert session.receive()["result"]["serverInfo"]["name"] == "flowmcp"
+        session.send("notifications/initialized", notify=True)
+        session.send("tools/list", {})
+        tools = {t["name"] for t in session.receive()["result"]["tools"]}
+        print(f"start to first tools/list: {time.perf_counter() - started:.2f} s")
+        assert tools == {"run", "spin", "inspect_artifact", "list_runs"}
+        # The flow prints to stdout; with no USER in the environment Metaflow would refuse to run.
+        session.send("tools/call", {"name": "run", "arguments": {"flow": "params_flow.py"}})
+        result = session.receive()["result"]
+        assert not result.get("isError"), result["content"][0]["text"]
+        assert result["structuredContent"]["status"] == "succeeded"
+        session.send("tools/call", {"name": "spin", "arguments": {"flow": "params_flow.py", "step": "score"}})
+        result = session.receive()["result"]
+        assert not result.get("isError"), result["content"][0]["text"]
+        assert "result is" in result["structuredContent"]["stdout_tail"]
+    finally:
+        session.close()
+
+
+@needs_command
+async def test_installed_command_serves_the_sdk_client_in_the_modern_era(tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    params = StdioServerParameters(command=FLOWMCP, args=["--root", str(project)], env=_env_without_user())
+    async with Client(params) as client:
+        result = await client.call_tool("spin", {"flow": "params_flow.py", "step": "score"})
+        assert result.is_error
+        assert "no runs yet" in result.content[0].text
+        result = await client.call_tool("list_runs", {})
+        assert "params_flow.py (ParamsFlow): no runs yet" in result.content[0].text
+
+
+def test_python_dash_m_flowmcp_shows_the_commands():
+    out = subprocess.run([sys.executable, "-m", "flowmcp", "--help"], capture_output=True, text=True, check=True)
+    assert "serve" in out.stdout and "demo" in out.stdout
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
