@@ -63,23 +63,26 @@ class App:
             return cached[1]
         outcome = await self.bridge.call("describe", {"flow_file": str(path)}, timeout=120)
         if not outcome.ok:
-            raise FlowFileError(self.describe_error(outcome, path))
+            raise self.describe_error(outcome, path)
         data = outcome.data
         desc = FlowDescription(file=path, name=data["flow_name"], parameters=data["parameters"],
                                steps=data["steps"])
         self._described[path] = (key, desc)
         return desc
 
-    def describe_error(self, outcome: JobOutcome, path: Path) -> str:
+    def describe_error(self, outcome: JobOutcome, path: Path) -> FlowFileError:
         err = outcome.error
         rel = self.config.relative(path)
         if err.get("exception"):
             summary = failure_summary.from_capture({"exception": err["exception"]}, self.config.root,
                                                    flow_file=path)
-            return f"{rel} cannot be loaded: {failure_summary.render(summary, 1500)}"
+            failure = to_model(summary)
+            return FlowFileError(f"{rel} cannot be loaded: {failure.summary}", failure)
         if err.get("kind") == "internal":
-            return f"{rel} cannot be loaded: {err.get('message')}. Is Metaflow installed for {self.config.python}?"
-        return err.get("message") or f"{rel} cannot be loaded"
+            return FlowFileError(
+                f"{rel} cannot be loaded: {err.get('message')}. Is Metaflow installed for {self.config.python}?"
+            )
+        return FlowFileError(err.get("message") or f"{rel} cannot be loaded")
 
     def find_flow_files(self) -> list[Path]:
         """Python files in the root that look like Metaflow flows (cheap text check, no import)."""

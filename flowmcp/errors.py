@@ -26,7 +26,11 @@ class BadArgumentError(FlowmcpError):
 
 
 class FlowFileError(FlowmcpError):
-    pass
+    """`failure`, when set, is the summary of the Python error that stopped the file loading."""
+
+    def __init__(self, message: str, failure: object | None = None):
+        super().__init__(message)
+        self.failure = failure
 
 
 class NotFoundError(FlowmcpError):

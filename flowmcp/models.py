@@ -59,8 +59,8 @@ class SpinResult(BaseModel):
     step: str
     status: Literal["succeeded", "failed"]
     pathspec: str | None = Field(None, description="The spin's own task pathspec (inspectable when persisted)")
-    source_task: str = Field(description="The original task whose parent state was used")
-    source_run_choice: str = Field(description="How the source run was chosen")
+    source_task: str | None = Field(None, description="The original task whose parent state was used")
+    source_run_choice: str | None = Field(None, description="How the source run was chosen")
     split_index: int | None = Field(None, description="Foreach split that was spun, if any")
     duration_s: float | None = None
     persisted: bool = False

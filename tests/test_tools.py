@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import anyio
@@ -73,6 +74,7 @@ def test_failed_run_is_failed_not_running_with_a_summary(recorded):
     assert failure["task"].startswith(data["pathspec"] + "/score/")
     assert failure["exception_type"] == "ValueError"
     assert failure["summary"].startswith("params_flow.py:27 in score — ValueError: refusing to score")
+    assert text.startswith("params_flow.py:27 in score — ValueError: refusing to score")
     assert 'raise ValueError(f"refusing to score a total of {self.total}")' in failure["summary"]
     assert "metaflow/cli.py" not in text and "click" not in text
     assert {s["step"]: s["status"] for s in data["steps"]}["score"] == "failed"
@@ -170,7 +172,7 @@ async def test_spin_of_a_raising_step_points_at_the_user_line(rclient, recorded)
                                       artifacts={"fail": True})
     assert is_error
     assert data["status"] == "failed"
-    assert data["failure"]["summary"].startswith("params_flow.py:27 in score — ValueError: refusing to score")
+    assert text.startswith("params_flow.py:27 in score — ValueError: refusing to score")
     assert "Internal error" not in text and "site-packages" not in text
     assert len(text) < 1200
 
@@ -295,3 +297,58 @@ async def test_every_tool_has_input_and_output_schemas(client):
         assert tool.output_schema and tool.output_schema["type"] == "object"
         assert tool.description and len(tool.description) > 80
     assert json.dumps(tools["spin"].input_schema["properties"]["run"]).count("integer") == 1
+
+
+# ---------------------------------------------------------------------------- broken flow files
+
+
+def _variant(project: Path, name: str, old: str, new: str) -> str:
+    source = (project / "params_flow.py").read_text()
+    assert old in source
+    (project / name).write_text(source.replace(old, new))
+    return name
+
+
+async def test_syntax_error_answers_with_file_line_and_caret(client, project):
+    flow = _variant(project, "broken.py", "def square(self):", "def square(self:")
+    text, data, is_error = await call(client, "run", flow=flow)
+    assert is_error
+    assert text.startswith("broken.py:15 in <module> — SyntaxError: '(' was never closed")
+    assert "    def square(self:\n              ^" in text
+    assert data["failure"]["line"] == 15
+
+
+async def test_graph_error_names_the_line_and_the_steps(client, project):
+    flow = _variant(project, "graph.py", "self.next(self.end)", "self.next(self.ned)")
+    text, data, is_error = await call(client, "run", flow=flow)
+    assert is_error
+    assert text.startswith("graph.py:")
+    assert "unknown step, *ned*" in text and "start, square, join, score" in text
+    assert data["pathspec"] is None
+
+
+async def test_missing_module_names_it_and_the_interpreter(client, project):
+    (project / "needs.py").write_text("import not_installed_anywhere\n" + (project / "params_flow.py").read_text())
+    text, _, is_error = await call(client, "spin", flow="needs.py", step="end")
+    assert is_error
+    assert text.startswith("needs.py:1 in <module> — ModuleNotFoundError: No module named 'not_installed_anywhere'")
+    assert sys.executable in text
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("x = 1\n", "defines no FlowSpec subclass"),
+        ("from metaflow import FlowSpec\nclass A(FlowSpec): pass\nclass B(FlowSpec): pass\n", "several flows (A, B)"),
+    ],
+)
+async def test_flow_file_without_exactly_one_flow_says_so(client, project, source, message):
+    (project / "odd.py").write_text(source)
+    text, _, is_error = await call(client, "run", flow="odd.py")
+    assert is_error and message in text
+
+
+async def test_non_python_file_is_refused(client, project):
+    (project / "data.csv").write_text("a,b\n")
+    text, _, is_error = await call(client, "run", flow="data.csv")
+    assert is_error and "not a Python file" in text

@@ -212,6 +212,8 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
         self_obj = frame.f_locals.get("self") if frame is not None else None
         if names and self_obj is not None:
             last["self_values"] = _self_values(self_obj, names)
+        if isinstance(ex, KeyError) and ex.args and frame is not None:
+            rec["key_candidates"] = _key_candidates(ex.args[0], frame, last.get("code") or "", self_obj, names)
     rec["frames"] = [r for _, r in frames]
     if depth < CHAIN_DEPTH:
         cause = ex.__cause__
@@ -223,6 +225,38 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
     return rec
 
 
+def _key_candidates(key, frame, code, self_obj, self_names):
+    """For a KeyError: the mappings/tables used on the failing line, with their closest keys."""
+    import difflib
+    import re
+
+    exprs = []
+    for name in re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\[", code):
+        if name in frame.f_locals and name != "self":
+            exprs.append((name, frame.f_locals[name]))
+    for name in self_names:
+        if self_obj is not None and re.search(r"\bself\.%s\s*\[" % re.escape(name), code):
+            try:
+                exprs.append(("self." + name, vars(self_obj).get(name) or getattr(self_obj, name)))
+            except Exception:
+                continue
+    out = []
+    for expr, obj in exprs[:3]:
+        try:
+            if hasattr(obj, "columns") and hasattr(obj, "iloc"):
+                keys = list(obj.columns)
+            elif hasattr(obj, "keys"):
+                keys = list(obj.keys())
+            else:
+                continue
+        except Exception:
+            continue
+        labels = [str(k) for k in keys[:5000]]
+        close = difflib.get_close_matches(str(key), labels, n=3, cutoff=0.6)
+        out.append({"expr": expr, "count": len(keys), "close": close, "sample": labels[:MAX_LOCALS]})
+    return out
+
+
 def _locals_of(frame):
     out = {}
     if frame is None:
@@ -232,8 +266,8 @@ def _locals_of(frame):
     except Exception:
         return out
     for name, value in items:
-        if name == "self" or name.startswith("__"):
-            continue
+        if name == "self" or name.startswith("__") or not name.isidentifier():
+            continue  # `.0` and friends: the hidden iterators of comprehensions
         if len(out) >= MAX_LOCALS:
             out["…"] = "%d more locals" % (len(items) - MAX_LOCALS)
             break

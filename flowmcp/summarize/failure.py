@@ -355,8 +355,9 @@ def render_trace(frames: list[Frame]) -> str:
         out.append(f"{f.file}:{f.line} in {f.func}{rep}")
     # Frames below the last user frame are where the error was raised inside a library: keep them
     flush()
-    # Metaflow's own frames above the user's step are noise for the agent: drop a leading run.
-    while out and out[0].startswith("…") and "metaflow" in out[0] and len(out) > 1:
+    # The frames above the user's first one are the machinery that called it (Metaflow, click,
+    # the loader): noise for the agent.
+    if len(out) > 1 and out[0].startswith("… ") and " in " in out[0] and user_frames:
         out.pop(0)
     return " → ".join(out)
 

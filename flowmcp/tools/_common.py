@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -12,7 +13,8 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from ..app import App
-from ..errors import FlowmcpError
+from ..errors import FlowFileError, FlowmcpError
+from ..models import Failure
 
 log = logging.getLogger("flowmcp")
 
@@ -39,6 +41,19 @@ def agent_errors(tool: str) -> Iterator[None]:
             f"flowmcp hit an unexpected error in {tool}: {type(ex).__name__}: {ex}. "
             "The server is still running; retry, or report this with the flow that caused it."
         ) from ex
+
+
+async def describe_or_fail(app: App, flow: str, failed: Callable[[str, Failure], BaseModel]):
+    """The flow's description, or — when the file does not load — an is_error answer led by the
+    error's own headline (file:line — SyntaxError …), like any other failure."""
+    try:
+        return await app.describe(flow), None
+    except FlowFileError as ex:
+        if ex.failure is None:
+            raise
+        model = failed(Path(flow).stem, ex.failure)
+        text = f"{ex.failure.summary}\nThe flow file did not load; fix it, then call this tool again."
+        return None, answer(text, model, is_error=True)
 
 
 def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolResult:

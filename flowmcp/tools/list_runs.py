@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App
-from ..errors import BadArgumentError, BridgeError, FlowmcpError
+from ..errors import BadArgumentError, BridgeError, FlowFileError, FlowmcpError
 from ._common import agent_errors, answer, app_of
 
 _FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -98,8 +98,9 @@ async def _flows(app: App) -> models.ListRunsResult:
         rel = app.config.relative(path)
         try:
             desc = await app.describe(rel)
-        except FlowmcpError as ex:
-            entries.append(models.FlowInfo(file=rel, error=str(ex).splitlines()[0][:300]))
+        except FlowFileError as ex:
+            headline = ex.failure.summary.splitlines()[0] if ex.failure else str(ex).splitlines()[0]
+            entries.append(models.FlowInfo(file=rel, error=headline[:300]))
             continue
         described.append({"file": rel, "flow_name": desc.name})
     if described:

@@ -14,7 +14,7 @@ from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError
 from ..summarize import logs
-from ._common import agent_errors, answer, app_of
+from ._common import agent_errors, answer, app_of, describe_or_fail
 
 OUTPUT_TAIL_LINES = 12
 MAX_TAGS = 20
@@ -40,7 +40,11 @@ async def run(
     duration and, on failure, the failing line of your code with a short diagnosis."""
     with agent_errors("run"):
         app = app_of(ctx)
-        desc = await app.describe(flow)
+        desc, failed = await describe_or_fail(
+            app, flow, lambda name, failure: models.RunResult(flow=name, status="failed", failure=failure)
+        )
+        if failed:
+            return failed
         cli_parameters = params.to_cli(desc.parameters, parameters or {})
         _check_tags(tags)
         outcome = await app.bridge.call(
@@ -113,16 +117,18 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
 
 
 def render(app: App, r: models.RunResult) -> str:
+    """A failure leads with its headline (file:line in func — Type: message); a success with the run."""
     took = f" in {r.duration_s:.1f} s" if r.duration_s else ""
     params = ", ".join(f"{k}={v}" for k, v in r.parameters.items())
     head = f"{r.pathspec or r.flow} {r.status}{took}" + (f" ({params})" if params else "")
-    lines = [head]
+    lines = []
     if r.failure:
-        where = f"step {r.failure.step} failed" if r.failure.step else "the run did not start"
-        if r.failure.task:
-            where += f" (task {r.failure.task})"
-        lines.append(where + ":")
         lines.append(r.failure.summary)
+        if r.failure.step:
+            head += f" at step {r.failure.step}" + (f" (task {r.failure.task})" if r.failure.task else "")
+        elif not r.pathspec:
+            head += " before any step started"
+    lines.append(head)
     if r.steps:
         lines.append("Steps: " + ", ".join(_step(s) for s in r.steps))
     if r.status == "succeeded":

@@ -16,7 +16,7 @@ from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ..summarize import logs
-from ._common import agent_errors, answer, app_of, normalise_id
+from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
 
 STDOUT_TAIL_LINES = 10
 MAX_ARTIFACT_JSON_BYTES = 10 * 1024 * 1024
@@ -56,7 +56,11 @@ async def spin(
     failing line of your code with a diagnosis."""
     with agent_errors("spin"):
         app = app_of(ctx)
-        desc = await app.describe(flow)
+        desc, failed = await describe_or_fail(
+            app, flow, lambda name, failure: models.SpinResult(flow=name, step=step, status="failed", failure=failure)
+        )
+        if failed:
+            return failed
         step_info = _step(desc, step)
         if artifacts is not None and artifacts_module is not None:
             raise BadArgumentError("Pass artifacts or artifacts_module, not both (put every override in the module).")
@@ -166,11 +170,13 @@ def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome
 
 
 def render(r: models.SpinResult) -> str:
+    """A failure leads with its headline (file:line in func — Type: message); a success with the step."""
     took = f" in {r.duration_s:.1f} s" if r.duration_s is not None else ""
-    lines = [f"spin {r.step} {r.status}{took} — parent state from {r.source_task} ({r.source_run_choice})"]
+    status = f"spin {r.step} {r.status}{took}"
+    if r.source_task:
+        status += f" — parent state from {r.source_task} ({r.source_run_choice})"
+    lines = [r.failure.summary, status] if r.failure else [status]
     lines.extend(r.notes)
-    if r.failure:
-        lines.append(r.failure.summary)
     if r.artifacts:
         lines.append("Artifacts set by the step:")
         for a in r.artifacts:

@@ -1,0 +1,100 @@
+"""Failed-spin answers: flowmcp's answer vs the raw CLI output, for the cases in tests/corpus/.
+
+For each case: copy it to a fresh project, record a good run, apply the broken edit, then spin
+the step both ways, alternating (`python flow.py --quiet --no-pylint spin STEP` and flowmcp's
+`spin` over a live MCP session). Reports characters (and their ratio), whether every expected
+fact is in our answer, and the median latency ratio.
+
+    python bench/failure_answers.py [--rounds 5] [--case NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+CORPUS = Path(__file__).parent.parent / "tests" / "corpus"
+
+
+def prepare(case: Path) -> tuple[Path, dict]:
+    spec = json.loads((case / "case.json").read_text())
+    root = Path(tempfile.mkdtemp(prefix=f"flowmcp-{case.name}-"))
+    for path in case.iterdir():
+        if path.name != "case.json":
+            shutil.copy(path, root / path.name)
+    env = dict(os.environ, USER=os.environ.get("USER") or "bench")
+    subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "run"], cwd=root, env=env,
+                   check=True, capture_output=True)
+    target = root / spec.get("edit_file", "flow.py")
+    old, new = spec["edit"]
+    source = target.read_text()
+    assert old in source, f"{case.name}: edit does not apply"
+    target.write_text(source.replace(old, new))
+    return root, spec
+
+
+def cli_spin(root: Path, step: str) -> tuple[str, float]:
+    env = dict(os.environ, USER=os.environ.get("USER") or "bench")
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "spin", step], cwd=root, env=env,
+                         capture_output=True, text=True)
+    return out.stdout + out.stderr, time.perf_counter() - started
+
+
+async def measure(case: Path, rounds: int) -> dict:
+    root, spec = prepare(case)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "flowmcp", "--root", str(root)],
+                                   env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "USER")})
+    async with Client(params) as client:
+        async def ours() -> tuple[str, float]:
+            started = time.perf_counter()
+            result = await client.call_tool("spin", {"flow": "flow.py", "step": spec["step"]})
+            assert result.is_error, "a broken step must fail"
+            return result.content[0].text, time.perf_counter() - started
+
+        raw, _ = cli_spin(root, spec["step"])  # warm-up both ways
+        answer, _ = await ours()
+        cli_times, our_times = [], []
+        for _ in range(rounds):
+            cli_times.append(cli_spin(root, spec["step"])[1])
+            our_times.append((await ours())[1])
+    missing = [fact for fact in spec["facts"] if fact not in answer]
+    shutil.rmtree(root, ignore_errors=True)
+    return {"case": case.name, "raw": len(raw), "ours": len(answer), "missing": missing, "answer": answer,
+            "time_ratio": statistics.median(our_times) / statistics.median(cli_times)}
+
+
+async def main(rounds: int, only: str | None, show: bool) -> None:
+    cases = sorted(p for p in CORPUS.iterdir() if (p / "case.json").exists() and (only in (None, p.name)))
+    rows = [await measure(case, rounds) for case in cases]
+    print("| case | raw CLI chars | flowmcp chars | ratio | facts | spin time ratio (flowmcp / CLI) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        facts = "all" if not r["missing"] else "missing " + ", ".join(r["missing"])
+        print(f"| {r['case']} | {r['raw']:,} | {r['ours']:,} | {r['ours'] / r['raw']:.1%} | {facts} "
+              f"| {r['time_ratio']:.2f} |")
+    ratios = [r["ours"] / r["raw"] for r in rows]
+    print(f"\nmedian answer/raw: {statistics.median(ratios):.1%}; worst answer: {max(r['ours'] for r in rows):,} chars")
+    if show:
+        for r in rows:
+            print(f"\n### {r['case']}\n{r['answer']}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--case")
+    parser.add_argument("--show", action="store_true", help="print flowmcp's answer for each case")
+    args = parser.parse_args()
+    anyio.run(main, args.rounds, args.case, args.show)
