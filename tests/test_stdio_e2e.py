@@ -15,7 +15,12 @@ from mcp import Client, StdioServerParameters
 
 from .conftest import make_project
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
 
 # The command pip installed beside this interpreter (the venv's bin/), else one on PATH.
 _BESIDE = Path(sys.executable).with_name("flowmcp")
@@ -110,9 +115,18 @@ def test_python_dash_m_flowmcp_shows_the_commands():
     assert "serve" in out.stdout and "demo" in out.stdout
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
+@needs_command
+def test_demo_walks_the_agent_loop_and_exits_zero(tmp_path):
+    out = subprocess.run([FLOWMCP, "demo", "--dir", str(tmp_path / "demo")], capture_output=True, text=True,
+                         env=_env_without_user(), timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Every step behaved" in out.stdout
+    assert "Did you mean self.rows?" in out.stdout
 
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+@needs_command
+def test_demo_never_overwrites_an_existing_project(tmp_path):
+    (tmp_path / "product_flow.py").write_text("# mine\n")
+    out = subprocess.run([FLOWMCP, "demo", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "choose an empty --dir" in out.stderr
+    assert (tmp_path / "product_flow.py").read_text() == "# mine\n"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -352,3 +354,25 @@ async def test_non_python_file_is_refused(client, project):
     (project / "data.csv").write_text("a,b\n")
     text, _, is_error = await call(client, "run", flow="data.csv")
     assert is_error and "not a Python file" in text
+
+
+# ---------------------------------------------------------------------------- timeouts
+
+
+def _processes_running(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
+
+
+async def test_run_timeout_kills_every_step_process_and_says_so(tmp_path):
+    project = make_project(tmp_path / "sleepy", "sleepy_flow.py")
+    async with Client(build_server(App.create(project))) as c:
+        started = time.monotonic()
+        text, data, is_error = await call(c, "run", flow="sleepy_flow.py", timeout_s=4)
+        assert time.monotonic() - started < 30
+    assert is_error
+    assert data["status"] == "failed"
+    assert text.startswith("Timeout: stopped after 4 s")
+    assert "going to sleep" in text
+    await anyio.sleep(0.5)
+    assert _processes_running(str(project)) == []

@@ -970,7 +970,7 @@ def op_inspect(req):
             "No task at %s (%s). Pathspecs look like Flow/run/step[/task]; list_runs shows runs."
             % (pathspec, type(ex).__name__),
         )
-    public = [n for n in names if not n.startswith("_")]
+    public = [n for n in names if not n.startswith("_") and n != "name"]  # `name` is Metaflow's own
     name = req["name"]
     if name not in names:
         close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)

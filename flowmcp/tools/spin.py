@@ -19,6 +19,8 @@ from ..summarize import logs
 from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
 
 STDOUT_TAIL_LINES = 10
+MAX_ARTIFACTS_SHOWN = 12
+DETAIL_LINES_SHOWN = 4  # per artifact, under its one-line summary
 MAX_ARTIFACT_JSON_BYTES = 10 * 1024 * 1024
 
 
@@ -179,8 +181,14 @@ def render(r: models.SpinResult) -> str:
     lines.extend(r.notes)
     if r.artifacts:
         lines.append("Artifacts set by the step:")
-        for a in r.artifacts:
+        for a in r.artifacts[:MAX_ARTIFACTS_SHOWN]:
             lines.append(f"  {a.name} = {a.summary}" + ("" if a.change == "created" else " (changed)"))
+            detail = a.detail.splitlines()
+            lines.extend("      " + d for d in detail[:DETAIL_LINES_SHOWN])
+            if len(detail) > DETAIL_LINES_SHOWN:
+                lines.append(f"      … {len(detail) - DETAIL_LINES_SHOWN} more lines (inspect_artifact shows them)")
+        if len(r.artifacts) > MAX_ARTIFACTS_SHOWN:
+            lines.append(f"  … {len(r.artifacts) - MAX_ARTIFACTS_SHOWN} more artifacts")
     elif r.status == "succeeded":
         lines.append("The step set no artifacts.")
     if r.stdout_tail:
