@@ -40,7 +40,7 @@ async def main(rounds: int) -> None:
         "bare mcp server": [sys.executable, str(bare)],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for name, command in commands.items():  # warm-up: file caches, .pyc
+    for command in commands.values():  # warm-up: file caches, .pyc
         await first_tools_list(command)
     for _ in range(rounds):
         for name, command in commands.items():
