@@ -47,6 +47,7 @@ class Bridge:
     def __init__(self, config: Config):
         self.config = config
         self.jobs_dir = config.state_dir / "jobs"
+        self._active: set[Path] = set()  # jobs still running: never pruned
 
     def job_env(self, capture_dir: Path, with_artifacts: bool) -> dict[str, str]:
         env = self.config.child_env()
@@ -67,6 +68,7 @@ class Bridge:
     ) -> JobOutcome:
         job = self.jobs_dir / f"{op}-{uuid.uuid4().hex[:12]}"
         job.mkdir(parents=True)
+        self._active.add(job)
         capture_dir = job / "capture"
         request = dict(request or {}, op=op, run_id_file=str(job / "run_id"))
         (job / "request.json").write_text(json.dumps(request))
@@ -98,14 +100,16 @@ class Bridge:
                     raise
             return _read_outcome(result_path, output_path, capture_dir, timed_out)
         finally:
+            self._active.discard(job)
             self._prune_jobs()
 
     def _prune_jobs(self) -> None:
         try:
-            jobs = sorted(self.jobs_dir.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+            done = [p for p in self.jobs_dir.iterdir() if p not in self._active]
+            done.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         except OSError:
             return
-        for old in jobs[JOBS_KEPT:]:
+        for old in done[JOBS_KEPT:]:
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -24,9 +24,6 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_DIR = os.path.dirname(HERE)
 
-TAIL_LINES = 40
-MAX_ARTIFACTS_SUMMARIZED = 40
-ARTIFACT_SUMMARY_CHARS = 600
 STATUS_SCAN_LIMIT = 5000  # runs examined at most when filtering list_runs by status
 
 
@@ -41,25 +38,17 @@ class DriverError(Exception):
 
 
 def _load_standalone(name, relpath):
-    """Load one of flowmcp's stdlib-only modules by path (flowmcp is not installed here)."""
-    path = os.path.join(PACKAGE_DIR, relpath)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_artifacts_module = None
+    """One of flowmcp's stdlib-only modules, loaded by path (flowmcp is not installed here)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(PACKAGE_DIR, relpath))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def artifacts():
-    global _artifacts_module
-    if _artifacts_module is None:
-        _artifacts_module = _load_standalone(
-            "_flowmcp_artifacts", os.path.join("summarize", "artifacts.py")
-        )
-    return _artifacts_module
+    return _load_standalone("_flowmcp_artifacts", os.path.join("summarize", "artifacts.py"))
 
 
 def capture():
@@ -123,26 +112,33 @@ def load_flow(flow_file):
     return classes[0]
 
 
-def _type_name(param):
-    try:
-        kwargs = dict(param._override_kwargs)
-        kwargs.update({k: v for k, v in param.kwargs.items() if v is not None})
-        t = kwargs.get("type")
-        default = kwargs.get("default")
-        if t is None and default is not None and not callable(default):
-            t = type(default)
-        if t is None:
-            return "str"
-        if isinstance(t, type):
-            return {"str": "str", "int": "int", "float": "float", "bool": "bool"}.get(
-                t.__name__, t.__name__
-            )
-        name = type(t).__name__
-        if "JSON" in name:
-            return "json"
-        return name
-    except Exception:
+def _param_kwargs(param):
+    """A Parameter's settings: explicit arguments win over **kwargs, as Parameter.init does."""
+    kwargs = {k: v for k, v in (getattr(param, "kwargs", None) or {}).items() if v is not None}
+    kwargs.update({k: v for k, v in (getattr(param, "_override_kwargs", None) or {}).items() if v is not None})
+    return kwargs
+
+
+def _type_name(kwargs):
+    t = kwargs.get("type")
+    default = kwargs.get("default")
+    if t is None and default is not None and not callable(default):
+        t = type(default)  # Metaflow infers the type from the default the same way
+    if t is None:
         return "str"
+    if isinstance(t, type):
+        return t.__name__
+    return "json" if "JSON" in type(t).__name__ else type(t).__name__
+
+
+def _jsonable(value):
+    if callable(value):
+        return "<computed at run time>"
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def describe_flow_class(cls, flow_file):
@@ -152,48 +148,34 @@ def describe_flow_class(cls, flow_file):
     for _, p in cls._get_parameters():
         if getattr(p, "IS_CONFIG_PARAMETER", False):
             continue
-        kw = dict(getattr(p, "_override_kwargs", {}))
-        kw.update({k: v for k, v in getattr(p, "kwargs", {}).items() if v is not None})
-        default = kw.get("default")
-        if callable(default):
-            default_repr = "<computed at run time>"
-        else:
-            try:
-                json.dumps(default)
-                default_repr = default
-            except (TypeError, ValueError):
-                default_repr = repr(default)
+        kw = _param_kwargs(p)
         params.append(
             {
                 "name": p.name,
-                "type": _type_name(p),
-                "default": default_repr,
+                "type": _type_name(kw),
+                "default": _jsonable(kw.get("default")),
                 "required": bool(kw.get("required")),
                 "help": kw.get("help"),
                 "is_file": type(p).__name__ == "IncludeFile",
             }
         )
     graph = FlowGraph(cls)
-    steps = []
-    for node in graph.sorted_nodes if hasattr(graph, "sorted_nodes") else graph:
-        node = graph[node] if isinstance(node, str) else node
-        steps.append(
-            {
-                "name": node.name,
-                "type": node.type,
-                "next": list(node.out_funcs),
-                "foreach": node.foreach_param,
-                "line": node.func_lineno,
-                "inputs": list(node.in_funcs),
-                "decorators": [d.name for d in getattr(node, "decorators", [])],
-            }
-        )
-    return {
-        "flow_name": cls.__name__,
-        "file": flow_file,
-        "parameters": params,
-        "steps": steps,
-    }
+    # Graph order first; steps no transition reaches (a typo in self.next) still exist: add them.
+    ordered = [graph[name] for name in getattr(graph, "sorted_nodes", [])]
+    ordered += sorted((n for n in graph if n not in ordered), key=lambda n: n.func_lineno)
+    steps = [
+        {
+            "name": node.name,
+            "type": node.type,
+            "next": list(node.out_funcs),
+            "foreach": node.foreach_param,
+            "line": node.func_lineno,
+            "inputs": list(node.in_funcs),
+            "decorators": [d.name for d in getattr(node, "decorators", [])],
+        }
+        for node in ordered
+    ]
+    return {"flow_name": cls.__name__, "file": flow_file, "parameters": params, "steps": steps}
 
 
 def op_describe(req):
@@ -245,22 +227,17 @@ def task_status(task, meta=None):
     return "running"
 
 
-def _task_times(task, meta):
+def _task_times(task):
+    """(start, end) epoch seconds; `end` from the attempt's last status record.
+
+    Failed local tasks have no `finished_at`, but their attempt_ok record carries a time."""
     start = _ts(getattr(task, "created_at", None))
-    end = None
     try:
-        end = _ts(task.finished_at)
+        stamps = [m.created_at / 1000.0 for m in task.metadata  # epoch milliseconds
+                  if m.name in ("attempt-done", "attempt_ok") and m.created_at]
     except Exception:
-        pass
-    if end is None:
-        # attempt-done carries the end time in its ts_epoch; metadata_dict loses it, so read the list
-        try:
-            for m in task.metadata:
-                if m.name in ("attempt-done", "attempt_ok"):
-                    end = max(end or 0, m.created_at.timestamp() if m.created_at else 0) or end
-        except Exception:
-            pass
-    return start, end
+        stamps = []
+    return start, (max(stamps) if stamps else None)
 
 
 def run_record(run, detail=False):
@@ -279,7 +256,7 @@ def run_record(run, detail=False):
             meta = _meta(task)
             st = task_status(task, meta)
             statuses.append(st)
-            s, e = _task_times(task, meta)
+            s, e = _task_times(task)
             if s:
                 starts.append(s)
             if e:
@@ -425,7 +402,7 @@ def spin_record(flow_name, run_id):
     task = spin_task("%s/%s/%s/0" % (flow_name, run_id, step))
     meta = _meta(task)
     status = task_status(task, meta)
-    start, end = _task_times(task, meta)
+    start, end = _task_times(task)
     return {
         "pathspec": "%s/%s" % (flow_name, run_id),
         "run_id": run_id,
