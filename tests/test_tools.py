@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -334,7 +333,7 @@ async def test_missing_module_names_it_and_the_interpreter(client, project):
     text, _, is_error = await call(client, "spin", flow="needs.py", step="end")
     assert is_error
     assert text.startswith("needs.py:1 in <module> — ModuleNotFoundError: No module named 'not_installed_anywhere'")
-    assert sys.executable in text
+    assert App.create(project).config.python in text  # the interpreter that ran the flow
 
 
 @pytest.mark.parametrize(
@@ -376,3 +375,26 @@ async def test_run_timeout_kills_every_step_process_and_says_so(tmp_path):
     assert "going to sleep" in text
     await anyio.sleep(0.5)
     assert _processes_running(str(project)) == []
+
+
+async def test_inspect_reads_objects_of_classes_from_the_flow_file_and_user_modules(tmp_path):
+    project = tmp_path / "boxes"
+    project.mkdir()
+    (project / "shapes.py").write_text("class Square:\n    def __init__(self, side):\n        self.side = side\n")
+    (project / "box_flow.py").write_text(
+        "from dataclasses import dataclass\n\nfrom metaflow import FlowSpec, step\n\nfrom shapes import Square\n\n\n"
+        "@dataclass\nclass Box:\n    width: float\n    label: str\n\n\n"
+        "class BoxFlow(FlowSpec):\n    @step\n    def start(self):\n        self.box = Box(2.5, 'crate')\n"
+        "        self.square = Square(3)\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    BoxFlow()\n"
+    )
+    async with Client(build_server(App.create(project))) as c:
+        _, run, _ = await call(c, "run", flow="box_flow.py")
+        text, box, is_error = await call(c, "inspect_artifact", pathspec=run["pathspec"] + "/start", name="box")
+        assert not is_error, text
+        assert box["summary"].startswith("dataclass Box (box_flow)") and "label: 'crate'" in box["detail"]
+        text, square, is_error = await call(c, "inspect_artifact", pathspec=run["pathspec"] + "/start",
+                                            name="square")
+        assert not is_error, text
+        assert square["summary"].startswith("Square (shapes)") and "side: 3" in square["detail"]

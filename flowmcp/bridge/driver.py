@@ -930,6 +930,44 @@ def _open_task(mf, pathspec, spin_meta):
     return tasks[0]
 
 
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".metaflow", ".metaflow_spin", ".flowmcp"}
+
+
+def load_artifact(task, name):
+    """Unpickle one artifact; classes from the flow file or the user's modules are made findable.
+
+    A class defined in the flow file is pickled as `__main__.Box`, and `import shapes` works only
+    from the flow's folder: on such a failure, load the flow's module namespace into `__main__`,
+    put its folder on sys.path, and try once more."""
+    try:
+        return task[name].data
+    except (AttributeError, ImportError) as first:
+        script = _meta(task).get("script-name")
+        flow_file = _find_file(script) if script else None
+        if flow_file is None:
+            raise first
+        import __main__
+
+        sys.path.insert(0, os.path.dirname(flow_file))
+        stem = os.path.splitext(os.path.basename(flow_file))[0]  # classes then read `Box (box_flow)`
+        namespace_ = runpy.run_path(flow_file, run_name=stem)
+        for key, value in namespace_.items():
+            if not key.startswith("__"):
+                setattr(__main__, key, value)
+        return task[name].data
+
+
+def _find_file(filename, max_dirs=2000):
+    """The first `filename` under the project root (the driver's working directory)."""
+    for seen, (folder, dirs, files) in enumerate(os.walk(os.getcwd())):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        if filename in files:
+            return os.path.join(folder, filename)
+        if seen >= max_dirs:
+            break
+    return None
+
+
 def op_inspect(req):
     import difflib
 
@@ -959,7 +997,7 @@ def op_inspect(req):
         elif spin:
             msg += " This spin stored no artifacts: spin with persist=True to keep them."
         raise DriverError("no_artifact", msg, close=close, available=public[:200])
-    value = task[name].data
+    value = load_artifact(task, name)
     steps = parse_path(req["path"]) if req.get("path") else []
     value = walk_path(value, steps)
     summary = artifacts().summarize(value)

@@ -20,6 +20,7 @@ MAX_USER_FRAMES = 6
 MAX_VALUES = 8
 MAX_CLOSE_MATCHES = 3
 MAX_NAMES_LISTED = 12
+MACHINERY = {"metaflow", "flowmcp", "driver.py"}  # what runs the step: Metaflow (click is vendored in it), us
 
 _TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
 # The exception line after the frames: `ValueError: msg`, `pkg.Error: msg`, or a bare `StopIteration`
@@ -75,7 +76,7 @@ class Failure:
 
     def headline(self) -> str:
         where = self.where
-        message = cut_middle(self.message, MAX_MESSAGE_CHARS)
+        message = cut_middle(self.message, MAX_MESSAGE_CHARS, original_length=self.message_chars)
         text = f"{self.exception_type}: {message}" if message else self.exception_type
         if where is not None and where.line:
             return f"{where.file}:{where.line} in {where.func} — {text}"
@@ -94,6 +95,9 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
     failure.task = task
     failure.split = record.get("split")
     failure.hints.extend(_hints(exc, record.get("available"), failure, flow_file, root))
+    missing = exc.get("attr_name")
+    if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":
+        del failure.values[f"self.{missing}"]  # the headline already says so
     return failure
 
 
@@ -303,7 +307,9 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
     where = failure.where
     if where is not None and where.code:
         parts.append("    " + where.code)
-        if where.col is not None and where.end_col and where.end_col > where.col:
+        # A caret under the whole line says nothing (Python's own tracebacks leave it out too).
+        spans_line = where.col == 0 and where.end_col is not None and where.end_col >= len(where.code)
+        if where.col is not None and where.end_col and where.end_col > where.col and not spans_line:
             parts.append("    " + " " * where.col + "^" * (where.end_col - where.col))
     if failure.split:
         parts.append(f"Foreach split {failure.split.get('index')} (input: {failure.split.get('input')})")
@@ -322,7 +328,12 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
 
 
 def render_trace(frames: list[Frame]) -> str:
-    """User frames as `file:line in func`, runs of library frames as `… N frames in pandas`."""
+    """User frames as `file:line in func`, runs of library frames as `… N frames in pandas`.
+
+    Metaflow's own frames (and click's under it) say nothing the agent can act on: they are left
+    out, unless nothing else would remain (never an empty trace)."""
+    visible = [f for f in frames if f.hidden or f.library not in MACHINERY]
+    frames = visible if any(not f.hidden for f in visible) else frames
     out: list[str] = []
     lib_run: list[Frame] = []
 
@@ -362,14 +373,21 @@ def render_trace(frames: list[Frame]) -> str:
     return " → ".join(out)
 
 
-def cut_middle(text: str, max_chars: int) -> str:
-    if len(text) <= max_chars:
+def cut_middle(text: str, max_chars: int, original_length: int | None = None) -> str:
+    """Head and tail of `text` around ` … N chars cut … `.
+
+    `original_length`: when `text` is itself a head-and-tail excerpt of a longer original (the
+    capture bounds messages), N counts what is missing from the original."""
+    total = max(original_length or 0, len(text))
+    if len(text) <= max_chars and total == len(text):
         return text
     marker = " … {:,} chars cut … "
-    cut = len(text) - max_chars + len(marker.format(len(text)))
-    head = (max_chars - len(marker.format(cut))) * 2 // 3
-    tail = max_chars - len(marker.format(cut)) - head
-    return text[:head] + marker.format(len(text) - head - tail) + text[len(text) - tail:]
+    room = max_chars - len(marker.format(total))
+    if len(text) <= max_chars:
+        return text  # already an excerpt that fits: it carries its own marker
+    head = max(room, 0) * 2 // 3
+    tail = max(room, 0) - head
+    return text[:head] + marker.format(total - head - tail) + text[len(text) - tail:]
 
 
 # ---------------------------------------------------------------------------- helpers

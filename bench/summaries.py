@@ -5,7 +5,11 @@ the step both ways, alternating (`python flow.py --quiet --no-pylint spin STEP` 
 `spin` over a live MCP session). Reports characters (and their ratio), whether every expected
 fact is in our answer, and the median latency ratio.
 
-    python bench/failure_answers.py [--rounds 5] [--case NAME]
+    python bench/summaries.py [--rounds 5] [--case NAME] [--show]
+
+Golden answers (tests/corpus/<case>/expected.txt, checked by tests/test_corpus.py) are reviewed
+by a person: `--golden NAME` prints the current failure summary next to the stored one;
+`--write-golden NAME` saves it — run it only after reading it.
 """
 
 from __future__ import annotations
@@ -91,10 +95,32 @@ async def main(rounds: int, only: str | None, show: bool) -> None:
             print(f"\n### {r['case']}\n{r['answer']}")
 
 
+def golden(name: str, write: bool) -> None:
+    sys.path.insert(0, str(CORPUS.parent.parent))
+    from tests.corpus_cases import normalise, spin_broken_case
+
+    with tempfile.TemporaryDirectory(prefix=f"flowmcp-golden-{name}-") as root:
+        _, data, _ = spin_broken_case(name, Path(root))
+    summary = normalise(data["failure"]["summary"])
+    path = CORPUS / name / "expected.txt"
+    stored = path.read_text().rstrip("\n") if path.exists() else None
+    print(f"--- {name}: current answer ({len(summary):,} chars)\n{summary}")
+    if stored is not None and stored != summary:
+        print(f"--- stored golden answer differs:\n{stored}")
+    if write:
+        path.write_text(summary + "\n")
+        print(f"--- written to {path}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--case")
     parser.add_argument("--show", action="store_true", help="print flowmcp's answer for each case")
+    parser.add_argument("--golden", metavar="NAME", help="print a case's failure summary beside its golden file")
+    parser.add_argument("--write-golden", metavar="NAME", help="save a case's failure summary as its golden file")
     args = parser.parse_args()
-    anyio.run(main, args.rounds, args.case, args.show)
+    if args.golden or args.write_golden:
+        golden(args.golden or args.write_golden, write=bool(args.write_golden))
+    else:
+        anyio.run(main, args.rounds, args.case, args.show)

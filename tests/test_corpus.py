@@ -1,0 +1,29 @@
+"""The broken-flow corpus: every case's failure answer carries its facts, fits the budget, and
+matches the golden answer a person reviewed (tests/corpus/<case>/expected.txt).
+
+A new or changed answer is never accepted blindly: `python bench/summaries.py --golden CASE`
+prints it for review; `--write-golden` saves it, once you have read it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .corpus_cases import CASES, CORPUS, normalise, spec, spin_broken_case
+
+ANSWER_BUDGET = 2500
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_corpus_failure_answer_has_its_facts_within_budget_and_matches_golden(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("USER", "tester")
+    text, data, is_error = spin_broken_case(name, tmp_path)
+    assert is_error, text
+    missing = [fact for fact in spec(name)["facts"] if fact not in text]
+    assert not missing, f"{name}: answer lacks {missing}:\n{text}"
+    assert len(text) <= ANSWER_BUDGET
+    summary = data["failure"]["summary"]
+    assert text.startswith(summary.splitlines()[0])  # the headline leads the answer
+    golden = CORPUS / name / "expected.txt"
+    assert golden.exists(), f"{name}: no reviewed golden answer; see this module's docstring"
+    assert normalise(summary) == golden.read_text().rstrip("\n")
