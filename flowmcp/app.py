@@ -120,11 +120,16 @@ class App:
         flow_file = flow.file if flow else None
         summary = None
         failed = [c for c in captures if c.get("exception") and (step is None or c.get("step") == step)]
+        metaflow_error = (cli_error or {}).get("metaflow")
         if failed:
             summary = failure_summary.from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
-        elif cli_error and cli_error.get("metaflow"):
-            summary = failure_summary.from_metaflow_error(cli_error["metaflow"], root,
-                                                          flow.step_names if flow else None)
+        elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
+            # The step process died without a Python exception (a signal, os._exit): Metaflow
+            # only knows its return code.
+            summary = failure_summary.from_exit(step, metaflow_error.get("message", ""))
+            summary.task = task
+        elif metaflow_error:
+            summary = failure_summary.from_metaflow_error(metaflow_error, root, flow.step_names if flow else None)
         elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):
             record = cli_error.get("syntax") or cli_error.get("exception")
             summary = failure_summary.from_capture({"exception": record}, root, step=step, task=task,

@@ -50,6 +50,9 @@ class RunResult(BaseModel):
     parameters: dict[str, object] = Field(default_factory=dict, description="As passed to the flow's CLI")
     tags: list[str] = Field(default_factory=list)
     steps: list[StepStatus] = Field(default_factory=list)
+    artifacts: dict[str, list[ArtifactSummary]] = Field(
+        default_factory=dict, description="Per step, what it set (for a foreach: its first split)"
+    )
     failure: Failure | None = None
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
 

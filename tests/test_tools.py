@@ -67,6 +67,13 @@ def test_run_recorded_success_has_true_status_and_step_durations(recorded):
     assert all(s["status"] == "succeeded" and s["duration_s"] is not None for s in data["steps"])
 
 
+def test_run_answer_shows_what_each_step_set(recorded):
+    artifacts = {step: {a["name"]: a["summary"] for a in items} for step, items in recorded["ok"]["artifacts"].items()}
+    assert artifacts["start"]["items"] == "list of 3 (int)"
+    assert artifacts["join"]["total"] == "float 2.5"  # (0 + 1 + 4) × 0.5
+    assert "value" in artifacts["square"]
+
+
 def test_failed_run_is_failed_not_running_with_a_summary(recorded):
     data, text = recorded["bad"], recorded["bad_text"]
     assert data["status"] == "failed"

@@ -28,8 +28,8 @@ def project_root():
 
 def is_user_file(filename, root=None):
     """A file of the user's project: under the root, not an installed package."""
-    if not filename or filename.startswith("<"):
-        return False
+    if not filename or filename.startswith("<") or not filename.endswith(".py"):
+        return False  # Cython (`pandas/_libs/x.pxi`) reports relative names that are not ours
     root = root or project_root()
     path = os.path.realpath(filename)
     if any(m in path for m in _SITE_MARKERS):
@@ -195,10 +195,11 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
     if isinstance(ex, KeyError) and ex.args:
         rec["key"] = _summarize(ex.args[0], 120)
     if isinstance(ex, AttributeError):
-        rec["attr_name"] = getattr(ex, "name", None)
-    if isinstance(ex, (ModuleNotFoundError,)):
+        rec["attr_name"] = getattr(ex, "name", None) or _attr_from_message(safe_str(ex))
+    if isinstance(ex, ModuleNotFoundError):
         rec["module_name"] = getattr(ex, "name", None)
         rec["interpreter"] = sys.executable
+        rec["module_close"] = _close_modules(rec["module_name"])
     frames = _frame_records(ex.__traceback__, root) if ex.__traceback__ else []
     frames = _fold_recursion(frames)
     if len(frames) > MAX_FRAMES:
@@ -212,8 +213,15 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
         self_obj = frame.f_locals.get("self") if frame is not None else None
         if names and self_obj is not None:
             last["self_values"] = _self_values(self_obj, names)
-        if isinstance(ex, KeyError) and ex.args and frame is not None:
-            rec["key_candidates"] = _key_candidates(ex.args[0], frame, last.get("code") or "", self_obj, names)
+        code = last.get("code") or ""
+        if frame is not None:
+            subscripts = _literal_subscripts(frame, code)
+            if subscripts:
+                last["subscript_values"] = subscripts
+            if isinstance(ex, KeyError) and ex.args:
+                rec["key_candidates"] = _key_candidates(ex.args[0], frame, code)
+            if isinstance(ex, AttributeError) and rec.get("attr_name"):
+                rec["attr_candidates"] = _attr_candidates(rec["attr_name"], frame, code)
     rec["frames"] = [r for _, r in frames]
     if depth < CHAIN_DEPTH:
         cause = ex.__cause__
@@ -225,36 +233,149 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
     return rec
 
 
-def _key_candidates(key, frame, code, self_obj, self_names):
-    """For a KeyError: the mappings/tables used on the failing line, with their closest keys."""
+# ---------------------------------------------------------------- facts read from live objects
+# Only names and literal keys that appear on the failing line are looked up (never evaluated):
+# `df["price"]`, `self.config["lr"]`, `i.scor`.
+
+_NAME = r"(self\.[A-Za-z_][A-Za-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*)"
+
+
+def _lookup(frame, expr):
+    """The object a name (`df`) or `self.attr` on the failing line refers to, without side effects
+    beyond Metaflow's lazy artifact load; raises LookupError when there is none."""
+    if expr.startswith("self."):
+        owner = frame.f_locals.get("self")
+        attr = expr[5:]
+        if owner is not None:
+            try:
+                if attr in vars(owner):
+                    return vars(owner)[attr]
+            except TypeError:
+                pass
+            try:
+                value = getattr(owner, attr)
+            except Exception:
+                raise LookupError(expr)
+            if not callable(value):
+                return value
+        raise LookupError(expr)
+    if expr in frame.f_locals:
+        return frame.f_locals[expr]
+    raise LookupError(expr)
+
+
+def _keys_of(obj):
+    """Column labels of a table, else the keys of a mapping or labelled series; None otherwise."""
+    if hasattr(obj, "columns") and hasattr(obj, "iloc"):
+        return list(obj.columns)
+    keys = getattr(obj, "keys", None)
+    if callable(keys):
+        return list(keys())
+    return None
+
+
+def _key_candidates(key, frame, code):
+    """For a KeyError: the mappings/tables subscripted on the failing line, with their closest keys."""
     import difflib
     import re
 
-    exprs = []
-    for name in re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\[", code):
-        if name in frame.f_locals and name != "self":
-            exprs.append((name, frame.f_locals[name]))
-    for name in self_names:
-        if self_obj is not None and re.search(r"\bself\.%s\s*\[" % re.escape(name), code):
-            try:
-                exprs.append(("self." + name, vars(self_obj).get(name) or getattr(self_obj, name)))
-            except Exception:
-                continue
-    out = []
-    for expr, obj in exprs[:3]:
+    out, seen = [], set()
+    for expr in re.findall(_NAME + r"\s*\[", code):
+        if expr in seen or expr == "self":
+            continue
+        seen.add(expr)
         try:
-            if hasattr(obj, "columns") and hasattr(obj, "iloc"):
-                keys = list(obj.columns)
-            elif hasattr(obj, "keys"):
-                keys = list(obj.keys())
-            else:
-                continue
+            keys = _keys_of(_lookup(frame, expr))
         except Exception:
+            continue
+        if keys is None:
             continue
         labels = [str(k) for k in keys[:5000]]
         close = difflib.get_close_matches(str(key), labels, n=3, cutoff=0.6)
         out.append({"expr": expr, "count": len(keys), "close": close, "sample": labels[:MAX_LOCALS]})
+        if len(out) >= 3:
+            break
     return out
+
+
+def _attr_candidates(attr, frame, code):
+    """For an AttributeError on `owner.attr` in the failing line: the owner's closest names.
+
+    A Metaflow flow (`self`, or a join's input `i`) lists its artifacts, including those still
+    in the datastore; anything else its public attributes."""
+    import difflib
+    import re
+
+    match = re.search(_NAME + r"\." + re.escape(attr) + r"\b", code)
+    if not match:
+        return None
+    expr = match.group(1)
+    try:
+        owner = _lookup(frame, expr)
+    except Exception:
+        return None
+    names = set()
+    try:
+        datastore = vars(owner).get("_datastore")  # a flow's inputs: artifacts not yet loaded
+    except TypeError:
+        datastore = None
+    for index in ("_objects", "spin_artifacts"):
+        try:
+            names.update(getattr(datastore, index, None) or {})
+        except Exception:
+            pass
+    try:
+        names.update(vars(owner))
+    except TypeError:
+        pass
+    if not names:
+        names.update(dir(owner))
+    public = sorted(n for n in names if not n.startswith("_") and n != "name")
+    close = difflib.get_close_matches(attr, public, n=3, cutoff=0.6)
+    return {"owner": expr, "close": close, "names": public[:MAX_LOCALS], "count": len(public)}
+
+
+def _literal_subscripts(frame, code):
+    """Summaries of `name["literal"]` values on the failing line — the column that has the wrong
+    dtype, the entry that is None. Literal keys only; nothing is evaluated."""
+    import ast
+    import re
+
+    out = {}
+    for expr, literal in re.findall(_NAME + r"\s*\[\s*((?:'[^'\\]*'|\"[^\"\\]*\"|-?\d+))\s*\]", code):
+        key_text = "%s[%s]" % (expr, literal)
+        if key_text in out:
+            continue
+        try:
+            value = _lookup(frame, expr)[ast.literal_eval(literal)]
+        except Exception:
+            continue
+        out[key_text] = _summarize(value)
+        if len(out) >= 4:
+            break
+    return out
+
+
+def _close_modules(name):
+    """Installed top-level modules close to a missing one (`sklearnx` -> `sklearn`)."""
+    import difflib
+    import pkgutil
+
+    if not name:
+        return []
+    top = name.split(".")[0]
+    try:
+        available = {m.name for m in pkgutil.iter_modules()} | set(sys.builtin_module_names)
+    except Exception:
+        return []
+    return difflib.get_close_matches(top, sorted(available), n=3, cutoff=0.75)
+
+
+def _attr_from_message(message):
+    import re
+
+    match = re.search(r"has no attribute '([^']+)'", message)
+    return match.group(1) if match else None
 
 
 def _locals_of(frame):
@@ -268,6 +389,8 @@ def _locals_of(frame):
     for name, value in items:
         if name == "self" or name.startswith("__") or not name.isidentifier():
             continue  # `.0` and friends: the hidden iterators of comprehensions
+        if isinstance(value, type) or type(value).__name__ in ("module", "function", "builtin_function_or_method"):
+            continue  # imports and definitions, not data
         if len(out) >= MAX_LOCALS:
             out["…"] = "%d more locals" % (len(items) - MAX_LOCALS)
             break

@@ -1000,7 +1000,7 @@ def op_inspect(req):
     value = load_artifact(task, name)
     steps = parse_path(req["path"]) if req.get("path") else []
     value = walk_path(value, steps)
-    summary = artifacts().summarize(value)
+    summary = artifacts().summarize(value, max_chars=int(req.get("max_chars") or 1500))
     summary["pathspec"] = task.pathspec
     summary["name"] = name
     summary["path"] = _render_path(steps) if steps else None

@@ -25,6 +25,7 @@ MACHINERY = {"metaflow", "flowmcp", "driver.py"}  # what runs the step: Metaflow
 _TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
 # The exception line after the frames: `ValueError: msg`, `pkg.Error: msg`, or a bare `StopIteration`
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*))?$")
+_COMPREHENSIONS = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>", "<lambda>"}
 _LIB_NAME = re.compile(r"(?:site|dist)-packages/(?P<pkg>[^/]+)/")
 
 
@@ -67,8 +68,14 @@ class Failure:
 
     @property
     def where(self) -> Frame | None:
-        """The frame to point the agent at: the deepest user frame, else the deepest one."""
+        """The frame to point the agent at: the deepest user frame, else the deepest one.
+
+        A comprehension on the same line as its caller is named by the caller (`in train`, not
+        `in <listcomp>`): the step is what the agent knows and edits."""
         user = [f for f in self.frames if f.user and not f.hidden]
+        while len(user) > 1 and user[-1].func in _COMPREHENSIONS and (user[-2].file, user[-2].line) == (
+            user[-1].file, user[-1].line):
+            user.pop()
         if user:
             return user[-1]
         real = [f for f in self.frames if not f.hidden]
@@ -79,7 +86,8 @@ class Failure:
         message = cut_middle(self.message, MAX_MESSAGE_CHARS, original_length=self.message_chars)
         text = f"{self.exception_type}: {message}" if message else self.exception_type
         if where is not None and where.line:
-            return f"{where.file}:{where.line} in {where.func} — {text}"
+            in_func = f" in {where.func}" if where.func else ""
+            return f"{where.file}:{where.line}{in_func} — {text}"
         return text
 
 
@@ -125,24 +133,24 @@ def _from_exception_record(exc: dict, root: Path) -> Failure:
         notes=list(exc.get("notes") or []),
         source="capture",
     )
-    where = failure.where
     for raw in exc.get("frames", []):
-        if raw.get("locals") or raw.get("self_values"):
-            for name, summary in (raw.get("self_values") or {}).items():
-                failure.values[f"self.{name}"] = summary
-            for name, summary in (raw.get("locals") or {}).items():
-                failure.values.setdefault(name, summary)
-    if where is not None and where.func == "<module>" and not syntax:
-        pass
+        # Most telling first: the subscripted values on the line, then self.X, then locals.
+        for name, summary in (raw.get("subscript_values") or {}).items():
+            failure.values[name] = summary
+        for name, summary in (raw.get("self_values") or {}).items():
+            failure.values.setdefault(f"self.{name}", summary)
+        for name, summary in (raw.get("locals") or {}).items():
+            failure.values.setdefault(name, summary)
     for key in ("cause", "context"):
         linked = exc.get(key)
-        while linked:
+        label = "caused by" if key == "cause" else "while handling"
+        while linked and len(failure.chain) < 3:
             inner = _from_exception_record(linked, root)
-            label = "caused by" if key == "cause" else "while handling"
-            failure.chain.append(f"{label} {inner.headline()}")
+            # A library re-raising the same error type from its internals adds nothing.
+            internal = not any(f.user for f in inner.frames) and inner.exception_type == failure.exception_type
+            if not internal:
+                failure.chain.append(f"{label} {inner.headline()}")
             linked = linked.get("cause") or linked.get("context")
-            if len(failure.chain) >= 3:
-                break
     return failure
 
 
@@ -151,8 +159,7 @@ def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -
     frames = []
     if err.get("file") and err.get("line"):
         code = _source_line(Path(err["file"]), err["line"])
-        frames.append(Frame(file=_rel(err["file"], root), line=err["line"], func="<flow>", code=code,
-                            user=True))
+        frames.append(Frame(file=_rel(err["file"], root), line=err["line"], func="", code=code, user=True))
     message = " ".join((err.get("message") or "").split())
     headline = (err.get("headline") or "").strip()
     failure = Failure(
@@ -161,7 +168,7 @@ def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -
         frames=frames,
         source="metaflow",
     )
-    if steps:
+    if steps and "step" in message.lower():  # a graph problem: say what exists
         failure.hints.append("The flow's steps: " + ", ".join(steps) + ".")
     return failure
 
@@ -218,8 +225,12 @@ def from_exit(step: str | None, exit_text: str) -> Failure:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return Failure("Killed", f"the step process was killed by {name} ({-code})", step=step,
-                           source="exit")
+            failure = Failure("Killed", f"the step process was killed by {name} ({-code})", step=step,
+                              source="exit")
+            if -code == signal.SIGKILL:
+                failure.hints.append("Nothing in the step caught it: SIGKILL usually means the machine ran "
+                                     "out of memory, or something killed the process.")
+            return failure
         return Failure("Exit", f"the step process exited with code {code}", step=step, source="exit")
     return Failure("Failed", "the step failed without a Python traceback", step=step, source="exit")
 
@@ -229,43 +240,69 @@ def from_exit(step: str | None, exit_text: str) -> Failure:
 
 def _hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
            root: Path) -> list[str]:
-    hints: list[str] = []
     etype = exc.get("type")
     if etype == "AttributeError":
-        name = exc.get("attr_name") or _attr_from_message(exc.get("message", ""))
-        where = failure.where
-        on_self = bool(where and name and re.search(rf"\bself\.{re.escape(name)}\b", where.code or ""))
-        if name and on_self:
-            names = [n for n in (available or []) if not n.startswith("_")]
-            close = difflib.get_close_matches(name, names, n=MAX_CLOSE_MATCHES, cutoff=0.6)
-            if close:
-                hints.append("Did you mean " + " or ".join(f"self.{c}" for c in close) + "?")
-            if names:
-                hints.append(f"Artifacts available here: {_listing(names)}.")
-            if flow_file is not None:
-                setters = assignments(flow_file).get(name, [])
-                others = [(s, ln) for s, ln in setters if s != failure.step]
-                if others:
-                    step_name, line = others[0]
-                    hints.append(
-                        f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
-                        f"state predates it: run the flow, or spin {step_name} with persist, "
-                        "before spinning this step."
-                    )
-    elif etype == "KeyError":
+        return _attribute_hints(exc, available, failure, flow_file, root)
+    if etype == "KeyError":
+        hints = []
         for cand in exc.get("key_candidates") or []:
-            close = cand.get("close") or []
-            text = f"{cand.get('expr')} has {cand.get('count'):,} keys"
-            if close:
-                text = "Did you mean " + " or ".join(repr(c) for c in close) + f"? ({text})"
+            count = f"{cand.get('expr')} has {cand.get('count'):,} keys"
+            if cand.get("close"):
+                hints.append("Did you mean " + " or ".join(repr(c) for c in cand["close"]) + f"? ({count}).")
             else:
-                text += ": " + _listing(cand.get("sample") or [])
-            hints.append(text + ".")
-    elif etype in ("ModuleNotFoundError", "ImportError") and exc.get("module_name"):
-        hints.append(
+                hints.append(f"{count}: {_listing(cand.get('sample') or [])}.")
+        return hints
+    if etype == "SystemExit":
+        return [f"The step called sys.exit({exc.get('message') or ''}), which Metaflow counts as a failure: "
+                "raise an exception with a message instead, or let the step return."]
+    if etype in ("ModuleNotFoundError", "ImportError") and exc.get("module_name"):
+        close = exc.get("module_close") or []
+        if close:
+            return ["Did you mean " + " or ".join(repr(c) for c in close) + f" (installed for {exc.get('interpreter')})?"]
+        return [
             f"Module {exc['module_name']!r} is not installed for {exc.get('interpreter')}; "
             "install it in the project's environment (or start flowmcp with --python)."
-        )
+        ]
+    return []
+
+
+def _attribute_hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
+                     root: Path) -> list[str]:
+    """`owner.name` missing: the owner's closest names; for `self.name`, where the flow sets it."""
+    name = exc.get("attr_name")
+    cand = exc.get("attr_candidates") or {}
+    owner = cand.get("owner")
+    where = failure.where
+    if not owner and name and where is not None and re.search(rf"\bself\.{re.escape(name)}\b", where.code):
+        owner = "self"  # a record without live lookups (an older capture, a parsed traceback)
+    if not name or not owner:
+        return []
+    hints = []
+    names = cand.get("names") or []
+    if owner == "self" and available:
+        names = [n for n in available if not n.startswith("_")]  # the step's inputs, complete
+    close = cand.get("close") or difflib.get_close_matches(name, names, n=MAX_CLOSE_MATCHES, cutoff=0.6)
+    if close:
+        hints.append("Did you mean " + " or ".join(f"{owner}.{c}" for c in close) + "?")
+    if owner == "self":
+        if names:
+            hints.append(f"Artifacts available here: {_listing(names)}.")
+        setters = assignments(flow_file).get(name, []) if flow_file is not None else []
+        elsewhere = [(s, ln) for s, ln in setters if s != failure.step]
+        if elsewhere:
+            step_name, line = elsewhere[0]
+            hints.append(
+                f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
+                f"state predates it: run the flow, or spin {step_name} with persist, "
+                "before spinning this step."
+            )
+        elif flow_file is not None and not setters and not close:
+            hints.append(
+                f"No step in {_rel(flow_file, root)} sets {name}: set self.{name} in an upstream step, "
+                "or pass it with spin(..., artifacts={...})."
+            )
+    elif names:
+        hints.append(f"{owner} has: {_listing(names)}.")
     return hints
 
 
@@ -291,11 +328,6 @@ def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
                             and sub.value.id == "self"):
                         found.setdefault(sub.attr, []).append((func.name, sub.lineno))
     return found
-
-
-def _attr_from_message(message: str) -> str | None:
-    m = re.search(r"has no attribute '([^']+)'", message)
-    return m.group(1) if m else None
 
 
 # ---------------------------------------------------------------------------- render

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ..app import App
 from ..errors import FlowFileError, FlowmcpError
-from ..models import Failure
+from ..models import ArtifactSummary, Failure
 
 log = logging.getLogger("flowmcp")
 
@@ -54,6 +54,15 @@ async def describe_or_fail(app: App, flow: str, failed: Callable[[str, Failure],
         model = failed(Path(flow).stem, ex.failure)
         text = f"{ex.failure.summary}\nThe flow file did not load; fix it, then call this tool again."
         return None, answer(text, model, is_error=True)
+
+
+def artifact_summaries(captured: dict | None) -> list[ArtifactSummary]:
+    """The capture hook's summaries of what a step set, as models."""
+    return [
+        ArtifactSummary(name=name, type=a.get("type", "?"), shape=a.get("shape"), size_bytes=a.get("size_bytes"),
+                        summary=a.get("summary", ""), detail=a.get("detail", ""), change=a.get("change"))
+        for name, a in (captured or {}).items()
+    ]
 
 
 def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolResult:

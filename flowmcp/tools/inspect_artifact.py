@@ -16,6 +16,7 @@ from ._common import agent_errors, answer, app_of
 _PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[^/\s]+/[A-Za-z_][A-Za-z0-9_]*(?:/[^/\s]+)?$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SPIN_DIR = ".metaflow_spin"
+ANSWER_CHARS = 1500
 
 
 async def inspect_artifact(
@@ -46,8 +47,13 @@ async def inspect_artifact(
             raise BadArgumentError(f"{name!r} is not an artifact name (a Python identifier such as 'model').")
         flow_name, run_id = pathspec.split("/")[:2]
         is_spin = (app.config.root / SPIN_DIR / flow_name / run_id).is_dir()
+        # The whole answer, label included, stays within the artifact budget.
+        label = f"{pathspec}/<task>.{name}{path}: "
         outcome = await app.bridge.call(
-            "inspect", {"pathspec": pathspec, "name": name, "path": path, "spin": is_spin}, timeout=300
+            "inspect",
+            {"pathspec": pathspec, "name": name, "path": path, "spin": is_spin,
+             "max_chars": ANSWER_CHARS - len(label)},
+            timeout=300,
         )
         if not outcome.ok:
             err = outcome.error

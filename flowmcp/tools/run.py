@@ -14,9 +14,11 @@ from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError
 from ..summarize import logs
-from ._common import agent_errors, answer, app_of, describe_or_fail
+from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail
 
 OUTPUT_TAIL_LINES = 12
+ARTIFACT_LINE_CHARS = 200  # per step in the run answer; inspect_artifact has the rest
+ARTIFACTS_CHARS = 1200
 MAX_TAGS = 20
 
 
@@ -56,6 +58,7 @@ async def run(
                 "tags": tags,
             },
             timeout=timeout_s,
+            with_artifacts=True,
         )
         result = build_result(app, desc, outcome, dict(cli_parameters), tags, timeout_s)
         return answer(render(app, result), result, is_error=result.status != "succeeded")
@@ -104,6 +107,7 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
             flow=desc,
         )
     return models.RunResult(
+        artifacts=_artifacts_by_step(outcome.captures, [s.step for s in steps]),
         flow=desc.name,
         pathspec=record.get("pathspec"),
         status=status,
@@ -114,6 +118,15 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
         failure=failure,
         output_tail=tail,
     )
+
+
+def _artifacts_by_step(captures: list[dict], order: list[str]) -> dict[str, list[models.ArtifactSummary]]:
+    """What each step set, from its first task (a foreach's split 0 speaks for the others)."""
+    first: dict[str, dict] = {}
+    for record in sorted(captures, key=lambda c: c.get("task_id") or 0):
+        if record.get("artifacts") and record.get("step") not in first:
+            first[record["step"]] = record["artifacts"]
+    return {step: artifact_summaries(first[step]) for step in order if step in first}
 
 
 def render(app: App, r: models.RunResult) -> str:
@@ -131,6 +144,8 @@ def render(app: App, r: models.RunResult) -> str:
     lines.append(head)
     if r.steps:
         lines.append("Steps: " + ", ".join(_step(s) for s in r.steps))
+    if r.artifacts:
+        lines.append(_render_artifacts(r.artifacts))
     if r.status == "succeeded":
         lines.append(
             f"Next: spin(flow, step) to iterate on one step with this run's state; "
@@ -141,6 +156,20 @@ def render(app: App, r: models.RunResult) -> str:
     elif r.output_tail and not r.failure:
         lines.append("Output:\n" + r.output_tail)
     return "\n".join(lines)
+
+
+def _render_artifacts(by_step: dict[str, list[models.ArtifactSummary]]) -> str:
+    """One line per step, one-line summaries, within a budget: the run's shape at a glance."""
+    lines = ["Artifacts set:"]
+    for step, items in by_step.items():
+        shown = "; ".join(f"{a.name} = {a.summary}" for a in items)
+        lines.append(f"  {step}: {_cut(shown, ARTIFACT_LINE_CHARS)}")
+    text = "\n".join(lines)
+    return _cut(text, ARTIFACTS_CHARS)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _step(s: models.StepStatus) -> str:

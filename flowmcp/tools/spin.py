@@ -16,7 +16,7 @@ from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ..summarize import logs
-from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
+from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
 
 STDOUT_TAIL_LINES = 10
 MAX_ARTIFACTS_SHOWN = 12
@@ -147,12 +147,7 @@ def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome
         failure = app.failure(step=step, task=task.get("pathspec"), captures=outcome.captures,
                               cli_error=data.get("cli_error"), stderr=task.get("stderr", ""),
                               output=outcome.output, flow=desc)
-    artifacts = [
-        models.ArtifactSummary(name=name, type=a.get("type", "?"), shape=a.get("shape"),
-                               size_bytes=a.get("size_bytes"), summary=a.get("summary", ""),
-                               detail=a.get("detail", ""), change=a.get("change"))
-        for name, a in (capture.get("artifacts") or {}).items()
-    ]
+    artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     return models.SpinResult(
         flow=desc.name,
@@ -175,7 +170,7 @@ def render(r: models.SpinResult) -> str:
     """A failure leads with its headline (file:line in func — Type: message); a success with the step."""
     took = f" in {r.duration_s:.1f} s" if r.duration_s is not None else ""
     status = f"spin {r.step} {r.status}{took}"
-    if r.source_task:
+    if r.source_task and r.pathspec:  # no pathspec: the spin never started (the flow did not load)
         status += f" — parent state from {r.source_task} ({r.source_run_choice})"
     lines = [r.failure.summary, status] if r.failure else [status]
     lines.extend(r.notes)

@@ -169,6 +169,8 @@ def _write(capture_dir, record, json):
     from metaflow import current
 
     name = "%s.%s.%s.json" % (current.run_id, current.step_name, current.task_id)
+    record["run_id"] = current.run_id
+    record["task_id"] = int(current.task_id) if str(current.task_id).isdigit() else 0
     os.makedirs(capture_dir, exist_ok=True)
     path = os.path.join(capture_dir, name)
     with open(path + ".tmp", "w") as f:
