@@ -68,20 +68,20 @@ async def main(rounds: int) -> None:
         run = await client.call_tool("run", {"flow": "flow.py"})
         assert not run.is_error, run.content[0].text
         pathspec = run.structured_content["pathspec"] + "/start"
-        task = None
         rows = []
-        for name in NAMES:
-            async def ours() -> tuple[int, float, str]:
-                started = time.perf_counter()
-                result = await client.call_tool("inspect_artifact", {"pathspec": pathspec, "name": name})
-                assert not result.is_error, result.content[0].text
-                return len(result.content[0].text), time.perf_counter() - started, result.content[0].text
 
-            _, _, text = await ours()  # warm-up both ways
-            naive(root, task or pathspec + "/1", name)
+        async def ours(name: str) -> tuple[int, float, str]:
+            started = time.perf_counter()
+            result = await client.call_tool("inspect_artifact", {"pathspec": pathspec, "name": name})
+            assert not result.is_error, result.content[0].text
+            return len(result.content[0].text), time.perf_counter() - started, result.content[0].text
+
+        for name in NAMES:
+            _, _, text = await ours(name)  # warm-up both ways
+            naive(root, pathspec + "/1", name)
             our_times, naive_times, naive_chars = [], [], 0
             for _ in range(rounds):
-                chars, seconds, _ = await ours()
+                chars, seconds, _ = await ours(name)
                 our_times.append(seconds)
                 naive_chars, seconds = naive(root, pathspec + "/1", name)
                 naive_times.append(seconds)
@@ -91,7 +91,7 @@ async def main(rounds: int) -> None:
     print("|---|---|---|---|---|")
     for name, ours_c, naive_c, ours_t, naive_t, head in rows:
         print(f"| {name} | {ours_c:,} | {naive_c:,} | {ours_t / naive_t:.2f} | {head.split(': ', 1)[1]} |")
-    print(f"\nabsolute flowmcp medians (s): " + ", ".join(f"{r[0]} {r[3]:.2f}" for r in rows))
+    print("\nabsolute flowmcp medians (s): " + ", ".join(f"{r[0]} {r[3]:.2f}" for r in rows))
 
 
 if __name__ == "__main__":
