@@ -258,7 +258,8 @@ def _hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: 
     if etype in ("ModuleNotFoundError", "ImportError") and exc.get("module_name"):
         close = exc.get("module_close") or []
         if close:
-            return ["Did you mean " + " or ".join(repr(c) for c in close) + f" (installed for {exc.get('interpreter')})?"]
+            names = " or ".join(repr(c) for c in close)
+            return [f"Did you mean {names} (installed for {exc.get('interpreter')})?"]
         return [
             f"Module {exc['module_name']!r} is not installed for {exc.get('interpreter')}; "
             "install it in the project's environment (or start flowmcp with --python)."
