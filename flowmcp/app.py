@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from . import models
-from .bridge import Bridge, JobOutcome
+from .bridge import Bridge, JobOutcome, capture
 from .config import Config
 from .errors import FlowFileError
+from .state import ProjectState
 from .summarize import failure as failure_summary
 
 FLOW_SEARCH_LIMIT = 200  # python files scanned when list_runs is asked for the flows in the root
@@ -32,10 +33,12 @@ class FlowDescription:
 class App:
     config: Config
     bridge: Bridge = field(init=False)
+    state: ProjectState = field(init=False)
     _described: dict[Path, tuple[tuple[int, int], FlowDescription]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bridge = Bridge(self.config)
+        self.state = ProjectState(self.config.state_dir / "state.json")
 
     @classmethod
     def create(cls, root: str | None = None, python: str | None = None) -> App:
@@ -61,6 +64,7 @@ class App:
         cached = self._described.get(path)
         if cached and cached[0] == key:
             return cached[1]
+        self._check_syntax(path)
         outcome = await self.bridge.call("describe", {"flow_file": str(path)}, timeout=120)
         if not outcome.ok:
             raise self.describe_error(outcome, path)
@@ -70,14 +74,26 @@ class App:
         self._described[path] = (key, desc)
         return desc
 
+    def _check_syntax(self, path: Path) -> None:
+        """Compile the file here first: a syntax error answers in milliseconds, not after an
+        interpreter and Metaflow have started."""
+        try:
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except SyntaxError as ex:
+            raise self._load_error(capture.exception_record(ex, root=str(self.config.root)), path) from None
+        except ValueError:  # NUL bytes and the like: let Python in the project say it
+            pass
+
+    def _load_error(self, record: dict, path: Path) -> FlowFileError:
+        summary = failure_summary.from_capture({"exception": record}, self.config.root, flow_file=path)
+        failure = to_model(summary)
+        return FlowFileError(f"{self.config.relative(path)} cannot be loaded: {failure.summary}", failure)
+
     def describe_error(self, outcome: JobOutcome, path: Path) -> FlowFileError:
         err = outcome.error
         rel = self.config.relative(path)
         if err.get("exception"):
-            summary = failure_summary.from_capture({"exception": err["exception"]}, self.config.root,
-                                                   flow_file=path)
-            failure = to_model(summary)
-            return FlowFileError(f"{rel} cannot be loaded: {failure.summary}", failure)
+            return self._load_error(err["exception"], path)
         if err.get("kind") == "internal":
             return FlowFileError(
                 f"{rel} cannot be loaded: {err.get('message')}. Is Metaflow installed for {self.config.python}?"

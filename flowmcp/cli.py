@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP bind address (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    init = commands.add_parser("init", help="register flowmcp with this project's coding agents")
+    init.add_argument("--client", choices=["claude", "cursor", "vscode", "codex", "all"], default="all",
+                      help="which client to configure (default: all)")
+    init.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
+    _add_project_options(init)
     demo = commands.add_parser("demo", help="walk an agent's loop on a bundled example project")
     demo.add_argument("--dir", help="where to copy the example (default: a new temporary directory)")
     demo.add_argument("--python", metavar="PATH", help="interpreter that runs the example's flow")
@@ -36,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "init":
+        from .init import main as init_main
+
+        return init_main(args.root, args.client, args.dry_run, args.python)
     if args.command == "demo":
         from .demo import run_demo
 

@@ -70,6 +70,9 @@ class SpinResult(BaseModel):
     artifacts: list[ArtifactSummary] = Field(default_factory=list, description="Artifacts the step created or changed")
     stdout_tail: str = ""
     failure: Failure | None = None
+    stale_upstream: list[str] = Field(
+        default_factory=list, description="Upstream steps edited since the run whose state was used"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -108,3 +111,32 @@ class ListRunsResult(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as cursor= for the next (older) page")
     total_runs: int | None = None
     flows: list[FlowInfo] = Field(default_factory=list, description="With no flow given: the flows in the root")
+
+
+class ParameterInfo(BaseModel):
+    name: str
+    type: str
+    default: object = None
+    required: bool = False
+    help: str | None = None
+
+
+class StepState(BaseModel):
+    name: str
+    type: str = Field(description="start, linear, foreach, split, join or end")
+    next: list[str] = Field(default_factory=list)
+    foreach: str | None = Field(None, description="The artifact a foreach fans out over")
+    line: int | None = None
+    state: Literal["verified", "stale", "failing", "unverified"] = Field(
+        description="Whether the step's current code passed a run or spin"
+    )
+    checked_by: str | None = Field(None, description="The run or spin that last checked it")
+
+
+class FlowStatus(BaseModel):
+    flow: str
+    file: str
+    parameters: list[ParameterInfo] = Field(default_factory=list)
+    steps: list[StepState] = Field(default_factory=list)
+    latest_run: RunInfo | None = None
+    next_call: str = Field(description="The call to make next, and why")

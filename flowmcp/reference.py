@@ -32,8 +32,7 @@ def _type(schema: dict[str, Any]) -> str:
 
 def render(tools: list[Any]) -> str:
     out = []
-    for tool in sorted(tools, key=lambda t: ["run", "spin", "inspect_artifact", "list_runs"].index(t.name)
-                       if t.name in ("run", "spin", "inspect_artifact", "list_runs") else 99):
+    for tool in tools:  # in the order the server registers them
         props = tool.input_schema.get("properties", {})
         required = set(tool.input_schema.get("required", []))
         out.append(f"### `{tool.name}`\n")

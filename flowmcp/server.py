@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
-from . import __version__, tools
+from . import __version__, tools, workflow
 from .app import App
 
 INSTRUCTIONS = """\
@@ -30,6 +30,7 @@ TOOLS = {
     tools.spin: ("Spin one step of a flow", _WRITES),
     tools.inspect_artifact: ("Inspect an artifact", _READS),
     tools.list_runs: ("List runs of a flow", _READS),
+    tools.flow_status: ("Where a flow stands", _READS),
 }
 
 
@@ -49,4 +50,6 @@ def build_server(app: App) -> MCPServer:
     )
     for fn, (title, hints) in TOOLS.items():
         server.add_tool(fn, title=title, annotations=hints, description=inspect.cleandoc(fn.__doc__ or ""))
+    for fn, title in workflow.PROMPTS.items():
+        server.prompt(title=title)(fn)
     return server

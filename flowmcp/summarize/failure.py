@@ -294,8 +294,8 @@ def _attribute_hints(exc: dict, available: list[str] | None, failure: Failure, f
             step_name, line = elsewhere[0]
             hints.append(
                 f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
-                f"state predates it: run the flow, or spin {step_name} with persist, "
-                "before spinning this step."
+                "state predates it: run the flow to record it before spinning this step "
+                "(a spin's outputs do not feed later spins)."
             )
         elif flow_file is not None and not setters and not close:
             hints.append(

@@ -2,9 +2,10 @@
 schema, whose docstring is the description the agent reads, and whose return model is the
 output schema."""
 
+from .flow_status import flow_status
 from .inspect_artifact import inspect_artifact
 from .list_runs import list_runs
 from .run import run
 from .spin import spin
 
-ALL = (run, spin, inspect_artifact, list_runs)
+__all__ = ["flow_status", "inspect_artifact", "list_runs", "run", "spin"]

@@ -55,7 +55,7 @@ async def list_runs(
         d = outcome.data
         result = models.ListRunsResult(
             flow=flow_name,
-            runs=[_run_info(r) for r in d["runs"]],
+            runs=[run_info(r) for r in d["runs"]],
             next_cursor=d.get("next_cursor"),
             total_runs=d.get("total_runs"),
         )
@@ -77,7 +77,7 @@ async def _flow_name(app: App, flow: str) -> str:
     return (await app.describe(flow)).name
 
 
-def _run_info(r: dict) -> models.RunInfo:
+def run_info(r: dict) -> models.RunInfo:
     started = r.get("started_at")
     return models.RunInfo(
         pathspec=r["pathspec"],
@@ -110,7 +110,7 @@ async def _flows(app: App) -> models.ListRunsResult:
         for f in outcome.data["flows"]:
             latest = f.get("latest_run")
             entries.append(models.FlowInfo(file=f["file"], flow=f["flow_name"], runs=f.get("runs", 0),
-                                           latest_run=_run_info(latest) if latest else None))
+                                           latest_run=run_info(latest) if latest else None))
     entries.sort(key=lambda e: e.file)
     return models.ListRunsResult(flows=entries)
 
@@ -121,13 +121,13 @@ def _render_runs(r: models.ListRunsResult, status: str) -> str:
         return f"No{which} runs of {r.flow}" + (" on this page." if r.next_cursor else ". Call run(flow) to make one.")
     lines = [f"{r.flow}: {len(r.runs)} run(s) shown of {r.total_runs} (newest first)"]
     for run in r.runs:
-        lines.append("  " + _run_line(run))
+        lines.append("  " + run_line(run))
     if r.next_cursor:
         lines.append(f"More: list_runs(flow, cursor=\"{r.next_cursor}\")")
     return "\n".join(lines)
 
 
-def _run_line(run: models.RunInfo) -> str:
+def run_line(run: models.RunInfo) -> str:
     parts = [run.pathspec, run.status]
     if run.spin_step:
         parts.append(f"spin of {run.spin_step}")
@@ -150,7 +150,7 @@ def _render_flows(app: App, r: models.ListRunsResult) -> str:
         if f.error:
             lines.append(f"  {f.file}: cannot be loaded — {f.error}")
         elif f.latest_run:
-            lines.append(f"  {f.file} ({f.flow}): {f.runs} run(s); latest {_run_line(f.latest_run)}")
+            lines.append(f"  {f.file} ({f.flow}): {f.runs} run(s); latest {run_line(f.latest_run)}")
         else:
             lines.append(f"  {f.file} ({f.flow}): no runs yet")
     return "\n".join(lines)

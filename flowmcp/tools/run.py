@@ -13,6 +13,7 @@ from .. import parameters as params
 from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError
+from ..state import step_versions
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail
 
@@ -49,6 +50,7 @@ async def run(
             return failed
         cli_parameters = params.to_cli(desc.parameters, parameters or {})
         _check_tags(tags)
+        versions = step_versions(desc.file)  # before the run: the code it actually runs
         outcome = await app.bridge.call(
             "run",
             {
@@ -61,6 +63,9 @@ async def run(
             with_artifacts=True,
         )
         result = build_result(app, desc, outcome, dict(cli_parameters), tags, timeout_s)
+        if result.pathspec:
+            app.state.record_run(desc.name, result.pathspec.split("/")[1], versions,
+                                 {s.step: s.status for s in result.steps})
         return answer(render(app, result), result, is_error=result.status != "succeeded")
 
 

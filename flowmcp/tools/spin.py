@@ -15,6 +15,7 @@ from .. import models
 from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError, NotFoundError
+from ..state import stale_upstream, step_versions
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
 
@@ -87,9 +88,22 @@ async def spin(
                     f"{step} is a join: Metaflow ignores flat overrides there; key them by parent "
                     "task pathspec, e.g. {\"<run>/<step>/<task>\": {\"name\": value}}."
                 )
+        versions = step_versions(desc.file)
         outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True)
         result = build_result(app, desc, step, outcome, persist, timeout_s)
         result.notes = notes + result.notes
+        if result.source_task:
+            recorded = app.state.run_versions(desc.name, result.source_task.split("/")[1])
+            result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
+            if result.stale_upstream:
+                changed = ", ".join(result.stale_upstream)
+                result.notes.append(
+                    f"Stale parent state: {changed} changed since {result.source_task.rsplit('/', 2)[0]} produced "
+                    f"these inputs, so {step} ran on the old code's outputs. Call run(flow) to record the new "
+                    f"{changed}, then spin {step} again."
+                )
+        if result.pathspec:
+            app.state.record_spin(desc.name, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
 
 

@@ -1,0 +1,151 @@
+"""`flowmcp init`: register flowmcp with the project's coding agents and teach them the workflow.
+
+Writes each client's MCP config (merging into what is there) and puts the workflow rules into
+CLAUDE.md and AGENTS.md between markers. Idempotent; never drops the user's content: a file it
+cannot parse is left alone and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import find_interpreter
+from .workflow import agent_rules
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CLIENTS = ("claude", "cursor", "vscode", "codex")
+SERVER_NAME = "flowmcp"
+BEGIN = "<!-- flowmcp:begin (managed by `flowmcp init`; edit outside these markers) -->"
+END = "<!-- flowmcp:end -->"
+TOML_BEGIN = "# flowmcp:begin (managed by `flowmcp init`)"
+TOML_END = "# flowmcp:end"
+
+
+@dataclass
+class Change:
+    path: Path
+    action: str  # created | updated | unchanged | skipped
+    detail: str = ""
+
+
+def launch_command(root: Path, python: str | None) -> tuple[str, list[str]]:
+    """How a client starts flowmcp for this project: our own installed command, the project's
+    root and interpreter, all absolute so it works whatever directory the client starts in."""
+    command = Path(sys.executable).with_name("flowmcp")
+    interpreter, _ = find_interpreter(root, python)
+    if command.exists():
+        return str(command), ["--root", str(root), "--python", interpreter]
+    return sys.executable, ["-m", "flowmcp", "--root", str(root), "--python", interpreter]
+
+
+def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
+                 python: str | None = None) -> list[Change]:
+    root = root.resolve()
+    command, args = launch_command(root, python)
+    plan: list[tuple[Path, Any]] = []
+    if "claude" in clients:
+        plan.append((root / ".mcp.json", lambda text: _json_server(text, "mcpServers",
+                                                                   {"command": command, "args": args})))
+    if "cursor" in clients:
+        plan.append((root / ".cursor" / "mcp.json", lambda text: _json_server(text, "mcpServers",
+                                                                               {"command": command, "args": args})))
+    if "vscode" in clients:
+        plan.append((root / ".vscode" / "mcp.json", lambda text: _json_server(
+            text, "servers", {"type": "stdio", "command": command, "args": args})))
+    if "codex" in clients:
+        plan.append((root / ".codex" / "config.toml", lambda text: _toml_server(text, command, args)))
+    rules = agent_rules()
+    if "claude" in clients:
+        plan.append((root / "CLAUDE.md", lambda text: _marked_section(text, rules)))
+    if any(c in clients for c in ("cursor", "vscode", "codex")):
+        plan.append((root / "AGENTS.md", lambda text: _marked_section(text, rules)))
+    return [_apply(path, edit, dry_run) for path, edit in plan]
+
+
+def _apply(path: Path, edit, dry_run: bool) -> Change:
+    old = path.read_text() if path.exists() else None
+    try:
+        new = edit(old or "")
+    except ValueError as ex:
+        return Change(path, "skipped", f"{ex}; fix or remove it, then run flowmcp init again")
+    if new == old:
+        return Change(path, "unchanged")
+    if not dry_run:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new)
+    return Change(path, "created" if old is None else "updated")
+
+
+def _json_server(text: str, key: str, spec: dict[str, Any]) -> str:
+    """Set key.flowmcp in a JSON config; every other server and setting is kept as it was."""
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as ex:
+        raise ValueError(f"not valid JSON ({ex.msg}, line {ex.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(key, {}), dict):
+        raise ValueError(f"expected a JSON object with an object under {key!r}")
+    servers = data.setdefault(key, {})
+    if servers.get(SERVER_NAME) == spec:
+        return text
+    servers[SERVER_NAME] = spec
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _toml_server(text: str, command: str, args: list[str]) -> str:
+    """Our [mcp_servers.flowmcp] table between markers; the rest of the file is left as it was."""
+    block = "\n".join([
+        TOML_BEGIN,
+        f"[mcp_servers.{SERVER_NAME}]",
+        f"command = {json.dumps(command)}",
+        "args = [" + ", ".join(json.dumps(a) for a in args) + "]",
+        TOML_END,
+    ])
+    try:
+        existing = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as ex:
+        raise ValueError(f"not valid TOML ({ex})") from None
+    if TOML_BEGIN in text and TOML_END in text:
+        new = _replace_between(text, TOML_BEGIN, TOML_END, block)
+    elif SERVER_NAME in existing.get("mcp_servers", {}):
+        raise ValueError(f"it already has an [mcp_servers.{SERVER_NAME}] table that flowmcp did not write")
+    else:
+        new = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+    tomllib.loads(new)  # never write a file the client cannot read
+    return new
+
+
+def _marked_section(text: str, rules: str) -> str:
+    block = f"{BEGIN}\n{rules.rstrip()}\n{END}"
+    if BEGIN in text and END in text:
+        return _replace_between(text, BEGIN, END, block)
+    return (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+
+
+def _replace_between(text: str, begin: str, end: str, block: str) -> str:
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    return pattern.sub(lambda _: block, text, count=1)
+
+
+def main(root: str | None, client: str, dry_run: bool, python: str | None) -> int:
+    clients = list(CLIENTS) if client == "all" else [client]
+    project = Path(root or ".").resolve()
+    changes = init_project(project, clients, dry_run=dry_run, python=python)
+    verb = {"created": "would create", "updated": "would update"} if dry_run else {}
+    for change in changes:
+        action = verb.get(change.action, change.action)
+        detail = f": {change.detail}" if change.detail else ""
+        print(f"{action:>13}  {change.path.relative_to(project)}{detail}")
+    command, args = launch_command(project, python)
+    print(f"\nflowmcp starts as: {command} {' '.join(args)}")
+    if "claude" in clients:
+        print("Claude Code asks to approve project servers from .mcp.json the first time it starts here.")
+    return 1 if any(c.action == "skipped" for c in changes) else 0

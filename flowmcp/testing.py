@@ -1,0 +1,142 @@
+"""Unit tests for single Metaflow steps, with spin.
+
+    from flowmcp.testing import spin_step
+
+    def test_train_fits_one_model_per_category():
+        result = spin_step("flow.py", "train", artifacts={"rows": [...]})
+        assert result["model"]["n"] == 3
+
+`spin_step` re-runs one step on the inputs of an earlier run (the latest successful one by
+default), with `artifacts` overriding any input — any Python object; they travel by cloudpickle.
+It goes through flowmcp itself, so a failing step raises `StepFailed` with flowmcp's failure
+summary (your line, the exception, a did-you-mean) as its message. It needs only the local
+datastore, so it works in CI after one `python flow.py run` (or flowmcp's `run`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import cloudpickle
+
+from .app import App
+
+__all__ = ["StepFailed", "StepResult", "spin_step"]
+
+
+class StepFailed(AssertionError):
+    """The spun step failed; the message is flowmcp's failure summary."""
+
+
+class StepResult(Mapping):
+    """The step's outputs: `result["name"]` is the real value, read from the spin's datastore."""
+
+    def __init__(self, pathspec: str, root: Path, answer: dict[str, Any], text: str):
+        self.pathspec = pathspec
+        self.root = root
+        self.answer = answer  # the spin tool's structured answer
+        self.text = text  # what an agent would read
+        self._task = None
+
+    @property
+    def task(self):
+        if self._task is None:
+            from metaflow import Task
+
+            self._task = Task(self.pathspec, _namespace_check=False, _current_metadata=f"spin@{self.root}")
+        return self._task
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names():
+            raise KeyError(f"{name!r}: the step has no artifact of that name; it has {', '.join(self._names())}")
+        return self.task[name].data
+
+    def _names(self) -> list[str]:
+        return sorted(a.id for a in self.task.artifacts if not a.id.startswith("_") and a.id != "name")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    @property
+    def stdout(self) -> str:
+        return self.answer.get("stdout_tail", "")
+
+    def __repr__(self) -> str:
+        return f"StepResult({self.pathspec!r}, artifacts={self._names()})"
+
+
+def spin_step(
+    flow: str | os.PathLike,
+    step: str,
+    *,
+    artifacts: dict[str, Any] | None = None,
+    run: str | int | None = None,
+    task: str | int | None = None,
+    root: str | os.PathLike | None = None,
+    python: str | None = None,
+    timeout_s: float = 600,
+) -> StepResult:
+    """Spin `step` of `flow` and return its outputs; raise StepFailed with the summary if it fails.
+
+    `root` is the project root (default: the current directory, or the flow's folder when the
+    flow is outside it); `python` the interpreter that runs the flow (default as for the server).
+    """
+    flow_path = Path(flow).resolve()
+    root_path = Path(root).resolve() if root else Path.cwd().resolve()
+    if root is None and root_path not in flow_path.parents:
+        root_path = flow_path.parent
+    app = App.create(str(root_path), python)
+    arguments: dict[str, Any] = {"flow": str(flow_path), "step": step, "persist": True, "timeout_s": timeout_s}
+    if run is not None:
+        arguments["run"] = str(run)
+    if task is not None:
+        arguments["task"] = str(task)
+    if artifacts:
+        arguments["artifacts_module"] = str(_artifacts_module(app, artifacts))
+    text, answer, is_error = _call_in_thread(app, arguments)
+    if is_error:
+        raise StepFailed(text)
+    return StepResult(answer["pathspec"], root_path, answer, text)
+
+
+def _artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
+    """An ARTIFACTS module for Metaflow that unpickles the given objects (cloudpickle: lambdas,
+    local classes and numpy arrays all travel)."""
+    folder = app.config.state_dir / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"test_inputs_{uuid.uuid4().hex[:12]}"
+    (folder / f"{stem}.pkl").write_bytes(cloudpickle.dumps(artifacts))
+    module = folder / f"{stem}.py"
+    module.write_text(
+        "# Written by flowmcp.testing.spin_step: the inputs a test passed.\n"
+        "import pickle\n"
+        f"with open({str(folder / (stem + '.pkl'))!r}, 'rb') as f:\n"
+        "    ARTIFACTS = pickle.load(f)\n"
+    )
+    return module
+
+
+def _call_in_thread(app: App, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
+    """Call the spin tool through an in-process MCP client, on a thread of its own so it works
+    from sync and async tests alike."""
+    from mcp import Client
+
+    from .server import build_server
+
+    async def call() -> tuple[str, dict, bool]:
+        async with Client(build_server(app)) as client:
+            result = await client.call_tool("spin", arguments)
+        text = "\n".join(c.text for c in result.content if c.type == "text")
+        return text, result.structured_content or {}, bool(result.is_error)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, call).result()

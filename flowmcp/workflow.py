@@ -1,0 +1,55 @@
+"""The incremental workflow as MCP prompts, read from the editable texts in `prompts/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+from mcp.server.mcpserver.prompts.base import UserMessage
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"  # the repository's prompts/, shipped in the package
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def render(name: str, **values: str) -> str:
+    """A prompt text with its $placeholders filled; unknown ones stay as written."""
+    return Template((PROMPTS_DIR / f"{name}.md").read_text()).safe_substitute(values)
+
+
+def agent_rules() -> str:
+    """The CLAUDE.md / AGENTS.md rules that `flowmcp init` installs."""
+    return (TEMPLATES_DIR / "CLAUDE.md.template").read_text()
+
+
+def develop_flow(goal: str, flow: str = "flow.py") -> list[UserMessage]:
+    """Build a new flow step by step: skeleton, data loading, run, then spin and run each step."""
+    return [UserMessage(render("develop_flow", goal=goal, flow=flow))]
+
+
+def add_step(flow: str, step: str, purpose: str) -> list[UserMessage]:
+    """Add one step to an existing flow and verify it with spin, then record it with run."""
+    return [UserMessage(render("add_step", flow=flow, step=step, purpose=purpose))]
+
+
+def debug_failure(flow: str, run: str | None = None) -> list[UserMessage]:
+    """Find a failed step with list_runs, reproduce it with spin, fix it, record it with run."""
+    return [UserMessage(render("debug_failure", flow=flow, run=run or "the latest failed one"))]
+
+
+def test_step(flow: str, step: str) -> list[UserMessage]:
+    """Write a pytest test for one step with flowmcp.testing.spin_step."""
+    return [UserMessage(render("test_step", flow=flow, step=step))]
+
+
+def build_card(flow: str, step: str) -> list[UserMessage]:
+    """Iterate on a step's Metaflow card with spin."""
+    return [UserMessage(render("build_card", flow=flow, step=step))]
+
+
+PROMPTS = {
+    develop_flow: "Develop a Metaflow flow step by step",
+    add_step: "Add a step to a flow",
+    debug_failure: "Debug a failed run",
+    test_step: "Write a test for one step",
+    build_card: "Build a step's card",
+}

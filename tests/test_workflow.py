@@ -1,0 +1,241 @@
+"""The incremental workflow: prompts, guardrails (stale state, flow_status), `flowmcp init`, step tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowmcp import init as flowmcp_init
+from flowmcp.server import INSTRUCTIONS
+
+from .conftest import call, make_project
+
+pytestmark = pytest.mark.anyio
+
+PROMPT_ARGUMENTS = {
+    "develop_flow": {"goal": "forecast daily sales", "flow": "sales.py"},
+    "add_step": {"flow": "sales.py", "step": "features", "purpose": "lagged sales per store"},
+    "debug_failure": {"flow": "sales.py", "run": "1718"},
+    "test_step": {"flow": "sales.py", "step": "train"},
+    "build_card": {"flow": "sales.py", "step": "report"},
+}
+
+
+# ---------------------------------------------------------------------------- prompts
+
+
+@pytest.mark.parametrize("name", sorted(PROMPT_ARGUMENTS))
+async def test_each_prompt_renders_with_its_arguments_and_names_the_tools(client, name):
+    arguments = PROMPT_ARGUMENTS[name]
+    listed = {p.name: p for p in (await client.list_prompts()).prompts}
+    assert {a.name for a in listed[name].arguments} == set(arguments)
+    text = (await client.get_prompt(name, arguments)).messages[0].content.text
+    for value in arguments.values():
+        assert value in text
+    assert "$" not in text.replace("$ ", "")  # every placeholder filled
+    assert text.index("run(") < text.rindex("spin(") < text.rindex("run(")  # run, spin, then run to record
+
+
+async def test_optional_prompt_arguments_have_defaults(client):
+    text = (await client.get_prompt("debug_failure", {"flow": "f.py"})).messages[0].content.text
+    assert "the latest failed one" in text
+    text = (await client.get_prompt("develop_flow", {"goal": "g"})).messages[0].content.text
+    assert 'run(flow="flow.py")' in text
+
+
+def test_instructions_carry_the_workflow_in_five_lines():
+    steps = [line for line in INSTRUCTIONS.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(INSTRUCTIONS.splitlines()) <= 7 and len(steps) == 3
+    assert "run(flow) once" in INSTRUCTIONS and "spin(flow, step)" in INSTRUCTIONS
+
+
+async def test_every_tool_description_says_when_to_use_it(client):
+    for tool in (await client.list_tools()).tools:
+        assert "Use it" in tool.description, tool.name
+    spin = next(t for t in (await client.list_tools()).tools if t.name == "spin")
+    assert "call run once" in spin.description
+
+
+# ---------------------------------------------------------------------------- guardrails
+
+
+async def test_flow_status_follows_the_workflow_through_run_edit_and_spin(client, project):
+    text, status, _ = await call(client, "flow_status", flow="params_flow.py")
+    assert status["latest_run"] is None
+    assert {s["state"] for s in status["steps"]} == {"unverified"}
+    assert status["next_call"].startswith('run(flow="params_flow.py")')
+    assert "start [foreach items] → square" in text and "join [join] → score" in text
+    assert [p["name"] for p in status["parameters"]] == ["alpha", "count", "fail"]
+
+    _, run, _ = await call(client, "run", flow="params_flow.py")
+    _, status, _ = await call(client, "flow_status", flow="params_flow.py")
+    assert status["latest_run"]["pathspec"] == run["pathspec"]
+    assert {s["state"] for s in status["steps"]} == {"verified"}
+    assert status["next_call"].startswith("nothing to do")
+
+    flow = project / "params_flow.py"
+    flow.write_text(flow.read_text().replace("self.result = self.total * 2", "self.result = self.total * 3"))
+    _, status, _ = await call(client, "flow_status", flow="params_flow.py")
+    states = {s["name"]: s["state"] for s in status["steps"]}
+    assert states["score"] == "stale" and states["join"] == "verified"
+    assert status["next_call"].startswith('spin(flow="params_flow.py", step="score")')
+
+    await call(client, "spin", flow="params_flow.py", step="score")
+    _, status, _ = await call(client, "flow_status", flow="params_flow.py")
+    score = next(s for s in status["steps"] if s["name"] == "score")
+    assert score["state"] == "verified" and score["checked_by"].startswith("spin ")
+    assert status["next_call"].startswith('run(flow="params_flow.py") — score passed spin')
+
+
+async def test_spin_warns_when_an_upstream_step_changed_since_its_state_was_made(client, project):
+    await call(client, "run", flow="params_flow.py")
+    text, data, _ = await call(client, "spin", flow="params_flow.py", step="score")
+    assert data["stale_upstream"] == [] and "Stale" not in text
+    flow = project / "params_flow.py"
+    flow.write_text(flow.read_text().replace("self.items = list(range(self.count))",
+                                             "self.items = list(range(self.count + 1))"))
+    text, data, _ = await call(client, "spin", flow="params_flow.py", step="score")
+    assert data["stale_upstream"] == ["start"]
+    assert "Stale parent state: start changed since" in text and "Call run(flow)" in text
+
+
+async def test_spin_of_a_step_added_after_the_run_says_to_run_first(client, project):
+    await call(client, "run", flow="params_flow.py")
+    flow = project / "params_flow.py"
+    flow.write_text(flow.read_text()
+                    .replace("        self.next(self.end)\n\n    @step\n    def end",
+                             "        self.next(self.extra)\n\n    @step\n    def extra(self):\n"
+                             "        self.next(self.end)\n\n    @step\n    def end"))
+    text, _, is_error = await call(client, "spin", flow="params_flow.py", step="extra")
+    assert is_error and "did not run in" in text and "call run(flow=...)" in text
+
+
+# ---------------------------------------------------------------------------- flowmcp init
+
+
+def _init(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flowmcp", "init", "--root", str(root), *args],
+                          capture_output=True, text=True)
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_init_on_an_empty_project_writes_every_client_config(tmp_path):
+    out = _init(tmp_path)
+    assert out.returncode == 0, out.stderr
+    files = _snapshot(tmp_path)
+    assert set(files) == {".mcp.json", ".cursor/mcp.json", ".vscode/mcp.json", ".codex/config.toml",
+                          "CLAUDE.md", "AGENTS.md"}
+    server = json.loads(files[".mcp.json"])["mcpServers"]["flowmcp"]
+    assert server["args"][:2] == ["--root", str(tmp_path)] and "--python" in server["args"]
+    assert json.loads(files[".vscode/mcp.json"])["servers"]["flowmcp"]["type"] == "stdio"
+    assert '[mcp_servers.flowmcp]' in files[".codex/config.toml"]
+    assert files["CLAUDE.md"] == files["AGENTS.md"]
+    assert "spin(flow, step)" in files["CLAUDE.md"]
+    assert "created  .mcp.json" in out.stdout
+
+
+def test_init_keeps_existing_content_and_a_second_run_changes_nothing(tmp_path):
+    (tmp_path / "CLAUDE.md").write_text("# House rules\n\nTabs, never spaces.\n")
+    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"db": {"command": "pg-mcp"}}, "x": [1]}))
+    codex = tmp_path / ".codex" / "config.toml"
+    codex.parent.mkdir()
+    codex.write_text('model = "o4"\n\n[mcp_servers.db]\ncommand = "pg-mcp"\n')
+    assert _init(tmp_path).returncode == 0
+    first = _snapshot(tmp_path)
+    assert first["CLAUDE.md"].startswith("# House rules\n\nTabs, never spaces.\n")
+    config = json.loads(first[".mcp.json"])
+    assert config["mcpServers"]["db"] == {"command": "pg-mcp"} and config["x"] == [1]
+    assert first[".codex/config.toml"].startswith('model = "o4"\n\n[mcp_servers.db]\ncommand = "pg-mcp"\n')
+    again = _init(tmp_path)
+    assert _snapshot(tmp_path) == first
+    assert again.stdout.count("unchanged") == 6
+
+
+def test_init_updates_only_between_its_markers(tmp_path):
+    assert _init(tmp_path, "--client", "claude").returncode == 0
+    claude = tmp_path / "CLAUDE.md"
+    claude.write_text("Before.\n" + claude.read_text().replace("## Spin options", "## Old options") + "After.\n")
+    assert _init(tmp_path, "--client", "claude").returncode == 0
+    text = claude.read_text()
+    assert text.startswith("Before.\n") and text.endswith("After.\n")
+    assert "## Spin options" in text and "## Old options" not in text
+    assert not (tmp_path / "AGENTS.md").exists()
+
+
+def test_init_dry_run_writes_nothing(tmp_path):
+    (tmp_path / "CLAUDE.md").write_text("mine\n")
+    out = _init(tmp_path, "--dry-run")
+    assert out.returncode == 0
+    assert _snapshot(tmp_path) == {"CLAUDE.md": "mine\n"}
+    assert "would create  .mcp.json" in out.stdout and "would update  CLAUDE.md" in out.stdout
+
+
+def test_init_never_overwrites_a_config_it_cannot_parse(tmp_path):
+    broken = '{"mcpServers": {'  # the user's file, half edited
+    (tmp_path / ".mcp.json").write_text(broken)
+    out = _init(tmp_path, "--client", "claude")
+    assert out.returncode == 1
+    assert (tmp_path / ".mcp.json").read_text() == broken
+    assert "skipped  .mcp.json: not valid JSON" in out.stdout
+
+
+@pytest.mark.skipif(not shutil.which("claude"), reason="Claude Code (npm @anthropic-ai/claude-code) not installed")
+def test_claude_code_connects_to_the_server_init_registered(tmp_path):
+    project = make_project(tmp_path / "project", "params_flow.py")
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text('{"enableAllProjectMcpServers": true}')
+    assert _init(project, "--client", "claude").returncode == 0
+    out = subprocess.run(["claude", "mcp", "get", "flowmcp"], cwd=project, capture_output=True, text=True,
+                         env={"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/local/bin"}, timeout=120)
+    assert "Connected" in out.stdout, out.stdout + out.stderr
+
+
+def test_init_module_refuses_a_foreign_codex_table(tmp_path):
+    text = '[mcp_servers.flowmcp]\ncommand = "somebody-else"\n'
+    with pytest.raises(ValueError, match="did not write"):
+        flowmcp_init._toml_server(text, "flowmcp", [])
+
+
+# ---------------------------------------------------------------------------- flowmcp.testing
+
+
+STEP_TEST = '''
+import pytest
+from flowmcp.testing import StepFailed, spin_step
+
+
+def test_score_doubles_the_total():
+    result = spin_step("params_flow.py", "score", artifacts={"total": 21})
+    assert result["result"] == 42
+    assert "result is 42" in result.stdout
+
+
+def test_score_takes_any_python_object():
+    from fractions import Fraction
+    assert spin_step("params_flow.py", "score", artifacts={"total": Fraction(1, 3)})["result"] == Fraction(2, 3)
+
+
+def test_a_failing_step_raises_with_the_summary():
+    with pytest.raises(StepFailed, match="params_flow.py:27 in score — ValueError: refusing to score"):
+        spin_step("params_flow.py", "score", artifacts={"fail": True})
+'''
+
+
+def test_flowmcp_testing_spins_steps_from_a_real_pytest_run(tmp_path):
+    project = make_project(tmp_path / "project", "params_flow.py")
+    subprocess.run([sys.executable, "params_flow.py", "--quiet", "--no-pylint", "run"], cwd=project, check=True,
+                   capture_output=True)
+    (project / "test_steps.py").write_text(STEP_TEST)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_steps.py"],
+                         cwd=project, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "3 passed" in out.stdout
