@@ -70,6 +70,7 @@ class SpinResult(BaseModel):
     artifacts: list[ArtifactSummary] = Field(default_factory=list, description="Artifacts the step created or changed")
     stdout_tail: str = ""
     failure: Failure | None = None
+    cards: list[str] = Field(default_factory=list, description="HTML cards the step rendered (paths in the root)")
     stale_upstream: list[str] = Field(
         default_factory=list, description="Upstream steps edited since the run whose state was used"
     )

@@ -239,3 +239,14 @@ def test_flowmcp_testing_spins_steps_from_a_real_pytest_run(tmp_path):
                          cwd=project, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "3 passed" in out.stdout
+
+
+async def test_spin_lists_the_card_the_step_rendered(tmp_path):
+    project = make_project(tmp_path / "cards", "card_flow.py")
+    async with Client(build_server(App.create(project))) as c:
+        await call(c, "run", flow="card_flow.py")
+        text, data, is_error = await call(c, "spin", flow="card_flow.py", step="report")
+    assert not is_error, text
+    (card,) = data["cards"]
+    assert f"Card: {card}" in text
+    assert "n is 3" in (project / card).read_text()

@@ -102,9 +102,19 @@ async def spin(
                     f"these inputs, so {step} ran on the old code's outputs. Call run(flow) to record the new "
                     f"{changed}, then spin {step} again."
                 )
+        result.cards = _cards(app, result.pathspec)
         if result.pathspec:
             app.state.record_spin(desc.name, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
+
+
+def _cards(app: App, pathspec: str | None) -> list[str]:
+    """Cards a spun step rendered: Metaflow writes them beside the spin datastore."""
+    if not pathspec:
+        return []
+    flow, run_id, step, task = pathspec.split("/")
+    folder = app.config.root / ".metaflow_spin" / "mf.cards" / flow / "runs" / run_id / "steps" / step / "tasks" / task
+    return sorted(app.config.relative(p) for p in folder.glob("cards/*.html"))
 
 
 def _step(desc: FlowDescription, step: str) -> dict[str, Any]:
@@ -202,6 +212,8 @@ def render(r: models.SpinResult) -> str:
         lines.append("The step set no artifacts.")
     if r.stdout_tail:
         lines.append("stdout:\n" + _indent(r.stdout_tail))
+    for card in r.cards:
+        lines.append(f"Card: {card}")
     if r.status == "succeeded":
         if r.persisted:
             lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")
