@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mcp import Client
 
 from flowmcp import init as flowmcp_init
 from flowmcp.server import INSTRUCTIONS
@@ -210,6 +211,7 @@ def test_init_module_refuses_a_foreign_codex_table(tmp_path):
 
 STEP_TEST = '''
 import pytest
+from mcp import Client
 from flowmcp.testing import StepFailed, spin_step
 
 

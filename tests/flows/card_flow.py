@@ -1,4 +1,4 @@
-from metaflow import FlowSpec, step, card, current
+from metaflow import FlowSpec, card, current, step
 from metaflow.cards import Markdown
 
 
