@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +14,8 @@ import pytest
 from mcp import Client
 
 from flowmcp import init as flowmcp_init
-from flowmcp.server import INSTRUCTIONS
+from flowmcp.app import App
+from flowmcp.server import INSTRUCTIONS, build_server
 
 from .conftest import call, make_project
 
@@ -211,7 +214,6 @@ def test_init_module_refuses_a_foreign_codex_table(tmp_path):
 
 STEP_TEST = '''
 import pytest
-from mcp import Client
 from flowmcp.testing import StepFailed, spin_step
 
 
@@ -251,4 +253,6 @@ async def test_spin_lists_the_card_the_step_rendered(tmp_path):
     assert not is_error, text
     (card,) = data["cards"]
     assert f"Card: {card}" in text
-    assert "n is 3" in (project / card).read_text()
+    html = (project / card).read_text()
+    data = re.search(r'__MF_DATA__\[[^\]]*\]\s*=\s*"([^"]+)"', html).group(1)  # the card's content, base64
+    assert "# n is 3" in base64.b64decode(data).decode()
