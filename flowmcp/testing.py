@@ -100,9 +100,15 @@ def spin_step(
         arguments["run"] = str(run)
     if task is not None:
         arguments["task"] = str(task)
-    if artifacts:
-        arguments["artifacts_module"] = str(_artifacts_module(app, artifacts))
-    text, answer, is_error = _call_in_thread(app, arguments)
+    module = _artifacts_module(app, artifacts) if artifacts else None
+    if module:
+        arguments["artifacts_module"] = str(module)
+    try:
+        text, answer, is_error = _call_in_thread(app, arguments)
+    finally:
+        if module:  # the inputs of this one call
+            module.unlink(missing_ok=True)
+            module.with_suffix(".pkl").unlink(missing_ok=True)
     if is_error:
         raise StepFailed(text)
     return StepResult(answer["pathspec"], root_path, answer, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -81,31 +82,43 @@ async def spin(
             if not module_path.is_file() or module_path.suffix != ".py":
                 raise BadArgumentError(f"artifacts_module {artifacts_module!r} is not a .py file in the project root.")
             request["artifacts_module"] = str(module_path)
-        if artifacts:
-            request["artifacts_module"] = str(_write_artifacts_module(app, artifacts))
+        written = _write_artifacts_module(app, artifacts) if artifacts else None
+        if written:
+            request["artifacts_module"] = str(written)
             if step_info["type"] == "join" and not all("/" in k for k in artifacts):
                 notes.append(
                     f"{step} is a join: Metaflow ignores flat overrides there; key them by parent "
                     "task pathspec, e.g. {\"<run>/<step>/<task>\": {\"name\": value}}."
                 )
         versions = step_versions(desc.file)
-        outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True)
+        try:
+            outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True)
+        finally:
+            if written:
+                written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
         result = build_result(app, desc, step, outcome, persist, timeout_s)
         result.notes = notes + result.notes
-        if result.source_task:
-            recorded = app.state.run_versions(desc.name, result.source_task.split("/")[1])
-            result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
-            if result.stale_upstream:
-                changed = ", ".join(result.stale_upstream)
-                result.notes.append(
-                    f"Stale parent state: {changed} changed since {result.source_task.rsplit('/', 2)[0]} produced "
-                    f"these inputs, so {step} ran on the old code's outputs. Call run(flow) to record the new "
-                    f"{changed}, then spin {step} again."
-                )
+        _check_parent_state(app, desc, step, versions, result)
         result.cards = _cards(app, result.pathspec)
         if result.pathspec:
             app.state.record_spin(desc.name, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
+
+
+def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
+                        result: models.SpinResult) -> None:
+    """Say so when an upstream step changed after the run whose outputs this spin reused."""
+    if not result.source_task:
+        return
+    source_run = result.source_task.rsplit("/", 2)[0]
+    recorded = app.state.run_versions(desc.name, source_run.split("/")[1])
+    result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
+    if result.stale_upstream:
+        changed = ", ".join(result.stale_upstream)
+        result.notes.append(
+            f"Stale parent state: {changed} changed since {source_run} produced these inputs, so {step} "
+            f"ran on the old code's outputs. Call run(flow) to record the new {changed}, then spin {step} again."
+        )
 
 
 def _cards(app: App, pathspec: str | None) -> list[str]:
@@ -126,7 +139,7 @@ def _step(desc: FlowDescription, step: str) -> dict[str, Any]:
     raise NotFoundError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
 
 
-def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Any:
+def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
     """Metaflow reads overrides from a module's ARTIFACTS dict: write one from the JSON values."""
     for name in artifacts:
         if not name or not (name.isidentifier() or "/" in name):
