@@ -13,12 +13,11 @@ from . import __version__, tools, workflow
 from .app import App
 
 INSTRUCTIONS = """\
-flowmcp develops Metaflow flows one step at a time:
-1. Write the flow skeleton (empty @steps) and the data-loading step, then run(flow) once.
-2. Fill in the next step and spin(flow, step) it until it works (seconds; reuses the run's state).
-3. run(flow) again to record that step's outputs; repeat 2-3 for every step; finish with a run.
-Failures answer with your file:line, the exception and a did-you-mean; inspect_artifact shows
-any value's type and shape; list_runs finds runs and failed steps."""
+Develop Metaflow flows one verified step at a time (flow_status(flow) shows where you are):
+1. Write the skeleton (empty @steps) and the data-loading step, then run(flow) once.
+2. Fill in the next step only and spin(flow, step) it until it works (seconds; reuses the run).
+3. run(flow) to record that step's outputs; repeat 2-3 for every step; end with a full run.
+A failure answers with your file:line and a did-you-mean; inspect_artifact shows a value's shape."""
 
 # Runs and spins change files under the root but never destroy the user's data.
 _WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,

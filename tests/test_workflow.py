@@ -54,7 +54,7 @@ async def test_optional_prompt_arguments_have_defaults(client):
 
 def test_instructions_carry_the_workflow_in_five_lines():
     steps = [line for line in INSTRUCTIONS.splitlines() if line[:2] in ("1.", "2.", "3.")]
-    assert len(INSTRUCTIONS.splitlines()) <= 7 and len(steps) == 3
+    assert len(INSTRUCTIONS.splitlines()) == 5 and len(steps) == 3
     assert "run(flow) once" in INSTRUCTIONS and "spin(flow, step)" in INSTRUCTIONS
 
 
