@@ -25,6 +25,7 @@ def normalise(text: str) -> str:
     """Remove what changes between runs: run ids, addresses, temporary folders."""
     text = re.sub(r"(?<![\d.])\d{13,}(?![\d.])", "<id>", text)  # run ids, not a float's digits
     text = re.sub(r"0x[0-9a-f]{6,}", "0x…", text)
+    text = re.sub(r"/\S*/bin/python[\d.]*", "<python>", text)  # the interpreter differs per machine
     return re.sub(r"/tmp/[^\s'\"]*?/(?=[\w.]+\.py)", "<root>/", text)
 
 
