@@ -35,6 +35,8 @@ class App:
     bridge: Bridge = field(init=False)
     state: ProjectState = field(init=False)
     _described: dict[Path, tuple[tuple[int, int], FlowDescription]] = field(default_factory=dict)
+    task_group: Any = None  # set by the server's lifespan: where background runs live
+    background: dict[str, Any] = field(default_factory=dict)  # pathspec -> BackgroundRun
 
     def __post_init__(self) -> None:
         self.bridge = Bridge(self.config)

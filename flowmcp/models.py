@@ -54,6 +54,7 @@ class RunResult(BaseModel):
         default_factory=dict, description="Per step, what it set (for a foreach: its first split)"
     )
     failure: Failure | None = None
+    progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
 
 

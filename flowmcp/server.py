@@ -6,6 +6,7 @@ import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
@@ -30,13 +31,23 @@ TOOLS = {
     tools.inspect_artifact: ("Inspect an artifact", _READS),
     tools.list_runs: ("List runs of a flow", _READS),
     tools.flow_status: ("Where a flow stands", _READS),
+    tools.run_status: ("Status of a run", _READS),
+    tools.cancel_run: ("Cancel a background run", ToolAnnotations(read_only_hint=False, destructive_hint=True,
+                                                                   idempotent_hint=True, open_world_hint=False)),
 }
 
 
 def build_server(app: App) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[App]:
-        yield app
+        # Background runs (run(wait=False)) live in this task group: when the server stops, they
+        # are cancelled, and cancelling a job kills its whole process tree.
+        async with anyio.create_task_group() as task_group:
+            app.task_group = task_group
+            try:
+                yield app
+            finally:
+                task_group.cancel_scope.cancel()
 
     server = MCPServer(
         name="flowmcp",

@@ -412,3 +412,12 @@ def test_tail_buffer_memory_stays_bounded_for_100_mb_without_a_newline():
     assert buffer.lines() == ["100%|##########| 100/100 [00:03<00:00]"]
     assert buffer.total_lines == 1
     assert buffer.total_bytes > 100_000_000
+
+
+def test_tail_buffer_reports_every_completed_line_once_across_chunks():
+    seen = []
+    buffer = TailBuffer(max_lines=2, on_line=seen.append)
+    for chunk in (b"alp", b"ha\nbe", b"ta\ngamma\ndel", b"ta"):
+        buffer.feed(chunk)
+    assert seen == ["alpha", "beta", "gamma"]  # "delta" is not finished yet
+    assert buffer.lines() == ["beta", "gamma", "delta"]

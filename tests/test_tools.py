@@ -299,7 +299,7 @@ async def test_list_runs_includes_spins_on_request(rclient):
 
 async def test_every_tool_has_input_and_output_schemas(client):
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"run", "spin", "inspect_artifact", "list_runs", "flow_status"}
+    assert set(tools) == {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run"}
     for tool in tools.values():
         assert tool.input_schema["type"] == "object"
         assert tool.output_schema and tool.output_schema["type"] == "object"

@@ -13,20 +13,24 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from ..config import Config
 from ..errors import BridgeError
+from ..summarize.logs import TailBuffer
 
 DRIVER = Path(__file__).with_name("driver.py")
 HOOK_DIR = Path(__file__).with_name("hook")
-OUTPUT_TAIL_BYTES = 256 * 1024  # of a job's combined output, what we read back
 KILL_GRACE_S = 2.0
+POLL_S = 0.2  # how often a job's output file is read for progress
+KEEPALIVE_S = 4.0  # a progress tick at least this often, even when the flow prints nothing
+MAX_READ_BYTES = 1 << 20  # per poll: a flood of output is skipped to its last megabyte
 JOBS_KEPT = 20  # finished job folders kept under .flowmcp/jobs for a person to look at
 
 
@@ -41,6 +45,49 @@ class JobOutcome:
     output_bytes: int = 0
     captures: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
+
+
+class JobEvents(Protocol):
+    """What a caller hears while a job runs: every output line, and a regular tick."""
+
+    async def line(self, text: str) -> None: ...
+
+    async def tick(self, elapsed_s: float) -> None: ...
+
+
+class OutputWatcher:
+    """Follows a job's output file (the child writes it; we only read): every new line goes to
+    `on_line`, and the last lines stay in a bounded buffer whatever the output's size."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.skipped = 0
+        self.new_lines: list[str] = []
+        self.tail = TailBuffer(on_line=self.new_lines.append)
+
+    def poll(self) -> list[str]:
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return []
+        if size - self.offset > MAX_READ_BYTES:
+            self.skipped += size - MAX_READ_BYTES - self.offset
+            self.tail.feed(b"\n")  # never join the last line seen to one from after the gap
+            self.offset = size - MAX_READ_BYTES
+        if size > self.offset:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                self.tail.feed(f.read(size - self.offset))
+            self.offset = size
+        lines, self.new_lines[:] = list(self.new_lines), []
+        return lines
+
+    def text(self) -> str:
+        lines = self.tail.lines()
+        if self.skipped and self.tail.total_lines > len(lines):
+            lines.insert(0, f"… {self.tail.total_lines - len(lines):,}+ earlier lines not kept …")
+        return "\n".join(lines)
 
 
 class Bridge:
@@ -65,6 +112,7 @@ class Bridge:
         *,
         timeout: float | None = None,
         with_artifacts: bool = False,
+        events: JobEvents | None = None,
     ) -> JobOutcome:
         job = self.jobs_dir / f"{op}-{uuid.uuid4().hex[:12]}"
         job.mkdir(parents=True)
@@ -75,6 +123,7 @@ class Bridge:
         result_path = job / "result.json"
         output_path = job / "output.log"
         timed_out = False
+        watcher = OutputWatcher(output_path)
         try:
             # Opening a local file is instant; the child writes to it, never this event loop.
             with open(output_path, "wb") as output:  # noqa: ASYNC230
@@ -89,7 +138,7 @@ class Bridge:
                 )
                 try:
                     with anyio.move_on_after(timeout) as scope:
-                        await process.wait()
+                        await _follow(process, watcher, events)
                     if scope.cancelled_caught:
                         timed_out = True
                         await _kill_tree(process)
@@ -98,7 +147,8 @@ class Bridge:
                     with anyio.CancelScope(shield=True):
                         await _kill_tree(process)
                     raise
-            return _read_outcome(result_path, output_path, capture_dir, timed_out)
+            watcher.poll()
+            return _read_outcome(result_path, watcher, capture_dir, timed_out)
         finally:
             self._active.discard(job)
             self._prune_jobs()
@@ -111,6 +161,23 @@ class Bridge:
             return
         for old in done[JOBS_KEPT:]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+async def _follow(process, watcher: OutputWatcher, events: JobEvents | None) -> None:
+    """Wait for the job, passing its output lines on as they appear and ticking regularly."""
+    started = last_tick = time.monotonic()
+    while process.returncode is None:
+        with anyio.move_on_after(POLL_S):
+            await process.wait()
+        lines = watcher.poll()
+        if events is None:
+            continue
+        for line in lines:
+            await events.line(line)
+        now = time.monotonic()
+        if now - last_tick >= KEEPALIVE_S:
+            last_tick = now
+            await events.tick(now - started)
 
 
 async def _kill_tree(process) -> None:
@@ -129,8 +196,8 @@ async def _kill_tree(process) -> None:
         pass
 
 
-def _read_outcome(result_path: Path, output_path: Path, capture_dir: Path, timed_out: bool) -> JobOutcome:
-    output, size = _tail(output_path)
+def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, timed_out: bool) -> JobOutcome:
+    output, size = watcher.text(), watcher.tail.total_bytes
     captures = []
     if capture_dir.is_dir():
         for path in sorted(capture_dir.glob("*.json")):
@@ -156,15 +223,3 @@ def _read_outcome(result_path: Path, output_path: Path, capture_dir: Path, timed
         output_bytes=size,
         captures=captures,
     )
-
-
-def _tail(path: Path) -> tuple[str, int]:
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            if size > OUTPUT_TAIL_BYTES:
-                f.seek(size - OUTPUT_TAIL_BYTES)
-            data = f.read()
-    except OSError:
-        return "", 0
-    return data.decode("utf-8", errors="replace"), size

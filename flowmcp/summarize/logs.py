@@ -5,6 +5,7 @@ Pure functions (and one bounded buffer); every cut leaves a marker saying what w
 
 import re
 from collections import deque
+from collections.abc import Callable
 from itertools import groupby
 
 TAIL_LINES = 40
@@ -228,7 +229,10 @@ class TailBuffer:
     """
 
     def __init__(
-        self, max_lines: int = BUFFER_LINES, max_line_bytes: int = BUFFER_LINE_BYTES
+        self,
+        max_lines: int = BUFFER_LINES,
+        max_line_bytes: int = BUFFER_LINE_BYTES,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         if max_lines < 1 or max_line_bytes < 2:
             raise ValueError(
@@ -242,6 +246,7 @@ class TailBuffer:
         self._lines: deque[bytes] = deque(maxlen=max_lines)
         self._partial = bytearray()
         self._partial_cut = 0
+        self.on_line = on_line  # called with every completed line, raw (prefixes kept)
 
     @property
     def total_lines(self) -> int:
@@ -258,11 +263,16 @@ class TailBuffer:
             return
         *complete, rest = others
         self._newlines += 1 + len(complete)
-        self._lines.append(self._bounded(bytes(self._partial), self._partial_cut))
+        finished = self._bounded(bytes(self._partial), self._partial_cut)
+        self._lines.append(finished)
         self._partial.clear()
         self._partial_cut = 0
         # The deque would drop all but the last max_lines anyway; don't copy the others.
         self._lines.extend(self._bounded(line) for line in complete[-self.max_lines :])
+        if self.on_line is not None:
+            self.on_line(finished.decode("utf-8", "replace"))
+            for line in complete:
+                self.on_line(self._bounded(line).decode("utf-8", "replace"))
         self._extend_partial(rest)
 
     def _extend_partial(self, data: bytes) -> None:

@@ -6,6 +6,7 @@ from .flow_status import flow_status
 from .inspect_artifact import inspect_artifact
 from .list_runs import list_runs
 from .run import run
+from .run_status import cancel_run, run_status
 from .spin import spin
 
-__all__ = ["flow_status", "inspect_artifact", "list_runs", "run", "spin"]
+__all__ = ["cancel_run", "flow_status", "inspect_artifact", "list_runs", "run", "run_status", "spin"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -16,8 +18,10 @@ from ..errors import BadArgumentError, BridgeError
 from ..state import step_versions
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail
+from ._progress import TaskProgress
 
 OUTPUT_TAIL_LINES = 12
+START_WAIT_S = 60  # run(wait=False): how long to wait for Metaflow to name the run
 ARTIFACT_LINE_CHARS = 200  # per step in the run answer; inspect_artifact has the rest
 ARTIFACTS_CHARS = 1200
 MAX_TAGS = 20
@@ -34,13 +38,17 @@ async def run(
     timeout_s: Annotated[
         float | None, Field(description="Stop the run (and every step process) after this many seconds", gt=0)
     ] = None,
+    wait: Annotated[
+        bool, Field(description="false: return the pathspec as soon as the run starts; follow it with run_status")
+    ] = True,
 ) -> Annotated[CallToolResult, models.RunResult]:
     """Run the whole flow locally and wait for the outcome; the run is recorded and versioned.
 
     Use it first, before any spin: spin needs a run whose artifacts it can reuse. Run again after
     a step works under spin, to record its outputs for the next step, and once more at the end.
     Answers with the run's pathspec (Flow/run_id), its true status, each step's status and
-    duration and, on failure, the failing line of your code with a short diagnosis."""
+    duration and, on failure, the failing line of your code with a short diagnosis. For a long
+    run pass wait=false, then poll run_status(pathspec); cancel_run(pathspec) stops it."""
     with agent_errors("run"):
         app = app_of(ctx)
         desc, failed = await describe_or_fail(
@@ -50,23 +58,106 @@ async def run(
             return failed
         cli_parameters = params.to_cli(desc.parameters, parameters or {})
         _check_tags(tags)
-        versions = step_versions(desc.file)  # before the run: the code it actually runs
-        outcome = await app.bridge.call(
-            "run",
-            {
-                "flow_file": str(desc.file),
-                "flow_name": desc.name,
-                "cli_parameters": cli_parameters,
-                "tags": tags,
-            },
-            timeout=timeout_s,
-            with_artifacts=True,
+        job = RunJob(app, desc, dict(cli_parameters), tags, timeout_s,
+                     TaskProgress(ctx if wait else None, desc.step_names, f"run {desc.name}"))
+        if wait:
+            result = await job.execute()
+        else:
+            result = await job.start_in_background()
+        return answer(render(app, result), result, is_error=result.status == "failed")
+
+
+class RunJob:
+    """One run of a flow: executed in the call (wait=True) or in the server's task group."""
+
+    def __init__(self, app: App, desc: FlowDescription, cli_parameters: dict[str, str], tags: list[str],
+                 timeout_s: float | None, progress: TaskProgress):
+        self.app, self.desc, self.cli_parameters, self.tags = app, desc, cli_parameters, tags
+        self.timeout_s = timeout_s
+        self.progress = progress
+        self.versions = step_versions(desc.file)  # before the run: the code it actually runs
+        self.result: models.RunResult | None = None
+        self.done = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self.started_at = time.monotonic()
+
+    @property
+    def pathspec(self) -> str | None:
+        return f"{self.desc.name}/{self.progress.run_id}" if self.progress.run_id else None
+
+    async def execute(self) -> models.RunResult:
+        try:
+            with self.scope:
+                outcome = await self.app.bridge.call(
+                    "run",
+                    {"flow_file": str(self.desc.file), "flow_name": self.desc.name,
+                     "cli_parameters": list(self.cli_parameters.items()), "tags": self.tags},
+                    timeout=self.timeout_s,
+                    with_artifacts=True,
+                    events=self.progress,
+                )
+                self.result = build_result(self.app, self.desc, outcome, self.cli_parameters, self.tags,
+                                           self.timeout_s)
+            if self.scope.cancelled_caught:
+                self.result = self._cancelled()
+            elif self.result.pathspec:
+                self.app.state.record_run(self.desc.name, self.result.pathspec.split("/")[1], self.versions,
+                                          {s.step: s.status for s in self.result.steps})
+            return self.result
+        finally:
+            self.done.set()
+
+    async def start_in_background(self) -> models.RunResult:
+        """Start the run and answer as soon as Metaflow names it (or it ends first)."""
+        self.app.task_group.start_soon(self._execute_logged)
+        with anyio.move_on_after(START_WAIT_S):
+            async with anyio.create_task_group() as first:
+                async def started():
+                    await self.progress.started.wait()
+                    first.cancel_scope.cancel()
+
+                async def ended():
+                    await self.done.wait()
+                    first.cancel_scope.cancel()
+
+                first.start_soon(started)
+                first.start_soon(ended)
+        if self.result is not None:
+            return self.result
+        if self.pathspec is None:
+            self.scope.cancel()
+            raise BridgeError(f"{self.desc.name} did not start within {START_WAIT_S:g} s; it was stopped.")
+        self.app.background[self.pathspec] = self
+        return self.status()
+
+    async def _execute_logged(self) -> None:
+        try:
+            await self.execute()
+        except Exception as ex:  # a background job has nobody to raise to: keep it as its result
+            self.result = models.RunResult(
+                flow=self.desc.name, pathspec=self.pathspec, status="failed",
+                failure=models.Failure(exception_type=type(ex).__name__, message=str(ex),
+                                       summary=f"flowmcp could not finish the run: {type(ex).__name__}: {ex}"))
+
+    def status(self) -> models.RunResult:
+        """The final result, or where a background run is now."""
+        if self.result is not None:
+            return self.result
+        elapsed = time.monotonic() - self.started_at
+        return models.RunResult(
+            flow=self.desc.name, pathspec=self.pathspec, status="running", duration_s=round(elapsed, 1),
+            parameters=self.cli_parameters, tags=self.tags,
+            output_tail="\n".join(self.progress.recent),
+            progress=self.progress.summary(),
         )
-        result = build_result(app, desc, outcome, dict(cli_parameters), tags, timeout_s)
-        if result.pathspec:
-            app.state.record_run(desc.name, result.pathspec.split("/")[1], versions,
-                                 {s.step: s.status for s in result.steps})
-        return answer(render(app, result), result, is_error=result.status != "succeeded")
+
+    def _cancelled(self) -> models.RunResult:
+        message = f"cancelled after {time.monotonic() - self.started_at:.0f} s; every step process was stopped"
+        return models.RunResult(
+            flow=self.desc.name, pathspec=self.pathspec, status="failed", parameters=self.cli_parameters,
+            tags=self.tags, output_tail="\n".join(self.progress.recent), progress=self.progress.summary(),
+            failure=models.Failure(exception_type="Cancelled", message=message, summary=f"Cancelled: {message}"),
+        )
 
 
 def _check_tags(tags: list[str]) -> None:
@@ -158,6 +249,11 @@ def render(app: App, r: models.RunResult) -> str:
         )
     elif r.failure and r.failure.step:
         lines.append(f"Next: fix the step, then spin(flow, \"{r.failure.step}\") to check it before running again.")
+    elif r.status == "running":
+        lines.append(f"Progress: {r.progress}")
+        if r.output_tail:
+            lines.append("Latest output:\n" + r.output_tail)
+        lines.append(f"Next: run_status(\"{r.pathspec}\") to follow it; cancel_run(\"{r.pathspec}\") to stop it.")
     elif r.output_tail and not r.failure:
         lines.append("Output:\n" + r.output_tail)
     return "\n".join(lines)

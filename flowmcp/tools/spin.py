@@ -19,6 +19,7 @@ from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ..state import stale_upstream, step_versions
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
+from ._progress import TaskProgress
 
 STDOUT_TAIL_LINES = 10
 MAX_ARTIFACTS_SHOWN = 12
@@ -92,7 +93,8 @@ async def spin(
                 )
         versions = step_versions(desc.file)
         try:
-            outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True)
+            outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True,
+                                            events=TaskProgress(ctx, [step], f"spin {step}"))
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them

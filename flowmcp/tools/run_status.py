@@ -1,0 +1,96 @@
+"""The `run_status` and `cancel_run` tools: follow and stop runs started with run(wait=False)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .. import models
+from ..app import App
+from ..bridge import JobOutcome
+from ..errors import BadArgumentError, NotFoundError
+from ._common import agent_errors, answer, app_of
+from .run import build_result, render
+
+_RUN_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[A-Za-z0-9_.-]+$")
+CANCEL_WAIT_S = 15
+
+
+async def run_status(
+    pathspec: Annotated[str, Field(description="The run's pathspec, Flow/run_id (from run or list_runs)")],
+    ctx: Context,
+) -> Annotated[CallToolResult, models.RunResult]:
+    """Report a run's progress while it runs, then its final status, per-step results and failure
+    summary — the same answer run gives.
+
+    Use it after run(flow, wait=false), or on any run from list_runs."""
+    with agent_errors("run_status"):
+        app = app_of(ctx)
+        pathspec = _checked(pathspec)
+        job = app.background.get(pathspec)
+        if job is not None:
+            result = job.status()
+        else:
+            result = await _recorded(app, pathspec)
+        return answer(render(app, result), result, is_error=result.status == "failed")
+
+
+async def cancel_run(
+    pathspec: Annotated[str, Field(description="The run's pathspec, Flow/run_id, as run(wait=false) returned it")],
+    ctx: Context,
+) -> Annotated[CallToolResult, models.RunResult]:
+    """Stop a run started with run(flow, wait=false): every step process is killed, and the answer
+    says what had finished.
+
+    Use it when a run is no longer needed or runs far longer than expected."""
+    with agent_errors("cancel_run"):
+        app = app_of(ctx)
+        pathspec = _checked(pathspec)
+        job = app.background.get(pathspec)
+        if job is None:
+            raise NotFoundError(
+                f"{pathspec} was not started by this server with run(wait=false), so it cannot be cancelled "
+                "here. list_runs shows its status."
+            )
+        if job.result is None:
+            job.scope.cancel()
+            with anyio.move_on_after(CANCEL_WAIT_S):
+                await job.done.wait()
+        result = job.status()
+        return answer(render(app, result), result, is_error=result.status == "failed")
+
+
+def _checked(pathspec: str) -> str:
+    pathspec = pathspec.strip().strip("/")
+    if not _RUN_PATHSPEC.match(pathspec):
+        raise BadArgumentError(f"{pathspec!r} is not a run pathspec: use Flow/run_id, e.g. MyFlow/1718.")
+    return pathspec
+
+
+async def _recorded(app: App, pathspec: str) -> models.RunResult:
+    """A run this server is not running: read what Metaflow recorded."""
+    flow_name = pathspec.split("/")[0]
+    outcome = await app.bridge.call("run_detail", {"pathspec": pathspec}, timeout=120)
+    if not outcome.ok:
+        raise NotFoundError(f"No run {pathspec} in this project. list_runs(flow) shows the runs.")
+    flow_file = next((f for f in app.find_flow_files() if _declares(f, flow_name)), None)
+    desc = await app.describe(app.config.relative(flow_file)) if flow_file else None
+    record = outcome.data
+    finished = JobOutcome(ok=True, data={"run": record, "exit_code": 0})
+    result = build_result(app, desc, finished, {}, record.get("tags") or [], None) if desc else None
+    if result is None:
+        result = models.RunResult(flow=flow_name, pathspec=pathspec, status=record["status"],
+                                  duration_s=record.get("duration_s"), tags=record.get("tags") or [])
+    return result
+
+
+def _declares(path, flow_name: str) -> bool:
+    try:
+        return f"class {flow_name}(" in path.read_text(errors="replace")
+    except OSError:
+        return False

@@ -1,0 +1,112 @@
+"""Long work: progress and keepalives, timeouts, background runs, cancellation — and no orphans."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import time
+
+import anyio
+import pytest
+from mcp import Client
+
+from flowmcp.app import App
+from flowmcp.server import build_server
+
+from .conftest import call, make_project
+
+pytestmark = pytest.mark.anyio
+
+
+def processes_under(root) -> list[str]:
+    """Every live process whose command line mentions the project: drivers and step processes."""
+    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if str(root) in line and " Z" not in line and "ps -eo" not in line]
+
+
+@pytest.fixture
+def sleepy(tmp_path):
+    return make_project(tmp_path / "sleepy", "sleepy_flow.py", "params_flow.py")
+
+
+async def test_run_reports_each_task_and_keeps_ticking_while_the_flow_is_silent(sleepy):
+    seen: list[tuple[float, str]] = []
+    started = time.monotonic()
+
+    async def progress(value, total, message):
+        seen.append((time.monotonic() - started, message))
+
+    async with Client(build_server(App.create(sleepy))) as c:
+        result = await c.call_tool("run", {"flow": "sleepy_flow.py", "timeout_s": 11}, progress_callback=progress)
+    assert result.is_error
+    messages = [m for _, m in seen]
+    assert any(m.startswith("start started") for m in messages)
+    ticks = [t for t, m in seen if "s so far" in m]
+    assert len(ticks) >= 2
+    times = [0.0] + [t for t, _ in seen]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 5.5  # a keepalive at least every 5 s
+
+
+async def test_run_in_the_background_can_be_followed_and_cancelled_without_orphans(sleepy):
+    async with Client(build_server(App.create(sleepy))) as c:
+        began = time.monotonic()
+        text, data, is_error = await call(c, "run", flow="sleepy_flow.py", wait=False)
+        assert time.monotonic() - began < 20
+        assert not is_error and data["status"] == "running", text
+        pathspec = data["pathspec"]
+        assert pathspec.startswith("SleepyFlow/")
+        await anyio.sleep(1.5)
+        text, data, _ = await call(c, "run_status", pathspec=pathspec)
+        assert data["status"] == "running" and "running: start" in data["progress"]
+        assert "going to sleep" in text
+        text, data, is_error = await call(c, "cancel_run", pathspec=pathspec)
+        assert is_error and data["failure"]["exception_type"] == "Cancelled"
+        _, again, _ = await call(c, "run_status", pathspec=pathspec)
+        assert again["failure"]["exception_type"] == "Cancelled"
+    await anyio.sleep(0.5)
+    assert processes_under(sleepy) == []
+
+
+async def test_a_background_run_finishes_and_run_status_gives_the_full_answer(sleepy):
+    async with Client(build_server(App.create(sleepy))) as c:
+        _, data, _ = await call(c, "run", flow="params_flow.py", wait=False)
+        pathspec = data["pathspec"]
+        for _ in range(100):
+            _, data, _ = await call(c, "run_status", pathspec=pathspec)
+            if data["status"] != "running":
+                break
+            await anyio.sleep(0.3)
+    assert data["status"] == "succeeded"
+    assert data["steps"][0]["step"] == "start"
+
+
+async def test_run_status_reads_runs_it_did_not_start(sleepy):
+    # Setting up: a run made outside flowmcp.
+    subprocess.run([sys.executable, "params_flow.py", "--quiet", "--no-pylint", "run", "--fail", "true"],  # noqa: ASYNC221
+                   cwd=sleepy, capture_output=True)
+    async with Client(build_server(App.create(sleepy))) as c:
+        _, runs, _ = await call(c, "list_runs", flow="params_flow.py")
+        text, data, is_error = await call(c, "run_status", pathspec=runs["runs"][0]["pathspec"])
+    assert is_error and data["status"] == "failed"
+    assert text.startswith("params_flow.py:27 in score — ValueError: refusing to score")
+
+
+async def test_cancel_run_refuses_runs_it_does_not_own_and_bad_pathspecs(sleepy):
+    async with Client(build_server(App.create(sleepy))) as c:
+        text, _, is_error = await call(c, "cancel_run", pathspec="ParamsFlow/123")
+        assert is_error and "not started by this server" in text
+        text, _, is_error = await call(c, "run_status", pathspec="not a pathspec")
+        assert is_error and "Flow/run_id" in text
+
+
+async def test_client_cancellation_kills_the_run_and_the_server_keeps_serving(sleepy):
+    server = build_server(App.create(sleepy))
+    async with Client(server, mode="legacy") as c:
+        for _ in range(3):
+            with anyio.move_on_after(2.5):
+                await c.call_tool("run", {"flow": "sleepy_flow.py"})
+        await anyio.sleep(1.0)
+        assert processes_under(sleepy) == []
+        result = await c.call_tool("list_runs", {"flow": "sleepy_flow.py"})
+        assert not result.is_error and "SleepyFlow/" in result.content[0].text
