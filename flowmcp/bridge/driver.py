@@ -753,15 +753,11 @@ def op_spin(req):
     argv.append("--persist" if req.get("persist") else "--no-persist")
     if req.get("artifacts_module"):
         argv += ["--artifacts-module", req["artifacts_module"]]
-    latest = _latest_run_file(flow_name)
-    saved_latest = _read_text(latest) if latest else None
     started = time.time()
     try:
         code, caught = run_cli(req["flow_file"], argv)
     finally:
-        # Spin overwrites latest_run with its own id (even on failure), which breaks a later
-        # `resume`; put back what was there.
-        _restore(latest, saved_latest)
+        repair_latest_run(flow_name)
     elapsed = time.time() - started
     spin_run_id = _read_text(req["run_id_file"])
     out = {
@@ -776,18 +772,27 @@ def op_spin(req):
     return out
 
 
-def _restore(path, content):
-    if path is None:
+def repair_latest_run(flow_name):
+    """Point `latest_run` back at a real run when a spin left its own id there.
+
+    Spin writes its id to latest_run (even when it fails), which breaks a later `resume`. Saving
+    and restoring the file would race with a run or another spin started meanwhile; instead,
+    whenever the file names a spin, it gets the newest real run's id (run ids are start times),
+    or is removed when there is none. A real run's id is never touched."""
+    path = _latest_run_file(flow_name)
+    current = _read_text(path) if path else None
+    if not current or current not in set(_spin_run_ids(flow_name)):
         return
-    if content is None:
+    real = _sorted_run_ids(flow_name)
+    if not real:
         try:
             os.unlink(path)
         except OSError:
             pass
         return
-    tmp = path + ".flowmcp-tmp"
+    tmp = "%s.flowmcp-%d" % (path, os.getpid())
     with open(tmp, "w") as f:
-        f.write(content)
+        f.write(real[0])
     os.replace(tmp, path)
 
 
