@@ -43,8 +43,8 @@ class App:
         self.state = ProjectState(self.config.state_dir / "state.json")
 
     @classmethod
-    def create(cls, root: str | None = None, python: str | None = None) -> App:
-        return cls(Config.create(root, python))
+    def create(cls, root: str | None = None, python: str | None = None, **options: Any) -> App:
+        return cls(Config.create(root, python, **options))
 
     def flow_path(self, flow: str) -> Path:
         path = self.config.resolve(flow, what="flow file")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .config import DEFAULT_KEEP_SPINS
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -13,6 +15,9 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", metavar="DIR", help="project root (default: the current directory)")
     parser.add_argument("--python", metavar="PATH",
                         help="interpreter that runs the flows (default: $VIRTUAL_ENV, ./.venv, or this one)")
+    parser.add_argument("--keep-spins", type=int, default=argparse.SUPPRESS, metavar="N",
+                        help=f"spins kept per flow; older ones are deleted (default {DEFAULT_KEEP_SPINS}; "
+                        "persisted spins are kept at least an hour)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from .server import build_server
 
     try:
-        app = App.create(args.root, args.python)
+        app = App.create(args.root, args.python, keep_spins=getattr(args, "keep_spins", DEFAULT_KEEP_SPINS))
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import OutsideRootError
 
 STATE_DIR = ".flowmcp"  # flowmcp's own files inside the project root
+DEFAULT_KEEP_SPINS = 50
 DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
 
 
@@ -19,14 +20,18 @@ class Config:
     python: str
     python_source: str  # why this interpreter: "--python", "$VIRTUAL_ENV", ".venv", "server"
     extra_env: dict[str, str] = field(default_factory=dict)
+    keep_spins: int = DEFAULT_KEEP_SPINS  # per flow; older spins are pruned after each spin
 
     @classmethod
-    def create(cls, root: str | os.PathLike | None = None, python: str | None = None) -> Config:
+    def create(cls, root: str | os.PathLike | None = None, python: str | None = None,
+               keep_spins: int = DEFAULT_KEEP_SPINS) -> Config:
         root_path = Path(root or os.getcwd()).expanduser().resolve()
         if not root_path.is_dir():
             raise ValueError(f"project root {root_path} is not a directory")
+        if keep_spins < 1:
+            raise ValueError(f"--keep-spins must be at least 1, got {keep_spins}")
         interpreter, source = find_interpreter(root_path, python)
-        return cls(root=root_path, python=interpreter, python_source=source)
+        return cls(root=root_path, python=interpreter, python_source=source, keep_spins=keep_spins)
 
     @property
     def state_dir(self) -> Path:

@@ -1,0 +1,67 @@
+"""Spin datastore pruning: the newest spins stay, recent persisted ones stay, orphaned blobs go."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from mcp import Client
+
+from flowmcp.app import App
+from flowmcp.bridge.housekeeping import BLOB_GRACE_S, PERSISTED_GRACE_S, prune_spins
+from flowmcp.server import build_server
+
+from .conftest import call, make_project
+
+pytestmark = pytest.mark.anyio
+
+
+def _spin(root, flow, run_id, objects=None, age_s=0.0):
+    task = root / ".metaflow_spin" / flow / str(run_id) / "train" / "0"
+    task.mkdir(parents=True)
+    (task / "0.data.json").write_text(json.dumps({"objects": objects or {}}))
+    then = time.time() - age_s
+    os.utime(root / ".metaflow_spin" / flow / str(run_id), (then, then))
+    return root / ".metaflow_spin" / flow / str(run_id)
+
+
+def _blob(root, flow, key, age_s):
+    shard = root / ".metaflow_spin" / flow / "data" / key[:2]
+    shard.mkdir(parents=True, exist_ok=True)
+    blob = shard / key
+    blob.write_bytes(b"x")
+    then = time.time() - age_s
+    os.utime(blob, (then, then))
+    return blob
+
+
+def test_prune_keeps_the_newest_and_recent_persisted_spins_and_collects_orphan_blobs(tmp_path):
+    old = PERSISTED_GRACE_S + 60
+    kept_new = _spin(tmp_path, "F", 105)
+    kept_newer = _spin(tmp_path, "F", 106)
+    persisted_recent = _spin(tmp_path, "F", 103, objects={"model": "aa11"}, age_s=60)
+    persisted_old = _spin(tmp_path, "F", 102, objects={"model": "bb22"}, age_s=old)
+    plain_old = _spin(tmp_path, "F", 101, age_s=old)
+    referenced = _blob(tmp_path, "F", "aa11", age_s=BLOB_GRACE_S + 60)
+    orphan = _blob(tmp_path, "F", "bb22", age_s=BLOB_GRACE_S + 60)
+    fresh = _blob(tmp_path, "F", "cc33", age_s=5)  # may belong to a spin being written
+
+    assert prune_spins(tmp_path, "F", keep=2) == 2
+    assert kept_new.exists() and kept_newer.exists() and persisted_recent.exists()
+    assert not persisted_old.exists() and not plain_old.exists()
+    assert referenced.exists() and fresh.exists() and not orphan.exists()
+
+
+def test_prune_of_a_flow_without_spins_does_nothing(tmp_path):
+    assert prune_spins(tmp_path, "Nothing", keep=1) == 0
+
+
+async def test_spins_beyond_keep_spins_are_pruned_after_each_spin(tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    async with Client(build_server(App.create(project, keep_spins=2))) as c:
+        await call(c, "run", flow="params_flow.py")
+        spun = [(await call(c, "spin", flow="params_flow.py", step="end"))[1]["pathspec"] for _ in range(4)]
+    left = sorted(p.name for p in (project / ".metaflow_spin" / "ParamsFlow").iterdir() if p.name.isdigit())
+    assert left == sorted(s.split("/")[1] for s in spun[-2:])
