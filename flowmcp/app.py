@@ -144,7 +144,7 @@ class App:
         elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
             # The step process died without a Python exception (a signal, os._exit): Metaflow
             # only knows its return code.
-            summary = failure_summary.from_exit(step, metaflow_error.get("message", ""))
+            summary = failure_summary.from_exit(step, metaflow_error.get("message", "") + "\n" + output)
             summary.task = task
         elif metaflow_error:
             summary = failure_summary.from_metaflow_error(metaflow_error, root, flow.step_names if flow else None)

@@ -405,3 +405,12 @@ async def test_inspect_reads_objects_of_classes_from_the_flow_file_and_user_modu
                                             name="square")
         assert not is_error, text
         assert square["summary"].startswith("Square (shapes)") and "side: 3" in square["detail"]
+
+
+async def test_spin_of_a_join_with_five_inputs_explains_the_metaflow_bug(client, project):
+    await call(client, "run", flow="params_flow.py", parameters={"count": 5})
+    text, _, is_error = await call(client, "spin", flow="params_flow.py", step="join")
+    assert is_error
+    assert "joins 5 inputs" in text and "known bug" in text
+    _, data, is_error = await call(client, "spin", flow="params_flow.py", step="score")
+    assert not is_error  # a linear step of the same run spins fine

@@ -688,6 +688,8 @@ def resolve_source(req):
             split = {"index": task.index, "splits": len(tasks)}
     except Exception:
         pass
+    if req.get("step_type") == "join":
+        _check_join_width(task)
     try:
         run_ok = run.successful
     except Exception:
@@ -700,6 +702,25 @@ def resolve_source(req):
         "split": split,
         "notes": notes,
     }
+
+
+MAX_SPIN_JOIN_INPUTS = 4  # Metaflow 2.19's spin loses inputs of wider joins
+
+
+def _check_join_width(task):
+    """Metaflow 2.19 cannot spin a join of 5 or more inputs ("Data missing: Some input
+    datastores are missing"): say so before launching instead of failing obscurely."""
+    try:
+        inputs = len(list(task.parent_tasks))
+    except Exception:
+        return
+    if inputs > MAX_SPIN_JOIN_INPUTS:
+        raise DriverError(
+            "join_too_wide",
+            "%s joins %d inputs, and Metaflow 2.19's spin cannot re-run a join of 5 or more inputs (a "
+            "known bug: its input datastores go missing). Spin the steps before the join instead, or "
+            "run(flow) to exercise it." % (task.pathspec, inputs),
+        )
 
 
 def validate_artifacts_module(path):

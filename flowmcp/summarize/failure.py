@@ -218,8 +218,10 @@ def from_traceback_text(text: str, root: Path) -> Failure | None:
 def from_exit(step: str | None, exit_text: str) -> Failure:
     """A step that died without a Python exception: a signal or an exit code."""
     m = re.search(r"return code (-?\d+)", exit_text)
-    if m:
-        code = int(m.group(1))
+    code = int(m.group(1)) if m else None
+    if code is None and "segmentation fault" in exit_text:
+        code = -signal.SIGSEGV  # Metaflow's words for a task that died of SIGSEGV
+    if code is not None:
         if code < 0:
             try:
                 name = signal.Signals(-code).name

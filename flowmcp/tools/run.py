@@ -191,10 +191,15 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
         )
     elif status == "failed" or data.get("exit_code"):
         status = "failed"
+        # The run is over: a task that never reported its end died with it (a signal, os._exit).
+        for s in steps:
+            if s.status == "running":
+                s.status = "failed"
         info = record.get("failure") or {}
         stored = info.get("stored_exception") or {}
+        died = next((s.step for s in steps if s.status == "failed"), None)
         failure = app.failure(
-            step=info.get("step") or record.get("failed_step"),
+            step=info.get("step") or record.get("failed_step") or died,
             task=info.get("task"),
             captures=outcome.captures,
             cli_error=data.get("cli_error"),

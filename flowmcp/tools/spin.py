@@ -78,6 +78,7 @@ async def spin(
             "run": normalise_id(run),
             "task": normalise_id(task),
             "persist": persist,
+            "step_type": step_info["type"],
         }
         notes = []
         if artifacts_module is not None:
