@@ -412,5 +412,5 @@ async def test_spin_of_a_join_with_five_inputs_explains_the_metaflow_bug(client,
     text, _, is_error = await call(client, "spin", flow="params_flow.py", step="join")
     assert is_error
     assert "joins 5 inputs" in text and "known bug" in text
-    _, data, is_error = await call(client, "spin", flow="params_flow.py", step="score")
+    _, _, is_error = await call(client, "spin", flow="params_flow.py", step="score")
     assert not is_error  # a linear step of the same run spins fine
