@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP bind address (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    serve.add_argument("--token", help="bearer token every HTTP request must carry (or set FLOWMCP_TOKEN); "
+                       "required to bind anything but loopback")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
+                       help="another Host name clients use to reach the server (DNS-rebinding protection)")
     init = commands.add_parser("init", help="register flowmcp with this project's coding agents")
     init.add_argument("--client", choices=["claude", "cursor", "vscode", "codex", "all"], default="all",
                       help="which client to configure (default: all)")
@@ -64,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     server = build_server(app)
     if args.command == "serve" and args.http:
-        server.run("streamable-http", host=args.host, port=args.port)
+        from .http import TokenRequired, serve
+
+        try:
+            serve(server, args.host, args.port, args.token, args.allowed_host)
+        except TokenRequired as ex:
+            print(f"flowmcp: {ex}", file=sys.stderr)
+            return 2
     else:
         server.run("stdio")
     return 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 import sys
 import time
 
@@ -33,20 +37,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def http_server(tmp_path):
-    project = make_project(tmp_path / "p", "params_flow.py")
+def _start(project, *extra: str, env=None) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "flowmcp", "serve", "--http", "--port", str(port),
-                             "--root", str(project)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--root", str(project), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return proc, port
         except OSError:
             assert proc.poll() is None, proc.stdout.read().decode()
             time.sleep(0.1)
+    raise AssertionError("the HTTP server did not start")
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    proc, port = _start(make_project(tmp_path / "p", "params_flow.py"))
     yield f"http://127.0.0.1:{port}/mcp"
     proc.terminate()
     proc.wait(timeout=10)
@@ -59,3 +68,37 @@ async def test_streamable_http_serves_the_tools_at_slash_mcp(http_server, mode):
         assert names == {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run"}
         result = await client.call_tool("list_runs", {})
         assert "params_flow.py (ParamsFlow): no runs yet" in result.content[0].text
+
+
+def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "flowmcp", "serve", "--http", "--host", "0.0.0.0", "--port",
+                          str(_free_port()), "--root", str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "FLOWMCP_TOKEN"})
+    assert out.returncode == 2
+    assert "--token" in out.stderr and "FLOWMCP_TOKEN" in out.stderr
+
+
+def _post(port: int, headers: dict[str, str]) -> int:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=body, method="POST", headers={
+        "content-type": "application/json", "accept": "application/json, text/event-stream", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as ex:
+        return ex.code
+
+
+def test_a_token_is_checked_on_every_request_and_dns_rebinding_stays_blocked(tmp_path):
+    env = dict(os.environ, FLOWMCP_TOKEN="s3cret-token")
+    proc, port = _start(tmp_path, "--host", "0.0.0.0", env=env)
+    try:
+        assert _post(port, {}) == 401
+        assert _post(port, {"authorization": "Bearer wrong"}) == 401
+        assert _post(port, {"authorization": "Bearer s3cret-token"}) == 200
+        # a page on another site, resolved to this machine, must not get through
+        assert _post(port, {"authorization": "Bearer s3cret-token", "host": "evil.example:80"}) in (403, 421)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
