@@ -6,10 +6,10 @@ import json
 import os
 import socket
 import subprocess
-import urllib.error
-import urllib.request
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from mcp import Client
