@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp.types import ToolAnnotations
+from mcp.types import EmptyResult, SetLevelRequestParams, ToolAnnotations
 
-from . import __version__, tools, workflow
+from . import __version__, completion, tools, workflow
 from .app import App
 
 INSTRUCTIONS = """\
@@ -62,4 +63,16 @@ def build_server(app: App) -> MCPServer:
         server.add_tool(fn, title=title, annotations=hints, description=inspect.cleandoc(fn.__doc__ or ""))
     for fn, title in workflow.PROMPTS.items():
         server.prompt(title=title)(fn)
+
+    @server.completion()
+    async def complete_prompt_argument(ref, argument, context):
+        return await completion.complete(app, ref, argument, context)
+
+    # MCPServer has no public hook for logging/setLevel (deprecated in the 2026-07-28 protocol, still
+    # used by 2025 clients and checked by the conformance suite); the low-level server takes it.
+    async def set_level(_ctx, params: SetLevelRequestParams) -> EmptyResult:
+        logging.getLogger("flowmcp").setLevel(params.level.upper() if params.level != "emergency" else "CRITICAL")
+        return EmptyResult()
+
+    server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
     return server

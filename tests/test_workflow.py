@@ -256,3 +256,33 @@ async def test_spin_lists_the_card_the_step_rendered(tmp_path):
     html = (project / card).read_text()
     data = re.search(r'__MF_DATA__\[[^\]]*\]\s*=\s*"([^"]+)"', html).group(1)  # the card's content, base64
     assert "# n is 3" in base64.b64decode(data).decode()
+
+
+# ---------------------------------------------------------------------------- completion, logging
+
+
+async def test_prompt_arguments_complete_from_flow_files_steps_and_runs(client, project):
+    from mcp.types import PromptReference
+
+    ref = PromptReference(type="ref/prompt", name="debug_failure")
+    flows = await client.complete(ref, {"name": "flow", "value": "par"})
+    assert flows.completion.values == ["params_flow.py"]
+    steps = await client.complete(PromptReference(type="ref/prompt", name="add_step"), {"name": "step", "value": "s"},
+                                  context_arguments={"flow": "params_flow.py"})
+    assert steps.completion.values == ["start", "square", "score"]
+    _, run, _ = await call(client, "run", flow="params_flow.py")
+    runs = await client.complete(ref, {"name": "run", "value": ""}, context_arguments={"flow": "params_flow.py"})
+    assert runs.completion.values == [run["pathspec"].split("/")[1]]
+
+
+@pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
+async def test_logging_set_level_is_accepted(project):
+    import logging
+
+    logger = logging.getLogger("flowmcp")
+    try:
+        async with Client(build_server(App.create(project)), mode="legacy") as c:
+            await c.set_logging_level("debug")
+        assert logger.level == logging.DEBUG
+    finally:
+        logger.setLevel(logging.NOTSET)
