@@ -414,3 +414,15 @@ async def test_spin_of_a_join_with_five_inputs_explains_the_metaflow_bug(client,
     assert "joins 5 inputs" in text and "known bug" in text
     _, _, is_error = await call(client, "spin", flow="params_flow.py", step="score")
     assert not is_error  # a linear step of the same run spins fine
+
+
+async def test_secret_environment_values_never_reach_an_answer(client, project, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_API_TOKEN", "tok-9f8e7d6c5b4a")
+    flow = project / "params_flow.py"
+    flow.write_text(flow.read_text().replace(
+        'raise ValueError(f"refusing to score a total of {self.total}")',
+        'raise ValueError(os.environ["WAREHOUSE_API_TOKEN"])').replace("from metaflow", "import os\nfrom metaflow"))
+    text, data, is_error = await call(client, "run", flow="params_flow.py", parameters={"fail": True})
+    assert is_error
+    assert "tok-9f8e7d6c5b4a" not in text and "tok-9f8e7d6c5b4a" not in json.dumps(data)
+    assert "ValueError: $WAREHOUSE_API_TOKEN" in text

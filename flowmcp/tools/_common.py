@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,8 @@ from ..errors import FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
 
 log = logging.getLogger("flowmcp")
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PASSWD|KEY|CREDENTIAL|AUTH|SESSION|COOKIE|PRIVATE", re.IGNORECASE)
+MIN_SECRET_CHARS = 8  # shorter values would replace ordinary words
 
 
 def app_of(ctx: Context) -> App:
@@ -34,13 +39,13 @@ def agent_errors(tool: str) -> Iterator[None]:
     except ToolError:
         raise
     except FlowmcpError as ex:
-        raise ToolError(str(ex)) from ex
+        raise ToolError(redact(str(ex))) from ex
     except Exception as ex:
         log.exception("tool %s failed", tool)
-        raise ToolError(
+        raise ToolError(redact(
             f"flowmcp hit an unexpected error in {tool}: {type(ex).__name__}: {ex}. "
             "The server is still running; retry, or report this with the flow that caused it."
-        ) from ex
+        )) from ex
 
 
 async def describe_or_fail(app: App, flow: str, failed: Callable[[str, Failure], BaseModel]):
@@ -67,11 +72,21 @@ def artifact_summaries(captured: dict | None) -> list[ArtifactSummary]:
 
 def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolResult:
     """A compact text for the agent plus the full typed data as structuredContent."""
+    structured = json.loads(redact(json.dumps(model.model_dump(mode="json"))))
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=model.model_dump(mode="json"),
+        content=[TextContent(type="text", text=redact(text))],
+        structured_content=structured,
         is_error=is_error,
     )
+
+
+def redact(text: str) -> str:
+    """Secret-looking environment values never reach an answer (a step may print or raise one):
+    each becomes `$NAME`."""
+    for name, value in os.environ.items():
+        if len(value) >= MIN_SECRET_CHARS and _SECRET_NAME.search(name) and value in text:
+            text = text.replace(value, f"${name}")
+    return text
 
 
 def normalise_id(value: str | int | None) -> str | None:
