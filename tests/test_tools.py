@@ -426,3 +426,18 @@ async def test_secret_environment_values_never_reach_an_answer(client, project, 
     assert is_error
     assert "tok-9f8e7d6c5b4a" not in text and "tok-9f8e7d6c5b4a" not in json.dumps(data)
     assert "ValueError: $WAREHOUSE_API_TOKEN" in text
+
+
+async def test_an_artifacts_module_that_raises_is_caught_before_launch(rclient, recorded):
+    (Path(recorded["root"]) / "broken_inputs.py").write_text("ARTIFACTS = {'total': 1 / 0}\n")
+    text, _, is_error = await call(rclient, "spin", flow="params_flow.py", step="score",
+                                   artifacts_module="broken_inputs.py")
+    assert is_error
+    assert "broken_inputs.py raised on import: ZeroDivisionError" in text
+
+
+async def test_an_artifacts_module_outside_the_root_is_refused(rclient, tmp_path):
+    (tmp_path / "elsewhere.py").write_text("ARTIFACTS = {}\n")
+    text, _, is_error = await call(rclient, "spin", flow="params_flow.py", step="score",
+                                   artifacts_module=str(tmp_path / "elsewhere.py"))
+    assert is_error and "outside the project root" in text

@@ -96,6 +96,11 @@ class RunJob:
                     with_artifacts=True,
                     events=self.progress,
                 )
+                if outcome.timed_out and self.pathspec:
+                    # The driver was killed before reading the run back: read what it left.
+                    detail = await self.app.bridge.call("run_detail", {"pathspec": self.pathspec}, timeout=60)
+                    if detail.ok:
+                        outcome.data = {"run": detail.data}
                 self.result = build_result(self.app, self.desc, outcome, self.cli_parameters, self.tags,
                                            self.timeout_s)
             if self.scope.cancelled_caught:
@@ -182,19 +187,24 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
     ]
     status = record.get("status") or "failed"
     failure = None
-    if outcome.timed_out:
+    if outcome.timed_out or status == "failed" or data.get("exit_code"):
         status = "failed"
-        failure = models.Failure(
-            exception_type="Timeout",
-            message=f"the run was stopped after {timeout_s:g} s (timeout_s); every step process was killed",
-            summary=f"Timeout: stopped after {timeout_s:g} s; last output:\n{tail}",
-        )
-    elif status == "failed" or data.get("exit_code"):
-        status = "failed"
-        # The run is over: a task that never reported its end died with it (a signal, os._exit).
+        # The run is over: a task that never reported its end died with it (a signal, os._exit,
+        # our own kill on timeout).
         for s in steps:
             if s.status == "running":
                 s.status = "failed"
+    if outcome.timed_out:
+        done = ", ".join(s.step for s in steps if s.status == "succeeded") or "no step"
+        killed = ", ".join(s.step for s in steps if s.status == "failed") or "none"
+        message = f"the run was stopped after {timeout_s:g} s (timeout_s); every step process was killed"
+        failure = models.Failure(
+            exception_type="Timeout",
+            message=message,
+            summary=f"Timeout: stopped after {timeout_s:g} s. Finished: {done}; stopped: {killed}.\n"
+                    f"Last output:\n{tail}",
+        )
+    elif status == "failed":
         info = record.get("failure") or {}
         stored = info.get("stored_exception") or {}
         died = next((s.step for s in steps if s.status == "failed"), None)
