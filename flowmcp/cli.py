@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="which client to configure (default: all)")
     init.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
     _add_project_options(init)
+    call = commands.add_parser("call", help="call one tool without an MCP client (scripts, CI)")
+    call.add_argument("tool", help="tool name, e.g. spin")
+    call.add_argument("--args", default="{}", metavar="JSON", help="the tool's arguments as a JSON object")
+    call.add_argument("--json", action="store_true", help="print the structured result instead of the text")
+    _add_project_options(call)
     demo = commands.add_parser("demo", help="walk an agent's loop on a bundled example project")
     demo.add_argument("--dir", help="where to copy the example (default: a new temporary directory)")
     demo.add_argument("--python", metavar="PATH", help="interpreter that runs the example's flow")
@@ -66,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return 2
+    if args.command == "call":
+        from .headless import call
+
+        return call(app, args.tool, args.args, args.json)
     server = build_server(app)
     if args.command == "serve" and args.http:
         from .http import TokenRequired, serve

@@ -55,6 +55,7 @@ class RunResult(BaseModel):
     )
     failure: Failure | None = None
     progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
+    resumed_from: str | None = Field(None, description="For resume: the run (and step) it restarted from")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
 
 
@@ -142,3 +143,11 @@ class FlowStatus(BaseModel):
     steps: list[StepState] = Field(default_factory=list)
     latest_run: RunInfo | None = None
     next_call: str = Field(description="The call to make next, and why")
+
+
+class LogsResult(BaseModel):
+    pathspec: str = Field(description="The task the log belongs to")
+    stream: Literal["stdout", "stderr"]
+    total_lines: int = Field(description="Lines in the whole log, after cleaning and folding repeats")
+    matched: int = Field(description="Lines matching the pattern (all lines without one)")
+    text: str

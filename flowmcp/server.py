@@ -29,10 +29,12 @@ _READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 TOOLS = {
     tools.run: ("Run a Metaflow flow", _WRITES),
     tools.spin: ("Spin one step of a flow", _WRITES),
+    tools.resume: ("Resume a failed run", _WRITES),
     tools.inspect_artifact: ("Inspect an artifact", _READS),
     tools.list_runs: ("List runs of a flow", _READS),
     tools.flow_status: ("Where a flow stands", _READS),
     tools.run_status: ("Status of a run", _READS),
+    tools.get_logs: ("Read a task's logs", _READS),
     tools.cancel_run: ("Cancel a background run", ToolAnnotations(read_only_hint=False, destructive_hint=True,
                                                                    idempotent_hint=True, open_world_hint=False)),
 }

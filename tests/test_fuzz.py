@@ -21,7 +21,9 @@ CALLS = int(os.environ.get("FLOWMCP_FUZZ_CALLS", "2000"))
 CALL_TIMEOUT_S = 120
 
 PARAMETERS = {
-    "run": ["flow", "parameters", "tags", "timeout_s", "wait"],
+    "run": ["flow", "parameters", "tags", "timeout_s", "wait", "with_", "environment"],
+    "resume": ["flow", "run", "step", "tags", "timeout_s", "with_", "environment"],
+    "get_logs": ["pathspec", "stream", "tail", "head", "pattern"],
     "spin": ["flow", "step", "run", "task", "artifacts", "artifacts_module", "persist", "timeout_s"],
     "inspect_artifact": ["pathspec", "name", "path"],
     "list_runs": ["flow", "status", "limit", "cursor", "include_spins"],

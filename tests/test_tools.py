@@ -15,7 +15,7 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.server import build_server
 
-from .conftest import call, make_project
+from .conftest import TOOL_NAMES, call, make_project
 
 pytestmark = pytest.mark.anyio
 
@@ -299,7 +299,7 @@ async def test_list_runs_includes_spins_on_request(rclient):
 
 async def test_every_tool_has_input_and_output_schemas(client):
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run"}
+    assert set(tools) == TOOL_NAMES
     for tool in tools.values():
         assert tool.input_schema["type"] == "object"
         assert tool.output_schema and tool.output_schema["type"] == "object"

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from mcp import Client
 
-from .conftest import make_project
+from .conftest import TOOL_NAMES, make_project
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +65,7 @@ def http_server(tmp_path):
 async def test_streamable_http_serves_the_tools_at_slash_mcp(http_server, mode):
     async with Client(http_server, mode=mode) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-        assert names == {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run"}
+        assert names == TOOL_NAMES
         result = await client.call_tool("list_runs", {})
         assert "params_flow.py (ParamsFlow): no runs yet" in result.content[0].text
 

@@ -55,6 +55,10 @@ def capture():
     return _load_standalone("_flowmcp_capture", os.path.join("bridge", "capture.py"))
 
 
+def log_tools():
+    return _load_standalone("_flowmcp_logs", os.path.join("summarize", "logs.py"))
+
+
 # --------------------------------------------------------------------------- flow loading
 
 
@@ -548,17 +552,39 @@ def _latest_run_file(flow_name):
     return os.path.join(datastore, flow_name, "latest_run") if datastore else None
 
 
-def op_run(req):
-    flow_file = req["flow_file"]
-    argv = ["--quiet", "--no-pylint", "run", "--run-id-file", req["run_id_file"]]
+def run_argv(req):
+    """The flow CLI's arguments for a run or a resume: `[--environment E] run|resume ...`.
+
+    Scale-out goes through Metaflow itself: `with` entries become `--with kubernetes:cpu=4`,
+    `environment` becomes `--environment conda`; the active Metaflow config (profile, metadata
+    service, datastore) applies as it would on the command line."""
+    argv = ["--quiet", "--no-pylint"]
+    if req.get("environment"):
+        argv += ["--environment", req["environment"]]
+    resume = req.get("resume")
+    if resume:
+        argv.append("resume")
+        if resume.get("step"):
+            argv.append(resume["step"])
+        argv += ["--origin-run-id", str(resume["origin_run_id"])]  # never Metaflow's latest_run guess
+    else:
+        argv.append("run")
+    argv += ["--run-id-file", req["run_id_file"]]
     for tag in req.get("tags", []):
         argv += ["--tag", tag]
+    for decorator in req.get("with", []):
+        argv += ["--with", decorator]
     if req.get("max_workers"):
         argv += ["--max-workers", str(req["max_workers"])]
     for name, value in req.get("cli_parameters", []):
         argv += ["--" + name, value]
+    return argv
+
+
+def op_run(req):
+    flow_file = req["flow_file"]
     started = time.time()
-    code, caught = run_cli(flow_file, argv)
+    code, caught = run_cli(flow_file, run_argv(req))
     elapsed = time.time() - started
     run_id = _read_text(req["run_id_file"])
     result = {"exit_code": code, "cli_error": caught or None, "elapsed_s": round(elapsed, 3)}
@@ -1033,6 +1059,39 @@ def op_inspect(req):
     return summary
 
 
+MAX_LOG_LINES = 200
+MAX_LOG_CHARS = 20000
+
+
+def op_logs(req):
+    """A task's log, cleaned (prefixes, ANSI, progress bars, repeats) and cut here, in the
+    project's process: a 100 MB log never travels to the server."""
+    mf = _client_setup(req)
+    task = _open_task(mf, req["pathspec"], bool(req.get("spin")))
+    stream = req.get("stream", "stdout")
+    try:
+        text = getattr(task, stream) or ""
+    except Exception as ex:
+        raise DriverError("no_logs", "No %s log for %s (%s)." % (stream, task.pathspec, type(ex).__name__))
+    logs = log_tools()
+    lines = logs.fold_repeats(logs.clean_lines(text))
+    total = len(lines)
+    pattern = req.get("pattern")
+    if pattern:
+        try:
+            matcher = re.compile(pattern)
+            lines = ["%d: %s" % (i + 1, line) for i, line in enumerate(lines) if matcher.search(line)]
+        except re.error:
+            lines = ["%d: %s" % (i + 1, line) for i, line in enumerate(lines) if pattern in line]
+    head, tail = req.get("head"), req.get("tail")
+    if head is None and tail is None:
+        tail = 50
+    shown = logs.head_tail(lines, min(head or 0, MAX_LOG_LINES), min(tail or 0, MAX_LOG_LINES))
+    body = logs.cut_middle("\n".join(shown), MAX_LOG_CHARS)
+    return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
+            "text": body}
+
+
 # --------------------------------------------------------------------------- main
 
 OPS = {
@@ -1043,6 +1102,7 @@ OPS = {
     "run": op_run,
     "spin": op_spin,
     "inspect": op_inspect,
+    "logs": op_logs,
 }
 
 

@@ -3,10 +3,14 @@ schema, whose docstring is the description the agent reads, and whose return mod
 output schema."""
 
 from .flow_status import flow_status
+from .get_logs import get_logs
 from .inspect_artifact import inspect_artifact
 from .list_runs import list_runs
+from .resume import resume
 from .run import run
 from .run_status import cancel_run, run_status
 from .spin import spin
 
-__all__ = ["cancel_run", "flow_status", "inspect_artifact", "list_runs", "run", "run_status", "spin"]
+__all__ = [
+    "cancel_run", "flow_status", "get_logs", "inspect_artifact", "list_runs", "resume", "run", "run_status", "spin",
+]

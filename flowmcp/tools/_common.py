@@ -16,7 +16,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from ..app import App
-from ..errors import FlowFileError, FlowmcpError
+from ..errors import BadArgumentError, FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
 
 log = logging.getLogger("flowmcp")
@@ -87,6 +87,22 @@ def redact(text: str) -> str:
         if len(value) >= MIN_SECRET_CHARS and _SECRET_NAME.search(name) and value in text:
             text = text.replace(value, f"${name}")
     return text
+
+
+_TASK_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[^/\s]+/[A-Za-z_][A-Za-z0-9_]*(?:/[^/\s]+)?$")
+SPIN_DIR = ".metaflow_spin"
+
+
+def task_pathspec(app: App, pathspec: str) -> tuple[str, bool]:
+    """A checked Flow/run/step[/task], and whether it names a spin (they live in .metaflow_spin)."""
+    pathspec = pathspec.strip().strip("/")
+    if not _TASK_PATHSPEC.match(pathspec):
+        raise BadArgumentError(
+            f"{pathspec!r} is not a task pathspec: use Flow/run_id/step or Flow/run_id/step/task_id "
+            "(run, spin and list_runs answers show them)."
+        )
+    flow_name, run_id = pathspec.split("/")[:2]
+    return pathspec, (app.config.root / SPIN_DIR / flow_name / run_id).is_dir()
 
 
 def normalise_id(value: str | int | None) -> str | None:

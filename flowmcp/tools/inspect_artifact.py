@@ -11,11 +11,9 @@ from pydantic import Field
 
 from .. import models
 from ..errors import BadArgumentError, BridgeError, NotFoundError
-from ._common import agent_errors, answer, app_of
+from ._common import agent_errors, answer, app_of, task_pathspec
 
-_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[^/\s]+/[A-Za-z_][A-Za-z0-9_]*(?:/[^/\s]+)?$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SPIN_DIR = ".metaflow_spin"
 ANSWER_CHARS = 1500
 
 
@@ -37,16 +35,9 @@ async def inspect_artifact(
     exist; `path` is parsed, never evaluated as code."""
     with agent_errors("inspect_artifact"):
         app = app_of(ctx)
-        pathspec = pathspec.strip().strip("/")
-        if not _PATHSPEC.match(pathspec):
-            raise BadArgumentError(
-                f"{pathspec!r} is not a task pathspec: use Flow/run_id/step or Flow/run_id/step/task_id "
-                "(run and list_runs answers show them)."
-            )
+        pathspec, is_spin = task_pathspec(app, pathspec)
         if not _NAME.match(name):
             raise BadArgumentError(f"{name!r} is not an artifact name (a Python identifier such as 'model').")
-        flow_name, run_id = pathspec.split("/")[:2]
-        is_spin = (app.config.root / SPIN_DIR / flow_name / run_id).is_dir()
         # The whole answer, label included, stays within the artifact budget.
         label = f"{pathspec}/<task>.{name}{path}: "
         outcome = await app.bridge.call(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -41,6 +42,8 @@ async def run(
     wait: Annotated[
         bool, Field(description="false: return the pathspec as soon as the run starts; follow it with run_status")
     ] = True,
+    with_: WithOption = [],
+    environment: EnvironmentOption = None,
 ) -> Annotated[CallToolResult, models.RunResult]:
     """Run the whole flow locally and wait for the outcome; the run is recorded and versioned.
 
@@ -59,7 +62,8 @@ async def run(
         cli_parameters = params.to_cli(desc.parameters, parameters or {})
         _check_tags(tags)
         job = RunJob(app, desc, dict(cli_parameters), tags, timeout_s,
-                     TaskProgress(ctx if wait else None, desc.step_names, f"run {desc.name}"))
+                     TaskProgress(ctx if wait else None, desc.step_names, f"run {desc.name}"),
+                     scale_out(with_, environment))
         if wait:
             result = await job.execute()
         else:
@@ -71,8 +75,9 @@ class RunJob:
     """One run of a flow: executed in the call (wait=True) or in the server's task group."""
 
     def __init__(self, app: App, desc: FlowDescription, cli_parameters: dict[str, str], tags: list[str],
-                 timeout_s: float | None, progress: TaskProgress):
+                 timeout_s: float | None, progress: TaskProgress, options: dict[str, Any] | None = None):
         self.app, self.desc, self.cli_parameters, self.tags = app, desc, cli_parameters, tags
+        self.options = options or {}  # with / environment / resume: passed to the driver as they are
         self.timeout_s = timeout_s
         self.progress = progress
         self.versions = step_versions(desc.file)  # before the run: the code it actually runs
@@ -91,7 +96,7 @@ class RunJob:
                 outcome = await self.app.bridge.call(
                     "run",
                     {"flow_file": str(self.desc.file), "flow_name": self.desc.name,
-                     "cli_parameters": list(self.cli_parameters.items()), "tags": self.tags},
+                     "cli_parameters": list(self.cli_parameters.items()), "tags": self.tags, **self.options},
                     timeout=self.timeout_s,
                     with_artifacts=True,
                     events=self.progress,
@@ -165,6 +170,30 @@ class RunJob:
         )
 
 
+WithOption = Annotated[
+    list[str],
+    Field(description="Decorators for every step, run through Metaflow: e.g. [\"kubernetes:cpu=4\"], [\"batch\"]"),
+]
+EnvironmentOption = Annotated[
+    Literal["pypi", "conda"] | None, Field(description="Metaflow's --environment for @pypi/@conda steps")
+]
+_DECORATOR = re.compile(r"^[A-Za-z_][\w.]*(?::[\w.=,/@+\-\[\]'\" ]*)?$")
+MAX_WITH = 10
+
+
+def scale_out(with_: list[str], environment: str | None) -> dict[str, Any]:
+    """The driver options that send a run to Metaflow's compute layer (`--with`, `--environment`)."""
+    if len(with_) > MAX_WITH:
+        raise BadArgumentError(f"At most {MAX_WITH} decorators in with_; got {len(with_)}.")
+    for spec in with_:
+        if not _DECORATOR.match(spec) or len(spec) > 500:
+            raise BadArgumentError(
+                f"with_ entry {spec[:60]!r} is not a decorator spec: use name[:attr=value,...], "
+                "e.g. \"kubernetes:cpu=4,memory=8000\" or \"batch\"."
+            )
+    return {"with": list(with_), "environment": environment}
+
+
 def _check_tags(tags: list[str]) -> None:
     if len(tags) > MAX_TAGS:
         raise BadArgumentError(f"At most {MAX_TAGS} tags per run; got {len(tags)}.")
@@ -180,11 +209,13 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
     data = outcome.data
     record = data.get("run") or {}
     tail = logs.tail_text(outcome.output, max_lines=OUTPUT_TAIL_LINES)
-    steps = [
-        models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
-                          failed_tasks=s["failed_tasks"], duration_s=s["duration_s"])
-        for s in record.get("steps", [])
-    ]
+    order = {name: i for i, name in enumerate(desc.step_names)}  # graph order, not start times
+    steps = sorted(
+        (models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
+                           failed_tasks=s["failed_tasks"], duration_s=s["duration_s"])
+         for s in record.get("steps", [])),
+        key=lambda s: order.get(s.step, len(order)),
+    )
     status = record.get("status") or "failed"
     failure = None
     if outcome.timed_out or status == "failed" or data.get("exit_code"):
@@ -245,6 +276,8 @@ def render(app: App, r: models.RunResult) -> str:
     took = f" in {r.duration_s:.1f} s" if r.duration_s else ""
     params = ", ".join(f"{k}={v}" for k, v in r.parameters.items())
     head = f"{r.pathspec or r.flow} {r.status}{took}" + (f" ({params})" if params else "")
+    if r.resumed_from:
+        head += f", resumed from {r.resumed_from}"
     lines = []
     if r.failure:
         lines.append(r.failure.summary)

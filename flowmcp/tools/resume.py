@@ -1,0 +1,70 @@
+"""The `resume` tool: re-run a failed run from its failed step, reusing what already succeeded."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from .. import models
+from ..errors import BadArgumentError, NotFoundError
+from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
+from ._progress import TaskProgress
+from .run import EnvironmentOption, RunJob, WithOption, _check_tags, render, scale_out
+
+
+async def resume(
+    flow: Annotated[str, Field(description="Path of the flow's .py file, relative to the project root")],
+    ctx: Context,
+    run: Annotated[
+        str | int | None, Field(description="Run id or Flow/run_id to resume; default: the latest failed run")
+    ] = None,
+    step: Annotated[
+        str | None, Field(description="Step to restart from; default: the step that failed")
+    ] = None,
+    tags: Annotated[list[str], Field(description="Tags to add to the new run")] = [],
+    timeout_s: Annotated[float | None, Field(description="Stop the run after this many seconds", gt=0)] = None,
+    with_: WithOption = [],
+    environment: EnvironmentOption = None,
+) -> Annotated[CallToolResult, models.RunResult]:
+    """Resume a failed run: a new run that reuses the steps that succeeded and runs again from the
+    failed step (or `step`), with the original run named explicitly, never guessed.
+
+    Use it after fixing a step late in a long flow, instead of a full run; spin the fixed step
+    first to check it. Answers like run."""
+    with agent_errors("resume"):
+        app = app_of(ctx)
+        desc, failed = await describe_or_fail(
+            app, flow, lambda name, failure: models.RunResult(flow=name, status="failed", failure=failure)
+        )
+        if failed:
+            return failed
+        _check_tags(tags)
+        origin = await _origin_run(app, desc.name, normalise_id(run))
+        if step is not None and step not in desc.step_names:
+            close = difflib.get_close_matches(step, desc.step_names, n=2)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise BadArgumentError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
+        options = scale_out(with_, environment)
+        options["resume"] = {"origin_run_id": origin, "step": step}
+        job = RunJob(app, desc, {}, tags, timeout_s, TaskProgress(ctx, desc.step_names, f"resume {desc.name}"),
+                     options)
+        result = await job.execute()
+        result.resumed_from = f"{desc.name}/{origin}" + (f" at {step}" if step else "")
+        return answer(render(app, result), result, is_error=result.status == "failed")
+
+
+async def _origin_run(app, flow_name: str, run: str | None) -> str:
+    if run is not None:
+        run_id = run.split("/")[-1]
+        if "/" in run and run.split("/")[0] != flow_name:
+            raise BadArgumentError(f"run {run!r} is not a run of {flow_name}; pass {flow_name}/<run id> or the id.")
+        return run_id
+    outcome = await app.bridge.call("runs", {"flow_name": flow_name, "status": "failed", "limit": 1}, timeout=120)
+    runs = outcome.data.get("runs") if outcome.ok else None
+    if not runs:
+        raise NotFoundError(f"{flow_name} has no failed run to resume; pass run=<run id> to resume another one.")
+    return runs[0]["run_id"]

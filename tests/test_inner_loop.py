@@ -1,0 +1,85 @@
+"""More of the inner loop: resume, logs, scale-out options, and `flowmcp call` for scripts and CI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import call, make_project
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_resume_restarts_the_latest_failed_run_from_its_failed_step(client, project):
+    _, failed, _ = await call(client, "run", flow="params_flow.py", parameters={"fail": True})
+    flow = project / "params_flow.py"
+    flow.write_text(flow.read_text().replace("if self.fail:", "if False:"))
+    text, data, is_error = await call(client, "resume", flow="params_flow.py")
+    assert not is_error, text
+    assert data["status"] == "succeeded" and data["resumed_from"] == failed["pathspec"]
+    assert f"resumed from {failed['pathspec']}" in text
+    assert [s["step"] for s in data["steps"]] == ["start", "square", "join", "score", "end"]
+
+
+async def test_resume_without_a_failed_run_says_what_to_pass(client):
+    text, _, is_error = await call(client, "resume", flow="params_flow.py")
+    assert is_error and "no failed run to resume" in text
+
+
+async def test_get_logs_cleans_filters_and_bounds_a_task_log(client):
+    _, run, _ = await call(client, "run", flow="params_flow.py")
+    text, data, is_error = await call(client, "get_logs", pathspec=run["pathspec"] + "/score")
+    assert not is_error, text
+    assert data["text"] == "result is 0.2"  # (0² + 1²) × 0.1 × 2
+    _, data, _ = await call(client, "get_logs", pathspec=run["pathspec"] + "/score", pattern="nothing")
+    assert data["matched"] == 0
+    text, _, is_error = await call(client, "get_logs", pathspec=run["pathspec"] + "/square")
+    assert is_error and "2 tasks" in text  # a foreach step: name the task
+
+
+def _driver():
+    path = Path(__file__).parent.parent / "flowmcp" / "bridge" / "driver.py"
+    spec = importlib.util.spec_from_file_location("_driver_argv", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scale_out_options_become_metaflow_flags():
+    argv = _driver().run_argv({"run_id_file": "/tmp/id", "tags": ["t"], "with": ["kubernetes:cpu=4,memory=8000"],
+                               "environment": "pypi", "cli_parameters": [["alpha", "0.5"]]})
+    assert argv == ["--quiet", "--no-pylint", "--environment", "pypi", "run", "--run-id-file", "/tmp/id",
+                    "--tag", "t", "--with", "kubernetes:cpu=4,memory=8000", "--alpha", "0.5"]
+    argv = _driver().run_argv({"run_id_file": "/tmp/id", "with": ["batch"],
+                               "resume": {"origin_run_id": "1718", "step": "train"}})
+    assert argv == ["--quiet", "--no-pylint", "resume", "train", "--origin-run-id", "1718",
+                    "--run-id-file", "/tmp/id", "--with", "batch"]
+
+
+async def test_a_malformed_with_entry_is_refused(client):
+    text, _, is_error = await call(client, "run", flow="params_flow.py", with_=["kubernetes; rm -rf /"])
+    assert is_error and "not a decorator spec" in text
+
+
+def _flowmcp_call(project, *args):
+    return subprocess.run([sys.executable, "-m", "flowmcp", "call", *args, "--root", str(project)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_flowmcp_call_exit_codes_follow_the_tool_outcome(tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    ok = _flowmcp_call(project, "run", "--args", '{"flow": "params_flow.py"}')
+    assert ok.returncode == 0 and "succeeded" in ok.stdout
+    spun = _flowmcp_call(project, "spin", "--args", '{"flow": "params_flow.py", "step": "score"}', "--json")
+    assert spun.returncode == 0 and json.loads(spun.stdout)["status"] == "succeeded"
+    failed = _flowmcp_call(project, "spin", "--args", '{"flow": "params_flow.py", "step": "score", '
+                                                       '"artifacts": {"fail": true}}')
+    assert failed.returncode == 1 and failed.stdout.startswith("params_flow.py:27 in score — ValueError")
+    assert _flowmcp_call(project, "no_such_tool").returncode == 2
+    assert _flowmcp_call(project, "run", "--args", "{not json").returncode == 2
+    assert _flowmcp_call(project, "run", "--args", "[1]").returncode == 2
