@@ -151,3 +151,17 @@ class LogsResult(BaseModel):
     total_lines: int = Field(description="Lines in the whole log, after cleaning and folding repeats")
     matched: int = Field(description="Lines matching the pattern (all lines without one)")
     text: str
+
+
+class CardInfo(BaseModel):
+    index: int
+    type: str
+    id: str | None = None
+    hash: str | None = None
+    summary: str = Field(description="What the card shows, as text")
+    uri: str = Field(description="MCP resource with the card's full HTML")
+
+
+class CardsResult(BaseModel):
+    pathspec: str
+    cards: list[CardInfo] = Field(default_factory=list)

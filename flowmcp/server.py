@@ -11,7 +11,7 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import EmptyResult, SetLevelRequestParams, ToolAnnotations
 
-from . import __version__, completion, tools, workflow
+from . import __version__, completion, resources, tools, workflow
 from .app import App
 
 INSTRUCTIONS = """\
@@ -35,6 +35,7 @@ TOOLS = {
     tools.flow_status: ("Where a flow stands", _READS),
     tools.run_status: ("Status of a run", _READS),
     tools.get_logs: ("Read a task's logs", _READS),
+    tools.list_cards: ("List a task's cards", _READS),
     tools.cancel_run: ("Cancel a background run", ToolAnnotations(read_only_hint=False, destructive_hint=True,
                                                                    idempotent_hint=True, open_world_hint=False)),
 }
@@ -65,6 +66,7 @@ def build_server(app: App) -> MCPServer:
         server.add_tool(fn, title=title, annotations=hints, description=inspect.cleandoc(fn.__doc__ or ""))
     for fn, title in workflow.PROMPTS.items():
         server.prompt(title=title)(fn)
+    resources.register(server, app)
 
     @server.completion()
     async def complete_prompt_argument(ref, argument, context):

@@ -14,7 +14,7 @@ from flowmcp.server import build_server
 
 FLOWS = Path(__file__).parent / "flows"
 TOOL_NAMES = {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run", "resume",
-              "get_logs"}
+              "get_logs", "list_cards"}
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ PARAMETERS = {
     "run": ["flow", "parameters", "tags", "timeout_s", "wait", "with_", "environment"],
     "resume": ["flow", "run", "step", "tags", "timeout_s", "with_", "environment"],
     "get_logs": ["pathspec", "stream", "tail", "head", "pattern"],
+    "list_cards": ["pathspec"],
     "spin": ["flow", "step", "run", "task", "artifacts", "artifacts_module", "persist", "timeout_s"],
     "inspect_artifact": ["pathspec", "name", "path"],
     "list_runs": ["flow", "status", "limit", "cursor", "include_spins"],

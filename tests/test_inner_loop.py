@@ -83,3 +83,27 @@ def test_flowmcp_call_exit_codes_follow_the_tool_outcome(tmp_path):
     assert _flowmcp_call(project, "no_such_tool").returncode == 2
     assert _flowmcp_call(project, "run", "--args", "{not json").returncode == 2
     assert _flowmcp_call(project, "run", "--args", "[1]").returncode == 2
+
+
+async def test_cards_are_listed_as_text_and_served_whole_as_resources(tmp_path):
+    from mcp import Client
+
+    from flowmcp.app import App
+    from flowmcp.server import build_server
+
+    project = make_project(tmp_path / "cards", "card_flow.py")
+    async with Client(build_server(App.create(project))) as c:
+        _, run, _ = await call(c, "run", flow="card_flow.py")
+        text, cards, is_error = await call(c, "list_cards", pathspec=run["pathspec"] + "/report")
+        assert not is_error, text
+        (card,) = cards["cards"]
+        assert card["type"] == "blank" and card["summary"] == "markdown: # n is 3"
+        html = (await c.read_resource(card["uri"])).contents[0]
+        assert html.mime_type == "text/html" and "__MF_DATA__" in html.text
+        _, spun, _ = await call(c, "spin", flow="card_flow.py", step="report")
+        _, spin_cards, _ = await call(c, "list_cards", pathspec=spun["pathspec"])
+        assert spin_cards["cards"][0]["summary"] == "markdown: # n is 3"
+        _, none, _ = await call(c, "list_cards", pathspec=run["pathspec"] + "/start")
+        assert none["cards"] == []
+        value = (await c.read_resource(f"flowmcp://artifact/{run['pathspec']}/start/1/n")).contents[0]
+        assert value.text == "3"

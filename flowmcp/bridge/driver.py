@@ -55,6 +55,10 @@ def capture():
     return _load_standalone("_flowmcp_capture", os.path.join("bridge", "capture.py"))
 
 
+def card_tools():
+    return _load_standalone("_flowmcp_cards", os.path.join("summarize", "cards.py"))
+
+
 def log_tools():
     return _load_standalone("_flowmcp_logs", os.path.join("summarize", "logs.py"))
 
@@ -1061,6 +1065,7 @@ def op_inspect(req):
 
 MAX_LOG_LINES = 200
 MAX_LOG_CHARS = 20000
+MAX_RESOURCE_CHARS = 5_000_000  # resources are fetched on purpose, but still not without bound
 
 
 def op_logs(req):
@@ -1083,6 +1088,9 @@ def op_logs(req):
             lines = ["%d: %s" % (i + 1, line) for i, line in enumerate(lines) if matcher.search(line)]
         except re.error:
             lines = ["%d: %s" % (i + 1, line) for i, line in enumerate(lines) if pattern in line]
+    if req.get("full"):  # the logs resource: the whole cleaned log, up to a generous bound
+        return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
+                "text": logs.cut_middle("\n".join(lines), MAX_RESOURCE_CHARS)}
     head, tail = req.get("head"), req.get("tail")
     if head is None and tail is None:
         tail = 50
@@ -1090,6 +1098,65 @@ def op_logs(req):
     body = logs.cut_middle("\n".join(shown), MAX_LOG_CHARS)
     return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
             "text": body}
+
+
+def _card_files(task, spin):
+    """[(type, id, hash, html reader)] for a task's cards: spins' from their local folder,
+    runs' through Metaflow's card client (any datastore)."""
+    if spin:
+        flow, run_id, step, task_id = task.pathspec.split("/")
+        folder = os.path.join(spin_metadata_root(), ".metaflow_spin", "mf.cards", flow, "runs", run_id, "steps",
+                              step, "tasks", task_id, "cards")
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".html")) if os.path.isdir(folder) else []
+        return [(n.split("-")[0], None, n.rsplit("-", 1)[-1][:-5], _reader(os.path.join(folder, n))) for n in names]
+    from metaflow.cards import get_cards
+
+    try:
+        found = get_cards(task)
+    except Exception as ex:
+        if type(ex).__name__ == "CardNotPresentException":  # Metaflow's way of saying "none"
+            return []
+        raise
+    return [(c.type, c.id, c.hash, c.get) for c in found]
+
+
+def _reader(path):
+    def read():
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    return read
+
+
+def op_artifact_value(req):
+    """An artifact as JSON when it is JSON data of reasonable size, else its summary."""
+    mf = _client_setup(req)
+    task = _open_task(mf, req["pathspec"], bool(req.get("spin")))
+    value = load_artifact(task, req["name"])
+    try:
+        text = json.dumps(value, indent=1)
+        if len(text) <= MAX_RESOURCE_CHARS:
+            return {"mime": "application/json", "text": text}
+    except (TypeError, ValueError):
+        pass
+    return {"mime": "text/plain", "text": artifacts().describe(value)}
+
+
+def op_cards(req):
+    mf = _client_setup(req)
+    task = _open_task(mf, req["pathspec"], bool(req.get("spin")))
+    cards = _card_files(task, bool(req.get("spin")))
+    index = req.get("index")
+    if index is not None:
+        if not 0 <= index < len(cards):
+            raise DriverError("no_card", "%s has %d card(s); index %d does not exist." % (task.pathspec, len(cards),
+                                                                                           index))
+        return {"pathspec": task.pathspec, "html": cards[index][3]()}
+    out = []
+    for i, (kind, card_id, digest, read) in enumerate(cards):
+        out.append({"index": i, "type": kind, "id": card_id, "hash": digest,
+                    "summary": card_tools().describe(read())})
+    return {"pathspec": task.pathspec, "cards": out}
 
 
 # --------------------------------------------------------------------------- main
@@ -1103,6 +1170,8 @@ OPS = {
     "spin": op_spin,
     "inspect": op_inspect,
     "logs": op_logs,
+    "cards": op_cards,
+    "artifact_value": op_artifact_value,
 }
 
 

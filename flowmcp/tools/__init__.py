@@ -5,6 +5,7 @@ output schema."""
 from .flow_status import flow_status
 from .get_logs import get_logs
 from .inspect_artifact import inspect_artifact
+from .list_cards import list_cards
 from .list_runs import list_runs
 from .resume import resume
 from .run import run
@@ -12,5 +13,6 @@ from .run_status import cancel_run, run_status
 from .spin import spin
 
 __all__ = [
-    "cancel_run", "flow_status", "get_logs", "inspect_artifact", "list_runs", "resume", "run", "run_status", "spin",
+    "cancel_run", "flow_status", "get_logs", "inspect_artifact", "list_cards", "list_runs", "resume", "run",
+    "run_status", "spin",
 ]
