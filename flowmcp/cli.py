@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
 from .config import DEFAULT_KEEP_SPINS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, serves MCP over stdio.",
     )
     _add_project_options(parser)
+    parser.add_argument("--version", action="version",
+                        version=f"flowmcp {__version__} (Python {sys.version.split()[0]}; {sys.executable})")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve MCP (stdio unless --http)")
     _add_project_options(serve)
