@@ -119,7 +119,7 @@ class ListRunsResult(BaseModel):
 class ParameterInfo(BaseModel):
     name: str
     type: str
-    default: object = None
+    default: str | int | float | bool | list | dict | None = Field(None, description="JSON value, or a note")
     required: bool = False
     help: str | None = None
 
