@@ -1,0 +1,73 @@
+"""The S3 datastore path on a real S3 API: moto's S3 server on 127.0.0.1, Metaflow configured
+with METAFLOW_DEFAULT_DATASTORE=s3, and every core tool working against it."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from flowmcp.app import App
+from flowmcp.server import build_server
+
+from .conftest import call, make_project
+
+boto3 = pytest.importorskip("boto3")
+pytestmark = pytest.mark.anyio
+
+BUCKET = "flowmcp-test"
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch):
+    moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+    if not Path(moto).exists():
+        pytest.skip("moto[server] is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto did not start"
+                time.sleep(0.1)
+        for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                           "AWS_DEFAULT_REGION": "us-east-1", "METAFLOW_DEFAULT_DATASTORE": "s3",
+                           "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{BUCKET}/metaflow",
+                           "METAFLOW_S3_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(key, value)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def test_run_spin_inspect_and_list_runs_work_on_an_s3_datastore(s3_endpoint, tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    async with Client(build_server(App.create(project))) as c:
+        text, run, is_error = await call(c, "run", flow="params_flow.py", parameters={"alpha": 0.5})
+        assert not is_error and run["status"] == "succeeded", text
+        text, spun, is_error = await call(c, "spin", flow="params_flow.py", step="score", persist=True)
+        assert not is_error, text
+        assert {a["name"]: a["summary"] for a in spun["artifacts"]}["result"] == "float 1.0"
+        text, total, is_error = await call(c, "inspect_artifact", pathspec=run["pathspec"] + "/join", name="total")
+        assert not is_error and total["summary"] == "float 0.5", text
+        _, runs, _ = await call(c, "list_runs", flow="params_flow.py")
+        assert [r["pathspec"] for r in runs["runs"]] == [run["pathspec"]]
+    stored = boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=BUCKET, Prefix="metaflow/ParamsFlow/")
+    assert stored.get("KeyCount", 0) > 0  # the artifacts really went to S3
+    assert not (project / ".metaflow" / "ParamsFlow" / "data").exists()
