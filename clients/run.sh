@@ -9,8 +9,7 @@ cd "$here"
 export PATH="$here/node_modules/.bin:$PATH"
 export USER="${USER:-ci}"
 
-project="$(mktemp -d)"
-cp "$here/../flowmcp/examples/products/"* "$project/"
+source "$here/../.ci/flowmcp-http.sh"  # $project, served over HTTP at $url; stdio clients use it too
 flow=product_flow.py
 inspector() { node "$here/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" --cli "$@"; }
 
@@ -23,16 +22,6 @@ inspector --cwd "$project" flowmcp --method tools/call --tool-name spin --tool-a
 if inspector --cwd "$project" flowmcp --method tools/call --tool-name spin --tool-arg flow=$flow \
   --tool-arg step=nope >/dev/null 2>&1; then echo "a failing spin must exit non-zero"; exit 1; fi
 echo "ok: tools/list, run, spin; a bad spin exits non-zero"
-
-port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-flowmcp serve --http --port "$port" --root "$project" >"$project/http.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-  sleep 0.2
-done
-url="http://127.0.0.1:$port/mcp"
 
 echo "== Inspector CLI over HTTP"
 listed="$(inspector "$url" --transport http --method tools/list)"

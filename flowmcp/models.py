@@ -119,7 +119,9 @@ class ListRunsResult(BaseModel):
 class ParameterInfo(BaseModel):
     name: str
     type: str
-    default: str | int | float | bool | list | dict | None = Field(None, description="JSON value, or a note")
+    default: str | int | float | bool | None = Field(
+        None, description="The default; a list or object default as JSON text"
+    )
     required: bool = False
     help: str | None = None
 

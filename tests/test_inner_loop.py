@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from .conftest import call, make_project
+from .conftest import call, load_driver, make_project
 
 pytestmark = pytest.mark.anyio
 
@@ -42,20 +40,12 @@ async def test_get_logs_cleans_filters_and_bounds_a_task_log(client):
     assert is_error and "2 tasks" in text  # a foreach step: name the task
 
 
-def _driver():
-    path = Path(__file__).parent.parent / "flowmcp" / "bridge" / "driver.py"
-    spec = importlib.util.spec_from_file_location("_driver_argv", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_scale_out_options_become_metaflow_flags():
-    argv = _driver().run_argv({"run_id_file": "/tmp/id", "tags": ["t"], "with": ["kubernetes:cpu=4,memory=8000"],
+    argv = load_driver().run_argv({"run_id_file": "/tmp/id", "tags": ["t"], "with": ["kubernetes:cpu=4,memory=8000"],
                                "environment": "pypi", "cli_parameters": [["alpha", "0.5"]]})
     assert argv == ["--quiet", "--no-pylint", "--environment", "pypi", "run", "--run-id-file", "/tmp/id",
                     "--tag", "t", "--with", "kubernetes:cpu=4,memory=8000", "--alpha", "0.5"]
-    argv = _driver().run_argv({"run_id_file": "/tmp/id", "with": ["batch"],
+    argv = load_driver().run_argv({"run_id_file": "/tmp/id", "with": ["batch"],
                                "resume": {"origin_run_id": "1718", "step": "train"}})
     assert argv == ["--quiet", "--no-pylint", "resume", "train", "--origin-run-id", "1718",
                     "--run-id-file", "/tmp/id", "--with", "batch"]

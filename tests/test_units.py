@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
 from flowmcp import parameters
 from flowmcp.config import DEFAULT_USER, Config, find_interpreter
 from flowmcp.errors import BadArgumentError, OutsideRootError
+
+from .conftest import load_driver
 
 DECLARED = [
     {"name": "alpha", "type": "float", "default": 0.1, "required": False},
@@ -112,14 +112,6 @@ def test_child_env_keeps_a_real_user(tmp_path, monkeypatch):
     assert "METAFLOW_USER" not in Config.create(tmp_path).child_env()
 
 
-def _driver():
-    path = Path(__file__).parent.parent / "flowmcp" / "bridge" / "driver.py"
-    spec = importlib.util.spec_from_file_location("_driver_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     "path, steps",
     [
@@ -130,12 +122,12 @@ def _driver():
     ],
 )
 def test_artifact_paths_parse_into_steps(path, steps):
-    assert _driver().parse_path(path) == steps
+    assert load_driver().parse_path(path) == steps
 
 
 @pytest.mark.parametrize("path", ["__import__('os')", "[0", "x()", "[1+1]", "; rm -rf /"])
 def test_artifact_paths_that_are_code_are_refused(path):
-    driver = _driver()
+    driver = load_driver()
     with pytest.raises(driver.DriverError):
         steps = driver.parse_path(path)
         driver.walk_path({"x": 1}, steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -38,13 +39,20 @@ async def flow_status(
         status = models.FlowStatus(
             flow=desc.name,
             file=rel,
-            parameters=[models.ParameterInfo(**{k: p.get(k) for k in ("name", "type", "default", "required", "help")})
-                        for p in desc.parameters],
+            parameters=[_parameter(p) for p in desc.parameters],
             steps=steps,
             latest_run=latest,
             next_call=_next_call(rel, steps, latest),
         )
         return answer(render(status), status)
+
+
+def _parameter(p: dict) -> models.ParameterInfo:
+    default = p.get("default")
+    if isinstance(default, (list, dict)):
+        default = json.dumps(default)
+    return models.ParameterInfo(name=p["name"], type=p["type"], default=default, required=bool(p.get("required")),
+                                help=p.get("help"))
 
 
 async def _latest_run(app: App, desc: FlowDescription) -> models.RunInfo | None:

@@ -13,7 +13,7 @@ from .. import models
 from ..errors import BadArgumentError, NotFoundError
 from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
 from ._progress import TaskProgress
-from .run import EnvironmentOption, RunJob, WithOption, _check_tags, render, scale_out
+from .run import EnvironmentOption, RunJob, WithOption, _check_tags, did_not_load, render, scale_out
 
 
 async def resume(
@@ -37,9 +37,7 @@ async def resume(
     first to check it. Answers like run."""
     with agent_errors("resume"):
         app = app_of(ctx)
-        desc, failed = await describe_or_fail(
-            app, flow, lambda name, failure: models.RunResult(flow=name, status="failed", failure=failure)
-        )
+        desc, failed = await describe_or_fail(app, flow, did_not_load)
         if failed:
             return failed
         _check_tags(tags)

@@ -54,9 +54,7 @@ async def run(
     run pass wait=false, then poll run_status(pathspec); cancel_run(pathspec) stops it."""
     with agent_errors("run"):
         app = app_of(ctx)
-        desc, failed = await describe_or_fail(
-            app, flow, lambda name, failure: models.RunResult(flow=name, status="failed", failure=failure)
-        )
+        desc, failed = await describe_or_fail(app, flow, did_not_load)
         if failed:
             return failed
         cli_parameters = params.to_cli(desc.parameters, parameters or {})
@@ -69,6 +67,11 @@ async def run(
         else:
             result = await job.start_in_background()
         return answer(render(app, result), result, is_error=result.status == "failed")
+
+
+def did_not_load(flow_name: str, failure: models.Failure) -> models.RunResult:
+    """The answer for a run that could not start because the flow file does not load."""
+    return models.RunResult(flow=flow_name, status="failed", failure=failure)
 
 
 class RunJob:
