@@ -250,6 +250,10 @@ def _task_times(task):
 
 def run_record(run, detail=False):
     """Status, times and steps of one run; `detail` adds per-step tasks and the failure."""
+    if not detail:
+        quick = _successful_run_record(run)
+        if quick is not None:
+            return quick
     steps = []
     failed = None
     run_start = _ts(run.created_at)
@@ -321,6 +325,28 @@ def run_record(run, detail=False):
         if failed is not None:
             rec["failure"] = task_failure(failed)
     return rec
+
+
+def _successful_run_record(run):
+    """A finished, successful run, read without visiting every task (list_runs over thousands
+    of runs); None for any other run, which needs the full walk to find its failed step."""
+    try:
+        if not run.successful:
+            return None
+        start, end = _ts(run.created_at), _ts(run.finished_at)
+        tags = sorted(run.user_tags)
+    except Exception:
+        return None
+    return {
+        "pathspec": run.pathspec,
+        "run_id": run.id,
+        "status": "succeeded",
+        "started_at": start,
+        "duration_s": round(end - start, 3) if start and end else None,
+        "failed_step": None,
+        "failed_task": None,
+        "tags": tags,
+    }
 
 
 def task_failure(task):
