@@ -10,7 +10,6 @@ from /proc (VmHWM) after all calls.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -18,6 +17,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from tests.support import RawSession
 
 FLOW = '''
 from metaflow import FlowSpec, step
@@ -43,40 +45,12 @@ NAIVE = ("import resource; from metaflow import Task, namespace; namespace(None)
          "v = Task({pathspec!r})[{name!r}].data; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
 
 
-class Server:
-    def __init__(self, root: Path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "flowmcp", "--root", str(root)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.next_id = 0
-        self.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                                    "clientInfo": {"name": "bench", "version": "0"}})
-        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
-
-    def request(self, method: str, params: dict) -> dict:
-        self.next_id += 1
-        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method,
-                                          "params": params}) + "\n")
-        self.proc.stdin.flush()
-        while True:
-            message = json.loads(self.proc.stdout.readline())
-            if message.get("id") == self.next_id:
-                return message["result"]
-
-    def tool(self, name: str, arguments: dict) -> dict:
-        return self.request("tools/call", {"name": name, "arguments": arguments})
-
-    def peak_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-
 def main(rounds: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="flowmcp-big-"))
     (root / "flow.py").write_text(FLOW)
     env = dict(os.environ, USER=os.environ.get("USER") or "bench")
-    server = Server(root)
+    server = RawSession([sys.executable, "-m", "flowmcp", "--root", str(root)], stderr=subprocess.DEVNULL)
+    server.initialize()
     run = server.tool("run", {"flow": "flow.py"})
     assert not run.get("isError"), run["content"][0]["text"]
     pathspec = run["structuredContent"]["pathspec"] + "/start/1"
@@ -94,7 +68,7 @@ def main(rounds: int) -> None:
             naive_peak = max(naive_peak, int(out.stdout.strip()) / 1024)
         rows.append((label, statistics.median(ours), statistics.median(naive), naive_peak,
                      answer["content"][0]["text"].split(": ", 1)[1].splitlines()[0]))
-    peak = server.peak_mb()
+    peak = server.peak_rss_mb()
     server.proc.kill()
     print("| artifact | inspect_artifact (s) | naive client load (s) | ratio | naive process peak RSS (MB) | answer |")
     print("|---|---|---|---|---|---|")

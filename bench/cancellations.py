@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,13 +19,9 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from flowmcp.app import App
 from flowmcp.server import build_server
+from tests.support import processes_under
 
 FLOW = Path(__file__).parent.parent / "tests" / "flows" / "sleepy_flow.py"
-
-
-def leftovers(root: Path) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(root) in line and " Z" not in line and "ps -eo" not in line]
 
 
 async def main(runs: int) -> None:
@@ -43,7 +38,7 @@ async def main(runs: int) -> None:
                 with anyio.move_on_after(1.5):
                     await client.call_tool("run", {"flow": FLOW.name})
         await anyio.sleep(2)
-        left = leftovers(root)
+        left = processes_under(root)
         alive = not (await client.call_tool("list_runs", {"flow": FLOW.name})).is_error
     print(f"{runs} cancelled runs in {time.monotonic() - started:.0f} s; processes left: {len(left)}; "
           f"server still answering: {alive}")

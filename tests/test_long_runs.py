@@ -15,14 +15,9 @@ from flowmcp.app import App
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
+from .support import processes_under
 
 pytestmark = pytest.mark.anyio
-
-
-def processes_under(root) -> list[str]:
-    """Every live process whose command line mentions the project: drivers and step processes."""
-    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(root) in line and " Z" not in line and "ps -eo" not in line]
 
 
 @pytest.fixture

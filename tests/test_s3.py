@@ -4,10 +4,8 @@ with METAFLOW_DEFAULT_DATASTORE=s3, and every core tool working against it."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from flowmcp.app import App
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
+from .support import free_port, wait_for_port
 
 boto3 = pytest.importorskip("boto3")
 pytestmark = pytest.mark.anyio
@@ -29,21 +28,12 @@ def s3_endpoint(monkeypatch):
     moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     if not Path(moto).exists():
         pytest.skip("moto[server] is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto did not start"
-                time.sleep(0.1)
+        wait_for_port(port, server)
         for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                            "AWS_DEFAULT_REGION": "us-east-1", "METAFLOW_DEFAULT_DATASTORE": "s3",
                            "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{BUCKET}/metaflow",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from .conftest import TOOL_NAMES, make_project
+from .support import RawSession
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -33,42 +33,6 @@ needs_command = pytest.mark.skipif(
 def _env_without_user() -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV")
     return {k: v for k, v in os.environ.items() if k in keep}
-
-
-class RawSession:
-    """JSON-RPC by hand, so every byte the server writes to stdout is checked."""
-
-    def __init__(self, args: list[str], cwd, env):
-        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.next_id = 0
-
-    def send(self, method: str, params: dict | None = None, notify: bool = False) -> None:
-        msg = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            msg["params"] = params
-        if not notify:
-            self.next_id += 1
-            msg["id"] = self.next_id
-        self.proc.stdin.write(json.dumps(msg) + "\n")
-        self.proc.stdin.flush()
-
-    def receive(self) -> dict:
-        """The response to the last request; every line on stdout must be a JSON-RPC message."""
-        while True:
-            line = self.proc.stdout.readline()
-            assert line, "server closed stdout; stderr:\n" + self.proc.stderr.read()[-3000:]
-            message = json.loads(line)  # anything else on stdout would corrupt the channel
-            assert message.get("jsonrpc") == "2.0", line
-            if message.get("id") == self.next_id:
-                return message
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 @needs_command

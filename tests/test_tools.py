@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from flowmcp.app import App
 from flowmcp.server import build_server
 
 from .conftest import TOOL_NAMES, call, make_project
+from .support import processes_under
 
 pytestmark = pytest.mark.anyio
 
@@ -365,11 +365,6 @@ async def test_non_python_file_is_refused(client, project):
 # ---------------------------------------------------------------------------- timeouts
 
 
-def _processes_running(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
-
-
 async def test_run_timeout_kills_every_step_process_and_says_so(tmp_path):
     project = make_project(tmp_path / "sleepy", "sleepy_flow.py")
     async with Client(build_server(App.create(project))) as c:
@@ -381,7 +376,7 @@ async def test_run_timeout_kills_every_step_process_and_says_so(tmp_path):
     assert text.startswith("Timeout: stopped after 4 s")
     assert "going to sleep" in text
     await anyio.sleep(0.5)
-    assert _processes_running(str(project)) == []
+    assert processes_under(project, include_zombies=True) == []
 
 
 async def test_inspect_reads_objects_of_classes_from_the_flow_file_and_user_modules(tmp_path):

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -15,6 +13,7 @@ import pytest
 from mcp import Client
 
 from .conftest import TOOL_NAMES, make_project
+from .support import free_port, wait_for_port
 
 pytestmark = pytest.mark.anyio
 
@@ -31,26 +30,13 @@ def test_server_import_leaves_metaflow_and_data_libraries_unloaded():
     assert out.stdout.strip() == "[]"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(project, *extra: str, env=None) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "flowmcp", "serve", "--http", "--port", str(port),
                              "--root", str(project), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            assert proc.poll() is None, proc.stdout.read().decode()
-            time.sleep(0.1)
-    raise AssertionError("the HTTP server did not start")
+    wait_for_port(port, proc)
+    return proc, port
 
 
 @pytest.fixture
@@ -72,7 +58,7 @@ async def test_streamable_http_serves_the_tools_at_slash_mcp(http_server, mode):
 
 def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path):
     out = subprocess.run([sys.executable, "-m", "flowmcp", "serve", "--http", "--host", "0.0.0.0", "--port",
-                          str(_free_port()), "--root", str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          str(free_port()), "--root", str(tmp_path)], capture_output=True, text=True, timeout=60,
                          env={k: v for k, v in os.environ.items() if k != "FLOWMCP_TOKEN"})
     assert out.returncode == 2
     assert "--token" in out.stderr and "FLOWMCP_TOKEN" in out.stderr

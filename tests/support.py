@@ -1,0 +1,100 @@
+"""Plain helpers shared by tests and benchmarks (no pytest here): a hand-driven stdio session,
+free ports, and what a process left behind."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class RawSession:
+    """JSON-RPC by hand over a server's stdio, so every byte it writes to stdout is checked."""
+
+    def __init__(self, args: list[str], cwd=None, env=None, stderr=subprocess.PIPE):
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=stderr, text=True, bufsize=1)
+        self.next_id = 0
+
+    def send(self, method: str, params: dict | None = None, notify: bool = False) -> None:
+        msg = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        if not notify:
+            self.next_id += 1
+            msg["id"] = self.next_id
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict:
+        """The response to the last request; every line on stdout must be a JSON-RPC message."""
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                stderr = self.proc.stderr.read()[-3000:] if self.proc.stderr else ""
+                raise AssertionError("server closed stdout; stderr:\n" + stderr)
+            message = json.loads(line)  # anything else on stdout would corrupt the channel
+            assert message.get("jsonrpc") == "2.0", line
+            if message.get("id") == self.next_id:
+                return message
+
+    def initialize(self) -> dict:
+        """The legacy handshake (initialize, then initialized); returns the server's answer."""
+        self.send("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                 "clientInfo": {"name": "raw", "version": "0"}})
+        answer = self.receive()
+        self.send("notifications/initialized", notify=True)
+        return answer
+
+    def tool(self, name: str, arguments: dict) -> dict:
+        """tools/call; returns the result (content, structuredContent, isError)."""
+        self.send("tools/call", {"name": name, "arguments": arguments})
+        return self.receive()["result"]
+
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb(self.proc.pid)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for process {pid}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout_s: float = 30) -> None:
+    """Until something listens on 127.0.0.1:port; fails early if `proc` exits first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"the server exited with {proc.returncode} before listening") from None
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on port {port} after {timeout_s:g} s") from None
+            time.sleep(0.1)
+
+
+def processes_under(root, include_zombies: bool = False) -> list[str]:
+    """Every process whose command line mentions `root`: drivers and step processes."""
+    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if str(root) in line and "ps -eo" not in line and (include_zombies or " Z" not in line)]
