@@ -798,10 +798,15 @@ def _summarize_pandas_frame(value, depth):
     nbytes = _safe(lambda: int(value.memory_usage(index=True, deep=False).sum()))
     shallow = any(str(dt) == "object" or getattr(dt, "storage", None) == "python" for dt in value.dtypes)
     size = f", {_human_size(nbytes)}{'+' if shallow and _ok(nbytes) else ''}"
+    return _table_parts(value, rows, cols, nbytes, size, _pandas_columns, _pandas_rows, depth)
+
+
+def _table_parts(value, rows, cols, nbytes, size, columns, first_rows, depth):
+    """Any 2-D table: `Label R×C, size`, then (at the top level) its columns and first rows."""
     parts = _Parts(f"{_label(type(value))} {rows:,}×{cols:,}{size}", shape=[rows, cols], size_bytes=nbytes)
     if not depth:
-        _add_detail(parts, "columns", _pandas_columns, value)
-        _add_detail(parts, "rows", _pandas_rows, value)
+        _add_detail(parts, "columns", columns, value)
+        _add_detail(parts, "rows", first_rows, value)
     return parts
 
 
@@ -859,12 +864,7 @@ def _summarize_pandas_index(value, depth):
 def _summarize_arrow_table(value, depth):
     rows, cols = value.num_rows, value.num_columns
     nbytes = _safe(lambda: int(value.nbytes))
-    headline = f"{_label(type(value))} {rows:,}×{cols:,}{_size_note(nbytes, depth)}"
-    parts = _Parts(headline, shape=[rows, cols], size_bytes=nbytes)
-    if not depth:
-        _add_detail(parts, "columns", _arrow_columns, value)
-        _add_detail(parts, "rows", _arrow_rows, value)
-    return parts
+    return _table_parts(value, rows, cols, nbytes, _size_note(nbytes, depth), _arrow_columns, _arrow_rows, depth)
 
 
 def _arrow_columns(table):
@@ -896,12 +896,7 @@ def _summarize_arrow_array(value, depth):
 def _summarize_polars_frame(value, depth):
     rows, cols = value.shape
     nbytes = _safe(lambda: int(value.estimated_size()))
-    headline = f"{_label(type(value))} {rows:,}×{cols:,}{_size_note(nbytes, depth)}"
-    parts = _Parts(headline, shape=[rows, cols], size_bytes=nbytes)
-    if not depth:
-        _add_detail(parts, "columns", _polars_columns, value)
-        _add_detail(parts, "rows", _polars_rows, value)
-    return parts
+    return _table_parts(value, rows, cols, nbytes, _size_note(nbytes, depth), _polars_columns, _polars_rows, depth)
 
 
 def _polars_columns(frame):
