@@ -23,6 +23,7 @@ class FlowDescription:
     name: str
     parameters: list[dict[str, Any]]
     steps: list[dict[str, Any]]
+    decorators: list[str] = field(default_factory=list)  # the flow's own (@conda_base, @project...)
 
     @property
     def step_names(self) -> list[str]:
@@ -67,12 +68,12 @@ class App:
         if cached and cached[0] == key:
             return cached[1]
         self._check_syntax(path)
-        outcome = await self.bridge.call("describe", {"flow_file": str(path)}, timeout=120)
+        outcome = await self.bridge.call("describe", {"flow_file": str(path)}, timeout=120, flow_file=path)
         if not outcome.ok:
             raise self.describe_error(outcome, path)
         data = outcome.data
         desc = FlowDescription(file=path, name=data["flow_name"], parameters=data["parameters"],
-                               steps=data["steps"])
+                               steps=data["steps"], decorators=data.get("flow_decorators", []))
         self._described[path] = (key, desc)
         return desc
 

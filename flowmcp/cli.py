@@ -19,6 +19,9 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-spins", type=int, default=argparse.SUPPRESS, metavar="N",
                         help=f"spins kept per flow; older ones are deleted (default {DEFAULT_KEEP_SPINS}; "
                         "persisted spins are kept at least an hour)")
+    parser.add_argument("--no-warm", action="store_true", default=argparse.SUPPRESS,
+                        help="start a new interpreter for every spin instead of forking a warm worker "
+                        "that keeps Metaflow and the flow's libraries imported")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     from .server import build_server
 
     try:
-        app = App.create(args.root, args.python, keep_spins=getattr(args, "keep_spins", DEFAULT_KEEP_SPINS))
+        app = App.create(args.root, args.python, keep_spins=getattr(args, "keep_spins", DEFAULT_KEEP_SPINS),
+                         warm=not getattr(args, "no_warm", False))
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return 2

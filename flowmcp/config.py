@@ -21,17 +21,18 @@ class Config:
     python_source: str  # why this interpreter: "--python", "$VIRTUAL_ENV", ".venv", "server"
     extra_env: dict[str, str] = field(default_factory=dict)
     keep_spins: int = DEFAULT_KEEP_SPINS  # per flow; older spins are pruned after each spin
+    warm: bool = True  # spin and describe in a warm worker (--no-warm: always a new interpreter)
 
     @classmethod
     def create(cls, root: str | os.PathLike | None = None, python: str | None = None,
-               keep_spins: int = DEFAULT_KEEP_SPINS) -> Config:
+               keep_spins: int = DEFAULT_KEEP_SPINS, warm: bool = True) -> Config:
         root_path = Path(root or os.getcwd()).expanduser().resolve()
         if not root_path.is_dir():
             raise ValueError(f"project root {root_path} is not a directory")
         if keep_spins < 1:
             raise ValueError(f"--keep-spins must be at least 1, got {keep_spins}")
         interpreter, source = find_interpreter(root_path, python)
-        return cls(root=root_path, python=interpreter, python_source=source, keep_spins=keep_spins)
+        return cls(root=root_path, python=interpreter, python_source=source, keep_spins=keep_spins, warm=warm)
 
     @property
     def state_dir(self) -> Path:

@@ -52,6 +52,7 @@ def build_server(app: App) -> MCPServer:
                 yield app
             finally:
                 task_group.cancel_scope.cancel()
+                await app.bridge.aclose()  # warm workers go with the server
 
     server = MCPServer(
         name="flowmcp",

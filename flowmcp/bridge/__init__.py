@@ -1,9 +1,11 @@
 """The Metaflow bridge: the only code that starts the project's interpreter.
 
-Each job runs `driver.py` in a subprocess of the project's Python, in its own session (so one
-kill reaches every step process), with output streamed to a file (never to our stdout, which
-is the MCP channel in stdio mode). The step processes load the capture hook from
-`bridge/hook/`, which records live exceptions and artifact summaries as JSON files.
+Each job runs `driver.py` in the project's Python, in its own session (so one kill reaches every
+step process), with output streamed to a file (never to our stdout, which is the MCP channel in
+stdio mode). Jobs that load a flow (spin, describe) run in a fork of a warm worker when one can
+be trusted (`warm.py`), otherwise in a new interpreter; the outcome says which. The step
+processes load the capture hook from `bridge/hook/`, which records live exceptions and artifact
+summaries as JSON files.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import anyio
 from ..config import Config
 from ..errors import BridgeError
 from ..summarize.logs import TailBuffer
+from .warm import WARM_OPS, WarmPool
 
 DRIVER = Path(__file__).with_name("driver.py")
 HOOK_DIR = Path(__file__).with_name("hook")
@@ -45,6 +48,8 @@ class JobOutcome:
     output_bytes: int = 0
     captures: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
+    warm: bool = False  # ran in a fork of a warm worker
+    path_note: str | None = None  # which path ran, and why not the warm one when it could have
 
 
 class JobEvents(Protocol):
@@ -95,6 +100,11 @@ class Bridge:
         self.config = config
         self.jobs_dir = config.state_dir / "jobs"
         self._active: set[Path] = set()  # jobs still running: never pruned
+        self.warm = WarmPool(config)
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):  # runs while the server is being cancelled
+            await self.warm.aclose()
 
     def job_env(self, capture_dir: Path, with_artifacts: bool) -> dict[str, str]:
         env = self.config.child_env()
@@ -113,7 +123,11 @@ class Bridge:
         timeout: float | None = None,
         with_artifacts: bool = False,
         events: JobEvents | None = None,
+        flow_file: Path | None = None,
+        cold_reason: str | None = None,
     ) -> JobOutcome:
+        """Run one driver job. With `flow_file`, a spin or describe may run warm, unless
+        `cold_reason` says why it must not."""
         job = self.jobs_dir / f"{op}-{uuid.uuid4().hex[:12]}"
         job.mkdir(parents=True)
         self._active.add(job)
@@ -122,33 +136,43 @@ class Bridge:
         (job / "request.json").write_text(json.dumps(request))
         result_path = job / "result.json"
         output_path = job / "output.log"
-        timed_out = False
-        watcher = OutputWatcher(output_path)
+        argv = [str(job / "request.json"), str(result_path)]
+        env = self.job_env(capture_dir, with_artifacts)
         try:
+            note = cold_reason
+            if flow_file is not None and op in WARM_OPS and cold_reason is None:
+                process, note = await self.warm.launch(flow_file, {
+                    "argv": argv, "cwd": str(self.config.root), "output": str(output_path),
+                    "flow_file": str(flow_file), "flow_dir": str(flow_file.parent), "job_dir": str(job),
+                    "driver_op": op,
+                }, env)
+                if process is not None:
+                    try:
+                        outcome = await _finish(process, job, timeout, events)
+                    except BridgeError as ex:
+                        # The warm machinery broke before the driver could report (the driver
+                        # reports the user's failures): do the job again the plain way.
+                        note = f"the warm worker's job stopped without a result ({str(ex)[-200:]}); ran again cold"
+                        for leftover in (output_path, job / "steps.json", job / "run_id"):
+                            leftover.unlink(missing_ok=True)
+                        shutil.rmtree(capture_dir, ignore_errors=True)
+                    else:
+                        outcome.warm, outcome.path_note = True, _step_path_note(job, note)
+                        return outcome
             # Opening a local file is instant; the child writes to it, never this event loop.
             with open(output_path, "wb") as output:  # noqa: ASYNC230
                 process = await anyio.open_process(
-                    [self.config.python, str(DRIVER), str(job / "request.json"), str(result_path)],
+                    [self.config.python, str(DRIVER), *argv],
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=output,
                     cwd=str(self.config.root),
-                    env=self.job_env(capture_dir, with_artifacts),
+                    env=env,
                     start_new_session=True,
                 )
-                try:
-                    with anyio.move_on_after(timeout) as scope:
-                        await _follow(process, watcher, events)
-                    if scope.cancelled_caught:
-                        timed_out = True
-                        await _kill_tree(process)
-                except BaseException:
-                    # Cancelled by the client (or the server stopping): no orphans left behind.
-                    with anyio.CancelScope(shield=True):
-                        await _kill_tree(process)
-                    raise
-            watcher.poll()
-            return _read_outcome(result_path, watcher, capture_dir, timed_out)
+            outcome = await _finish(process, job, timeout, events)
+            outcome.path_note = note
+            return outcome
         finally:
             self._active.discard(job)
             self._prune_jobs()
@@ -161,6 +185,38 @@ class Bridge:
             return
         for old in done[JOBS_KEPT:]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+async def _finish(process, job: Path, timeout: float | None, events: JobEvents | None) -> JobOutcome:
+    """Follow a started job to its end (or its timeout) and read what it left."""
+    watcher = OutputWatcher(job / "output.log")
+    timed_out = False
+    try:
+        with anyio.move_on_after(timeout) as scope:
+            await _follow(process, watcher, events)
+        if scope.cancelled_caught:
+            timed_out = True
+            await _kill_tree(process)
+    except BaseException:
+        # Cancelled by the client (or the server stopping): no orphans left behind.
+        with anyio.CancelScope(shield=True):
+            await _kill_tree(process)
+        raise
+    watcher.poll()
+    return _read_outcome(job / "result.json", watcher, job / "capture", timed_out)
+
+
+def _step_path_note(job: Path, note: str | None) -> str | None:
+    """The warm path's note, plus how the step process started if not by fork."""
+    try:
+        steps = json.loads((job / "steps.json").read_text())
+    except (OSError, ValueError):
+        return note
+    if steps.get("spawned"):
+        reasons = "; ".join(steps.get("reasons") or []) or "unknown"
+        told = f"{note} " if note else ""
+        return f"{told}The step process was started as a new interpreter: {reasons}."
+    return note
 
 
 async def _follow(process, watcher: OutputWatcher, events: JobEvents | None) -> None:

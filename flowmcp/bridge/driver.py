@@ -183,7 +183,14 @@ def describe_flow_class(cls, flow_file):
         }
         for node in ordered
     ]
-    return {"flow_name": cls.__name__, "file": flow_file, "parameters": params, "steps": steps}
+    try:  # `_flow_decorators` is a property of instances; the class holds the state
+        from metaflow.flowspec import FlowStateItems
+
+        flow_decorators = sorted(cls._flow_state[FlowStateItems.FLOW_DECORATORS])
+    except Exception:
+        flow_decorators = []
+    return {"flow_name": cls.__name__, "file": flow_file, "parameters": params, "steps": steps,
+            "flow_decorators": flow_decorators}
 
 
 def op_describe(req):
@@ -1201,7 +1208,8 @@ OPS = {
 }
 
 
-def main(argv):
+def handle(argv):
+    """Do the job `argv` names (`driver.py REQUEST.json RESULT.json`) and write its result file."""
     request_path, result_path = argv[1], argv[2]
     with open(request_path) as f:
         req = json.load(f)
@@ -1223,6 +1231,10 @@ def main(argv):
     with open(tmp, "w") as f:
         json.dump(result, f, default=str)
     os.replace(tmp, result_path)
+
+
+def main(argv):
+    handle(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip interpreter teardown (atexit hooks of user libraries); everything is written.

@@ -17,6 +17,7 @@ from .. import models
 from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..bridge.housekeeping import prune_spins
+from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ..state import stale_upstream, step_versions
 from ..summarize import logs
@@ -97,7 +98,8 @@ async def spin(
         versions = step_versions(desc.file)
         try:
             outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True,
-                                            events=TaskProgress(ctx, [step], f"spin {step}"))
+                                            events=TaskProgress(ctx, [step], f"spin {step}"), flow_file=desc.file,
+                                            cold_reason=decorator_reason(step_info["decorators"] + desc.decorators))
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
@@ -205,17 +207,21 @@ def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome
         artifacts=artifacts,
         stdout_tail=logs.tail_text(stdout, max_lines=STDOUT_TAIL_LINES),
         failure=failure,
+        warm=outcome.warm,
+        path_note=outcome.path_note,
         notes=list(source.get("notes") or []),
     )
 
 
 def render(r: models.SpinResult) -> str:
     """A failure leads with its headline (file:line in func — Type: message); a success with the step."""
-    took = f" in {r.duration_s:.1f} s" if r.duration_s is not None else ""
-    status = f"spin {r.step} {r.status}{took}"
+    took = f" in {r.duration_s:.2f} s" if r.duration_s is not None else ""
+    status = f"spin {r.step} {r.status}{took} ({'warm worker' if r.warm else 'new interpreter'})"
     if r.source_task and r.pathspec:  # no pathspec: the spin never started (the flow did not load)
         status += f" — parent state from {r.source_task} ({r.source_run_choice})"
     lines = [r.failure.summary, status] if r.failure else [status]
+    if r.path_note:
+        lines.append(r.path_note if r.warm else f"Not warm: {r.path_note}.")
     lines.extend(r.notes)
     if r.artifacts:
         lines.append("Artifacts set by the step:")

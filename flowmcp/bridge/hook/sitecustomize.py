@@ -1,10 +1,13 @@
-"""flowmcp's capture hook for Metaflow step processes (active only when FLOWMCP_CAPTURE_DIR is set).
+"""flowmcp's capture hook for Metaflow step processes (active only in processes flowmcp starts).
 
 The server puts this folder first on PYTHONPATH for the flows it starts, so every step process
 Metaflow spawns loads it. When `metaflow.task` is imported, it wraps the function that runs the
 user's step so that, in the step's own process, we record the live exception (frames, locals,
 chain) and a summary of the artifacts the step set — facts no printed log carries. Then it
 hands over to any other sitecustomize on the path, so the user's own keeps working.
+
+Where to write, and whether to summarize artifacts, is read from the environment at each step:
+a warm worker installs the hook once and forks step processes for many jobs.
 """
 
 import os
@@ -24,8 +27,7 @@ def _chain_to_next_sitecustomize():
 
 
 def _install():
-    capture_dir = os.environ.get("FLOWMCP_CAPTURE_DIR")
-    if not capture_dir:
+    if not (os.environ.get("FLOWMCP_CAPTURE_DIR") or os.environ.get("FLOWMCP_WARM")):
         return
     import importlib.abc
     import importlib.machinery
@@ -43,7 +45,7 @@ def _install():
             def exec_and_wrap(module):
                 exec_module(module)
                 try:
-                    _wrap_task(module, capture_dir)
+                    _wrap_task(module)
                 except Exception:
                     pass  # never break the user's step because our hook could not install
 
@@ -66,11 +68,10 @@ def _load(name, relpath):
     return module
 
 
-def _wrap_task(task_module, capture_dir):
+def _wrap_task(task_module):
     import json
 
     original = task_module.MetaflowTask._exec_step_function
-    with_artifacts = os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1"
     loaded = {}
 
     from metaflow.flowspec import FlowSpec
@@ -85,6 +86,12 @@ def _wrap_task(task_module, capture_dir):
     FlowSpec.__getattr__ = recording_getattr
 
     def exec_step_function(self, step_function, orig_step_func, input_obj=None):
+        capture_dir = os.environ.get("FLOWMCP_CAPTURE_DIR")
+        if not capture_dir:  # a step process flowmcp did not start
+            if input_obj is None:
+                return original(self, step_function, orig_step_func)
+            return original(self, step_function, orig_step_func, input_obj)
+        with_artifacts = os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1"
         flow = self.flow
         record = {"step": getattr(orig_step_func, "name", None)}
         try:

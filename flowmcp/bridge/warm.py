@@ -1,0 +1,329 @@
+"""Warm workers: the fast path for spin and describe.
+
+A worker (`worker.py`) is a long-lived process of the project's interpreter holding Metaflow and a
+flow's third-party libraries imported; it forks a child per job instead of starting Python twice.
+There is one worker per set of imports (per root and interpreter, as the bridge is), so a worker
+never holds a library the flow being run does not import. A worker is replaced when packages are
+installed or removed, or the Metaflow config changes, since its imports would then be stale.
+
+Every reason not to use the warm path is a plain string that ends up in the answer, and the job
+then runs the plain way (`python driver.py ...`): the warm path is a speed-up, never a requirement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import ByteStream, Process
+
+from ..config import Config
+from .imports import flow_imports
+
+WORKER = Path(__file__).with_name("worker.py")
+WARM_OPS = {"describe", "spin"}  # the jobs that load a flow file; the rest only read runs
+MAX_WORKERS = 3  # flows with different imports, each kept warm; the least recently used goes first
+IDLE_S = 900.0  # a worker unused this long is stopped (it holds the flow's libraries in memory)
+READY_TIMEOUT_S = 300.0  # a cold import of a big library set on a slow disk
+SOCKET_WAIT_S = 30.0
+STEP_DECORATORS_NEEDING_SUBPROCESS = {"conda", "pypi", "conda_base", "pypi_base"}
+
+
+class WarmUnavailable(Exception):
+    """The warm path cannot take this job; the message says why, for the answer."""
+
+
+def unavailable_reason(config: Config) -> str | None:
+    """Why this server never uses warm workers, or None."""
+    if not config.warm:
+        return "warm workers are off (--no-warm)"
+    if not hasattr(os, "fork") or not sys.platform.startswith("linux"):
+        # macOS forks break system frameworks some libraries load; Windows has no fork at all.
+        return f"warm workers need fork on Linux; this is {sys.platform}"
+    return None
+
+
+def decorator_reason(decorators: list[str]) -> str | None:
+    """Steps whose environment Metaflow builds itself (@conda, @pypi) run in another interpreter."""
+    needing = sorted(set(decorators) & STEP_DECORATORS_NEEDING_SUBPROCESS)
+    if needing:
+        return f"@{needing[0]} steps run in their own environment"
+    return None
+
+
+@dataclass
+class WorkerProcess:
+    """One live worker: its process, socket and what it reported when ready."""
+
+    key: frozenset[str]
+    process: Process
+    socket: Path
+    log: Path
+    status: dict[str, Any] = field(default_factory=dict)
+    last_used: float = field(default_factory=time.monotonic)
+    busy: int = 0
+
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    def changed(self) -> str | None:
+        """What changed under the worker since it imported its modules, or None."""
+        for path, mtime in (self.status.get("fingerprint") or {}).items():
+            try:
+                now = os.stat(path).st_mtime_ns
+            except OSError:
+                now = None
+            if now != mtime:
+                return f"{path} changed"
+        return None
+
+    async def stop(self) -> None:
+        """Stop the worker (its running jobs are sessions of their own and finish undisturbed)."""
+        with anyio.CancelScope(shield=True):
+            if self.process.returncode is None:
+                try:
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                with anyio.move_on_after(2):
+                    await self.process.wait()
+                if self.process.returncode is None:
+                    try:
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            await self.process.aclose()
+
+
+class WarmJob:
+    """A job child of a worker, followed as the bridge follows a process: `pid` (the leader of the
+    job's own session, so a group kill reaches the step process too), `returncode`, `wait()`."""
+
+    def __init__(self, stream: ByteStream, pid: int, worker: WorkerProcess):
+        self.stream = stream
+        self.pid = pid
+        self.returncode: int | None = None
+        self._worker = worker
+        self._buffer = b""
+
+    async def wait(self) -> int:
+        while self.returncode is None:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                self.returncode = int(json.loads(line).get("exit", 1))
+                break
+            try:
+                chunk = await self.stream.receive()  # cancel-safe: nothing is lost if cancelled
+            except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+                # The worker went away; the job child lives on alone until it finishes.
+                while _exists(self.pid):  # noqa: ASYNC110 (another process's life: nothing to await)
+                    await anyio.sleep(0.05)
+                self.returncode = -1
+                break
+            self._buffer += chunk
+        await self.close()
+        return self.returncode
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.busy -= 1
+            self._worker.last_used = time.monotonic()
+            self._worker = None
+            with anyio.CancelScope(shield=True):
+                await self.stream.aclose()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WarmPool:
+    """The workers of one bridge (one root, one interpreter), started on demand."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.off = unavailable_reason(config)
+        self.workers: dict[frozenset[str], WorkerProcess] = {}
+        self._locks: dict[frozenset[str], anyio.Lock] = {}
+        self._socket_dir: Path | None = None
+        self._count = 0
+        # Libraries that made a worker unsafe to fork: later workers leave them to each job.
+        self.denied: dict[str, str] = {}
+
+    async def launch(self, flow_file: Path, job: dict[str, Any],
+                     env: dict[str, str]) -> tuple[WarmJob | None, str | None]:
+        """Start `job` in a warm worker: (the job, a note worth telling or None), or (None, why not)."""
+        if self.off:
+            return None, self.off
+        key = flow_imports(flow_file, self.config.root)
+        try:
+            worker, note = await self._worker_for(key, env)
+            stream = await anyio.connect_unix(str(worker.socket))
+        except (WarmUnavailable, OSError) as ex:
+            return None, f"warm worker unavailable: {ex}"
+        try:
+            await stream.send(json.dumps({"op": "job", **job, "env": env}).encode() + b"\n")
+            reply, rest = await _read_line(stream, timeout=30)
+        except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError) as ex:
+            await stream.aclose()
+            return None, f"warm worker unavailable: {type(ex).__name__}"
+        if not reply.get("ok"):
+            await stream.aclose()
+            status = await self._status(worker)
+            if status.get("hazard"):
+                self._deny(status)
+                await self._retire(worker)
+            elif "environment" in str(reply.get("refused")):
+                await self._retire(worker)
+            return None, str(reply.get("refused") or "the warm worker refused the job")
+        unloaded = sorted(name for name in self.denied if any(m.split(".")[0] == name for m in key))
+        if unloaded:
+            told = "; ".join(f"{name} ({self.denied[name]})" for name in unloaded)
+            note = " ".join(filter(None, [note, f"Imported fresh in each job, not preloaded: {told}."]))
+        worker.busy += 1
+        warm_job = WarmJob(stream, int(reply["pid"]), worker)
+        warm_job._buffer = rest
+        return warm_job, note
+
+    async def _worker_for(self, key: frozenset[str], env: dict[str, str]) -> tuple[WorkerProcess, str | None]:
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            worker = self.workers.get(key)
+            note = None
+            if worker is not None and not worker.alive():
+                note = "Warm worker restarted: the previous one had exited."
+                await self._retire(worker)
+                worker = None
+            if worker is not None and (changed := worker.changed()):
+                note = f"Warm worker restarted: {changed} (packages or Metaflow config changed)."
+                await self._retire(worker)
+                worker = None
+            if worker is None:
+                await self._evict()
+                worker = await self._start(key, env)
+                self.workers[key] = worker
+            if worker.status.get("hazard"):
+                self._deny(worker.status)
+                await self._retire(worker)
+                raise WarmUnavailable(f"forking is not safe: {worker.status['hazard']}")
+            return worker, note
+
+    def _deny(self, status: dict[str, Any]) -> None:
+        module, hazard = status.get("hazard_module"), status.get("hazard") or ""
+        if module:
+            self.denied[module] = hazard.split(", ", 1)[-1]
+
+    async def _status(self, worker: WorkerProcess) -> dict[str, Any]:
+        """The worker's state now (its preloads grow as jobs teach it), or {} if it cannot say."""
+        try:
+            stream = await anyio.connect_unix(str(worker.socket))
+            async with stream:
+                await stream.send(b'{"op": "status"}\n')
+                return (await _read_line(stream, timeout=10))[0]
+        except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError, ValueError):
+            return {}
+
+    async def _start(self, key: frozenset[str], env: dict[str, str]) -> WorkerProcess:
+        if self._socket_dir is None:
+            # Unix socket paths are short (108 bytes): not under the project root.
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="flowmcp-"))
+        self._count += 1
+        folder = self.config.state_dir / "workers"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"w{os.getpid()}-{self._count}"
+        socket_path = self._socket_dir / f"{self._count}.sock"
+        config_path = folder / f"{name}.json"
+        config_path.write_text(json.dumps({
+            "socket": str(socket_path), "root": str(self.config.root),
+            "modules": sorted(m for m in key if m.split(".")[0] not in self.denied),
+            "deny": {name: f"not preloaded: {why}" for name, why in self.denied.items()},
+        }))
+        log = folder / f"{name}.log"
+        worker_env = {k: v for k, v in env.items() if not k.startswith("FLOWMCP_CAPTURE")}
+        worker_env["FLOWMCP_WARM"] = "1"
+        # Not a child task of any tool call: it outlives the call that started it.
+        with open(log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once)
+            process = await anyio.open_process(
+                [self.config.python, str(WORKER), str(config_path)],
+                stdin=subprocess.PIPE,  # its end closing (we stopped) tells the worker to leave
+                stdout=out,
+                stderr=out,
+                cwd=str(self.config.root),
+                env=worker_env,
+                start_new_session=True,
+            )
+        worker = WorkerProcess(key=key, process=process, socket=socket_path, log=log)
+        try:
+            worker.status = await self._ready(worker)
+        except BaseException:
+            await worker.stop()
+            raise
+        return worker
+
+    async def _ready(self, worker: WorkerProcess) -> dict[str, Any]:
+        with anyio.move_on_after(SOCKET_WAIT_S):
+            while not worker.socket.exists() and worker.alive():  # noqa: ASYNC110 (a file appearing)
+                await anyio.sleep(0.005)
+        if not worker.alive() or not worker.socket.exists():
+            raise WarmUnavailable(f"the worker did not start: {_tail(worker.log)}")
+        try:
+            stream = await anyio.connect_unix(str(worker.socket))
+            async with stream:
+                await stream.send(b'{"op": "status"}\n')
+                status, _ = await _read_line(stream, timeout=READY_TIMEOUT_S)  # waits for the imports
+        except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError, ValueError) as ex:
+            raise WarmUnavailable(f"the worker did not get ready ({type(ex).__name__}): {_tail(worker.log)}") from None
+        return status
+
+    async def _evict(self) -> None:
+        now = time.monotonic()
+        for worker in list(self.workers.values()):
+            if worker.busy == 0 and now - worker.last_used > IDLE_S:
+                await self._retire(worker)
+        idle = sorted((w for w in self.workers.values() if w.busy == 0), key=lambda w: w.last_used)
+        while len(self.workers) >= MAX_WORKERS and idle:
+            await self._retire(idle.pop(0))
+
+    async def _retire(self, worker: WorkerProcess) -> None:
+        if self.workers.get(worker.key) is worker:
+            del self.workers[worker.key]
+        await worker.stop()
+
+    async def aclose(self) -> None:
+        for worker in list(self.workers.values()):
+            await self._retire(worker)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+
+async def _read_line(stream: ByteStream, timeout: float) -> tuple[dict[str, Any], bytes]:
+    buffer = b""
+    with anyio.fail_after(timeout):
+        while b"\n" not in buffer:
+            buffer += await stream.receive()
+    line, rest = buffer.split(b"\n", 1)
+    return json.loads(line), rest
+
+
+def _tail(log: Path, chars: int = 600) -> str:
+    try:
+        return log.read_text(errors="replace")[-chars:].strip() or "(no output)"
+    except OSError:
+        return "(no log)"
