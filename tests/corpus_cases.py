@@ -29,23 +29,55 @@ def normalise(text: str) -> str:
     return re.sub(r"/tmp/[^\s'\"]*?/(?=[\w.]+\.py)", "<root>/", text)
 
 
-def spin_broken_case(name: str, root: Path) -> tuple[str, dict, bool]:
-    """Copy the case, record a good run, apply the broken edit, spin the step through flowmcp."""
+def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool]:
+    """Copy the case, record a good run, apply the broken edit, spin the step through flowmcp.
+
+    With `both_paths`, the step is also spun before the edit, and every spin is done twice — in
+    the warm worker and in a new interpreter (--no-warm) — and must answer the same facts."""
     case, case_spec = CORPUS / name, spec(name)
     for path in case.iterdir():
         if path.name not in ("case.json", "expected.txt"):
             shutil.copy(path, root / path.name)
+    step = case_spec["step"]
 
     async def go():
-        async with Client(build_server(App.create(root))) as client:
+        async with Client(build_server(App.create(root))) as client, \
+                Client(build_server(App.create(root, warm=False))) as cold:
             good = await client.call_tool("run", {"flow": "flow.py"})
             assert not good.is_error, good.content[0].text
+            if both_paths:
+                await same_on_both_paths(name, "working", client, cold, step)
             target = root / case_spec.get("edit_file", "flow.py")
             old, new = case_spec["edit"]
             source = target.read_text()
             assert source.count(old) == 1, f"{name}: the edit must apply exactly once"
             target.write_text(source.replace(old, new))
-            result = await client.call_tool("spin", {"flow": "flow.py", "step": case_spec["step"]})
+            result = await client.call_tool("spin", {"flow": "flow.py", "step": step})
+            if both_paths:
+                await same_on_both_paths(name, "broken", client, cold, step, result)
             return result.content[0].text, result.structured_content or {}, bool(result.is_error)
 
     return anyio.run(go)
+
+
+async def same_on_both_paths(name: str, which: str, warm_client, cold_client, step: str, warm_result=None):
+    warm_result = warm_result or await warm_client.call_tool("spin", {"flow": "flow.py", "step": step})
+    cold_result = await cold_client.call_tool("spin", {"flow": "flow.py", "step": step})
+    warm, cold = warm_result.structured_content or {}, cold_result.structured_content or {}
+    if warm.get("source_task"):  # else answered before any spin started (a syntax error, say)
+        assert warm.get("warm") is True, f"{name}: the {which} spin did not run warm: {warm_result.content[0].text}"
+    assert cold.get("warm") is False
+    assert facts(warm) == facts(cold), f"{name}: the {which} spin answers differ between the paths"
+
+
+def facts(answer: dict) -> dict:
+    """What a spin answer states, with what changes between any two spins removed."""
+    failure = answer.get("failure") or {}
+    return {
+        "status": answer.get("status"),
+        "artifacts": [(a["name"], a["type"], a.get("shape"), normalise(a["summary"]), normalise(a.get("detail", "")),
+                       a.get("change")) for a in answer.get("artifacts", [])],
+        "stdout": normalise(answer.get("stdout_tail", "")),
+        "failure": {key: normalise(str(failure.get(key))) for key in
+                    ("exception_type", "message", "file", "line", "function", "code", "hints", "summary")},
+    }

@@ -182,6 +182,8 @@ class Worker:
                 self.skipped[name] = why
                 continue
             try:
+                if "." in name and importlib.util.find_spec(name) is None:
+                    continue  # `from pkg import name` named a function or class, not a module
                 importlib.import_module(name)
             except BaseException as ex:  # a broken library fails the same way in the job, freshly
                 self.skipped[name] = "import failed: %s: %s" % (type(ex).__name__, str(ex)[:200])
@@ -484,10 +486,11 @@ def _job_child(job, env_changes, env_removed):
         importlib.invalidate_caches()  # a helper module created since the worker started is seen
         baseline = set(sys.modules)
         driver = sys.modules["_flowmcp_driver"]
-        if job.get("driver_op") == "spin":
-            StepLauncher.install(job, baseline)
+        launcher = StepLauncher.install(job, baseline) if job.get("driver_op") == "spin" else None
         sys.argv = [os.path.join(HERE, "driver.py")] + list(job["argv"])
         driver.handle(sys.argv)
+        if launcher is not None:
+            launcher.close()
         _report_modules(baseline, job.get("job_dir"))
         code = 0
     except BaseException:
@@ -520,13 +523,23 @@ class StepLauncher:
             parent.close()
             _zygote(child, env_at_fork, baseline)  # never returns
         child.close()
-        self.zygote = parent
+        self.zygote, self.zygote_pid = parent, pid
 
     @classmethod
     def install(cls, job, baseline):
         import metaflow.runtime
 
-        metaflow.runtime.subprocess = cls(job, baseline)
+        launcher = metaflow.runtime.subprocess = cls(job, baseline)
+        return launcher
+
+    def close(self):
+        """Let the zygote go (it leaves when its socket closes) and reap it: an orphan would be
+        left to an init that, in many containers, never reaps."""
+        self.zygote.close()
+        try:
+            os.waitpid(self.zygote_pid, 0)
+        except ChildProcessError:
+            pass
 
     def __getattr__(self, name):
         return getattr(self._subprocess, name)

@@ -199,8 +199,8 @@ def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome
         step=step,
         status=status,
         pathspec=task.get("pathspec"),
-        source_task=source.get("task_pathspec", "?"),
-        source_run_choice=source.get("run_chosen", "?"),
+        source_task=source.get("task_pathspec"),  # none when the spin stopped before choosing
+        source_run_choice=source.get("run_chosen"),
         split_index=split.get("index"),
         duration_s=data.get("elapsed_s"),
         persisted=persist and status == "succeeded",

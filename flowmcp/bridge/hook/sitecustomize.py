@@ -36,14 +36,18 @@ def _install():
         def find_spec(self, fullname, path, target=None):
             if fullname != "metaflow.task":
                 return None
-            sys.meta_path.remove(self)
+            # Stay installed until the module really executes: `importlib.util.find_spec` asks
+            # too (the warm worker does) without importing anything.
             spec = importlib.machinery.PathFinder.find_spec(fullname, path)
             if spec is None or spec.loader is None:
                 return spec
             exec_module = spec.loader.exec_module
+            finder = self
 
             def exec_and_wrap(module):
                 exec_module(module)
+                if finder in sys.meta_path:
+                    sys.meta_path.remove(finder)
                 try:
                     _wrap_task(module)
                 except Exception:

@@ -1,0 +1,311 @@
+"""The warm worker: spins fork from a process holding Metaflow and the flow's libraries, see every
+edit, leave the same traces, and fall back to a new interpreter whenever the fork can't be trusted.
+
+(The corpus test runs every broken and working case through both paths and compares the answers.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from flowmcp.app import App
+from flowmcp.bridge.imports import flow_imports
+from flowmcp.bridge.warm import decorator_reason
+from flowmcp.server import build_server
+
+from .conftest import call, make_project
+from .support import RawSession, processes_under
+
+pytestmark = pytest.mark.anyio
+
+HELPER_FLOW = '''
+from metaflow import FlowSpec, step
+
+import scaling
+
+
+class HelperFlow(FlowSpec):
+    @step
+    def start(self):
+        self.values = [1, 2, 3]
+        self.next(self.scale)
+
+    @step
+    def scale(self):
+        self.scaled = scaling.scale(self.values)
+        print("scaled", self.scaled)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    HelperFlow()
+'''
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def helper_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write(root / "flow.py", HELPER_FLOW)
+    write(root / "scaling.py", "def scale(values):\n    return [v * 2 for v in values]\n")
+    return root
+
+
+def worker_pids(app: App) -> list[int]:
+    return [w.process.pid for w in app.bridge.warm.workers.values()]
+
+
+# --------------------------------------------------------------------------- which modules
+
+
+def test_flow_imports_follow_project_modules_but_never_list_them(tmp_path):
+    write(tmp_path / "flow.py", """
+        import json
+        import numpy as np
+        from metaflow import FlowSpec, step
+        import helpers
+        from pkg.sub import thing
+        """)
+    write(tmp_path / "helpers.py", "import pandas\nfrom collections import OrderedDict\n")
+    (tmp_path / "pkg").mkdir()
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "sub.py", "from .inner import x\nthing = 1\n")
+    write(tmp_path / "pkg" / "inner.py", "import sklearn.linear_model\nx = 1\n")
+    found = flow_imports(tmp_path / "flow.py", tmp_path)
+    assert {"json", "numpy", "metaflow", "pandas", "collections", "collections.OrderedDict",
+            "sklearn.linear_model"} <= found
+    assert not {n for n in found if n.split(".")[0] in ("helpers", "pkg", "inner")}
+
+
+def test_flow_imports_include_step_bodies_and_skip_type_checking_blocks(tmp_path):
+    write(tmp_path / "flow.py", """
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            import polars
+        else:
+            import csv
+        def step_body():
+            from sklearn.ensemble import RandomForestClassifier
+        """)
+    found = flow_imports(tmp_path / "flow.py", tmp_path)
+    assert "polars" not in found
+    assert {"csv", "sklearn.ensemble", "sklearn.ensemble.RandomForestClassifier"} <= found
+
+
+def test_flow_imports_of_an_unreadable_flow_are_empty(tmp_path):
+    write(tmp_path / "flow.py", "def broken(:\n")
+    assert flow_imports(tmp_path / "flow.py", tmp_path) == frozenset()
+
+
+def test_conda_and_pypi_steps_need_their_own_interpreter():
+    assert decorator_reason(["catch", "conda"]) == "@conda steps run in their own environment"
+    assert decorator_reason(["pypi_base"]) == "@pypi_base steps run in their own environment"
+    assert decorator_reason(["retry", "card"]) is None
+
+
+# --------------------------------------------------------------------------- the warm path
+
+
+async def test_warm_spin_sees_every_edit_to_the_flow_and_its_helper_module(tmp_path):
+    root = helper_project(tmp_path / "p")
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        text, data, is_error = await call(c, "spin", flow="flow.py", step="scale")
+        assert not is_error, text
+        assert data["warm"] and "(warm worker)" in text
+        assert [a["name"] for a in data["artifacts"]] == ["scaled"] and "[2, 4, 6]" in data["stdout_tail"]
+        pids = worker_pids(app)
+
+        write(root / "scaling.py", "def scale(values):\n    return [v * 10 for v in values]\n")
+        text, data, _ = await call(c, "spin", flow="flow.py", step="scale")
+        assert "[10, 20, 30]" in data["stdout_tail"], text
+
+        source = (root / "flow.py").read_text()
+        (root / "flow.py").write_text(source.replace('print("scaled", self.scaled)', 'print("edited", self.scaled)'))
+        text, data, _ = await call(c, "spin", flow="flow.py", step="scale")
+        assert "edited [10, 20, 30]" in data["stdout_tail"], text
+        assert data["warm"] and worker_pids(app) == pids  # same worker throughout: same imports
+
+
+async def test_warm_spin_still_validates_the_graph(tmp_path):
+    root = helper_project(tmp_path / "p")
+    async with Client(build_server(App.create(root))) as c:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        source = (root / "flow.py").read_text()
+        (root / "flow.py").write_text(source.replace("self.next(self.end)", "self.next(self.ending)", 1))
+        text, _, is_error = await call(c, "spin", flow="flow.py", step="scale")
+        assert is_error and "ending" in text, text
+
+
+async def test_no_warm_spins_in_a_new_interpreter_and_says_so(tmp_path):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    async with Client(build_server(App.create(root, warm=False))) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
+        assert not is_error, text
+        assert not data["warm"] and "(new interpreter)" in text
+        assert "Not warm: warm workers are off (--no-warm)." in text
+
+
+async def test_a_conda_step_takes_the_plain_path_and_the_answer_says_why(tmp_path):
+    root = helper_project(tmp_path / "p")
+    async with Client(build_server(App.create(root))) as c:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        source = (root / "flow.py").read_text()
+        source = source.replace("from metaflow import FlowSpec, step", "from metaflow import FlowSpec, conda, step")
+        source = source.replace("    @step\n    def scale", "    @conda\n    @step\n    def scale")
+        (root / "flow.py").write_text(source)
+        text, data, _ = await call(c, "spin", flow="flow.py", step="scale")
+        assert not data["warm"], text
+        assert "Not warm: @conda steps run in their own environment." in text
+
+
+async def test_spin_timeout_in_the_warm_path_stops_the_step_process(tmp_path):
+    root = make_project(tmp_path / "p", "sleepy_flow.py")
+    source = (root / "sleepy_flow.py").read_text()
+    source = source.replace("time.sleep(120)", "time.sleep(120 if os.path.exists('SLEEP') else 0)")
+    (root / "sleepy_flow.py").write_text(source.replace("import time", "import os\nimport time"))
+    async with Client(build_server(App.create(root))) as c:
+        assert not (await call(c, "run", flow="sleepy_flow.py"))[2]
+        (root / "SLEEP").touch()
+        text, data, is_error = await call(c, "spin", flow="sleepy_flow.py", step="start", timeout_s=3)
+        assert is_error and "Timeout" in text and data["warm"], text
+    assert not processes_under(root)  # neither the step process nor the worker is left
+
+
+async def test_a_killed_worker_is_replaced_and_the_answer_says_so(tmp_path):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        [pid] = worker_pids(app)
+        os.kill(pid, signal.SIGKILL)
+        with anyio.fail_after(10):
+            await app.bridge.warm.workers[next(iter(app.bridge.warm.workers))].process.wait()
+        text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
+        assert not is_error and data["warm"], text
+        assert "Warm worker restarted: the previous one had exited." in text
+        assert worker_pids(app) != [pid]
+
+
+async def test_a_worker_dying_mid_spin_lets_the_spin_finish(tmp_path):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    source = (root / "params_flow.py").read_text()
+    (root / "params_flow.py").write_text(source.replace("        self.result = self.total * 2",
+                                                        "        import time\n        time.sleep(2)\n"
+                                                        "        self.result = self.total * 2"))
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        [pid] = worker_pids(app)
+        async with anyio.create_task_group() as tg:
+            answers = []
+
+            async def spin():
+                answers.append(await call(c, "spin", flow="params_flow.py", step="score"))
+
+            tg.start_soon(spin)
+            await anyio.sleep(1.0)
+            os.kill(pid, signal.SIGKILL)
+        text, data, is_error = answers[0]
+        assert not is_error and data["warm"], text
+        assert "result = float" in text
+
+
+async def test_a_new_import_gets_a_worker_of_its_own(tmp_path):
+    root = helper_project(tmp_path / "p")
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        await call(c, "spin", flow="flow.py", step="scale")
+        first = set(app.bridge.warm.workers)
+        write(root / "scaling.py", "import fractions\n\ndef scale(values):\n    return [v * 3 for v in values]\n")
+        text, data, _ = await call(c, "spin", flow="flow.py", step="scale")
+        assert data["warm"] and "[3, 6, 9]" in data["stdout_tail"], text
+        assert len(app.bridge.warm.workers) == 2
+        [new_key] = set(app.bridge.warm.workers) - first
+        assert "fractions" in new_key
+    assert not app.bridge.warm.workers  # stopped with the server
+
+
+# --------------------------------------------------------------------------- fork safety, changes
+
+
+@pytest.fixture
+def user_site(tmp_path, monkeypatch) -> Path:
+    """A user site-packages folder the project's interpreter imports from (an installed library)."""
+    base = tmp_path / "userbase"
+    site = base / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setenv("PYTHONUSERBASE", str(base))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    return site
+
+
+async def test_a_library_that_starts_a_thread_at_import_is_never_forked(tmp_path, user_site):
+    write(user_site / "threadlib.py", """
+        import threading, time
+        threading.Thread(target=time.sleep, args=(3600,), daemon=True, name="threadlib-poller").start()
+        """)
+    root = helper_project(tmp_path / "p")
+    source = (root / "flow.py").read_text().replace("import scaling", "import scaling\nimport threadlib")
+    count_threads = 'import threading\n        print("threads", threading.active_count())'
+    (root / "flow.py").write_text(source.replace('print("scaled", self.scaled)', count_threads))
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        assert "threadlib" in app.bridge.warm.denied
+        text, data, is_error = await call(c, "spin", flow="flow.py", step="scale")
+        assert not is_error and data["warm"], text
+        assert "not preloaded: threadlib (a library started thread(s) at import: threadlib-poller)" in text
+        assert "threads 2" in data["stdout_tail"]  # imported fresh in the step, as `python flow.py` would
+
+
+async def test_installing_a_package_restarts_the_worker(tmp_path, user_site):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        text, data, _ = await call(c, "spin", flow="params_flow.py", step="score")
+        assert data["warm"] and "restarted" not in text
+        write(user_site / "newly_installed.py", "VALUE = 1\n")
+        text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
+        assert not is_error and data["warm"], text
+        assert f"Warm worker restarted: {user_site} changed" in text
+
+
+def test_the_worker_leaves_when_the_server_is_killed(tmp_path):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    flowmcp = str(Path(sys.executable).with_name("flowmcp"))
+    session = RawSession([flowmcp, "--root", str(root)], cwd=root, env=dict(os.environ))
+    try:
+        session.initialize()
+        result = session.tool("run", {"flow": "params_flow.py"})
+        assert not result.get("isError"), result
+        result = session.tool("spin", {"flow": "params_flow.py", "step": "score"})
+        assert result["structuredContent"]["warm"], result
+        assert any("worker.py" in line for line in processes_under(root)), processes_under(root)
+        session.proc.kill()  # no shutdown: the worker must notice on its own
+        deadline = time.monotonic() + 10
+        while processes_under(root) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not processes_under(root)
+    finally:
+        session.close()
