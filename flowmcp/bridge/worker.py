@@ -24,6 +24,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -197,27 +198,36 @@ class Worker:
         return done
 
     def learn(self, job_dir):
-        """Import what a finished job loaded beyond our modules: only submodules of packages
-        already here, and the standard library — never a new third-party package, never a
-        project module (the job reports each module's file; it must lie in a library folder)."""
-        names = []
+        """Take on what a finished job had to load beyond our state, so the next job need not.
+
+        Modules: only submodules of packages already here and the standard library — never a
+        new third-party package, never a project module (each reported module's file must lie in
+        a library folder). Regular expressions the job compiled: compiling is pure, and the
+        `re` cache otherwise starts empty in every fork."""
+        names, patterns = [], []
         for entry in sorted(os.listdir(job_dir)) if os.path.isdir(job_dir) else []:
-            if not entry.startswith("modules-"):
+            if not entry.startswith("learned-"):
                 continue
             try:
                 with open(os.path.join(job_dir, entry)) as f:
                     reported = json.load(f)
             except (OSError, ValueError):
                 continue
-            for name, path in reported:
+            for name, path in reported.get("modules", []):
                 if name in sys.modules or name in self.skipped:
                     continue
                 top = name.split(".")[0]
                 known = top in sys.modules or top in sys.stdlib_module_names
                 if known and (path is None or _inside(path, self.dirs)):
                     names.append(name)
+            patterns.extend(reported.get("patterns", []))
         if names:
             self.preload(sorted(set(names), key=lambda n: (n.count("."), n)))
+        for pattern, flags in patterns:
+            try:
+                re.compile(pattern, flags)
+            except Exception:
+                pass
 
     # ---- serving
 
@@ -434,19 +444,20 @@ def _std_streams():
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
 
 
-def _report_modules(baseline, job_dir):
+def _report_learned(baseline, job_dir):
+    """Tell the worker the modules and regular expressions this process loaded beyond its own."""
     if not job_dir:
         return
-    new = []
+    modules = []
     for name in set(sys.modules) - baseline:
         module = sys.modules.get(name)
-        if module is None:
-            continue
-        new.append((name, getattr(module, "__file__", None)))
+        if module is not None:
+            modules.append((name, getattr(module, "__file__", None)))
+    patterns = [(key[1], key[2]) for key in list(re._cache)
+                if len(key) == 3 and isinstance(key[1], str) and not key[2] & re.DEBUG]
     try:
-        path = os.path.join(job_dir, "modules-%d.json" % os.getpid())
-        with open(path, "w") as f:
-            json.dump(sorted(new), f)
+        with open(os.path.join(job_dir, "learned-%d.json" % os.getpid()), "w") as f:
+            json.dump({"modules": sorted(modules), "patterns": patterns}, f)
     except OSError:
         pass
 
@@ -491,7 +502,7 @@ def _job_child(job, env_changes, env_removed):
         driver.handle(sys.argv)
         if launcher is not None:
             launcher.close()
-        _report_modules(baseline, job.get("job_dir"))
+        _report_learned(baseline, job.get("job_dir"))
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -723,7 +734,7 @@ def _step_process(request, fds, env_at_fork, baseline):
         import atexit
 
         atexit._run_exitfuncs()  # what interpreter shutdown would run; the rest is skipped
-        _report_modules(baseline, request.get("job_dir"))
+        _report_learned(baseline, request.get("job_dir"))
     except BaseException:
         traceback.print_exc()
     finally:
