@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import RawSession  # noqa: E402
+from tests.support import RawSession
 
 FLOWMCP = [sys.executable, "-m", "flowmcp"]
 
@@ -160,9 +160,9 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in r.items() if isinstance(v, list)}
         target = f"≤ {TARGETS[kind]:.2f}" if kind in TARGETS else "—"
         path = "" if r["warm"] else " (not warm)"
-        print(f"| {FLOWS[kind][0]} | {med['cli']:.3f} | {med['ours']:.3f}{path} | {med['ours'] / med['cli']:.3f} "
-              f"| {target} | {med['cold_cli']:.3f} | {med['cold_ours']:.3f} | {med['cold_ours'] / med['cold_cli']:.2f} |",
-              flush=True)
+        ratio, cold_ratio = med["ours"] / med["cli"], med["cold_ours"] / med["cold_cli"]
+        print(f"| {FLOWS[kind][0]} | {med['cli']:.3f} | {med['ours']:.3f}{path} | {ratio:.3f} | {target} "
+              f"| {med['cold_cli']:.3f} | {med['cold_ours']:.3f} | {cold_ratio:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
-"""Start-up: process start to the first tools/list answer, flowmcp vs a bare MCP server.
+"""Start-up: process start to the first tools/list answer, flowmcp vs a bare MCP server and vs
+the previous release of flowmcp (its source from git, run with the same interpreter and packages).
 
-Both are started over stdio by the SDK client, alternating, after one warm-up each; the ratio of
-medians is the figure (the bare server is the floor: Python + the mcp SDK with no tools).
+All are started over stdio by the SDK client, alternating, after one warm-up each; the ratios of
+medians are the figures (the bare server is the floor: Python + the mcp SDK with no tools).
 
-    python bench/startup.py [--rounds 7]
+    python bench/startup.py [--rounds 7] [--against v0.1.0]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,36 +27,54 @@ MCPServer("bare").run("stdio")
 """
 
 
-async def first_tools_list(command: list[str]) -> float:
+async def first_tools_list(command: list[str], cwd: str | None = None, env: dict | None = None) -> float:
     started = time.perf_counter()
-    async with Client(StdioServerParameters(command=command[0], args=command[1:])) as client:
+    params = StdioServerParameters(command=command[0], args=command[1:], cwd=cwd, env=env)
+    async with Client(params) as client:
         await client.list_tools()
         return time.perf_counter() - started
 
 
-async def main(rounds: int) -> None:
+def checkout(rev: str, folder: Path) -> None:
+    """The `flowmcp` package as it was at `rev` (e.g. the previous release's tag)."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "flowmcp", "prompts", "CLAUDE.md.template"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+
+
+async def main(rounds: int, against: str) -> None:
     root = tempfile.mkdtemp(prefix="flowmcp-bench-")
     bare = Path(root) / "bare_server.py"
     bare.write_text(BARE)
-    commands = {
-        "flowmcp": [sys.executable, "-m", "flowmcp", "--root", root],
-        "bare mcp server": [sys.executable, str(bare)],
+    previous = Path(tempfile.mkdtemp(prefix="flowmcp-previous-"))
+    checkout(against, previous)
+    # `python -m flowmcp` run from the checkout imports it (the folder comes first on sys.path).
+    previous_env = {**os.environ, "PYTHONPATH": str(previous)}
+    runs = {
+        "flowmcp (this version)": ([sys.executable, "-m", "flowmcp", "--root", root], None, None),
+        f"flowmcp {against}": ([sys.executable, "-m", "flowmcp", "--root", root], str(previous), previous_env),
+        "bare mcp server": ([sys.executable, str(bare)], None, None),
     }
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for command in commands.values():  # warm-up: file caches, .pyc
-        await first_tools_list(command)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for command, cwd, env in runs.values():  # warm-up: file caches, .pyc
+        await first_tools_list(command, cwd, env)
     for _ in range(rounds):
-        for name, command in commands.items():
-            times[name].append(await first_tools_list(command))
-    ours, floor = statistics.median(times["flowmcp"]), statistics.median(times["bare mcp server"])
+        for name, (command, cwd, env) in runs.items():
+            times[name].append(await first_tools_list(command, cwd, env))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    ours = medians["flowmcp (this version)"]
     print(f"| server | median start → first tools/list (s), {rounds} rounds |")
     print("|---|---|")
-    for name, values in times.items():
-        print(f"| {name} | {statistics.median(values):.3f} |")
-    print(f"\nratio flowmcp / bare mcp server: {ours / floor:.2f}")
+    for name, value in medians.items():
+        print(f"| {name} | {value:.3f} |")
+    print(f"\nratio this version / {against}: {ours / medians[f'flowmcp {against}']:.2f}")
+    print(f"ratio this version / bare mcp server: {ours / medians['bare mcp server']:.2f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
-    anyio.run(main, parser.parse_args().rounds)
+    parser.add_argument("--against", default="v0.1.0", help="git revision of the previous release")
+    args = parser.parse_args()
+    anyio.run(main, args.rounds, args.against)

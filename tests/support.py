@@ -93,9 +93,11 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout_s: fl
             time.sleep(0.1)
 
 
-def processes_under(root, include_zombies: bool = False) -> list[str]:
-    """Every process whose command line mentions `root`: drivers and step processes."""
+def processes_under(root, include_zombies: bool = False, ignore: tuple[int, ...] = ()) -> list[str]:
+    """Every process whose command line mentions `root`: drivers and step processes (and warm
+    workers, unless their pids are in `ignore`; a worker's forks share its command line)."""
     # -ww: never cut a command line at the terminal width (else a long root would never match)
     out = subprocess.run(["ps", "-ww", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines()
-            if str(root) in line and "ps -eo" not in line and (include_zombies or " Z" not in line)]
+            if str(root) in line and "ps -eo" not in line and (include_zombies or " Z" not in line)
+            and int(line.split()[0]) not in ignore]
