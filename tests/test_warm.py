@@ -7,6 +7,7 @@ edit, leave the same traces, and fall back to a new interpreter whenever the for
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -18,8 +19,10 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
+from flowmcp.bridge import warm
 from flowmcp.bridge.imports import flow_imports
-from flowmcp.bridge.warm import decorator_reason
+from flowmcp.bridge.warm import decorator_reason, unavailable_reason
+from flowmcp.config import Config
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
@@ -113,6 +116,13 @@ def test_flow_imports_of_an_unreadable_flow_are_empty(tmp_path):
     assert flow_imports(tmp_path / "flow.py", tmp_path) == frozenset()
 
 
+def test_warm_workers_need_fork_on_linux_and_can_be_turned_off(tmp_path, monkeypatch):
+    assert unavailable_reason(Config.create(tmp_path)) is None
+    assert unavailable_reason(Config.create(tmp_path, warm=False)) == "warm workers are off (--no-warm)"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert unavailable_reason(Config.create(tmp_path)) == "warm workers need fork on Linux; this is darwin"
+
+
 def test_conda_and_pypi_steps_need_their_own_interpreter():
     assert decorator_reason(["catch", "conda"]) == "@conda steps run in their own environment"
     assert decorator_reason(["pypi_base"]) == "@pypi_base steps run in their own environment"
@@ -142,6 +152,51 @@ async def test_warm_spin_sees_every_edit_to_the_flow_and_its_helper_module(tmp_p
         text, data, _ = await call(c, "spin", flow="flow.py", step="scale")
         assert "edited [10, 20, 30]" in data["stdout_tail"], text
         assert data["warm"] and worker_pids(app) == pids  # same worker throughout: same imports
+
+
+def spin_files(root: Path, pathspec: str) -> set[str]:
+    """The files a spin left in the spin datastore, timestamps in their names taken out."""
+    flow, run_id = pathspec.split("/")[:2]
+    folder = root / ".metaflow_spin" / flow / run_id
+    return {re.sub(r"\d{10,}", "<time>", str(p.relative_to(folder))) for p in folder.rglob("*") if p.is_file()}
+
+
+async def test_warm_and_cold_spins_leave_the_same_files_and_metaflow_reads_both(tmp_path):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    async with Client(build_server(App.create(root))) as c, Client(build_server(App.create(root, warm=False))) as cold:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        _, warm_spin, _ = await call(c, "spin", flow="params_flow.py", step="score", persist=True)
+        _, cold_spin, _ = await call(cold, "spin", flow="params_flow.py", step="score", persist=True)
+    assert warm_spin["warm"] and not cold_spin["warm"]
+    assert spin_files(root, warm_spin["pathspec"]) == spin_files(root, cold_spin["pathspec"])
+    # Metaflow's own reader, in a fresh interpreter: artifacts and logs of both spins.
+    script = textwrap.dedent(f"""
+        from metaflow import inspect_spin, namespace
+        namespace(None)
+        inspect_spin({str(root)!r})
+        from metaflow import Task
+        for pathspec in {[warm_spin["pathspec"], cold_spin["pathspec"]]!r}:
+            task = Task(pathspec, _namespace_check=False)
+            print(task["result"].data, task.stdout.strip().splitlines()[-1])
+        """)
+    reader = await anyio.run_process([sys.executable, "-c", script], cwd=root, check=True)
+    out = reader.stdout.decode()
+    assert out.splitlines() == ["0.2 result is 0.2", "0.2 result is 0.2"], out
+
+
+async def test_a_worker_that_cannot_start_leaves_the_spin_to_a_new_interpreter(tmp_path, monkeypatch):
+    broken = write(tmp_path / "broken_worker.py", """
+        import sys
+        print("no worker today", file=sys.stderr)
+        sys.exit(3)
+        """)
+    monkeypatch.setattr(warm, "WORKER", broken)
+    root = make_project(tmp_path / "p", "params_flow.py")
+    async with Client(build_server(App.create(root))) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
+        assert not is_error and not data["warm"], text
+        assert "Not warm: warm worker unavailable: the worker did not start: no worker today." in text
 
 
 async def test_warm_spin_still_validates_the_graph(tmp_path):
