@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from . import models
 from .bridge import Bridge, JobOutcome, capture
+from .bridge.housekeeping import prune_spins
 from .config import Config
 from .errors import FlowFileError
 from .state import ProjectState
@@ -38,6 +41,7 @@ class App:
     _described: dict[Path, tuple[tuple[int, int], FlowDescription]] = field(default_factory=dict)
     task_group: Any = None  # set by the server's lifespan: where background runs live
     background: dict[str, Any] = field(default_factory=dict)  # pathspec -> BackgroundRun
+    _pruning: dict[str, bool] = field(default_factory=dict)  # flow -> another pass wanted
 
     def __post_init__(self) -> None:
         self.bridge = Bridge(self.config)
@@ -76,6 +80,29 @@ class App:
                                steps=data["steps"], decorators=data.get("flow_decorators", []))
         self._described[path] = (key, desc)
         return desc
+
+    async def housekeep(self, flow_name: str) -> None:
+        """Prune the flow's old spins after an answer, not before it: with many spins kept,
+        finding unreferenced blobs reads every spin's index."""
+        if self.task_group is None:
+            await anyio.to_thread.run_sync(prune_spins, self.config.root, flow_name, self.config.keep_spins)
+            return
+        if flow_name in self._pruning:
+            self._pruning[flow_name] = True  # one more pass when the running one ends
+            return
+        self._pruning[flow_name] = False
+        self.task_group.start_soon(self._prune, flow_name)
+
+    async def _prune(self, flow_name: str) -> None:
+        with anyio.CancelScope(shield=True):  # a pass is short: never leave one half done
+            try:
+                while True:
+                    await anyio.to_thread.run_sync(prune_spins, self.config.root, flow_name, self.config.keep_spins)
+                    if not self._pruning.get(flow_name):
+                        break
+                    self._pruning[flow_name] = False
+            finally:
+                self._pruning.pop(flow_name, None)
 
     def _check_syntax(self, path: Path) -> None:
         """Compile the file here first: a syntax error answers in milliseconds, not after an

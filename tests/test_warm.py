@@ -6,6 +6,7 @@ edit, leave the same traces, and fall back to a new interpreter whenever the for
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -114,6 +115,32 @@ def test_flow_imports_include_step_bodies_and_skip_type_checking_blocks(tmp_path
 def test_flow_imports_of_an_unreadable_flow_are_empty(tmp_path):
     write(tmp_path / "flow.py", "def broken(:\n")
     assert flow_imports(tmp_path / "flow.py", tmp_path) == frozenset()
+
+
+def load_worker_module():
+    path = Path(warm.__file__).with_name("worker.py")
+    spec = importlib.util.spec_from_file_location("_worker_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_file_in_the_flow_folder_shadowing_a_loaded_module_is_found(tmp_path):
+    worker = load_worker_module()
+    write(tmp_path / "json.py", "")  # `python flow.py` would import this, not the standard library's
+    write(tmp_path / "scaling.py", "")
+    (tmp_path / "collections").mkdir()
+    assert worker._shadowed_modules(str(tmp_path)) == {"json", "collections"}
+
+
+def test_installed_libraries_are_told_from_project_modules(tmp_path):
+    worker = load_worker_module()
+    dirs = worker.library_dirs()
+    assert worker.installed_origin("json", dirs) is None
+    assert worker.installed_origin("anyio", dirs) is None  # site-packages
+    assert worker.installed_origin("sys", dirs) is None  # built in
+    assert worker.installed_origin("surely_not_installed_xyz", dirs) == "not installed"
+    assert worker.installed_origin("tests", dirs).startswith("not an installed library")
 
 
 def test_warm_workers_need_fork_on_linux_and_can_be_turned_off(tmp_path, monkeypatch):

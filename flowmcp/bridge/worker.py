@@ -19,6 +19,7 @@ worker imports those that live in site-packages or the standard library, so the 
 them loaded too. Project modules are never imported here: they are read fresh by every job.
 """
 
+import gc
 import importlib
 import importlib.util
 import io
@@ -195,6 +196,10 @@ class Worker:
                 self.hazard = "after importing %s, %s" % (name, hazard)
                 self.hazard_module = name.split(".")[0]
         self.preloaded.extend(done)
+        # Everything imported so far lives as long as the worker: move it out of the collector's
+        # sight, so collections in the forks do not walk (and copy) the libraries' objects.
+        gc.collect()
+        gc.freeze()
         return done
 
     def learn(self, job_dir):

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -16,7 +15,6 @@ from pydantic import Field
 from .. import models
 from ..app import App, FlowDescription
 from ..bridge import JobOutcome
-from ..bridge.housekeeping import prune_spins
 from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ..state import stale_upstream, step_versions
@@ -107,7 +105,7 @@ async def spin(
         result.notes = notes + result.notes
         _check_parent_state(app, desc, step, versions, result)
         result.cards = _cards(app, result.pathspec)
-        await anyio.to_thread.run_sync(prune_spins, app.config.root, desc.name, app.config.keep_spins)
+        await app.housekeep(desc.name)
         if result.pathspec:
             app.state.record_spin(desc.name, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
