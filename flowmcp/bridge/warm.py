@@ -36,6 +36,7 @@ MAX_WORKERS = 3  # flows with different imports, each kept warm; the least recen
 IDLE_S = 900.0  # a worker unused this long is stopped (it holds the flow's libraries in memory)
 READY_TIMEOUT_S = 300.0  # a cold import of a big library set on a slow disk
 SOCKET_WAIT_S = 30.0
+WORKER_FILES_KEPT = 10  # worker configs and logs kept under .flowmcp/workers
 STEP_DECORATORS_NEEDING_SUBPROCESS = {"conda", "pypi", "conda_base", "pypi_base"}
 
 
@@ -255,6 +256,7 @@ class WarmPool:
             "deny": {name: f"not preloaded: {why}" for name, why in self.denied.items()},
         }))
         log = folder / f"{name}.log"
+        self._prune_files(folder)
         worker_env = {k: v for k, v in env.items() if not k.startswith("FLOWMCP_CAPTURE")}
         worker_env["FLOWMCP_WARM"] = "1"
         # Not a child task of any tool call: it outlives the call that started it.
@@ -275,6 +277,18 @@ class WarmPool:
             await worker.stop()
             raise
         return worker
+
+    def _prune_files(self, folder: Path) -> None:
+        """Keep the config and log of the newest workers (and of every live one) for a person."""
+        live = {w.log.stem for w in self.workers.values()}
+        try:
+            logs = sorted(folder.glob("w*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return
+        for old in logs[WORKER_FILES_KEPT:]:
+            if old.stem not in live:
+                old.unlink(missing_ok=True)
+                old.with_suffix(".json").unlink(missing_ok=True)
 
     async def _ready(self, worker: WorkerProcess) -> dict[str, Any]:
         with anyio.move_on_after(SOCKET_WAIT_S):
