@@ -373,6 +373,21 @@ async def test_installing_a_package_restarts_the_worker(tmp_path, user_site):
         assert f"Warm worker restarted: {user_site} changed" in text
 
 
+async def test_a_new_metaflow_config_restarts_the_worker(tmp_path, monkeypatch):
+    home = tmp_path / "mfhome"
+    home.mkdir()
+    monkeypatch.setenv("METAFLOW_HOME", str(home))  # Metaflow reads its config once, at import
+    root = make_project(tmp_path / "p", "params_flow.py")
+    async with Client(build_server(App.create(root))) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        text, data, _ = await call(c, "spin", flow="params_flow.py", step="score")
+        assert data["warm"] and "restarted" not in text
+        (home / "config.json").write_text("{}")
+        text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
+        assert not is_error and data["warm"], text
+        assert f"Warm worker restarted: {home / 'config.json'} changed" in text
+
+
 def test_the_worker_leaves_when_the_server_is_killed(tmp_path):
     root = make_project(tmp_path / "p", "params_flow.py")
     flowmcp = str(Path(sys.executable).with_name("flowmcp"))

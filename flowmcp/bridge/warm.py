@@ -212,7 +212,7 @@ class WarmPool:
                 await self._retire(worker)
                 worker = None
             if worker is not None and (changed := worker.changed()):
-                note = f"Warm worker restarted: {changed} (packages or Metaflow config changed)."
+                note = f"Warm worker restarted: {changed} (installed packages or Metaflow's config)."
                 await self._retire(worker)
                 worker = None
             if worker is None:

@@ -132,15 +132,24 @@ def fork_hazard():
     return None
 
 
-def site_fingerprint(dirs):
-    """The modification times of the folders packages are installed into: a pip install or
-    uninstall changes them, and then this worker's imports may be stale."""
+def metaflow_config_files(root):
+    """The files Metaflow reads its configuration from when imported (metaflow_config_funcs):
+    `$METAFLOW_HOME/config[_PROFILE].json` and the project's `.metaflow/config.json`."""
+    home = os.environ.get("METAFLOW_HOME", "~/.metaflowconfig")
+    profile = os.environ.get("METAFLOW_PROFILE")
+    name = "config_%s.json" % profile if profile else "config.json"
+    return [os.path.expanduser(os.path.join(home, name)), os.path.join(root, ".metaflow", "config.json")]
+
+
+def fingerprint(paths):
+    """Modification times of what this worker's imports depend on: the folders packages are
+    installed into (a pip install or uninstall changes them) and Metaflow's config files."""
     out = {}
-    for d in dirs:
+    for path in paths:
         try:
-            out[d] = os.stat(d).st_mtime_ns
+            out[path] = os.stat(path).st_mtime_ns
         except OSError:
-            out[d] = None
+            out[path] = None  # absent; its creation counts as a change
     return out
 
 
@@ -149,10 +158,9 @@ def site_fingerprint(dirs):
 
 class Worker:
     def __init__(self, config):
-        self.config = config
-        self.root = os.path.realpath(config["root"])
         self.dirs = library_dirs()
-        self.fingerprint = site_fingerprint([d for d in self.dirs if os.path.isdir(d)])
+        self.fingerprint = fingerprint([d for d in self.dirs if os.path.isdir(d)]
+                                       + metaflow_config_files(config["root"]))
         self.env_at_start = dict(os.environ)
         self.preloaded = []
         self.skipped = dict(config.get("deny") or {})  # module -> why it was not preloaded
@@ -196,10 +204,11 @@ class Worker:
                 self.hazard = "after importing %s, %s" % (name, hazard)
                 self.hazard_module = name.split(".")[0]
         self.preloaded.extend(done)
-        # Everything imported so far lives as long as the worker: move it out of the collector's
-        # sight, so collections in the forks do not walk (and copy) the libraries' objects.
-        gc.collect()
-        gc.freeze()
+        if done:
+            # Everything imported lives as long as the worker: move it out of the collector's
+            # sight, so collections in the forks do not walk (and copy) the libraries' objects.
+            gc.collect()
+            gc.freeze()
         return done
 
     def learn(self, job_dir):
