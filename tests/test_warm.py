@@ -130,7 +130,10 @@ def test_a_file_in_the_flow_folder_shadowing_a_loaded_module_is_found(tmp_path):
     write(tmp_path / "json.py", "")  # `python flow.py` would import this, not the standard library's
     write(tmp_path / "scaling.py", "")
     (tmp_path / "collections").mkdir()
-    assert worker._shadowed_modules(str(tmp_path)) == {"json", "collections"}
+    write(tmp_path / "collections" / "__init__.py", "")
+    (tmp_path / "logging").mkdir()  # no __init__.py: a namespace folder never shadows a module
+    write(tmp_path / "os.py", "")  # loaded at interpreter start-up, before the flow's folder counts
+    assert worker._shadowed_modules(str(tmp_path), frozenset({"os", "sys"})) == {"json", "collections"}
 
 
 def test_installed_libraries_are_told_from_project_modules(tmp_path):

@@ -19,6 +19,12 @@ worker imports those that live in site-packages or the standard library, so the 
 them loaded too. Project modules are never imported here: they are read fresh by every job.
 """
 
+import sys
+
+# What the interpreter loaded before any script code ran: `python flow.py` has these before the
+# flow's folder is on sys.path, so no file there can shadow them.
+STARTUP_MODULES = frozenset(sys.modules)
+
 import gc
 import importlib
 import importlib.util
@@ -29,7 +35,6 @@ import re
 import selectors
 import signal
 import socket
-import sys
 import sysconfig
 import threading
 import time
@@ -168,6 +173,7 @@ class Worker:
         self.hazard_module = None
         self.jobs = {}  # job child pid -> (connection, job folder)
         self.wakeup_fds = ()
+        self.startup_modules = frozenset(config.get("startup_modules") or ())
         self.last_used = time.monotonic()
         self.selector = selectors.DefaultSelector()
 
@@ -329,10 +335,6 @@ class Worker:
         if op == "status":
             _send(conn, self.status())
             conn.close()
-        elif op == "preload":
-            self.preload(request.get("modules") or [])
-            _send(conn, self.status())
-            conn.close()
         elif op == "job":
             self.start_job(conn, request)
         else:
@@ -349,7 +351,7 @@ class Worker:
                 continue
             if env.get(key) != self.env_at_start.get(key):
                 return "the job's environment differs from the worker's (%s)" % key
-        shadowed = _shadowed_modules(job.get("flow_dir"))
+        shadowed = _shadowed_modules(job.get("flow_dir"), self.startup_modules)
         if shadowed:
             return "the flow's folder has %s, which would shadow the library of that name" % (
                 ", ".join(sorted(shadowed)[:3]))
@@ -407,9 +409,10 @@ def _send(conn, message):
     conn.sendall(json.dumps(message).encode() + b"\n")
 
 
-def _shadowed_modules(flow_dir):
-    """Files in the flow's folder named like a module this worker holds: `python flow.py` would
-    import the file instead, and our copy would be the wrong one."""
+def _shadowed_modules(flow_dir, startup_modules=frozenset()):
+    """Modules of the flow's folder named like one this worker imported: `python flow.py` would
+    import the file instead, and our copy would be the wrong one. (A folder without
+    `__init__.py` never shadows anything; modules loaded at interpreter start-up cannot be.)"""
     if not flow_dir:
         return set()
     try:
@@ -420,9 +423,10 @@ def _shadowed_modules(flow_dir):
     for entry in entries:
         if entry.endswith(".py"):
             names.add(entry[:-3])
-        elif "." not in entry and os.path.isdir(os.path.join(flow_dir, entry)):
+        elif os.path.isfile(os.path.join(flow_dir, entry, "__init__.py")):
             names.add(entry)
     tops = {n.split(".")[0] for n in sys.modules if not n.startswith("_flowmcp")}
+    tops -= {n.split(".")[0] for n in startup_modules}
     return {n for n in names & tops if n != "__main__"}
 
 
@@ -762,9 +766,10 @@ def _step_process(request, fds, env_at_fork, baseline):
 # --------------------------------------------------------------------------- main
 
 
-def main(argv):
+def main(argv, startup_modules=STARTUP_MODULES):
     with open(argv[1]) as f:
         config = json.load(f)
+    config["startup_modules"] = startup_modules
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(config["socket"])  # before the imports: the server may connect and wait
     listener.listen(64)
@@ -789,9 +794,10 @@ def _bootstrap(argv, main_globals):
     worker = importlib.util.module_from_spec(spec)
     sys.modules["_flowmcp_worker"] = worker
     spec.loader.exec_module(worker)
+    startup = main_globals["STARTUP_MODULES"]  # this run's, taken before our imports
     for name in [n for n in main_globals if not n.startswith("__")]:
         del main_globals[name]
-    worker.main(argv)
+    worker.main(argv, startup)
 
 
 if __name__ == "__main__":
