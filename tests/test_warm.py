@@ -286,8 +286,22 @@ async def test_a_killed_worker_is_replaced_and_the_answer_says_so(tmp_path):
             await app.bridge.warm.workers[next(iter(app.bridge.warm.workers))].process.wait()
         text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
         assert not is_error and data["warm"], text
-        assert "Warm worker restarted: the previous one had exited." in text
+        assert "Warm worker restarted: the previous one was killed by signal 9." in text
         assert worker_pids(app) != [pid]
+
+
+async def test_an_idle_worker_leaves_by_itself_and_the_next_spin_starts_another(tmp_path, monkeypatch):
+    monkeypatch.setattr(warm, "IDLE_S", 1.0)
+    root = make_project(tmp_path / "p", "params_flow.py")
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        [worker] = app.bridge.warm.workers.values()
+        with anyio.fail_after(20):
+            assert await worker.process.wait() == 0
+        text, data, is_error = await call(c, "spin", flow="params_flow.py", step="score")
+        assert not is_error and data["warm"] and "restarted" not in text, text
+        assert worker_pids(app) != [worker.process.pid]
 
 
 async def test_a_worker_dying_mid_spin_lets_the_spin_finish(tmp_path):

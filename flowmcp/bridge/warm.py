@@ -33,7 +33,7 @@ from .imports import flow_imports
 WORKER = Path(__file__).with_name("worker.py")
 WARM_OPS = {"describe", "spin"}  # the jobs that load a flow file; the rest only read runs
 MAX_WORKERS = 3  # flows with different imports, each kept warm; the least recently used goes first
-IDLE_S = 900.0  # a worker unused this long is stopped (it holds the flow's libraries in memory)
+IDLE_S = 900.0  # a worker unused this long exits by itself (it holds the flow's libraries in memory)
 READY_TIMEOUT_S = 300.0  # a cold import of a big library set on a slow disk
 SOCKET_WAIT_S = 30.0
 WORKER_FILES_KEPT = 10  # worker configs and logs kept under .flowmcp/workers
@@ -208,7 +208,10 @@ class WarmPool:
             worker = self.workers.get(key)
             note = None
             if worker is not None and not worker.alive():
-                note = "Warm worker restarted: the previous one had exited."
+                code = worker.process.returncode
+                if code != 0:  # 0: it left after IDLE_S unused, as it should
+                    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                    note = f"Warm worker restarted: the previous one {how}."
                 await self._retire(worker)
                 worker = None
             if worker is not None and (changed := worker.changed()):
@@ -252,7 +255,7 @@ class WarmPool:
         config_path = folder / f"{name}.json"
         config_path.write_text(json.dumps({
             "socket": str(socket_path), "root": str(self.config.root),
-            "modules": sorted(m for m in key if m.split(".")[0] not in self.denied),
+            "modules": sorted(m for m in key if m.split(".")[0] not in self.denied), "idle_exit_s": IDLE_S,
             "deny": {name: f"not preloaded: {why}" for name, why in self.denied.items()},
         }))
         log = folder / f"{name}.log"
@@ -306,9 +309,8 @@ class WarmPool:
         return status
 
     async def _evict(self) -> None:
-        now = time.monotonic()
         for worker in list(self.workers.values()):
-            if worker.busy == 0 and now - worker.last_used > IDLE_S:
+            if not worker.alive():
                 await self._retire(worker)
         idle = sorted((w for w in self.workers.values() if w.busy == 0), key=lambda w: w.last_used)
         while len(self.workers) >= MAX_WORKERS and idle:

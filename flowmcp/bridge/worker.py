@@ -63,7 +63,7 @@ MAX_MESSAGE = 1 << 20
 # Python counts interpreter entries from C (our `exec` of the flow, the worker's start) against the
 # recursion limit besides the frames `_stack_depth` sees; measured with the corpus's recursion case.
 EVAL_ENTRIES_BELOW_FLOW = 3
-IDLE_EXIT_S = 3600.0  # a worker nobody used for an hour exits even if the server forgot it
+IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
 
 
 def _load_driver():
@@ -174,6 +174,7 @@ class Worker:
         self.jobs = {}  # job child pid -> (connection, job folder)
         self.wakeup_fds = ()
         self.startup_modules = frozenset(config.get("startup_modules") or ())
+        self.idle_exit_s = float(config.get("idle_exit_s") or IDLE_EXIT_S)
         self.last_used = time.monotonic()
         self.selector = selectors.DefaultSelector()
 
@@ -275,8 +276,7 @@ class Worker:
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
         self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "server")
         while True:
-            timeout = 60.0
-            for key, _ in self.selector.select(timeout):
+            for key, _ in self.selector.select(min(60.0, self.idle_exit_s)):
                 if key.data == "accept":
                     self.accept(listener)
                 elif key.data == "signal":
@@ -290,7 +290,7 @@ class Worker:
                 else:
                     self.read_request(key.fileobj, key.data)
             self.reap()
-            if not self.jobs and time.monotonic() - self.last_used > IDLE_EXIT_S:
+            if not self.jobs and time.monotonic() - self.last_used > self.idle_exit_s:
                 return
 
     def accept(self, listener):
