@@ -375,6 +375,8 @@ async def test_a_library_that_starts_a_thread_at_import_is_never_forked(tmp_path
         assert not is_error and data["warm"], text
         assert "not preloaded: threadlib (a library started thread(s) at import: threadlib-poller)" in text
         assert "threads 2" in data["stdout_tail"]  # imported fresh in the step, as `python flow.py` would
+        text, data, _ = await call(c, "spin", flow="flow.py", step="scale")
+        assert data["warm"] and "not preloaded" not in text  # said once, not in every answer
 
 
 async def test_installing_a_package_restarts_the_worker(tmp_path, user_site):

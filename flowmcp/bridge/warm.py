@@ -73,6 +73,7 @@ class WorkerProcess:
     status: dict[str, Any] = field(default_factory=dict)
     last_used: float = field(default_factory=time.monotonic)
     busy: int = 0
+    told: bool = False  # whether an answer has said what this worker leaves unloaded
 
     def alive(self) -> bool:
         return self.process.returncode is None
@@ -110,12 +111,12 @@ class WarmJob:
     """A job child of a worker, followed as the bridge follows a process: `pid` (the leader of the
     job's own session, so a group kill reaches the step process too), `returncode`, `wait()`."""
 
-    def __init__(self, stream: ByteStream, pid: int, worker: WorkerProcess):
+    def __init__(self, stream: ByteStream, pid: int, worker: WorkerProcess, received: bytes = b""):
         self.stream = stream
         self.pid = pid
         self.returncode: int | None = None
         self._worker = worker
-        self._buffer = b""
+        self._buffer = received  # what arrived with the reply that named the pid
 
     async def wait(self) -> int:
         while self.returncode is None:
@@ -194,13 +195,12 @@ class WarmPool:
                 await self._retire(worker)
             return None, str(reply.get("refused") or "the warm worker refused the job")
         unloaded = sorted(name for name in self.denied if any(m.split(".")[0] == name for m in key))
-        if unloaded:
+        if unloaded and not worker.told:  # said once per worker, not in every answer
             told = "; ".join(f"{name} ({self.denied[name]})" for name in unloaded)
             note = " ".join(filter(None, [note, f"Imported fresh in each job, not preloaded: {told}."]))
+        worker.told = True
         worker.busy += 1
-        warm_job = WarmJob(stream, int(reply["pid"]), worker)
-        warm_job._buffer = rest
-        return warm_job, note
+        return WarmJob(stream, int(reply["pid"]), worker, rest), note
 
     async def _worker_for(self, key: frozenset[str], env: dict[str, str]) -> tuple[WorkerProcess, str | None]:
         lock = self._locks.setdefault(key, anyio.Lock())
