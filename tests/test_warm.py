@@ -344,6 +344,20 @@ async def test_a_new_import_gets_a_worker_of_its_own(tmp_path):
     assert not app.bridge.warm.workers  # stopped with the server
 
 
+async def test_at_most_three_workers_live_the_least_recently_used_goes(tmp_path):
+    root = helper_project(tmp_path / "p")
+    app = App.create(root)
+    async with Client(build_server(app)) as c:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        first = set(app.bridge.warm.workers)
+        for module in ("fractions", "decimal", "statistics"):  # three more import sets
+            write(root / "scaling.py", f"import {module}\n\ndef scale(values):\n    return values\n")
+            _, data, _ = await call(c, "spin", flow="flow.py", step="scale")
+            assert data["warm"]
+        assert len(app.bridge.warm.workers) == warm.MAX_WORKERS == 3
+        assert not first & set(app.bridge.warm.workers)  # the flow's first import set was used longest ago
+
+
 # --------------------------------------------------------------------------- fork safety, changes
 
 
