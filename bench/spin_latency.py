@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,13 @@ def server(root: Path, extra: list[str]) -> RawSession:
 
 def measure(kind: str, rounds: int, cold_rounds: int, extra: list[str]) -> dict:
     root, pathspec = make_project(kind)
+    try:
+        return measure_in(root, pathspec, rounds, cold_rounds, extra)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure_in(root: Path, pathspec: str, rounds: int, cold_rounds: int, extra: list[str]) -> dict:
     n = 0
     cli, ours, warm_flags = [], [], []
     session = server(root, extra)
