@@ -513,6 +513,7 @@ def _job_child(job, env_changes, env_removed):
         os.environ.clear()
         os.environ.update(env)
         importlib.invalidate_caches()  # a helper module created since the worker started is seen
+        sys.path.insert(0, HERE)
         baseline = set(sys.modules)
         driver = sys.modules["_flowmcp_driver"]
         launcher = StepLauncher.install(job, baseline) if job.get("driver_op") == "spin" else None
@@ -770,6 +771,11 @@ def main(argv, startup_modules=STARTUP_MODULES):
     with open(argv[1]) as f:
         config = json.load(f)
     config["startup_modules"] = startup_modules
+    if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.realpath(HERE):
+        # `python worker.py` put flowmcp's bridge folder first: no name may resolve there when
+        # the worker decides what is an installed library. Each job child puts it back, as
+        # `python driver.py` has it.
+        del sys.path[0]
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(config["socket"])  # before the imports: the server may connect and wait
     listener.listen(64)
