@@ -64,6 +64,7 @@ MAX_MESSAGE = 1 << 20
 # recursion limit besides the frames `_stack_depth` sees; measured with the corpus's recursion case.
 EVAL_ENTRIES_BELOW_FLOW = 3
 IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
+STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))  # Python 3.10+; older: learn less
 
 
 def _load_driver():
@@ -238,7 +239,7 @@ class Worker:
                 if name in sys.modules or name in self.skipped:
                     continue
                 top = name.split(".")[0]
-                known = top in sys.modules or top in sys.stdlib_module_names
+                known = top in sys.modules or top in STDLIB
                 if known and (path is None or _inside(path, self.dirs)):
                     names.append(name)
             patterns.extend(reported.get("patterns", []))
