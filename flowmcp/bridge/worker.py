@@ -25,6 +25,23 @@ import sys
 # flow's folder is on sys.path, so no file there can shadow them.
 STARTUP_MODULES = frozenset(sys.modules)
 
+
+def _headroom():
+    """How many nested calls the caller has left before RecursionError."""
+
+    def down(n):
+        try:
+            return down(n + 1)
+        except RecursionError:
+            return n
+
+    return down(0)
+
+
+# The same for a script's module-level code in a new interpreter: a flow run as `python flow.py`
+# starts at exactly this depth. (Its step process here, a fork, starts deeper and makes up for it.)
+SCRIPT_HEADROOM = _headroom()
+
 import gc
 import importlib
 import importlib.util
@@ -60,9 +77,6 @@ PER_JOB_ENV = ("FLOWMCP_CAPTURE_DIR", "FLOWMCP_CAPTURE_ARTIFACTS", "FLOWMCP_WARM
 # What every spin and describe uses, imported before the first job (later jobs teach the rest).
 CORE = ["metaflow", "metaflow.cli", "metaflow.runtime", "metaflow.client", "metaflow.task"]
 MAX_MESSAGE = 1 << 20
-# Python counts interpreter entries from C (our `exec` of the flow, the worker's start) against the
-# recursion limit besides the frames `_stack_depth` sees; measured with the corpus's recursion case.
-EVAL_ENTRIES_BELOW_FLOW = 3
 IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))  # Python 3.10+; older: learn less
 
@@ -707,11 +721,12 @@ def _zygote(sock, env_at_fork, baseline):
     os._exit(code)
 
 
-def _stack_depth():
-    depth, frame = 0, sys._getframe(1)
-    while frame is not None:
-        depth, frame = depth + 1, frame.f_back
-    return depth
+def _module_headroom():
+    """`_headroom` from a module frame made as `exec_as_main` makes the flow's (call it from
+    where exec_as_main is called): what the flow's own code will have."""
+    namespace = {"_headroom": _headroom}
+    exec("headroom = _headroom()", namespace)
+    return namespace["headroom"]
 
 
 def _step_process(request, fds, env_at_fork, baseline):
@@ -740,9 +755,9 @@ def _step_process(request, fds, env_at_fork, baseline):
         # `__main__` is as the worker left it: bare but for what Metaflow's import put there
         # (`__main__.ForeachFrame`, which foreach artifacts are pickled against).
         # The frames below the flow's module (ours, down to the worker's main) are not the user's:
-        # allow for them, so recursion fails at the depth it would in `python flow.py` (checked by the
-        # corpus's recursion case: the same frame fails on both paths).
-        sys.setrecursionlimit(sys.getrecursionlimit() + _stack_depth() + EVAL_ENTRIES_BELOW_FLOW)
+        # allow for them, so recursion fails at the depth it would in `python flow.py` (the
+        # corpus's recursion case checks that the same frame fails on both paths).
+        sys.setrecursionlimit(sys.getrecursionlimit() + SCRIPT_HEADROOM - _module_headroom())
         try:
             sys.modules["_flowmcp_driver"].exec_as_main(argv[1])
             code = 0
@@ -802,6 +817,7 @@ def _bootstrap(argv, main_globals):
     sys.modules["_flowmcp_worker"] = worker
     spec.loader.exec_module(worker)
     startup = main_globals["STARTUP_MODULES"]  # this run's, taken before our imports
+    worker.SCRIPT_HEADROOM = main_globals["SCRIPT_HEADROOM"]  # measured as a script, not a module
     for name in [n for n in main_globals if not n.startswith("__")]:
         del main_globals[name]
     worker.main(argv, startup)
