@@ -214,6 +214,22 @@ async def test_warm_and_cold_spins_leave_the_same_files_and_metaflow_reads_both(
     assert out.splitlines() == ["0.2 result is 0.2", "0.2 result is 0.2"], out
 
 
+async def test_the_step_process_streams_behave_as_a_new_interpreters(tmp_path):
+    root = helper_project(tmp_path / "p")
+    async with Client(build_server(App.create(root))) as c, Client(build_server(App.create(root, warm=False))) as cold:
+        assert not (await call(c, "run", flow="flow.py"))[2]
+        source = (root / "flow.py").read_text()
+        # stdout is strict UTF-8 (a lone surrogate fails the step); stderr backslash-escapes it.
+        (root / "flow.py").write_text(source.replace('print("scaled", self.scaled)',
+                                                     'print("\\udcff", file=sys.stderr)\n        print("\\udcff")')
+                                      .replace("import scaling", "import sys\n\nimport scaling"))
+        warm_text, warm_data, _ = await call(c, "spin", flow="flow.py", step="scale")
+        _, cold_data, _ = await call(cold, "spin", flow="flow.py", step="scale")
+    assert warm_data["warm"] and not cold_data["warm"]
+    assert warm_data["failure"]["exception_type"] == cold_data["failure"]["exception_type"] == "UnicodeEncodeError"
+    assert warm_data["failure"]["line"] == cold_data["failure"]["line"], warm_text
+
+
 async def test_a_worker_that_cannot_start_leaves_the_spin_to_a_new_interpreter(tmp_path, monkeypatch):
     broken = write(tmp_path / "broken_worker.py", """
         import sys

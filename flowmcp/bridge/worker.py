@@ -467,13 +467,14 @@ def _fresh_process_state():
 
 def _std_streams():
     # As PYTHONUNBUFFERED gives a new interpreter: unbuffered bytes, text written through.
-    def stream(fd, mode):
+    # (PYTHONIOENCODING=utf-8 is set for every job; stderr keeps Python's backslashreplace.)
+    def stream(fd, mode, errors="strict"):
         raw = io.FileIO(fd, mode, closefd=False)
         if mode == "r":
-            return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="strict")
-        return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", write_through=True)
+            return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors=errors)
+        return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, write_through=True)
 
-    sys.stdin, sys.stdout, sys.stderr = stream(0, "r"), stream(1, "w"), stream(2, "w")
+    sys.stdin, sys.stdout, sys.stderr = stream(0, "r"), stream(1, "w"), stream(2, "w", "backslashreplace")
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
 
 
