@@ -90,18 +90,15 @@ def _wrap_task(task_module):
     FlowSpec.__getattr__ = recording_getattr
 
     def exec_step_function(self, step_function, orig_step_func, input_obj=None):
+        args = (step_function, orig_step_func) + (() if input_obj is None else (input_obj,))
         capture_dir = os.environ.get("FLOWMCP_CAPTURE_DIR")
         if not capture_dir:  # a step process flowmcp did not start
-            if input_obj is None:
-                return original(self, step_function, orig_step_func)
-            return original(self, step_function, orig_step_func, input_obj)
+            return original(self, *args)
         with_artifacts = os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1"
         flow = self.flow
         record = {"step": getattr(orig_step_func, "name", None)}
         try:
-            if input_obj is None:
-                return original(self, step_function, orig_step_func)
-            return original(self, step_function, orig_step_func, input_obj)
+            return original(self, *args)
         except BaseException as ex:
             try:
                 capture = _load("_flowmcp_capture", os.path.join("bridge", "capture.py"))
