@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -26,11 +25,11 @@ import anyio
 from ..config import Config
 from ..errors import BridgeError
 from ..summarize.logs import TailBuffer
+from .processes import kill_tree
 from .warm import WARM_OPS, WarmPool
 
 DRIVER = Path(__file__).with_name("driver.py")
 HOOK_DIR = Path(__file__).with_name("hook")
-KILL_GRACE_S = 2.0
 POLL_S = 0.2  # how often a job's output file is read for progress
 KEEPALIVE_S = 4.0  # a progress tick at least this often, even when the flow prints nothing
 MAX_READ_BYTES = 1 << 20  # per poll: a flood of output is skipped to its last megabyte
@@ -196,11 +195,11 @@ async def _finish(process, job: Path, timeout: float | None, events: JobEvents |
             await _follow(process, watcher, events)
         if scope.cancelled_caught:
             timed_out = True
-            await _kill_tree(process)
+            await kill_tree(process)
     except BaseException:
         # Cancelled by the client (or the server stopping): no orphans left behind.
         with anyio.CancelScope(shield=True):
-            await _kill_tree(process)
+            await kill_tree(process)
         raise
     watcher.poll()
     return _read_outcome(job / "result.json", watcher, job / "capture", timed_out)
@@ -234,22 +233,6 @@ async def _follow(process, watcher: OutputWatcher, events: JobEvents | None) -> 
         if now - last_tick >= KEEPALIVE_S:
             last_tick = now
             await events.tick(now - started)
-
-
-async def _kill_tree(process) -> None:
-    """SIGTERM the job's whole process group, then SIGKILL whatever is left after a grace period."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            break
-        with anyio.move_on_after(wait):
-            await process.wait()
-            # Step processes may outlive the driver for a moment; the group kill reaches them too.
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, timed_out: bool) -> JobOutcome:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from anyio.abc import ByteStream, Process
 
 from ..config import Config
 from .imports import flow_imports
+from .processes import kill_tree
 
 WORKER = Path(__file__).with_name("worker.py")
 WARM_OPS = {"describe", "spin"}  # the jobs that load a flow file; the rest only read runs
@@ -37,6 +37,8 @@ IDLE_S = 900.0  # a worker unused this long exits by itself (it holds the flow's
 READY_TIMEOUT_S = 300.0  # a cold import of a big library set on a slow disk
 SOCKET_WAIT_S = 30.0
 WORKER_FILES_KEPT = 10  # worker configs and logs kept under .flowmcp/workers
+# What talking to a worker can raise: it went away, it is stuck, or it answered nonsense.
+TALK_ERRORS = (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError, ValueError)
 STEP_DECORATORS_NEEDING_SUBPROCESS = {"conda", "pypi", "conda_base", "pypi_base"}
 
 
@@ -93,17 +95,7 @@ class WorkerProcess:
         """Stop the worker (its running jobs are sessions of their own and finish undisturbed)."""
         with anyio.CancelScope(shield=True):
             if self.process.returncode is None:
-                try:
-                    os.killpg(self.process.pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                with anyio.move_on_after(2):
-                    await self.process.wait()
-                if self.process.returncode is None:
-                    try:
-                        os.killpg(self.process.pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                await kill_tree(self.process)
             await self.process.aclose()
 
 
@@ -182,7 +174,7 @@ class WarmPool:
         try:
             await stream.send(json.dumps({"op": "job", **job, "env": env}).encode() + b"\n")
             reply, rest = await _read_line(stream, timeout=30)
-        except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError) as ex:
+        except TALK_ERRORS as ex:
             await stream.aclose()
             return None, f"warm worker unavailable: {type(ex).__name__}"
         if not reply.get("ok"):
@@ -236,11 +228,8 @@ class WarmPool:
     async def _status(self, worker: WorkerProcess) -> dict[str, Any]:
         """The worker's state now (its preloads grow as jobs teach it), or {} if it cannot say."""
         try:
-            stream = await anyio.connect_unix(str(worker.socket))
-            async with stream:
-                await stream.send(b'{"op": "status"}\n')
-                return (await _read_line(stream, timeout=10))[0]
-        except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError, ValueError):
+            return await _ask_status(worker, timeout=10)
+        except TALK_ERRORS:
             return {}
 
     async def _start(self, key: frozenset[str], env: dict[str, str]) -> WorkerProcess:
@@ -300,13 +289,9 @@ class WarmPool:
         if not worker.alive() or not worker.socket.exists():
             raise WarmUnavailable(f"the worker did not start: {_tail(worker.log)}")
         try:
-            stream = await anyio.connect_unix(str(worker.socket))
-            async with stream:
-                await stream.send(b'{"op": "status"}\n')
-                status, _ = await _read_line(stream, timeout=READY_TIMEOUT_S)  # waits for the imports
-        except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError, ValueError) as ex:
+            return await _ask_status(worker, timeout=READY_TIMEOUT_S)  # answered once it has imported
+        except TALK_ERRORS as ex:
             raise WarmUnavailable(f"the worker did not get ready ({type(ex).__name__}): {_tail(worker.log)}") from None
-        return status
 
     async def _evict(self) -> None:
         for worker in list(self.workers.values()):
@@ -327,6 +312,12 @@ class WarmPool:
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
+
+
+async def _ask_status(worker: WorkerProcess, timeout: float) -> dict[str, Any]:
+    async with await anyio.connect_unix(str(worker.socket)) as stream:
+        await stream.send(b'{"op": "status"}\n')
+        return (await _read_line(stream, timeout=timeout))[0]
 
 
 async def _read_line(stream: ByteStream, timeout: float) -> tuple[dict[str, Any], bytes]:

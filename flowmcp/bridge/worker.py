@@ -496,6 +496,15 @@ def _report_learned(baseline, job_dir):
         pass
 
 
+def _leave(code):
+    """End a forked process: what it printed is flushed, nothing of the worker's is torn down."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
 def _exit_code(ex):
     """The exit status `python script.py` gives for a SystemExit."""
     code = ex.code
@@ -542,11 +551,7 @@ def _job_child(job, env_changes, env_removed):
     except BaseException:
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        _leave(code)
 
 
 class StepLauncher:
@@ -719,7 +724,7 @@ def _zygote(sock, env_at_fork, baseline):
     except BaseException:
         traceback.print_exc()
         code = 1
-    os._exit(code)
+    _leave(code)
 
 
 def _module_headroom():
@@ -774,11 +779,7 @@ def _step_process(request, fds, env_at_fork, baseline):
     except BaseException:
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        _leave(code)
 
 
 # --------------------------------------------------------------------------- main
