@@ -39,7 +39,7 @@ class ArtifactSummary(BaseModel):
     size_bytes: int | None = None
     summary: str = Field(description="One line: type and shape, never a full repr")
     detail: str = ""
-    change: Literal["created", "changed"] | None = None
+    change: Literal["created", "changed", "from inputs"] | None = None
 
 
 class RunResult(BaseModel):

@@ -55,6 +55,10 @@ def capture():
     return _load_standalone("_flowmcp_capture", os.path.join("bridge", "capture.py"))
 
 
+def compat():
+    return _load_standalone("_flowmcp_compat", os.path.join("bridge", "metaflow_compat.py"))
+
+
 def card_tools():
     return _load_standalone("_flowmcp_cards", os.path.join("summarize", "cards.py"))
 
@@ -67,40 +71,52 @@ def log_tools():
 
 
 def load_flow(flow_file):
-    """Import the flow file as a module and return its one FlowSpec class."""
+    """The flow of a file as `python flow.py` sees it: (flow class, graph, Metaflow's refusal).
+
+    The file runs as `__main__` with Metaflow's `show` command, whose work is replaced by a
+    recorder: Metaflow's CLI processes the flow's Configs and mutators as for a run, and we keep
+    the resulting class and graph. A file that never starts the CLI (no `Flow()` under
+    `if __name__ == "__main__"`) is described from the classes it defines."""
+    mfc = compat()
+    seen = {}
+    code, caught = run_cli(flow_file, ["--quiet", "--no-pylint", "show"],
+                           on_cli=lambda cli: mfc.record_cli_state(cli, "show", seen))
+    if caught.get("syntax"):
+        record = caught["syntax"]
+        raise DriverError("syntax", "%s: %s" % (record.get("type"), record.get("message")), exception=record)
+    if "obj" in seen:
+        obj = seen["obj"]
+        return type(obj.flow), obj.graph, None
+    if caught.get("metaflow"):
+        # Metaflow refused to start the flow's CLI (a @pypi step without --environment, a Config
+        # file that does not parse): the flow is still what its classes say; runs will say why.
+        error = caught["metaflow"]
+        try:
+            return _defined_flow(flow_file), None, error
+        except DriverError:
+            raise DriverError("flow_cli", "%s: %s" % (error.get("headline") or error["type"], error["message"]),
+                              metaflow=error)
+    if caught.get("exception"):
+        record = caught["exception"]
+        raise DriverError("flow_import", "loading the flow file failed: %s: %s"
+                          % (record.get("type"), record.get("message")), exception=record)
+    if code:
+        raise DriverError("flow_import", "the flow file called sys.exit(%r) while loading" % (code,))
+    return _defined_flow(flow_file), None, None
+
+
+def _defined_flow(flow_file):
+    """The one FlowSpec class a file defines (it did not start Metaflow's CLI itself)."""
+    import __main__
+
     from metaflow import FlowSpec
 
-    flow_dir = os.path.dirname(os.path.abspath(flow_file))
-    if flow_dir not in sys.path:
-        sys.path.insert(0, flow_dir)  # `python flow.py` puts the script's folder first
-    saved_argv = sys.argv
-    sys.argv = [flow_file]
-    try:
-        namespace_ = runpy.run_path(flow_file, run_name="__flowmcp_flow__")
-    except SyntaxError as ex:
-        raise DriverError(
-            "syntax",
-            "%s: %s" % (type(ex).__name__, ex.msg),
-            exception=capture().exception_record(ex),
-        )
-    except SystemExit as ex:
-        raise DriverError("flow_import", "the flow file called sys.exit(%r) on import" % (ex.code,))
-    except BaseException as ex:  # the user's module-level code failed
-        raise DriverError(
-            "flow_import",
-            "importing the flow file failed: %s: %s" % (type(ex).__name__, ex),
-            exception=capture().exception_record(ex),
-        )
-    finally:
-        sys.argv = saved_argv
-    classes = [
-        v
-        for v in namespace_.values()
-        if isinstance(v, type)
-        and issubclass(v, FlowSpec)
-        and v is not FlowSpec
-        and v.__module__ == "__flowmcp_flow__"
-    ]
+    classes = []
+    for value in list(vars(__main__).values()):
+        value = compat().flow_class_of(value)
+        if (isinstance(value, type) and issubclass(value, FlowSpec) and value is not FlowSpec
+                and value.__module__ == "__main__" and value not in classes):
+            classes.append(value)
     if not classes:
         raise DriverError(
             "no_flow",
@@ -149,14 +165,16 @@ def _jsonable(value):
         return repr(value)
 
 
-def describe_flow_class(cls, flow_file):
+def describe_flow_class(cls, flow_file, graph=None):
     from metaflow.graph import FlowGraph
 
-    params = []
+    params, configs = [], []
     for _, p in cls._get_parameters():
-        if getattr(p, "IS_CONFIG_PARAMETER", False):
-            continue
         kw = _param_kwargs(p)
+        if getattr(p, "IS_CONFIG_PARAMETER", False):
+            configs.append({"name": p.name, "default": _jsonable(kw.get("default", kw.get("default_value"))),
+                            "required": bool(kw.get("required")), "help": kw.get("help")})
+            continue
         params.append(
             {
                 "name": p.name,
@@ -167,7 +185,7 @@ def describe_flow_class(cls, flow_file):
                 "is_file": type(p).__name__ == "IncludeFile",
             }
         )
-    graph = FlowGraph(cls)
+    graph = graph if graph is not None else FlowGraph(cls)
     # Graph order first; steps no transition reaches (a typo in self.next) still exist: add them.
     ordered = [graph[name] for name in getattr(graph, "sorted_nodes", [])]
     ordered += sorted((n for n in graph if n not in ordered), key=lambda n: n.func_lineno)
@@ -179,23 +197,19 @@ def describe_flow_class(cls, flow_file):
             "foreach": node.foreach_param,
             "line": node.func_lineno,
             "inputs": list(node.in_funcs),
-            "decorators": [d.name for d in getattr(node, "decorators", [])],
+            "decorators": compat().step_decorator_names(node),
         }
         for node in ordered
     ]
-    try:  # `_flow_decorators` is a property of instances; the class holds the state
-        from metaflow.flowspec import FlowStateItems
-
-        flow_decorators = sorted(cls._flow_state[FlowStateItems.FLOW_DECORATORS])
-    except Exception:
-        flow_decorators = []
-    return {"flow_name": cls.__name__, "file": flow_file, "parameters": params, "steps": steps,
-            "flow_decorators": flow_decorators}
+    return {"flow_name": cls.__name__, "file": flow_file, "parameters": params, "configs": configs,
+            "steps": steps, "flow_decorators": compat().flow_decorator_names(cls)}
 
 
 def op_describe(req):
-    cls = load_flow(req["flow_file"])
-    return describe_flow_class(cls, req["flow_file"])
+    cls, graph, cli_error = load_flow(req["flow_file"])
+    described = describe_flow_class(cls, req["flow_file"], graph)
+    described["cli_error"] = cli_error
+    return described
 
 
 # --------------------------------------------------------------------------- client reads
@@ -514,15 +528,14 @@ def op_run_detail(req):
 # --------------------------------------------------------------------------- running the CLI
 
 
-def run_cli(flow_file, argv):
+def run_cli(flow_file, argv, on_cli=None):
     """Run the flow's Metaflow CLI in this process; return (exit code, captured top-level error).
 
     Running in-process saves one interpreter start per call, and lets us catch Metaflow's own
-    errors (graph problems, bad pathspecs) as objects before they are printed."""
-    import metaflow.cli as mcli
-
+    errors (graph problems, bad pathspecs) as objects before they are printed. `on_cli(module)`
+    runs when the flow has imported Metaflow's CLI, before any command."""
+    mfc = compat()
     caught = {}
-    orig_mf, orig_unknown = mcli.print_metaflow_exception, mcli.print_unknown_exception
 
     def on_metaflow_exception(ex):
         caught["metaflow"] = {
@@ -532,14 +545,16 @@ def run_cli(flow_file, argv):
             "file": getattr(ex, "source_file", None),
             "line": getattr(ex, "line_no", None),
         }
-        orig_mf(ex)
 
     def on_unknown_exception(ex):
         caught["exception"] = capture().exception_record(ex)
-        orig_unknown(ex)
 
-    mcli.print_metaflow_exception = on_metaflow_exception
-    mcli.print_unknown_exception = on_unknown_exception
+    def prepare(cli):
+        mfc.catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception)
+        if on_cli is not None:
+            on_cli(cli)
+
+    hook = mfc.when_cli_imported(prepare)
     flow_dir = os.path.dirname(os.path.abspath(flow_file))
     saved = sys.argv, list(sys.path)
     sys.argv = [flow_file] + argv
@@ -557,7 +572,7 @@ def run_cli(flow_file, argv):
         code = 1
     finally:
         sys.argv, sys.path[:] = saved[0], saved[1]
-        mcli.print_metaflow_exception, mcli.print_unknown_exception = orig_mf, orig_unknown
+        hook.remove()
     return code, caught
 
 
@@ -565,7 +580,8 @@ def exec_as_main(flow_file):
     """Execute the flow file in the real `__main__` module, as `python flow.py` would.
 
     Not runpy: it swaps in a temporary `__main__`, and Metaflow pickles classes it registered
-    on the real one (`__main__.ForeachFrame`), so foreach runs would fail to unpickle."""
+    on the real one (`__main__.ForeachFrame`), so foreach runs would fail to unpickle. The flow
+    imports Metaflow's CLI itself, as under `python flow.py` (see `forget_cli`)."""
     import __main__
 
     with open(flow_file, "rb") as f:
@@ -573,6 +589,7 @@ def exec_as_main(flow_file):
     code = compile(source, flow_file, "exec")
     __main__.__file__ = flow_file
     __main__.__dict__.pop("__cached__", None)
+    compat().forget_cli()
     exec(code, __main__.__dict__)
 
 
@@ -826,14 +843,10 @@ def op_spin(req):
     source = resolve_source(req)
     if overridden:
         source["notes"].append("inputs overridden: " + ", ".join(overridden))
-    argv = [
-        "--quiet",
-        "--no-pylint",
-        "spin",
-        source["task_pathspec"],
-        "--run-id-file",
-        req["run_id_file"],
-    ]
+    argv = ["--quiet", "--no-pylint"]
+    if req.get("environment"):
+        argv += ["--environment", req["environment"]]
+    argv += ["spin", source["task_pathspec"], "--run-id-file", req["run_id_file"]]
     argv.append("--persist" if req.get("persist") else "--no-persist")
     if req.get("artifacts_module"):
         argv += ["--artifacts-module", req["artifacts_module"]]

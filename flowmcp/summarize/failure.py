@@ -26,6 +26,7 @@ _TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (
 # The exception line after the frames: `ValueError: msg`, `pkg.Error: msg`, or a bare `StopIteration`
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*))?$")
 _COMPREHENSIONS = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>", "<lambda>"}
+_NEEDS_ENVIRONMENT = re.compile(r"@(conda|pypi)\w* decorator requires --environment=")
 _LIB_NAME = re.compile(r"(?:site|dist)-packages/(?P<pkg>[^/]+)/")
 
 
@@ -168,7 +169,12 @@ def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -
         frames=frames,
         source="metaflow",
     )
-    if steps and "step" in message.lower():  # a graph problem: say what exists
+    environment = _NEEDS_ENVIRONMENT.search(message)
+    if environment:
+        # @conda/@pypi: Metaflow asks for its --environment option, which our tools take as an argument.
+        failure.hints.append(f'Pass environment="{environment.group(1)}" to run, spin or resume: the flow\'s '
+                             f"@{environment.group(1)} decorators need Metaflow to build their environment.")
+    elif steps and "step" in message.lower():  # a graph problem: say what exists
         failure.hints.append("The flow's steps: " + ", ".join(steps) + ".")
     return failure
 

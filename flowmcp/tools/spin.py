@@ -21,6 +21,7 @@ from ..state import stale_upstream, step_versions
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
 from ._progress import TaskProgress
+from .run import EnvironmentOption
 
 STDOUT_TAIL_LINES = 10
 MAX_ARTIFACTS_SHOWN = 12
@@ -52,6 +53,7 @@ async def spin(
         bool, Field(description="Keep the step's outputs so inspect_artifact can read them via the spin's pathspec")
     ] = False,
     timeout_s: Annotated[float | None, Field(description="Stop the spin after this many seconds", gt=0)] = None,
+    environment: EnvironmentOption = None,
 ) -> Annotated[CallToolResult, models.SpinResult]:
     """Re-run ONE step locally with its parent's artifacts from an earlier run — seconds, not a full run.
 
@@ -78,6 +80,7 @@ async def spin(
             "task": normalise_id(task),
             "persist": persist,
             "step_type": step_info["type"],
+            "environment": environment,
         }
         notes = []
         if artifacts_module is not None:
@@ -97,7 +100,7 @@ async def spin(
         try:
             outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True,
                                             events=TaskProgress(ctx, [step], f"spin {step}"), flow_file=desc.file,
-                                            cold_reason=decorator_reason(step_info["decorators"] + desc.decorators))
+                                            cold_reason=_cold_reason(step_info, desc, environment))
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
@@ -109,6 +112,13 @@ async def spin(
         if result.pathspec:
             app.state.record_spin(desc.name, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
+
+
+def _cold_reason(step_info: dict[str, Any], desc: FlowDescription, environment: str | None) -> str | None:
+    """Why this spin must start a new interpreter, if it must."""
+    if environment:
+        return f"environment={environment!r}: Metaflow builds the step's environment itself"
+    return decorator_reason(step_info["decorators"] + desc.decorators)
 
 
 def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
@@ -224,7 +234,7 @@ def render(r: models.SpinResult) -> str:
     if r.artifacts:
         lines.append("Artifacts set by the step:")
         for a in r.artifacts[:MAX_ARTIFACTS_SHOWN]:
-            lines.append(f"  {a.name} = {a.summary}" + ("" if a.change == "created" else " (changed)"))
+            lines.append(f"  {a.name} = {a.summary}" + ("" if a.change in ("created", None) else f" ({a.change})"))
             detail = a.detail.splitlines()
             lines.extend("      " + d for d in detail[:DETAIL_LINES_SHOWN])
             if len(detail) > DETAIL_LINES_SHOWN:

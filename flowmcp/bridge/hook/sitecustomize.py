@@ -72,31 +72,31 @@ def _load(name, relpath):
     return module
 
 
+def _compat():
+    return _load("_flowmcp_compat", os.path.join("bridge", "metaflow_compat.py"))
+
+
+MAX_CHANGED = 40  # artifacts summarized per step
+MAX_HASHED_BYTES = 100 * 1024 * 1024  # an input larger than this is not re-serialized to spot in-place changes
+
+
 def _wrap_task(task_module):
     import json
 
+    compat = _compat()
     original = task_module.MetaflowTask._exec_step_function
-    loaded = {}
-
-    from metaflow.flowspec import FlowSpec
-
-    original_getattr = FlowSpec.__getattr__
-
-    def recording_getattr(self, name):
-        value = original_getattr(self, name)
-        loaded[name] = id(value)  # a parent artifact read (and cached) by the step
-        return value
-
-    FlowSpec.__getattr__ = recording_getattr
+    pending = {}  # this process's step: its record, until the task's artifacts are saved
 
     def exec_step_function(self, step_function, orig_step_func, input_obj=None):
         args = (step_function, orig_step_func) + (() if input_obj is None else (input_obj,))
         capture_dir = os.environ.get("FLOWMCP_CAPTURE_DIR")
         if not capture_dir:  # a step process flowmcp did not start
             return original(self, *args)
-        with_artifacts = os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1"
         flow = self.flow
         record = {"step": getattr(orig_step_func, "name", None)}
+        pending.update(record=record, dir=capture_dir, join=input_obj is not None,
+                       inputs=[(compat.content_keys(ds), compat.spin_overrides(ds), ds)
+                               for ds in compat.input_datastores(flow, input_obj)])
         try:
             return original(self, *args)
         except BaseException as ex:
@@ -109,17 +109,33 @@ def _wrap_task(task_module):
                 record["hook_error"] = repr(hook_error)
             raise
         finally:
-            if with_artifacts and "exception" not in record:
-                try:
-                    record["artifacts"] = _changed_artifacts(flow, loaded)
-                except Exception as hook_error:
-                    record["hook_error"] = repr(hook_error)
-            try:
+            try:  # written now, and again with the artifacts once they are saved
                 _write(capture_dir, record, json)
             except Exception:
                 pass
 
+    def after_persist(output, flow, values, error):
+        record = pending.pop("record", None)
+        if record is None:
+            return
+        try:
+            if error is not None:
+                capture = _load("_flowmcp_capture", os.path.join("bridge", "capture.py"))
+                record["persist_error"] = capture.exception_record(error)
+            elif os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1" and "exception" not in record:
+                record["artifacts"], unchecked = _changed_artifacts(compat, output, values, pending)
+                if unchecked:
+                    record["unchecked"] = unchecked
+        except Exception as hook_error:
+            record["hook_error"] = repr(hook_error)
+        try:
+            _write(pending["dir"], record, json)
+        except Exception:
+            pass
+
     task_module.MetaflowTask._exec_step_function = exec_step_function
+    compat.install_persist_hook(after_persist)
+    compat.install_spin_passdown_guard()  # acts only on datastores of a spin
 
 
 def _parent_names(flow):
@@ -155,22 +171,72 @@ def _split(flow, capture):
     return {"index": index, "input": value}
 
 
-def _changed_artifacts(flow, loaded):
-    """Artifacts the step created or reassigned, summarized; unchanged inputs are left out."""
+_MISSING = object()
+
+
+def _public(name, value=None):
+    return not name.startswith("_") and name != "name" and not callable(value)
+
+
+def _changed_artifacts(compat, output, values, pending):
+    """Every artifact the task holds that its inputs did not hold with the same value — set,
+    changed in place, merged (`merge_artifacts`) or taken from `inputs` — by content key.
+
+    The keys are Metaflow's own where it saved the task (a run, a persisted spin); otherwise
+    (a spin without persist) each input the step read is serialized as Metaflow would, to see
+    whether it changed. Returns (summaries, names of large inputs that were not checked)."""
     summarize = _load("_flowmcp_artifacts", os.path.join("summarize", "artifacts.py"))
-    parent = _parent_names(flow)
-    out = {}
-    for name, value in list(vars(flow).items()):
-        if name.startswith("_") or name == "name" or callable(value):
-            continue
-        if loaded.get(name) == id(value):
-            continue  # read from the parent and not reassigned
+    inputs = pending.get("inputs") or []
+    join = pending.get("join")
+    saved = compat.saved_keys(output)
+    held = compat.content_keys(output)  # what the task holds, saved or handed down by key
+    names = [n for n, v in values.items() if _public(n, v)]
+    names += [n for n in held if _public(n) and n not in values and (join or saved is not None)]
+    out, unchecked = {}, []
+    for name in names:
+        value = values.get(name, _MISSING)
+        holders = [keys for keys, _, _ in inputs if name in keys]
+        overrides = [over for _, over, _ in inputs if name in over]
+        if not holders and not overrides:
+            change = "created"
+        else:
+            key = (saved or {}).get(name)
+            if key is None and value is _MISSING:
+                key = held.get(name)
+            if key is None:
+                size = max([compat.stored_size(ds, name) or 0 for _, _, ds in inputs] + [0])
+                if size > MAX_HASHED_BYTES:
+                    unchecked.append(name)
+                    continue
+                key = compat.content_key(output, value)
+            before = [keys[name] for keys in holders] + [compat.content_key(output, o[name]) for o in overrides]
+            if key in before:
+                if not join:
+                    continue  # the input, as it was
+                change = "from inputs"
+            else:
+                change = "changed" if not join else "created"
+        if value is _MISSING:
+            try:
+                value = output[name]
+            except Exception as ex:
+                value = _Unloaded(type(ex).__name__)
         entry = summarize.summarize(value, max_chars=600)
-        entry["change"] = "changed" if name in parent else "created"
+        entry["change"] = change
         out[name] = entry
-        if len(out) >= 40:
+        if len(out) >= MAX_CHANGED:
             break
-    return out
+    return out, unchecked
+
+
+class _Unloaded(object):
+    """Stands in for an artifact that could not be read back to summarize it."""
+
+    def __init__(self, why):
+        self.why = why
+
+    def __repr__(self):
+        return "<not readable: %s>" % self.why
 
 
 def _write(capture_dir, record, json):

@@ -1,0 +1,268 @@
+"""The one place that knows Metaflow's private names, patches and on-disk layouts.
+
+Runs inside the project's interpreter (the driver, the warm worker, step processes), so it is
+standard library only and imports Metaflow lazily. Every entry says what it relies on and the
+Metaflow versions it was checked against; everything else in the bridge asks here.
+
+Checked against: metaflow 2.19.39.
+"""
+
+import importlib.abc
+import importlib.machinery
+import sys
+
+# --------------------------------------------------------------------------- the flow's CLI
+
+
+def forget_cli():
+    """Make the next `FlowSpec()` import Metaflow's CLI afresh, inside the flow's context.
+
+    `metaflow/cli.py` builds its `start` command's `--config`/`--config-value` options (and the
+    options of flow decorators such as @project) at import time, from the flow class that
+    `FlowSpec.__init__` has just put in `parameters.current_flow` before it imports the CLI. A CLI
+    imported earlier (the warm worker preloads it; the driver used to patch it) has no options for
+    the flow's Configs, and every flow with a `Config` then fails ("Config expression 'config.x'
+    could not be evaluated"). Re-executing only `metaflow.cli` costs about half a millisecond: its
+    own imports stay loaded. Checked: 2.19.39 (`FlowSpec.__init__`, `config_options_with_config_input`,
+    `add_decorator_options`)."""
+    metaflow = sys.modules.get("metaflow")
+    sys.modules.pop("metaflow.cli", None)
+    if metaflow is not None:
+        # `from . import cli` reads the package attribute before it looks at sys.modules.
+        metaflow.__dict__.pop("cli", None)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls `callback(module)` once, right after `name` is next executed, then steps aside."""
+
+    def __init__(self, name, callback):
+        self.name = name
+        self.callback = callback
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+        finder = self
+
+        def exec_then_call(module):
+            exec_module(module)
+            if finder in sys.meta_path:
+                sys.meta_path.remove(finder)
+            finder.callback(module)
+
+        spec.loader.exec_module = exec_then_call
+        return spec
+
+    def remove(self):
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+
+def when_cli_imported(callback):
+    """Run `callback(metaflow.cli)` when the flow imports its CLI (after `forget_cli`); returns a
+    handle whose `remove()` withdraws the request if the flow never got that far."""
+    hook = _AfterImport("metaflow.cli", callback)
+    sys.meta_path.insert(0, hook)
+    return hook
+
+
+def catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception):
+    """Let the CLI report its top-level errors to us as objects as well as printing them.
+
+    `metaflow.cli.main` catches every exception of a command and hands it to these two module
+    functions before `sys.exit(1)`. Checked: 2.19.39 (`print_metaflow_exception`,
+    `print_unknown_exception`)."""
+    print_metaflow, print_unknown = cli.print_metaflow_exception, cli.print_unknown_exception
+
+    def metaflow_exception(ex):
+        on_metaflow_exception(ex)
+        print_metaflow(ex)
+
+    def unknown_exception(ex):
+        on_unknown_exception(ex)
+        print_unknown(ex)
+
+    cli.print_metaflow_exception = metaflow_exception
+    cli.print_unknown_exception = unknown_exception
+
+
+def record_cli_state(cli, command, sink):
+    """Replace what the CLI's `command` (a command of `metaflow.cli`'s own group, e.g. `show`)
+    does with keeping the CLI's state object in `sink["obj"]`: the flow instance after Configs and
+    mutators were processed (`obj.flow`) and its graph (`obj.graph`). Checked: 2.19.39 (`start`
+    sets `ctx.obj.flow` / `ctx.obj.graph` before any subcommand; `show` takes no options)."""
+    from metaflow._vendor import click
+
+    def record():
+        sink["obj"] = click.get_current_context().obj
+
+    getattr(cli, command).callback = record
+
+
+# --------------------------------------------------------------------------- flow classes
+
+
+def flow_class_of(value):
+    """The FlowSpec class behind a module attribute: a bare `@SomeFlowMutator` leaves the
+    mutator object in the class's place. Checked: 2.19.39 (`FlowMutator._flow_cls`)."""
+    try:
+        from metaflow import FlowMutator
+    except ImportError:  # older 2.19 releases call it differently; nothing to unwrap then
+        return value
+    if isinstance(value, FlowMutator):
+        return getattr(value, "_flow_cls", None) or value
+    return value
+
+
+def flow_decorator_names(cls):
+    """Names of a flow's own decorators (@project, @conda_base, ...). `_flow_decorators` is a
+    property of instances; the class keeps them in its flow state. Checked: 2.19.39."""
+    try:
+        from metaflow.flowspec import FlowStateItems
+
+        return sorted(cls._flow_state[FlowStateItems.FLOW_DECORATORS])
+    except Exception:
+        return []
+
+
+def step_decorator_names(node):
+    """Names of a graph node's decorators: Metaflow's (`@retry`) and user step decorators and
+    mutators (`node.wrappers`). Checked: 2.19.39."""
+    names = [d.name for d in getattr(node, "decorators", [])]
+    for wrapper in getattr(node, "wrappers", []) or []:
+        name = getattr(wrapper, "decorator_name", None)
+        if name:
+            names.append(name)
+    return names
+
+
+# --------------------------------------------------------------------------- datastores (step process)
+
+
+def install_spin_passdown_guard():
+    """Let a spun join (or any spun step) read artifacts passed down from its inputs.
+
+    `merge_artifacts` and a join's Parameters are passed down by content key
+    (`TaskDataStore.passdown_partial`): the key is copied, the blob is not. In a spin the inputs
+    are `SpinTaskDatastore`s over the original run's datastore, while the step's own datastore is
+    the spin datastore, so reading such an artifact looks for a blob that is not there and fails
+    with `TypeError: expected str, bytes or os.PathLike object, not NoneType` in
+    `content_addressed_store.load_blobs` (Metaflow's own `spin` too). Copying the missing blobs
+    across when they are passed down, as Metaflow's persist does for a linear step's unchanged
+    inputs (`transfer_artifacts`), makes them readable and persistable. Checked: 2.19.39."""
+    from metaflow.datastore.task_datastore import TaskDataStore
+
+    original = TaskDataStore.passdown_partial
+    if getattr(original, "_flowmcp_guard", False):
+        return
+
+    def passdown_partial(self, origin, variables):
+        original(self, origin, variables)
+        source = getattr(origin, "orig_datastore", None)  # only a SpinTaskDatastore has one
+        if source is None or not hasattr(self, "transfer_artifacts"):
+            return
+        names = [v for v in variables if v in getattr(source, "_objects", {})]
+        if names:
+            self.transfer_artifacts(source, names=names)
+
+    passdown_partial._flowmcp_guard = True
+    TaskDataStore.passdown_partial = passdown_partial
+
+
+def install_persist_hook(callback):
+    """Call `callback(output_datastore, flow, values, error)` after a task's artifacts are saved.
+
+    `values` maps the flow's attributes to their objects as they were before saving: Metaflow's
+    persist deletes them from the flow to free memory. `error` is the exception persist raised
+    (an artifact that cannot be pickled), then re-raised. Checked: 2.19.39
+    (`TaskDataStore.persist(flow)` is called once per task, after the step function)."""
+    from metaflow.datastore.task_datastore import TaskDataStore
+
+    original = TaskDataStore.persist
+
+    def persist(self, flow):
+        try:
+            values = dict(vars(flow))
+        except Exception:
+            values = {}
+        try:
+            original(self, flow)
+        except BaseException as ex:
+            callback(self, flow, values, ex)
+            raise
+        callback(self, flow, values, None)
+
+    TaskDataStore.persist = persist
+
+
+def content_keys(datastore):
+    """{artifact name: content key} a datastore holds (or was handed down); {} if unknown."""
+    try:
+        return dict(getattr(datastore, "_objects", None) or {})
+    except Exception:
+        return {}
+
+
+def stored_size(datastore, name):
+    """Serialized size in bytes of an artifact a datastore holds, or None."""
+    try:
+        return int((datastore._info.get(name) or {}).get("size"))
+    except Exception:
+        return None
+
+
+def saved_keys(datastore):
+    """The content keys persist wrote, or None when this task stores nothing (a spin without
+    --persist: `TaskDataStore._persist` is False and persist returns at once)."""
+    if not getattr(datastore, "_persist", True):
+        return None
+    return content_keys(datastore)
+
+
+def spin_overrides(datastore):
+    """Input values a spin's artifacts module overrides ({} outside a spin)."""
+    return dict(getattr(datastore, "spin_artifacts", None) or {})
+
+
+def content_key(datastore, value):
+    """The content key Metaflow would store `value` under: the first serializer that takes it
+    (2.19.3x's pluggable serializers; pickle protocol 4 before them), then SHA-1 of the blob, as
+    `ContentAddressedStore.save_blobs` computes it."""
+    import hashlib
+
+    serializers = getattr(datastore, "_serializers", None)
+    if serializers is None:
+        import pickle
+
+        return hashlib.sha1(pickle.dumps(value, protocol=4)).hexdigest()
+    from metaflow.datastore.artifacts.serializer import SerializationFormat
+
+    for serializer in serializers:
+        if serializer.can_serialize(value):
+            blobs, _ = serializer.serialize(value, format=SerializationFormat.STORAGE)
+            blob = blobs[0].value
+            return hashlib.sha1(blob).hexdigest()
+    return None
+
+
+def flow_datastore(flow):
+    """The datastore a task's flow object reads from: the input's for a linear step, the task's
+    own for a join."""
+    return getattr(flow, "_datastore", None)
+
+
+def input_datastores(flow, input_obj):
+    """The datastores a step's inputs came from: each input of a join, else the one input."""
+    if input_obj is not None:
+        found = []
+        for inp in input_obj:
+            ds = getattr(inp, "_datastore", None)
+            if ds is not None:
+                found.append(ds)
+        return found
+    ds = flow_datastore(flow)
+    return [ds] if ds is not None else []
