@@ -37,20 +37,21 @@ class Change:
     detail: str = ""
 
 
-def launch_command(root: Path, python: str | None) -> tuple[str, list[str]]:
+def launch_command(root: Path, python: str | None, server_options: list[str] | None = None) -> tuple[str, list[str]]:
     """How a client starts flowmcp for this project: our own installed command, the project's
     root and interpreter, all absolute so it works whatever directory the client starts in."""
     command = Path(sys.executable).with_name("flowmcp")
     interpreter, _ = find_interpreter(root, python)
+    options = ["--root", str(root), "--python", interpreter, *(server_options or [])]
     if command.exists():
-        return str(command), ["--root", str(root), "--python", interpreter]
-    return sys.executable, ["-m", "flowmcp", "--root", str(root), "--python", interpreter]
+        return str(command), options
+    return sys.executable, ["-m", "flowmcp", *options]
 
 
 def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
-                 python: str | None = None) -> list[Change]:
+                 python: str | None = None, server_options: list[str] | None = None) -> list[Change]:
     root = root.resolve()
-    command, args = launch_command(root, python)
+    command, args = launch_command(root, python, server_options)
     plan: list[tuple[Path, Any]] = []
     if "claude" in clients:
         plan.append((root / ".mcp.json", lambda text: _json_server(text, "mcpServers",
@@ -135,16 +136,19 @@ def _replace_between(text: str, begin: str, end: str, block: str) -> str:
     return pattern.sub(lambda _: block, text, count=1)
 
 
-def main(root: str | None, client: str, dry_run: bool, python: str | None) -> int:
+def main(root: str | None, client: str, dry_run: bool, python: str | None,
+         server_options: list[str] | None = None) -> int:
     clients = list(CLIENTS) if client == "all" else [client]
-    project = Path(root or ".").resolve()
-    changes = init_project(project, clients, dry_run=dry_run, python=python)
+    project = Path(root or ".").expanduser().resolve()
+    if not project.is_dir():
+        raise ValueError(f"project root {project} is not a directory")
+    changes = init_project(project, clients, dry_run=dry_run, python=python, server_options=server_options)
     verb = {"created": "would create", "updated": "would update"} if dry_run else {}
     for change in changes:
         action = verb.get(change.action, change.action)
         detail = f": {change.detail}" if change.detail else ""
         print(f"{action:>13}  {change.path.relative_to(project)}{detail}")
-    command, args = launch_command(project, python)
+    command, args = launch_command(project, python, server_options)
     print(f"\nflowmcp starts as: {command} {' '.join(args)}")
     if "claude" in clients:
         print("Claude Code asks to approve project servers from .mcp.json the first time it starts here.")
