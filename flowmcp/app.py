@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,14 +11,15 @@ import anyio
 
 from . import models
 from .bridge import Bridge, JobOutcome, capture
-from .bridge.housekeeping import prune_spins
+from .bridge.housekeeping import prune_client_cache, prune_spins
+from .catalog import FlowCatalog
 from .config import Config
 from .errors import FlowFileError
+from .ledger import RunLedger
 from .state import ProjectState
 from .summarize import failure as failure_summary
 
-FLOW_SEARCH_LIMIT = 200  # python files scanned when list_runs is asked for the flows in the root
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".metaflow", ".metaflow_spin", ".flowmcp"}
+log = logging.getLogger("flowmcp")
 
 
 @dataclass
@@ -27,10 +29,19 @@ class FlowDescription:
     parameters: list[dict[str, Any]]
     steps: list[dict[str, Any]]
     decorators: list[str] = field(default_factory=list)  # the flow's own (@conda_base, @project...)
+    rel: str = ""  # the file, relative to the root: with the class name, the flow's identity
+    configs: list[dict[str, Any]] = field(default_factory=list)
+    cli_error: dict[str, Any] | None = None  # Metaflow refused to start the flow's CLI: why
 
     @property
     def step_names(self) -> list[str]:
         return [s["name"] for s in self.steps]
+
+    @property
+    def key(self) -> str:
+        """The flow's identity: its file and its class. Two files may define the same class, and
+        Metaflow then keeps their runs in one history; flowmcp never mixes them up."""
+        return f"{self.rel}:{self.name}"
 
 
 @dataclass
@@ -42,10 +53,13 @@ class App:
     task_group: Any = None  # set by the server's lifespan: where background runs live
     background: dict[str, Any] = field(default_factory=dict)  # pathspec -> BackgroundRun
     _pruning: dict[str, bool] = field(default_factory=dict)  # flow -> another pass wanted
+    _told: set[str] = field(default_factory=set)  # notes said once per server
 
     def __post_init__(self) -> None:
         self.bridge = Bridge(self.config)
         self.state = ProjectState(self.config.state_dir / "state.json")
+        self.catalog = FlowCatalog(self.config.root)
+        self.ledger = RunLedger(self.config.state_dir)
 
     @classmethod
     def create(cls, root: str | None = None, python: str | None = None, **options: Any) -> App:
@@ -77,15 +91,60 @@ class App:
             raise self.describe_error(outcome, path)
         data = outcome.data
         desc = FlowDescription(file=path, name=data["flow_name"], parameters=data["parameters"],
-                               steps=data["steps"], decorators=data.get("flow_decorators", []))
+                               steps=data["steps"], decorators=data.get("flow_decorators", []),
+                               rel=self.config.relative(path), configs=data.get("configs") or [],
+                               cli_error=data.get("cli_error"))
         self._described[path] = (key, desc)
         return desc
 
+    def check_runnable(self, desc: FlowDescription) -> None:
+        """A file that never starts its flow (`python file.py` does nothing) cannot be run or spun."""
+        error = desc.cli_error or {}
+        if error.get("type") == "NotStarted":
+            raise FlowFileError(f"{error['message']}. Pass the file that starts the flow (a module of base "
+                                "classes is imported by it, not run).")
+
+    async def flow_files(self) -> list[Path]:
+        """The root's flow files (a cheap text check, no import), read off the event loop."""
+        return [f.path for f in await anyio.to_thread.run_sync(self.catalog.files)]
+
+    async def rivals(self, desc: FlowDescription) -> list[FlowDescription]:
+        """Other files of the root that define a flow of the same name."""
+        paths = await anyio.to_thread.run_sync(self.catalog.declaring, desc.name)
+        found = []
+        for path in paths:
+            if path == desc.file:
+                continue
+            try:
+                other = await self.describe(self.config.relative(path))
+            except FlowFileError:
+                continue
+            if other.name == desc.name:
+                found.append(other)
+        return found
+
+    async def identity(self, desc: FlowDescription) -> tuple[dict[str, Any] | None, list[str]]:
+        """What the driver needs to keep this file's runs apart from those of files defining the
+        same flow class (None when no other file does), and the note that says so, once."""
+        rivals = await self.rivals(desc)
+        if not rivals:
+            return None, []
+        identity = {"file": desc.rel, "steps": desc.step_names,
+                    "rivals": [{"file": r.rel, "steps": r.step_names} for r in rivals]}
+        notes = []
+        if desc.key not in self._told:
+            self._told.add(desc.key)
+            others = ", ".join(r.rel for r in rivals)
+            notes.append(f"{desc.name} is also defined in {others}: Metaflow keeps both files' runs in one "
+                         f"history; flowmcp uses only the runs of {desc.rel} (runs it did not start are matched "
+                         "by script name and steps; those it cannot match are left out).")
+        return identity, notes
+
     async def housekeep(self, flow_name: str) -> None:
-        """Prune the flow's old spins after an answer, not before it: with many spins kept,
-        finding unreferenced blobs reads every spin's index."""
+        """Prune the flow's old spins and stale client-cache copies after an answer, not before
+        it: with many spins kept, finding unreferenced blobs reads every spin's index."""
         if self.task_group is None:
-            await anyio.to_thread.run_sync(prune_spins, self.config.root, flow_name, self.config.keep_spins)
+            await anyio.to_thread.run_sync(self._prune_pass, flow_name)
             return
         if flow_name in self._pruning:
             self._pruning[flow_name] = True  # one more pass when the running one ends
@@ -97,12 +156,22 @@ class App:
         with anyio.CancelScope(shield=True):  # a pass is short: never leave one half done
             try:
                 while True:
-                    await anyio.to_thread.run_sync(prune_spins, self.config.root, flow_name, self.config.keep_spins)
+                    await anyio.to_thread.run_sync(self._prune_pass, flow_name)
                     if not self._pruning.get(flow_name):
                         break
                     self._pruning[flow_name] = False
             finally:
                 self._pruning.pop(flow_name, None)
+
+    def _prune_pass(self, flow_name: str) -> None:
+        """One housekeeping pass. Background work never takes the server down: a pass that fails
+        (a folder another server is pruning, a name we did not expect) is logged, and the next
+        pass tries again."""
+        try:
+            prune_spins(self.config.root, flow_name, self.config.keep_spins)
+            prune_client_cache(self.config.root, self.config.state_dir / "client_cache")
+        except Exception:
+            log.exception("housekeeping of %s failed; it will be tried again after the next spin", flow_name)
 
     def _check_syntax(self, path: Path) -> None:
         """Compile the file here first: a syntax error answers in milliseconds, not after an
@@ -130,37 +199,11 @@ class App:
             )
         return FlowFileError(err.get("message") or f"{rel} cannot be loaded")
 
-    def find_flow_files(self) -> list[Path]:
-        """Python files in the root that look like Metaflow flows (cheap text check, no import)."""
-        found = []
-        stack = [self.config.root]
-        scanned = 0
-        while stack and scanned < 5000:
-            folder = stack.pop()
-            try:
-                entries = sorted(folder.iterdir())
-            except OSError:
-                continue
-            for entry in entries:
-                scanned += 1
-                if entry.is_dir():
-                    if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
-                        stack.append(entry)
-                elif entry.suffix == ".py":
-                    try:
-                        head = entry.read_text(errors="replace")[:200_000]
-                    except OSError:
-                        continue
-                    if "FlowSpec" in head and "@step" in head:
-                        found.append(entry)
-                        if len(found) >= FLOW_SEARCH_LIMIT:
-                            return found
-        return found
-
     # ------------------------------------------------------------------ failures
 
     def failure(self, *, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
-                stderr: str = "", output: str = "", flow: FlowDescription | None = None) -> models.Failure:
+                stderr: str = "", output: str = "", flow: FlowDescription | None = None,
+                spin: bool = False) -> models.Failure:
         """The best failure summary from what a failed job left, most structured source first."""
         root = self.config.root
         flow_file = flow.file if flow else None
@@ -177,9 +220,12 @@ class App:
         elif metaflow_error:
             summary = failure_summary.from_metaflow_error(metaflow_error, root, flow.step_names if flow else None)
         elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):
+            # Raised in the process that started Metaflow's CLI, not in a step: the flow (its module
+            # code, its configs, its decorators) is what failed.
             record = cli_error.get("syntax") or cli_error.get("exception")
-            summary = failure_summary.from_capture({"exception": record}, root, step=step, task=task,
+            summary = failure_summary.from_capture({"exception": record}, root, step=None, task=None,
                                                    flow_file=flow_file)
+            summary.origin = "flow"
         if summary is None:
             summary = (failure_summary.from_traceback_text(stderr, root)
                        or failure_summary.from_traceback_text(output, root))
@@ -188,6 +234,9 @@ class App:
         if summary is None:
             summary = failure_summary.from_exit(step, output)
             summary.task = task
+        if spin and summary.origin == "step":
+            step_info = next((s for s in flow.steps if s["name"] == step), {}) if flow else {}
+            failure_summary.spin_context(summary, step_info.get("decorators") or [])
         return to_model(summary)
 
 
@@ -203,5 +252,6 @@ def to_model(summary: failure_summary.Failure) -> models.Failure:
         function=where.func if where else None,
         code=where.code if where else None,
         hints=summary.hints,
+        origin=summary.origin,
         summary=failure_summary.render(summary),
     )

@@ -19,7 +19,7 @@ async def complete(app: App, ref: Any, argument: Any, context: Any) -> Completio
     typed = (argument.value or "").strip()
     known = dict(getattr(context, "arguments", None) or {})
     if argument.name == "flow":
-        values = [app.config.relative(p) for p in app.find_flow_files()]
+        values = [app.config.relative(p) for p in await app.flow_files()]
     elif argument.name == "step":
         values = await _steps(app, known.get("flow"))
     elif argument.name == "run":

@@ -8,6 +8,7 @@ the tool succeeded, 1 when it answered with an error, 2 for a usage error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import anyio
@@ -35,17 +36,48 @@ async def _call(app: App, tool: str, arguments: dict, as_json: bool) -> int:
     from .server import build_server
 
     async with Client(build_server(app)) as client:
-        names = sorted(t.name for t in (await client.list_tools()).tools)
-        if tool not in names:
-            print(f"flowmcp call: no tool {tool!r}; the tools are {', '.join(names)}", file=sys.stderr)
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        if tool not in tools:
+            print(f"flowmcp call: no tool {tool!r}; the tools are {', '.join(sorted(tools))}", file=sys.stderr)
+            return USAGE
+        problem = usage_problem(tool, tools[tool].input_schema, arguments)
+        if problem:
+            print(f"flowmcp call {tool}: {problem}", file=sys.stderr)
             return USAGE
         result = await client.call_tool(tool, arguments)
     if as_json:
-        print(json.dumps(result.structured_content if result.structured_content is not None else
-                         {"error": _text(result)}, indent=2))
+        _print(json.dumps(result.structured_content if result.structured_content is not None else
+                          {"error": _text(result)}, indent=2))
     else:
-        print(_text(result))
+        _print(_text(result))
     return TOOL_ERROR if result.is_error else OK
+
+
+def usage_problem(tool: str, schema: dict, arguments: dict) -> str | None:
+    """A missing or unknown argument is the caller's usage error (exit 2), said in one line with
+    what the tool takes; the tool's own checks (types, ranges) answer as tool errors."""
+    properties = schema.get("properties") or {}
+    required = list(schema.get("required") or [])
+    takes = ", ".join(f"{name}{' (required)' if name in required else ''}" for name in properties)
+    missing = [name for name in required if name not in arguments]
+    if missing:
+        return f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}; it takes: {takes}"
+    unknown = [name for name in arguments if name not in properties]
+    if unknown:
+        return f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; it takes: {takes}"
+    return None
+
+
+def _print(text: str) -> None:
+    """Print the answer; a reader that went away (`| head`) ends the output, not with a traceback."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at nothing so that flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _text(result) -> str:

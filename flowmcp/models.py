@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Status = Literal["succeeded", "failed", "running"]
+# A run's one true status, said the same by every tool: flowmcp knows when it stopped a run itself,
+# and a run whose processes are gone is never "running".
+RunStatus = Literal["succeeded", "failed", "running", "cancelled", "timed_out"]
 
 
 class Failure(BaseModel):
@@ -21,6 +24,9 @@ class Failure(BaseModel):
     function: str | None = None
     code: str | None = Field(None, description="The failing line of the user's code")
     hints: list[str] = Field(default_factory=list, description="Did-you-mean and what to do next")
+    origin: Literal["step", "flow", "metaflow"] = Field(
+        "step", description="What to fix: the step's code, how the flow is defined or started, or nothing "
+        "of yours (a known Metaflow bug)")
     summary: str = Field(description="The rendered summary: headline, line, hints, values, trace")
 
 
@@ -45,7 +51,7 @@ class ArtifactSummary(BaseModel):
 class RunResult(BaseModel):
     flow: str
     pathspec: str | None = Field(None, description="FlowName/<run_id>, for list_runs, spin and inspect_artifact")
-    status: Status
+    status: RunStatus
     duration_s: float | None = None
     parameters: dict[str, object] = Field(default_factory=dict, description="As passed to the flow's CLI")
     tags: list[str] = Field(default_factory=list)
@@ -57,6 +63,7 @@ class RunResult(BaseModel):
     progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
     resumed_from: str | None = Field(None, description="For resume: the run (and step) it restarted from")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
+    notes: list[str] = Field(default_factory=list)
 
 
 class SpinResult(BaseModel):
@@ -94,12 +101,14 @@ class InspectResult(BaseModel):
 
 class RunInfo(BaseModel):
     pathspec: str
-    status: Status
+    status: RunStatus
     started_at: str | None = Field(None, description="ISO 8601, UTC")
     duration_s: float | None = None
     failed_step: str | None = None
     tags: list[str] = Field(default_factory=list)
     spin_step: str | None = Field(None, description="For spins: the step that was spun")
+    file: str | None = Field(None, description="The flow file the run was started from, when flowmcp knows it")
+    ended: str | None = Field(None, description="Why the run is not running, when Metaflow recorded no end")
 
 
 class FlowInfo(BaseModel):
@@ -116,6 +125,7 @@ class ListRunsResult(BaseModel):
     next_cursor: str | None = Field(None, description="Pass as cursor= for the next (older) page")
     total_runs: int | None = None
     flows: list[FlowInfo] = Field(default_factory=list, description="With no flow given: the flows in the root")
+    notes: list[str] = Field(default_factory=list)
 
 
 class ParameterInfo(BaseModel):
@@ -140,13 +150,24 @@ class StepState(BaseModel):
     checked_by: str | None = Field(None, description="The run or spin that last checked it")
 
 
+class ConfigInfo(BaseModel):
+    name: str
+    default: str | int | float | bool | None = Field(
+        None, description="The default: a file name, or a value as JSON text"
+    )
+    required: bool = False
+    help: str | None = None
+
+
 class FlowStatus(BaseModel):
     flow: str
     file: str
     parameters: list[ParameterInfo] = Field(default_factory=list)
+    configs: list[ConfigInfo] = Field(default_factory=list, description="The flow's Configs (Metaflow's Config)")
     steps: list[StepState] = Field(default_factory=list)
     latest_run: RunInfo | None = None
     next_call: str = Field(description="The call to make next, and why")
+    notes: list[str] = Field(default_factory=list)
 
 
 class LogsResult(BaseModel):

@@ -67,21 +67,27 @@ class ProjectState:
     def _flow(self, flow: str) -> dict[str, Any]:
         return self._load()["flows"].setdefault(flow, {"runs": {}, "steps": {}})
 
-    def record_run(self, flow: str, run_id: str, versions: dict[str, str], step_status: dict[str, str]) -> None:
-        """A run verified (or failed) each step it ran, at the version it ran."""
+    def record_run(self, flow: str, run_id: str, versions: dict[str, str], step_status: dict[str, str],
+                   pathspec: str) -> None:
+        """A run verified (or failed) each step it ran, at the version it ran. `flow` is the flow's
+        identity (file and class: `FlowDescription.key`); `pathspec` names the run in answers."""
         entry = self._flow(flow)
         entry["runs"][run_id] = versions
         for old in sorted(entry["runs"], key=_run_key)[:-MAX_RUNS_KEPT]:
             del entry["runs"][old]
         for step, status in step_status.items():
             if step in versions and status in ("succeeded", "failed"):
-                self._verify(entry, step, versions[step], status == "succeeded", f"run {flow}/{run_id}")
+                self._verify(entry, step, versions[step], status == "succeeded", f"run {pathspec}")
         self._save()
 
     def record_spin(self, flow: str, step: str, version: str | None, ok: bool, pathspec: str | None) -> None:
         if version is None:
             return
-        self._verify(self._flow(flow), step, version, ok, f"spin {pathspec}" if pathspec else "spin")
+        entry = self._flow(flow)
+        last = entry["steps"].get(step)
+        if ok and last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"):
+            return  # a run already verified this very code, and recorded its outputs: keep saying so
+        self._verify(entry, step, version, ok, f"spin {pathspec}" if pathspec else "spin")
         self._save()
 
     @staticmethod

@@ -47,12 +47,15 @@ class JobOutcome:
     output_bytes: int = 0
     captures: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
+    run_id: str | None = None  # the run (or spin) Metaflow named, even when the job was killed
     warm: bool = False  # ran in a fork of a warm worker
     path_note: str | None = None  # which path ran, and why not the warm one when it could have
 
 
 class JobEvents(Protocol):
-    """What a caller hears while a job runs: every output line, and a regular tick."""
+    """What a caller hears while a job runs: its process id, every output line, a regular tick."""
+
+    async def launched(self, pid: int) -> None: ...
 
     async def line(self, text: str) -> None: ...
 
@@ -190,6 +193,8 @@ async def _finish(process, job: Path, timeout: float | None, events: JobEvents |
     """Follow a started job to its end (or its timeout) and read what it left."""
     watcher = OutputWatcher(job / "output.log")
     timed_out = False
+    if events is not None:
+        await events.launched(process.pid)
     try:
         with anyio.move_on_after(timeout) as scope:
             await _follow(process, watcher, events)
@@ -202,7 +207,12 @@ async def _finish(process, job: Path, timeout: float | None, events: JobEvents |
             await kill_tree(process)
         raise
     watcher.poll()
-    return _read_outcome(job / "result.json", watcher, job / "capture", timed_out)
+    outcome = _read_outcome(job / "result.json", watcher, job / "capture", timed_out)
+    try:
+        outcome.run_id = (job / "run_id").read_text().strip() or None
+    except OSError:
+        pass
+    return outcome
 
 
 def _step_path_note(job: Path, note: str | None) -> str | None:

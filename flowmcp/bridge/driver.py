@@ -102,14 +102,19 @@ def load_flow(flow_file):
                           % (record.get("type"), record.get("message")), exception=record)
     if code:
         raise DriverError("flow_import", "the flow file called sys.exit(%r) while loading" % (code,))
-    return _defined_flow(flow_file), None, None
+    cls = _defined_flow(flow_file)
+    # `python file.py` would do nothing: a module of base flows, or a flow missing its last lines.
+    return cls, None, {"type": "NotStarted", "headline": "Not a runnable flow file",
+                       "message": "%s defines %s but never starts it: a flow file ends with "
+                                  "`if __name__ == \"__main__\": %s()`" % (os.path.basename(flow_file), cls.__name__,
+                                                                         cls.__name__)}
 
 
 def _defined_flow(flow_file):
     """The one FlowSpec class a file defines (it did not start Metaflow's CLI itself)."""
-    import __main__
-
     from metaflow import FlowSpec
+
+    import __main__
 
     classes = []
     for value in list(vars(__main__).values()):
@@ -152,7 +157,13 @@ def _type_name(kwargs):
         return "str"
     if isinstance(t, type):
         return t.__name__
-    return "json" if "JSON" in type(t).__name__ else type(t).__name__
+    # Metaflow's click types: say what the agent passes, not the class's name (`FilePathClass`).
+    kind = type(t).__name__
+    if "JSON" in kind:
+        return "json"
+    if "FilePath" in kind:
+        return "file"
+    return getattr(t, "name", None) or kind
 
 
 def _jsonable(value):
@@ -331,6 +342,8 @@ def run_record(run, detail=False):
         tags = sorted(t for t in run.user_tags)
     except Exception:
         tags = []
+    entry = ledger_entry(run.parent.id, run.id)
+    status, why = true_status(status, entry)
     rec = {
         "pathspec": run.pathspec,
         "run_id": run.id,
@@ -340,12 +353,64 @@ def run_record(run, detail=False):
         "failed_step": failed.parent.id if failed is not None else None,
         "failed_task": failed.pathspec if failed is not None else None,
         "tags": tags,
+        "file": (entry or {}).get("file"),
     }
+    if why:
+        rec["ended"] = why
     if detail:
         rec["steps"] = steps
         if failed is not None:
             rec["failure"] = task_failure(failed)
     return rec
+
+
+def ledger_entry(flow_name, run_id):
+    """What flowmcp recorded of a run it started (`flowmcp/ledger.py`), or None."""
+    root = os.environ.get("FLOWMCP_ROOT") or os.getcwd()
+    path = os.path.join(root, ".flowmcp", "runs", flow_name, "%s.json" % run_id)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _alive(entry):
+    """Whether the process that drives a run is still there (False: gone; None: unknown)."""
+    pid = entry.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # someone else's process: it exists
+    started = entry.get("pid_start")
+    if started:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[19] != started:
+                    return False  # the pid was reused by another process
+        except (OSError, IndexError):
+            pass
+    return True
+
+
+def true_status(status, entry):
+    """Metaflow's view of a run, corrected by what flowmcp knows of its processes: a run flowmcp
+    stopped is "cancelled" or "timed_out", and one whose processes are gone is never "running".
+    Returns (status, why) with `why` set when it differs from Metaflow's."""
+    if entry is None or status == "succeeded":
+        return status, None
+    ended = entry.get("ended") or {}
+    if ended.get("status") in ("cancelled", "timed_out"):
+        return ended["status"], ended.get("message") or ended["status"]
+    if status == "running" and _alive(entry) is False:
+        return "failed", ("its processes are gone: it ended without recording an end (the server that "
+                          "started it stopped, or it was killed)")
+    return status, None
 
 
 def _successful_run_record(run):
@@ -367,6 +432,7 @@ def _successful_run_record(run):
         "failed_step": None,
         "failed_task": None,
         "tags": tags,
+        "file": (ledger_entry(run.parent.id, run.id) or {}).get("file"),
     }
 
 
@@ -406,16 +472,17 @@ def op_runs(req):
     status = req.get("status", "any")
     limit = int(req.get("limit", 10))
     cursor = req.get("cursor")
+    identity = req.get("identity")
     run_ids = _sorted_run_ids(flow_name)
     spin_ids = set()
     if req.get("include_spins"):
         spin_ids = set(_spin_run_ids(flow_name))
         run_ids = sorted(set(run_ids) | spin_ids, key=_run_sort_key, reverse=True)
-    total = len(run_ids)
+    total = len(run_ids) if identity is None else None  # counting another file's runs out means reading them all
     if cursor:
         run_ids = [r for r in run_ids if _run_sort_key(r) < _run_sort_key(cursor)]
     out = []
-    examined = 0
+    examined = unattributed = 0
     next_cursor = None
     for rid in run_ids:
         if examined >= STATUS_SCAN_LIMIT:
@@ -426,7 +493,13 @@ def op_runs(req):
             if rid in spin_ids:
                 rec = spin_record(flow_name, rid)
             else:
-                rec = run_record(mf.Run("%s/%s" % (flow_name, rid), _namespace_check=False))
+                run = mf.Run("%s/%s" % (flow_name, rid), _namespace_check=False)
+                if identity is not None:
+                    source = run_file(run, identity)
+                    if source != identity["file"]:
+                        unattributed += source is None
+                        continue
+                rec = run_record(run)
         except Exception:
             continue
         if status != "any" and rec["status"] != status:
@@ -438,7 +511,30 @@ def op_runs(req):
         last = out[-1]["run_id"]
         if any(_run_sort_key(r) < _run_sort_key(last) for r in run_ids):
             next_cursor = last
-    return {"runs": out, "next_cursor": next_cursor, "total_runs": total}
+    return {"runs": out, "next_cursor": next_cursor, "total_runs": total, "unattributed": unattributed}
+
+
+def run_file(run, identity):
+    """Which of the files that define this flow class a run came from, or None when it cannot be
+    told: flowmcp's ledger for the runs it started, else the script name Metaflow recorded, else
+    the only file whose steps include every step the run ran."""
+    entry = ledger_entry(run.parent.id, run.id)
+    if entry and entry.get("file"):
+        return entry["file"]
+    candidates = [identity] + list(identity.get("rivals") or [])
+    try:
+        script = _meta(run["start"].task).get("script-name")
+    except Exception:
+        script = None
+    if script:
+        candidates = [c for c in candidates if os.path.basename(c["file"]) == script]
+    if len(candidates) > 1:
+        try:
+            ran = {step.id for step in run}
+        except Exception:
+            ran = set()
+        candidates = [c for c in candidates if ran and ran <= set(c["steps"])]
+    return candidates[0]["file"] if len(candidates) == 1 else None
 
 
 def _spin_run_ids(flow_name):
@@ -456,9 +552,10 @@ def spin_record(flow_name, run_id):
     step = steps[0] if steps else "?"
     task = spin_task("%s/%s/%s/0" % (flow_name, run_id, step))
     meta = _meta(task)
-    status = task_status(task, meta)
+    status, why = true_status(task_status(task, meta), ledger_entry(flow_name, run_id))
     start, end = _task_times(task)
     return {
+        "ended": why,
         "pathspec": "%s/%s" % (flow_name, run_id),
         "run_id": run_id,
         "status": status,
@@ -507,16 +604,30 @@ def op_flows(req):
     for fd in req["flow_files"]:
         entry = {"file": fd["file"], "flow_name": fd.get("flow_name")}
         name = fd.get("flow_name")
+        identity = fd.get("identity")
         if name:
             ids = _sorted_run_ids(name)
-            entry["runs"] = len(ids)
-            if ids:
+            runs = _runs_of(mf, name, ids, identity)
+            entry["runs"] = len(ids) if identity is None else sum(1 for _ in _runs_of(mf, name, ids, identity))
+            latest = next(runs, None)
+            if latest is not None:
                 try:
-                    entry["latest_run"] = run_record(mf.Run("%s/%s" % (name, ids[0]), _namespace_check=False))
+                    entry["latest_run"] = run_record(latest)
                 except Exception:
                     entry["latest_run"] = None
         out.append(entry)
     return {"flows": out}
+
+
+def _runs_of(mf, flow_name, run_ids, identity):
+    """The runs among `run_ids` (newest first) that came from the identity's file."""
+    for rid in run_ids:
+        try:
+            run = mf.Run("%s/%s" % (flow_name, rid), _namespace_check=False)
+        except Exception:
+            continue
+        if identity is None or run_file(run, identity) == identity["file"]:
+            yield run
 
 
 def op_run_detail(req):
@@ -549,12 +660,17 @@ def run_cli(flow_file, argv, on_cli=None):
     def on_unknown_exception(ex):
         caught["exception"] = capture().exception_record(ex)
 
+    def on_usage_error(ex):
+        caught["metaflow"] = {"type": type(ex).__name__, "headline": "",
+                              "message": str(ex.format_message())[:20000], "file": None, "line": None}
+
     def prepare(cli):
         mfc.catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception)
         if on_cli is not None:
             on_cli(cli)
 
     hook = mfc.when_cli_imported(prepare)
+    undo_usage = mfc.catch_usage_errors(on_usage_error)
     flow_dir = os.path.dirname(os.path.abspath(flow_file))
     saved = sys.argv, list(sys.path)
     sys.argv = [flow_file] + argv
@@ -573,6 +689,7 @@ def run_cli(flow_file, argv, on_cli=None):
     finally:
         sys.argv, sys.path[:] = saved[0], saved[1]
         hook.remove()
+        undo_usage()
     return code, caught
 
 
@@ -656,12 +773,8 @@ def op_run(req):
 # --------------------------------------------------------------------------- spin
 
 
-def _runs_newest_first(mf, flow_name):
-    for rid in _sorted_run_ids(flow_name):
-        try:
-            yield mf.Run("%s/%s" % (flow_name, rid), _namespace_check=False)
-        except Exception:
-            continue
+def _runs_newest_first(mf, flow_name, identity=None):
+    return _runs_of(mf, flow_name, _sorted_run_ids(flow_name), identity)
 
 
 def resolve_source(req):
@@ -697,7 +810,7 @@ def resolve_source(req):
     else:
         run = None
         newest = None
-        for candidate in _runs_newest_first(mf, flow_name):
+        for candidate in _runs_newest_first(mf, flow_name, req.get("identity")):
             if newest is None:
                 newest = candidate
             try:
@@ -841,6 +954,10 @@ def op_spin(req):
     if req.get("artifacts_module"):
         overridden = validate_artifacts_module(req["artifacts_module"])
     source = resolve_source(req)
+    if overridden and req.get("step_type") == "join":
+        # A join's overrides are keyed by input pathspec; Metaflow ignores flat names there (the
+        # tool says so), so only the keyed ones override anything.
+        overridden = [name for name in overridden if "/" in name]
     if overridden:
         source["notes"].append("inputs overridden: " + ", ".join(overridden))
     argv = ["--quiet", "--no-pylint"]

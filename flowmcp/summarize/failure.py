@@ -66,6 +66,7 @@ class Failure:
     notes: list[str] = field(default_factory=list)
     split: dict | None = None
     source: str = "capture"  # capture | metaflow | traceback | exit
+    origin: str = "step"  # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow"
 
     @property
     def where(self) -> Frame | None:
@@ -82,8 +83,17 @@ class Failure:
         real = [f for f in self.frames if not f.hidden]
         return real[-1] if real else None
 
-    def headline(self) -> str:
+    @property
+    def shown_where(self) -> Frame | None:
+        """The frame the answer points at; none when a flow-level error has no line of the user's:
+        Metaflow's own line (its vendored click, its config code) is not where to look."""
         where = self.where
+        if self.origin == "flow" and where is not None and not where.user:
+            return None
+        return where
+
+    def headline(self) -> str:
+        where = self.shown_where
         message = cut_middle(self.message, MAX_MESSAGE_CHARS, original_length=self.message_chars)
         text = f"{self.exception_type}: {message}" if message else self.exception_type
         if where is not None and where.line:
@@ -126,9 +136,12 @@ def _from_exception_record(exc: dict, root: Path) -> Failure:
                 end_col=_syntax_end_col(syntax),
             )
         )
+    message = (syntax or {}).get("msg") or exc.get("message", "")
+    if str(exc.get("module") or "").startswith("metaflow"):
+        message = plain_metaflow_text(message)
     failure = Failure(
         exception_type=exc.get("type", "Exception"),
-        message=(syntax or {}).get("msg") or exc.get("message", ""),
+        message=message,
         message_chars=exc.get("message_chars", len(exc.get("message", ""))),
         frames=frames,
         notes=list(exc.get("notes") or []),
@@ -165,9 +178,10 @@ def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -
     headline = (err.get("headline") or "").strip()
     failure = Failure(
         exception_type=err.get("type") or "MetaflowException",
-        message=f"{headline}: {message}" if headline and headline not in message else message,
+        message=plain_metaflow_text(f"{headline}: {message}" if headline and headline not in message else message),
         frames=frames,
         source="metaflow",
+        origin="flow",  # raised by Metaflow's CLI before or around the steps: never the step's own code
     )
     environment = _NEEDS_ENVIRONMENT.search(message)
     if environment:
@@ -241,6 +255,39 @@ def from_exit(step: str | None, exit_text: str) -> Failure:
             return failure
         return Failure("Exit", f"the step process exited with code {code}", step=step, source="exit")
     return Failure("Failed", "the step failed without a Python traceback", step=step, source="exit")
+
+
+_MARKUP = re.compile(r"\*([^*\s][^*]*?)\*")
+_DOUBLE_COLON = re.compile(r"(line \d+):(?=:)")
+
+
+def plain_metaflow_text(text: str) -> str:
+    """Metaflow's messages as plain text: its `*bold*` markup and the doubled colon of
+    `file:line 8:` + `: message` are for a terminal, not for an agent."""
+    return _DOUBLE_COLON.sub(r"\1", _MARKUP.sub(r"\1", text))
+
+
+# What a spin adds to a failure: facts about Metaflow's spin that explain it.
+_SPIN_BUG_FILE = "datastore/content_addressed_store.py"
+
+
+def spin_context(failure: Failure, step_decorators: list[str]) -> None:
+    """Hints that only hold under spin, and a known Metaflow spin bug told apart from the user's
+    code (its traceback ends on the user's line that read the artifact, which is not the fault)."""
+    files = [f.file.replace("\\", "/") for f in failure.frames]
+    if failure.exception_type == "TypeError" and any(f.endswith(_SPIN_BUG_FILE) for f in files) and \
+            "NoneType" in failure.message:
+        failure.origin = "metaflow"
+        failure.hints.insert(0, "Not your code: a known Metaflow 2.19 spin bug (an artifact passed down from "
+                                "further upstream is not found in the spin datastore). run(flow) runs this step "
+                                "correctly.")
+    elif any("metaflow/client/" in f for f in files):
+        failure.hints.append("Under spin, Metaflow's Client sees only spin runs (the spin@ metadata provider), "
+                             "not your flows' runs: pass the value in with artifacts={...} or artifacts_module, "
+                             "or run(flow) to exercise this step.")
+    if "catch" in step_decorators:
+        failure.hints.append("spin runs the step without @catch (Metaflow drops it, and @retry, under spin): in a "
+                             "run, @catch would record this error and the run would go on.")
 
 
 # ---------------------------------------------------------------------------- did you mean
@@ -345,7 +392,7 @@ def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
 def render(failure: Failure, budget: int = MAX_CHARS) -> str:
     """Headline, the user's line with a caret, did-you-mean, values, then the condensed trace."""
     parts = [failure.headline()]
-    where = failure.where
+    where = failure.shown_where
     if where is not None and where.code:
         parts.append("    " + where.code)
         # A caret under the whole line says nothing (Python's own tracebacks leave it out too).
@@ -361,7 +408,7 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
     for note in failure.notes:
         parts.append("Note: " + note)
     parts.extend(failure.chain)
-    trace = render_trace(failure.frames)
+    trace = render_trace(failure.frames) if where is not None or failure.origin != "flow" else ""
     if trace and not (where is not None and trace == f"{where.file}:{where.line} in {where.func}"):
         parts.append("Trace: " + trace)
     text = "\n".join(parts)

@@ -20,8 +20,10 @@ class TaskProgress:
     """Turns a job's output lines into progress: `progress` counts finished tasks; the message
     names the step, and how many of the flow's steps are done."""
 
-    def __init__(self, ctx: Context | None, steps: list[str], what: str):
+    def __init__(self, ctx: Context | None, steps: list[str], what: str, on_run_id=None):
         self.ctx = ctx  # None: track only (a background run outlives the call that started it)
+        self.on_run_id = on_run_id  # called once with (run_id, pid) when Metaflow names the run
+        self.pid: int | None = None  # the job's process: it lives as long as the run
         self.steps = steps
         self.what = what
         self.running: dict[str, str] = {}  # task pathspec -> step
@@ -39,6 +41,8 @@ class TaskProgress:
             return
         if self.run_id is None:
             self.run_id = task.split("/")[0]
+            if self.on_run_id is not None:
+                self.on_run_id(self.run_id, self.pid)
             self.started.set()
         step = task.split("/")[1]
         if message == STARTED:
@@ -51,6 +55,9 @@ class TaskProgress:
                 self.steps_done.add(step)
             outcome = "finished" if message == FINISHED else "FAILED"
             await self._report(f"{step} {outcome} (task {task})")
+
+    async def launched(self, pid: int) -> None:
+        self.pid = pid
 
     async def tick(self, elapsed_s: float) -> None:
         busy = sorted(set(self.running.values()))

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
+from ..errors import BridgeError
 from ..state import step_versions
 from ._common import agent_errors, answer, app_of, describe_or_fail
 from .list_runs import run_info, run_line
@@ -33,16 +34,24 @@ async def flow_status(
         )
         if failed:
             return failed
-        rel = app.config.relative(desc.file)
-        latest = await _latest_run(app, desc)
+        rel = desc.rel
+        identity, notes = await app.identity(desc)
+        latest = await _latest_run(app, desc, identity)
         steps = _step_states(app, desc)
+        if desc.cli_error:
+            error = desc.cli_error
+            notes.append(f"Metaflow does not start this flow as it is: {error.get('headline') or error.get('type')}: "
+                         f"{' '.join(str(error.get('message') or '').split())[:400]}")
         status = models.FlowStatus(
             flow=desc.name,
             file=rel,
             parameters=[_parameter(p) for p in desc.parameters],
+            configs=[_config(c) for c in desc.configs],
             steps=steps,
             latest_run=latest,
-            next_call=_next_call(rel, steps, latest),
+            next_call=("fix what Metaflow says above (the flow's configs, decorators or options), then "
+                       f'run(flow="{rel}")') if desc.cli_error else _next_call(rel, steps, latest),
+            notes=notes,
         )
         return answer(render(status), status)
 
@@ -55,9 +64,18 @@ def _parameter(p: dict) -> models.ParameterInfo:
                                 help=p.get("help"))
 
 
-async def _latest_run(app: App, desc: FlowDescription) -> models.RunInfo | None:
-    outcome = await app.bridge.call("runs", {"flow_name": desc.name, "limit": 1}, timeout=120)
-    runs = outcome.data.get("runs") if outcome.ok else None
+def _config(c: dict) -> models.ConfigInfo:
+    default = c.get("default")
+    if isinstance(default, (list, dict)):
+        default = json.dumps(default)
+    return models.ConfigInfo(name=c["name"], default=default, required=bool(c.get("required")), help=c.get("help"))
+
+
+async def _latest_run(app: App, desc: FlowDescription, identity: dict | None) -> models.RunInfo | None:
+    outcome = await app.bridge.call("runs", {"flow_name": desc.name, "limit": 1, "identity": identity}, timeout=120)
+    if not outcome.ok:
+        raise BridgeError(f"Could not read the runs of {desc.name}: {outcome.error.get('message')}")
+    runs = outcome.data.get("runs")
     return run_info(runs[0]) if runs else None
 
 
@@ -65,7 +83,7 @@ def _step_states(app: App, desc: FlowDescription) -> list[models.StepState]:
     current = step_versions(desc.file)
     out = []
     for s in desc.steps:
-        check = app.state.last_check(desc.name, s["name"])
+        check = app.state.last_check(desc.key, s["name"])
         if check is None:
             state, by = "unverified", None
         elif check["version"] != current.get(s["name"]):
@@ -94,9 +112,12 @@ def _next_call(flow: str, steps: list[models.StepState], latest: models.RunInfo 
 
 
 def render(r: models.FlowStatus) -> str:
-    lines = [f"{r.flow} ({r.file})"]
+    lines = [*r.notes, f"{r.flow} ({r.file})"]
     if r.parameters:
         lines.append("Parameters: " + ", ".join(f"{p.name} ({p.type})" for p in r.parameters))
+    if r.configs:
+        lines.append("Configs: " + ", ".join(c.name + (f" (default {c.default})" if c.default is not None else "")
+                                             for c in r.configs))
     lines.append("Steps:")
     for s in r.steps:
         arrow = f" → {', '.join(s.next)}" if s.next else ""

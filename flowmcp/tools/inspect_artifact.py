@@ -58,4 +58,5 @@ async def inspect_artifact(
         )
         label = f"{result.pathspec}.{name}{result.path or ''}"
         text = f"{label}: {result.summary}" + (f"\n{result.detail}" if result.detail else "")
+        await app.housekeep(pathspec.split("/")[0])  # the client cache's copies of gone runs go
         return answer(text, result)

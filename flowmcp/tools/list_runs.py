@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -25,7 +26,8 @@ async def list_runs(
         str | None, Field(description="Flow file (or flow class name); omit to list the flows in the project")
     ] = None,
     status: Annotated[
-        Literal["any", "succeeded", "failed", "running"], Field(description="Only runs with this status")
+        Literal["any", "succeeded", "failed", "running", "cancelled", "timed_out"],
+        Field(description="Only runs with this status"),
     ] = "any",
     limit: Annotated[int, Field(description="Runs per page", ge=1, le=100)] = 10,
     cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
@@ -43,30 +45,42 @@ async def list_runs(
             return answer(_render_flows(app, result), result)
         if cursor is not None and not _CURSOR.match(cursor):
             raise BadArgumentError("cursor must be the next_cursor value of a previous list_runs answer.")
-        flow_name = await _flow_name(app, flow)
+        flow_name, identity, notes = await _flow_name(app, flow)
         outcome = await app.bridge.call(
             "runs",
             {"flow_name": flow_name, "status": status, "limit": limit, "cursor": cursor,
-             "include_spins": include_spins},
+             "include_spins": include_spins, "identity": identity},
             timeout=300,
         )
         if not outcome.ok:
             raise BridgeError(f"Could not list runs of {flow_name}: {outcome.error.get('message')}")
         d = outcome.data
+        if d.get("unattributed"):
+            notes.append(f"{d['unattributed']} run(s) of {flow_name} on this page's range were started outside "
+                         "flowmcp and could not be matched to a file; list_runs(flow=\"" + flow_name
+                         + "\") lists every run of the class.")
         result = models.ListRunsResult(
             flow=flow_name,
             runs=[run_info(r) for r in d["runs"]],
             next_cursor=d.get("next_cursor"),
             total_runs=d.get("total_runs"),
+            notes=notes,
         )
         return answer(_render_runs(result, status), result)
 
 
-async def _flow_name(app: App, flow: str) -> str:
-    """A flow file is described (its class name is the flow name); a bare class name is taken as is."""
+async def _flow_name(app: App, flow: str) -> tuple[str, dict | None, list[str]]:
+    """A flow file is described (its class name is the flow name, and its runs are those of that
+    file); a bare class name is taken as is, with every run of the class."""
     if _FLOW_NAME.match(flow) and not flow.endswith(".py"):
         if (app.config.root / ".metaflow" / flow).is_dir():
-            return flow
+            files = await anyio.to_thread.run_sync(app.catalog.declaring, flow)
+            notes = []
+            if len(files) > 1:
+                listed = ", ".join(app.config.relative(f) for f in files)
+                notes.append(f"{flow} is defined in {len(files)} files ({listed}); these are the runs of all "
+                             "of them: pass a file to see one file's runs.")
+            return flow, None, notes
         try:
             app.flow_path(flow)
         except FlowmcpError:
@@ -74,7 +88,9 @@ async def _flow_name(app: App, flow: str) -> str:
                 f"No flow file {flow!r} and no runs of a flow named {flow!r} in {app.config.root}. "
                 "Pass the flow's .py path, or call list_runs() to see the flows here."
             ) from None
-    return (await app.describe(flow)).name
+    desc = await app.describe(flow)
+    identity, notes = await app.identity(desc)
+    return desc.name, identity, notes
 
 
 def run_info(r: dict) -> models.RunInfo:
@@ -87,11 +103,13 @@ def run_info(r: dict) -> models.RunInfo:
         failed_step=r.get("failed_step"),
         tags=r.get("tags") or [],
         spin_step=r.get("spin_step"),
+        file=r.get("file"),
+        ended=r.get("ended"),
     )
 
 
 async def _flows(app: App) -> models.ListRunsResult:
-    files = app.find_flow_files()
+    files = await app.flow_files()
     entries = []
     described = []
     for path in files:
@@ -102,7 +120,11 @@ async def _flows(app: App) -> models.ListRunsResult:
             headline = ex.failure.summary.splitlines()[0] if ex.failure else str(ex).splitlines()[0]
             entries.append(models.FlowInfo(file=rel, error=headline[:300]))
             continue
-        described.append({"file": rel, "flow_name": desc.name})
+        if (desc.cli_error or {}).get("type") == "NotStarted":
+            entries.append(models.FlowInfo(file=rel, flow=desc.name, error=desc.cli_error["message"]))
+            continue
+        identity, _ = await app.identity(desc)
+        described.append({"file": rel, "flow_name": desc.name, "identity": identity})
     if described:
         outcome = await app.bridge.call("flows", {"flow_files": described}, timeout=300)
         if not outcome.ok:
@@ -117,9 +139,11 @@ async def _flows(app: App) -> models.ListRunsResult:
 
 def _render_runs(r: models.ListRunsResult, status: str) -> str:
     if not r.runs:
-        which = "" if status == "any" else f" {status}"
-        return f"No{which} runs of {r.flow}" + (" on this page." if r.next_cursor else ". Call run(flow) to make one.")
-    lines = [f"{r.flow}: {len(r.runs)} run(s) shown of {r.total_runs} (newest first)"]
+        which = "" if status == "any" else f" {status.replace('_', ' ')}"
+        text = f"No{which} runs of {r.flow}" + (" on this page." if r.next_cursor else ". Call run(flow) to make one.")
+        return "\n".join([*r.notes, text])
+    of = f" of {r.total_runs}" if r.total_runs is not None else ""
+    lines = [*r.notes, f"{r.flow}: {len(r.runs)} run(s) shown{of} (newest first)"]
     for run in r.runs:
         lines.append("  " + run_line(run))
     if r.next_cursor:
@@ -128,7 +152,7 @@ def _render_runs(r: models.ListRunsResult, status: str) -> str:
 
 
 def run_line(run: models.RunInfo) -> str:
-    parts = [run.pathspec, run.status]
+    parts = [run.pathspec, run.status.replace("_", " ") + (f" ({run.ended})" if run.ended else "")]
     if run.spin_step:
         parts.append(f"spin of {run.spin_step}")
     if run.started_at:

@@ -10,10 +10,9 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ..errors import BadArgumentError, NotFoundError
+from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
-from ._progress import TaskProgress
-from .run import EnvironmentOption, RunJob, WithOption, _check_tags, did_not_load, render, scale_out
+from .run import EnvironmentOption, RunJob, WithOption, _check_tags, did_not_load, is_failure, render, scale_out
 
 
 async def resume(
@@ -40,29 +39,34 @@ async def resume(
         desc, failed = await describe_or_fail(app, flow, did_not_load)
         if failed:
             return failed
+        app.check_runnable(desc)
         _check_tags(tags)
-        origin = await _origin_run(app, desc.name, normalise_id(run))
+        identity, notes = await app.identity(desc)
+        origin = await _origin_run(app, desc.name, normalise_id(run), identity)
         if step is not None and step not in desc.step_names:
             close = difflib.get_close_matches(step, desc.step_names, n=2)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise BadArgumentError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
         options = scale_out(with_, environment)
         options["resume"] = {"origin_run_id": origin, "step": step}
-        job = RunJob(app, desc, {}, tags, timeout_s, TaskProgress(ctx, desc.step_names, f"resume {desc.name}"),
-                     options)
+        job = RunJob(app, desc, {}, tags, timeout_s, ctx, options, what="resume")
         result = await job.execute()
         result.resumed_from = f"{desc.name}/{origin}" + (f" at {step}" if step else "")
-        return answer(render(app, result), result, is_error=result.status == "failed")
+        result.notes = notes + result.notes
+        return answer(render(app, result), result, is_error=is_failure(result.status))
 
 
-async def _origin_run(app, flow_name: str, run: str | None) -> str:
+async def _origin_run(app, flow_name: str, run: str | None, identity: dict | None) -> str:
     if run is not None:
         run_id = run.split("/")[-1]
         if "/" in run and run.split("/")[0] != flow_name:
             raise BadArgumentError(f"run {run!r} is not a run of {flow_name}; pass {flow_name}/<run id> or the id.")
         return run_id
-    outcome = await app.bridge.call("runs", {"flow_name": flow_name, "status": "failed", "limit": 1}, timeout=120)
-    runs = outcome.data.get("runs") if outcome.ok else None
+    outcome = await app.bridge.call("runs", {"flow_name": flow_name, "status": "failed", "limit": 1,
+                                             "identity": identity}, timeout=120)
+    if not outcome.ok:
+        raise BridgeError(f"Could not read the runs of {flow_name}: {outcome.error.get('message')}")
+    runs = outcome.data.get("runs")
     if not runs:
         raise NotFoundError(f"{flow_name} has no failed run to resume; pass run=<run id> to resume another one.")
     return runs[0]["run_id"]

@@ -17,6 +17,7 @@ from ..app import App, FlowDescription
 from ..bridge import JobOutcome
 from ..errors import BadArgumentError, BridgeError
 from ..state import step_versions
+from ..summarize import failure as failure_summary
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail
 from ._progress import TaskProgress
@@ -57,16 +58,31 @@ async def run(
         desc, failed = await describe_or_fail(app, flow, did_not_load)
         if failed:
             return failed
+        app.check_runnable(desc)
         cli_parameters = params.to_cli(desc.parameters, parameters or {})
         _check_tags(tags)
-        job = RunJob(app, desc, dict(cli_parameters), tags, timeout_s,
-                     TaskProgress(ctx if wait else None, desc.step_names, f"run {desc.name}"),
+        _identity, notes = await app.identity(desc)
+        job = RunJob(app, desc, dict(cli_parameters), tags, timeout_s, ctx if wait else None,
                      scale_out(with_, environment))
         if wait:
             result = await job.execute()
         else:
             result = await job.start_in_background()
-        return answer(render(app, result), result, is_error=result.status == "failed")
+        result.notes = notes + result.notes
+        return answer(render(app, result), result, is_error=is_failure(result.status))
+
+
+def fix_the_flow(failure: models.Failure) -> str:
+    """Where to look when the flow itself failed (graph, configs, decorators), not a step's run."""
+    if failure.file and failure.line:
+        return f"fix {failure.file}:{failure.line} as the message says"
+    return "fix what the message names (how the flow is defined or started, not a step's code)"
+
+
+def is_failure(status: str) -> bool:
+    """A run that did not do its job: failed, or stopped by its timeout. A cancelled run was
+    stopped on request, and a cancel that worked is a success."""
+    return status in ("failed", "timed_out")
 
 
 def did_not_load(flow_name: str, failure: models.Failure) -> models.RunResult:
@@ -78,11 +94,13 @@ class RunJob:
     """One run of a flow: executed in the call (wait=True) or in the server's task group."""
 
     def __init__(self, app: App, desc: FlowDescription, cli_parameters: dict[str, str], tags: list[str],
-                 timeout_s: float | None, progress: TaskProgress, options: dict[str, Any] | None = None):
+                 timeout_s: float | None, ctx: Context | None, options: dict[str, Any] | None = None,
+                 what: str = "run"):
         self.app, self.desc, self.cli_parameters, self.tags = app, desc, cli_parameters, tags
         self.options = options or {}  # with / environment / resume: passed to the driver as they are
         self.timeout_s = timeout_s
-        self.progress = progress
+        self.kind = what
+        self.progress = TaskProgress(ctx, desc.step_names, f"{what} {desc.name}", on_run_id=self._named)
         self.versions = step_versions(desc.file)  # before the run: the code it actually runs
         self.result: models.RunResult | None = None
         self.done = anyio.Event()
@@ -92,6 +110,15 @@ class RunJob:
     @property
     def pathspec(self) -> str | None:
         return f"{self.desc.name}/{self.progress.run_id}" if self.progress.run_id else None
+
+    def _named(self, run_id: str, pid: int | None) -> None:
+        """Metaflow named the run: remember its file and the process that drives it, so every
+        tool can tell this run's status and file (`flowmcp/ledger.py`)."""
+        self.app.ledger.started(self.desc.name, run_id, file=self.desc.rel, pid=pid, kind=self.kind)
+
+    def _ended(self, status: str, message: str) -> None:
+        if self.progress.run_id:
+            self.app.ledger.ended(self.desc.name, self.progress.run_id, status, message)
 
     async def execute(self) -> models.RunResult:
         try:
@@ -105,6 +132,7 @@ class RunJob:
                     events=self.progress,
                 )
                 if outcome.timed_out and self.pathspec:
+                    self._ended("timed_out", f"stopped after {self.timeout_s:g} s (timeout_s)")
                     # The driver was killed before reading the run back: read what it left.
                     detail = await self.app.bridge.call("run_detail", {"pathspec": self.pathspec}, timeout=60)
                     if detail.ok:
@@ -113,10 +141,17 @@ class RunJob:
                                            self.timeout_s)
             if self.scope.cancelled_caught:
                 self.result = self._cancelled()
+                self._ended("cancelled", self.result.failure.message)
             elif self.result.pathspec:
-                self.app.state.record_run(self.desc.name, self.result.pathspec.split("/")[1], self.versions,
-                                          {s.step: s.status for s in self.result.steps})
+                self.app.state.record_run(self.desc.key, self.result.pathspec.split("/")[1], self.versions,
+                                          {s.step: s.status for s in self.result.steps}, self.result.pathspec)
             return self.result
+        except anyio.get_cancelled_exc_class():
+            # The call itself was cancelled (the client gave up, the server is stopping): the
+            # bridge has stopped every process; say so wherever the run is read later.
+            self._ended("cancelled", f"the call that started it was cancelled after "
+                                     f"{time.monotonic() - self.started_at:.0f} s; every step process was stopped")
+            raise
         finally:
             self.done.set()
 
@@ -167,7 +202,7 @@ class RunJob:
     def _cancelled(self) -> models.RunResult:
         message = f"cancelled after {time.monotonic() - self.started_at:.0f} s; every step process was stopped"
         return models.RunResult(
-            flow=self.desc.name, pathspec=self.pathspec, status="failed", parameters=self.cli_parameters,
+            flow=self.desc.name, pathspec=self.pathspec, status="cancelled", parameters=self.cli_parameters,
             tags=self.tags, output_tail="\n".join(self.progress.recent), progress=self.progress.summary(),
             failure=models.Failure(exception_type="Cancelled", message=message, summary=f"Cancelled: {message}"),
         )
@@ -221,14 +256,21 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
     )
     status = record.get("status") or "failed"
     failure = None
-    if outcome.timed_out or status == "failed" or data.get("exit_code"):
+    if outcome.timed_out:
+        status = "timed_out"
+    elif status == "running" and data.get("exit_code"):
         status = "failed"
+    if status in ("failed", "timed_out", "cancelled") or data.get("exit_code"):
         # The run is over: a task that never reported its end died with it (a signal, os._exit,
         # our own kill on timeout).
         for s in steps:
             if s.status == "running":
                 s.status = "failed"
-    if outcome.timed_out:
+    if status == "timed_out" and not outcome.timed_out:  # read back later (run_status, list_runs)
+        failure = _stopped("Timeout", record.get("ended") or "stopped by its timeout", steps, tail)
+    elif status == "cancelled":
+        failure = _stopped("Cancelled", record.get("ended") or "cancelled", steps, tail)
+    elif outcome.timed_out:
         done = ", ".join(s.step for s in steps if s.status == "succeeded") or "no step"
         killed = ", ".join(s.step for s in steps if s.status == "failed") or "none"
         message = f"the run was stopped after {timeout_s:g} s (timeout_s); every step process was killed"
@@ -238,6 +280,8 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
             summary=f"Timeout: stopped after {timeout_s:g} s. Finished: {done}; stopped: {killed}.\n"
                     f"Last output:\n{tail}",
         )
+    elif status == "failed" and record.get("ended") and not record.get("failure"):
+        failure = _stopped("Died", record["ended"], steps, tail)
     elif status == "failed":
         info = record.get("failure") or {}
         stored = info.get("stored_exception") or {}
@@ -252,6 +296,7 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
             flow=desc,
         )
     return models.RunResult(
+        notes=_caught(app, outcome.captures, steps),
         artifacts=_artifacts_by_step(outcome.captures, [s.step for s in steps]),
         flow=desc.name,
         pathspec=record.get("pathspec"),
@@ -263,6 +308,34 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
         failure=failure,
         output_tail=tail,
     )
+
+
+MAX_CAUGHT_SHOWN = 3
+
+
+def _caught(app: App, captures: list[dict], steps: list[models.StepStatus]) -> list[str]:
+    """Exceptions that @catch swallowed: the step succeeded, yet its code raised."""
+    ok = {s.step for s in steps if s.status == "succeeded"}
+    caught = [c for c in captures if c.get("exception") and c.get("step") in ok]
+    lines = []
+    for record in sorted(caught, key=lambda c: c.get("task_id") or 0)[:MAX_CAUGHT_SHOWN]:
+        headline = failure_summary.from_capture(record, app.config.root).headline()
+        split = (record.get("split") or {}).get("index")
+        where = f"task {record.get('task_id')}" + (f", foreach split {split}" if split is not None else "")
+        lines.append(f"@catch caught an exception in {record['step']} ({where}); the run went on: {headline}")
+    if len(caught) > MAX_CAUGHT_SHOWN:
+        lines.append(f"… and {len(caught) - MAX_CAUGHT_SHOWN} more caught exceptions")
+    return lines
+
+
+def _stopped(kind: str, message: str, steps: list[models.StepStatus], tail: str) -> models.Failure:
+    """A run that ended without an error of its own: stopped by flowmcp, or its processes gone."""
+    done = ", ".join(s.step for s in steps if s.status == "succeeded") or "no step"
+    stopped = ", ".join(s.step for s in steps if s.status == "failed") or "none"
+    summary = f"{kind}: {message}. Finished: {done}; stopped: {stopped}."
+    if tail:
+        summary += f"\nLast output:\n{tail}"
+    return models.Failure(exception_type=kind, message=message, summary=summary)
 
 
 def _artifacts_by_step(captures: list[dict], order: list[str]) -> dict[str, list[models.ArtifactSummary]]:
@@ -278,7 +351,7 @@ def render(app: App, r: models.RunResult) -> str:
     """A failure leads with its headline (file:line in func — Type: message); a success with the run."""
     took = f" in {r.duration_s:.1f} s" if r.duration_s else ""
     params = ", ".join(f"{k}={v}" for k, v in r.parameters.items())
-    head = f"{r.pathspec or r.flow} {r.status}{took}" + (f" ({params})" if params else "")
+    head = f"{r.pathspec or r.flow} {r.status.replace('_', ' ')}{took}" + (f" ({params})" if params else "")
     if r.resumed_from:
         head += f", resumed from {r.resumed_from}"
     lines = []
@@ -289,8 +362,10 @@ def render(app: App, r: models.RunResult) -> str:
         elif not r.pathspec:
             head += " before any step started"
     lines.append(head)
+    lines.extend(r.notes)
     if r.steps:
-        lines.append("Steps: " + ", ".join(_step(s) for s in r.steps))
+        stopped = r.status in ("cancelled", "timed_out")
+        lines.append("Steps: " + ", ".join(_step(s, stopped) for s in r.steps))
     if r.artifacts:
         lines.append(_render_artifacts(r.artifacts))
     if r.status == "succeeded":
@@ -298,6 +373,12 @@ def render(app: App, r: models.RunResult) -> str:
             f"Next: spin(flow, step) to iterate on one step with this run's state; "
             f"inspect_artifact(\"{r.pathspec}/<step>\", name) to read a value."
         )
+    elif r.status == "cancelled":
+        lines.append("Next: run(flow) again when you need the run.")
+    elif r.status == "timed_out":
+        lines.append("Next: run(flow) again with a larger timeout_s, or wait=false and follow it with run_status.")
+    elif r.failure and r.failure.origin == "flow":
+        lines.append(f"Next: {fix_the_flow(r.failure)}, then run again.")
     elif r.failure and r.failure.step:
         lines.append(f"Next: fix the step, then spin(flow, \"{r.failure.step}\") to check it before running again.")
     elif r.status == "running":
@@ -324,8 +405,8 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _step(s: models.StepStatus) -> str:
-    mark = {"succeeded": "ok", "failed": "FAILED", "running": "did not finish"}[s.status]
+def _step(s: models.StepStatus, stopped: bool = False) -> str:
+    mark = {"succeeded": "ok", "failed": "stopped" if stopped else "FAILED", "running": "did not finish"}[s.status]
     many = f" ×{s.tasks}" if s.tasks > 1 else ""
     took = f" {s.duration_s:.2f}s" if s.duration_s is not None else ""
     return f"{s.step}{many} {mark}{took}"

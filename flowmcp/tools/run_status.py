@@ -13,9 +13,9 @@ from pydantic import Field
 from .. import models
 from ..app import App
 from ..bridge import JobOutcome
-from ..errors import BadArgumentError, NotFoundError
+from ..errors import BadArgumentError, FlowmcpError, NotFoundError
 from ._common import agent_errors, answer, app_of
-from .run import build_result, render
+from .run import build_result, is_failure, render
 
 _RUN_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[A-Za-z0-9_.-]+$")
 CANCEL_WAIT_S = 15
@@ -37,7 +37,7 @@ async def run_status(
             result = job.status()
         else:
             result = await _recorded(app, pathspec)
-        return answer(render(app, result), result, is_error=result.status == "failed")
+        return answer(render(app, result), result, is_error=is_failure(result.status))
 
 
 async def cancel_run(
@@ -57,12 +57,17 @@ async def cancel_run(
                 f"{pathspec} was not started by this server with run(wait=false), so it cannot be cancelled "
                 "here. list_runs shows its status."
             )
-        if job.result is None:
+        already = job.result is not None
+        if not already:
             job.scope.cancel()
             with anyio.move_on_after(CANCEL_WAIT_S):
                 await job.done.wait()
         result = job.status()
-        return answer(render(app, result), result, is_error=result.status == "failed")
+        if already:
+            result = result.model_copy(update={"notes": [f"{pathspec} had already ended ({result.status}) "
+                                                         "before the cancel; nothing was stopped.", *result.notes]})
+        # The cancel did what was asked (the run is stopped or was already over): not an error.
+        return answer(render(app, result), result)
 
 
 def _checked(pathspec: str) -> str:
@@ -73,20 +78,34 @@ def _checked(pathspec: str) -> str:
 
 
 async def _recorded(app: App, pathspec: str) -> models.RunResult:
-    """A run this server is not running: read what Metaflow recorded."""
+    """A run this server is not running: read what Metaflow (and flowmcp's ledger) recorded."""
     flow_name = pathspec.split("/")[0]
     outcome = await app.bridge.call("run_detail", {"pathspec": pathspec}, timeout=120)
     if not outcome.ok:
         raise NotFoundError(f"No run {pathspec} in this project. list_runs(flow) shows the runs.")
-    flow_file = next((f for f in app.find_flow_files() if _declares(f, flow_name)), None)
-    desc = await app.describe(app.config.relative(flow_file)) if flow_file else None
     record = outcome.data
+    desc = await _flow_of(app, flow_name, record.get("file"))
     finished = JobOutcome(ok=True, data={"run": record, "exit_code": 0})
     result = build_result(app, desc, finished, {}, record.get("tags") or [], None) if desc else None
     if result is None:
         result = models.RunResult(flow=flow_name, pathspec=pathspec, status=record["status"],
                                   duration_s=record.get("duration_s"), tags=record.get("tags") or [])
     return result
+
+
+async def _flow_of(app: App, flow_name: str, file: str | None):
+    """The description of the file a run came from: the one flowmcp recorded, else the only file
+    that defines the flow (None when none or several do)."""
+    candidates = [file] if file else [app.config.relative(p) for p in await app.flow_files() if _declares(p, flow_name)]
+    described = []
+    for rel in candidates:
+        try:
+            desc = await app.describe(rel)
+        except FlowmcpError:
+            continue
+        if desc.name == flow_name:
+            described.append(desc)
+    return described[0] if len(described) == 1 else None
 
 
 def _declares(path, flow_name: str) -> bool:

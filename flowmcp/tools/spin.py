@@ -69,7 +69,9 @@ async def spin(
         )
         if failed:
             return failed
+        app.check_runnable(desc)
         step_info = _step(desc, step)
+        identity, identity_notes = await app.identity(desc)
         if artifacts is not None and artifacts_module is not None:
             raise BadArgumentError("Pass artifacts or artifacts_module, not both (put every override in the module).")
         request: dict[str, Any] = {
@@ -81,8 +83,9 @@ async def spin(
             "persist": persist,
             "step_type": step_info["type"],
             "environment": environment,
+            "identity": identity,
         }
-        notes = []
+        notes = list(identity_notes)
         if artifacts_module is not None:
             module_path = app.config.resolve(artifacts_module, what="artifacts_module")
             if not module_path.is_file() or module_path.suffix != ".py":
@@ -106,11 +109,13 @@ async def spin(
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
         result = build_result(app, desc, step, outcome, persist, timeout_s)
         result.notes = notes + result.notes
+        if outcome.timed_out and outcome.run_id:  # Metaflow records no end for a killed spin: we do
+            app.ledger.ended(desc.name, outcome.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
         _check_parent_state(app, desc, step, versions, result)
         result.cards = _cards(app, result.pathspec)
         await app.housekeep(desc.name)
         if result.pathspec:
-            app.state.record_spin(desc.name, step, versions.get(step), result.status == "succeeded", result.pathspec)
+            app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
 
 
@@ -127,7 +132,7 @@ def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: di
     if not result.source_task:
         return
     source_run = result.source_task.rsplit("/", 2)[0]
-    recorded = app.state.run_versions(desc.name, source_run.split("/")[1])
+    recorded = app.state.run_versions(desc.key, source_run.split("/")[1])
     result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
     if result.stale_upstream:
         changed = ", ".join(result.stale_upstream)
@@ -199,7 +204,7 @@ def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome
     elif status == "failed":
         failure = app.failure(step=step, task=task.get("pathspec"), captures=outcome.captures,
                               cli_error=data.get("cli_error"), stderr=task.get("stderr", ""),
-                              output=outcome.output, flow=desc)
+                              output=outcome.output, flow=desc, spin=True)
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     return models.SpinResult(
@@ -252,8 +257,20 @@ def render(r: models.SpinResult) -> str:
             lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")
         lines.append("Next: run(flow) to record this step's outputs, then spin the next step.")
     else:
-        lines.append(f"Next: fix the step and spin {r.step} again.")
+        lines.append(f"Next: {next_after_failure(r.failure, r.step)}")
     return "\n".join(lines)
+
+
+def next_after_failure(failure: models.Failure | None, step: str) -> str:
+    """What to do after a failed spin: fix the step only when the step's code is what failed."""
+    origin = failure.origin if failure else "step"
+    if origin == "flow":
+        if failure.file and failure.line:
+            return f"the flow failed before {step} ran: fix {failure.file}:{failure.line} as the message says, then spin again."
+        return f"the flow failed before {step} ran: fix what the message names (not {step}'s code), then spin again."
+    if origin == "metaflow":
+        return f"nothing to fix in {step}: run(flow) runs it, then spin the next step."
+    return f"fix the step and spin {step} again."
 
 
 def _indent(text: str) -> str:

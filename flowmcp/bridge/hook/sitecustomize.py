@@ -107,6 +107,7 @@ def _wrap_task(task_module):
                 record["split"] = _split(flow, capture)
             except Exception as hook_error:
                 record["hook_error"] = repr(hook_error)
+            _hide_this_frame(ex)
             raise
         finally:
             try:  # written now, and again with the artifacts once they are saved
@@ -123,7 +124,8 @@ def _wrap_task(task_module):
                 capture = _load("_flowmcp_capture", os.path.join("bridge", "capture.py"))
                 record["persist_error"] = capture.exception_record(error)
             elif os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1" and "exception" not in record:
-                record["artifacts"], unchecked = _changed_artifacts(compat, output, values, pending)
+                record["artifacts"], unchecked = _changed_artifacts(compat, output, values, pending,
+                                                                    compat.parameter_names(flow))
                 if unchecked:
                     record["unchecked"] = unchecked
         except Exception as hook_error:
@@ -136,6 +138,15 @@ def _wrap_task(task_module):
     task_module.MetaflowTask._exec_step_function = exec_step_function
     compat.install_persist_hook(after_persist)
     compat.install_spin_passdown_guard()  # acts only on datastores of a spin
+
+
+def _hide_this_frame(ex):
+    """Leave the wrapper's own frame out of the traceback Metaflow prints and stores (`@catch`
+    keeps it in the task's log): the user should see their step, then Metaflow, never flowmcp.
+    Python 3.11+ re-raises with the traceback as set here; older ones put the frame back."""
+    tb = ex.__traceback__
+    if tb is not None and tb.tb_frame is sys._getframe(1):
+        ex.__traceback__ = tb.tb_next
 
 
 def _parent_names(flow):
@@ -178,7 +189,7 @@ def _public(name, value=None):
     return not name.startswith("_") and name != "name" and not callable(value)
 
 
-def _changed_artifacts(compat, output, values, pending):
+def _changed_artifacts(compat, output, values, pending, parameters):
     """Every artifact the task holds that its inputs did not hold with the same value — set,
     changed in place, merged (`merge_artifacts`) or taken from `inputs` — by content key.
 
@@ -190,8 +201,8 @@ def _changed_artifacts(compat, output, values, pending):
     join = pending.get("join")
     saved = compat.saved_keys(output)
     held = compat.content_keys(output)  # what the task holds, saved or handed down by key
-    names = [n for n, v in values.items() if _public(n, v)]
-    names += [n for n in held if _public(n) and n not in values and (join or saved is not None)]
+    names = [n for n, v in values.items() if _public(n, v) and n not in parameters]
+    names += [n for n in held if _public(n) and n not in values and n not in parameters and (join or saved is not None)]
     out, unchecked = {}, []
     for name in names:
         value = values.get(name, _MISSING)
@@ -229,7 +240,7 @@ def _changed_artifacts(compat, output, values, pending):
     return out, unchecked
 
 
-class _Unloaded(object):
+class _Unloaded:
     """Stands in for an artifact that could not be read back to summarize it."""
 
     def __init__(self, why):
