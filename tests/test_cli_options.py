@@ -76,3 +76,19 @@ def test_init_refuses_a_root_that_is_not_a_folder(tmp_path):
     assert out.returncode == 2
     assert "is not a directory" in out.stderr
     assert not (tmp_path / "missing").exists()
+
+
+def test_call_with_a_missing_argument_is_a_usage_error(tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    out = flowmcp("--root", str(project), "call", "spin", "--args", '{"flow": "params_flow.py"}', cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.startswith("flowmcp call spin: missing required argument step; it takes: flow (required)")
+
+
+def test_call_into_a_reader_that_went_away_ends_without_a_traceback(tmp_path):
+    project = make_project(tmp_path / "p", "params_flow.py")
+    process = subprocess.Popen([*FLOWMCP, "--root", str(project), "call", "list_runs"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # `flowmcp call ... | head -0`: the reader is gone before the answer
+    _, err = process.communicate(timeout=300)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,16 +53,71 @@ async def test_run_in_the_background_can_be_followed_and_cancelled_without_orpha
         assert not is_error and data["status"] == "running", text
         pathspec = data["pathspec"]
         assert pathspec.startswith("SleepyFlow/")
-        await anyio.sleep(1.5)
-        text, data, _ = await call(c, "run_status", pathspec=pathspec)
+        text, data = await _until(c, pathspec, lambda text, data: "going to sleep" in text)
         assert data["status"] == "running" and "running: start" in data["progress"]
-        assert "going to sleep" in text
         text, data, is_error = await call(c, "cancel_run", pathspec=pathspec)
-        assert is_error and data["failure"]["exception_type"] == "Cancelled"
-        _, again, _ = await call(c, "run_status", pathspec=pathspec)
-        assert again["failure"]["exception_type"] == "Cancelled"
-    await anyio.sleep(0.5)
-    assert processes_under(sleepy) == []
+        assert not is_error and data["status"] == "cancelled", text  # the cancel worked
+        assert data["failure"]["exception_type"] == "Cancelled"
+        _, again, is_error = await call(c, "run_status", pathspec=pathspec)
+        assert again["status"] == "cancelled" and not is_error
+        _, runs, _ = await call(c, "list_runs", flow="sleepy_flow.py")
+        assert runs["runs"][0]["status"] == "cancelled"
+    async with Client(build_server(App.create(sleepy))) as c:  # another server says the same
+        text, data, _ = await call(c, "run_status", pathspec=pathspec)
+        assert data["status"] == "cancelled" and "Cancelled" in text, text
+    await _no_processes_under(sleepy)
+
+
+async def _until(client, pathspec, done, deadline_s=60):
+    """run_status until `done(text, data)` holds: never a fixed sleep before an assert."""
+    with anyio.fail_after(deadline_s):
+        while True:
+            text, data, _ = await call(client, "run_status", pathspec=pathspec)
+            if done(text, data):
+                return text, data
+            await anyio.sleep(0.2)
+
+
+async def _no_processes_under(root, ignore=(), deadline_s=10):
+    with anyio.fail_after(deadline_s):
+        while processes_under(root, ignore=ignore):  # noqa: ASYNC110 (other processes' lives: nothing to await)
+            await anyio.sleep(0.1)
+
+
+async def test_a_run_stopped_by_its_timeout_is_timed_out_everywhere(sleepy):
+    async with Client(build_server(App.create(sleepy))) as c:
+        text, data, is_error = await call(c, "run", flow="sleepy_flow.py", timeout_s=4)
+        assert is_error and data["status"] == "timed_out", text
+        assert "timed out" in text and "start stopped" in text
+        pathspec = data["pathspec"]
+        _, runs, _ = await call(c, "list_runs", flow="sleepy_flow.py")
+        assert runs["runs"][0]["status"] == "timed_out"
+    async with Client(build_server(App.create(sleepy))) as c:
+        text, data, _ = await call(c, "run_status", pathspec=pathspec)
+        assert data["status"] == "timed_out" and data["failure"]["exception_type"] == "Timeout", text
+        _, status, _ = await call(c, "flow_status", flow="sleepy_flow.py")
+        assert status["latest_run"]["status"] == "timed_out"
+
+
+async def test_a_run_whose_processes_are_gone_is_failed_never_running(sleepy):
+    app = App.create(sleepy)
+    async with Client(build_server(app)) as c:
+        _, data, _ = await call(c, "run", flow="sleepy_flow.py", wait=False)
+        pathspec = data["pathspec"]
+        await _until(c, pathspec, lambda text, data: "going to sleep" in text)
+        # The run's processes die without flowmcp stopping them (a server killed, an OOM kill).
+        entry = app.ledger.read(*pathspec.split("/"))
+        os.killpg(entry["pid"], signal.SIGKILL)
+        await _no_processes_under(sleepy, ignore=tuple(w.process.pid for w in app.bridge.warm.workers.values()))
+    async with Client(build_server(App.create(sleepy))) as c:
+        _, runs, _ = await call(c, "list_runs", flow="sleepy_flow.py")
+        [run] = runs["runs"]
+        assert run["status"] == "failed" and "processes are gone" in run["ended"]
+        text, data, is_error = await call(c, "run_status", pathspec=pathspec)
+        assert is_error and data["status"] == "failed" and "Progress: None" not in text
+        assert "processes are gone" in data["failure"]["summary"], text
+        _, status, _ = await call(c, "flow_status", flow="sleepy_flow.py")
+        assert status["latest_run"]["status"] == "failed"
 
 
 async def test_a_background_run_finishes_and_run_status_gives_the_full_answer(sleepy):
@@ -101,8 +158,9 @@ async def test_client_cancellation_kills_the_run_and_the_server_keeps_serving(sl
         for _ in range(3):
             with anyio.move_on_after(2.5):
                 await c.call_tool("run", {"flow": "sleepy_flow.py"})
-        await anyio.sleep(1.0)
         workers = tuple(w.process.pid for w in app.bridge.warm.workers.values())  # serve the next spin
-        assert processes_under(sleepy, ignore=workers) == []
+        await _no_processes_under(sleepy, ignore=workers)
         result = await c.call_tool("list_runs", {"flow": "sleepy_flow.py"})
         assert not result.is_error and "SleepyFlow/" in result.content[0].text
+        statuses = {r["status"] for r in result.structured_content["runs"]}
+        assert statuses <= {"cancelled"}, statuses  # never "running" once stopped

@@ -331,7 +331,9 @@ async def test_graph_error_names_the_line_and_the_steps(client, project):
     text, data, is_error = await call(client, "run", flow=flow)
     assert is_error
     assert text.startswith("graph.py:")
-    assert "unknown step, *ned*" in text and "start, square, join, score" in text
+    assert "unknown step, ned" in text and "start, square, join, score" in text
+    assert "*" not in text  # Metaflow's terminal markup stays out
+    assert "Next: fix graph.py:30" in text
     assert data["pathspec"] is None
 
 
@@ -372,11 +374,12 @@ async def test_run_timeout_kills_every_step_process_and_says_so(tmp_path):
         text, data, is_error = await call(c, "run", flow="sleepy_flow.py", timeout_s=4)
         assert time.monotonic() - started < 30
     assert is_error
-    assert data["status"] == "failed"
+    assert data["status"] == "timed_out"
     assert text.startswith("Timeout: stopped after 4 s")
     assert "going to sleep" in text
-    await anyio.sleep(0.5)
-    assert processes_under(project, include_zombies=True) == []
+    with anyio.fail_after(10):
+        while processes_under(project, include_zombies=True):  # noqa: ASYNC110 (other processes' lives)
+            await anyio.sleep(0.1)
 
 
 async def test_inspect_reads_objects_of_classes_from_the_flow_file_and_user_modules(tmp_path):

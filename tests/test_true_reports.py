@@ -1,0 +1,215 @@
+"""Pure parts of true reports: run status from the ledger, which file a run came from, the flow
+catalog, failure origins, housekeeping that never dies, and `flowmcp call`'s usage errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flowmcp.bridge.housekeeping import prune_client_cache, prune_spins
+from flowmcp.catalog import FlowCatalog, read_head
+from flowmcp.headless import usage_problem
+from flowmcp.ledger import RunLedger, process_start
+from flowmcp.summarize import failure as failure_summary
+
+from .conftest import load_driver
+
+driver = load_driver()
+
+
+# ----------------------------------------------------------------------------- run status
+
+
+def test_a_run_flowmcp_stopped_says_how_whatever_metaflow_recorded():
+    entry = {"pid": 1, "ended": {"status": "cancelled", "message": "cancelled after 3 s"}}
+    assert driver.true_status("running", entry) == ("cancelled", "cancelled after 3 s")
+    assert driver.true_status("failed", entry)[0] == "cancelled"
+    assert driver.true_status("succeeded", entry) == ("succeeded", None)  # it finished before the cancel
+
+
+def test_a_running_run_whose_process_is_gone_is_failed():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    status, why = driver.true_status("running", {"pid": gone.pid, "pid_start": "1"})
+    assert status == "failed" and "processes are gone" in why
+    alive = {"pid": os.getpid(), "pid_start": process_start(os.getpid())}
+    assert driver.true_status("running", alive) == ("running", None)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_running():
+    entry = {"pid": os.getpid(), "pid_start": "not this process's start"}
+    assert driver.true_status("running", entry)[0] == "failed"
+
+
+def test_runs_flowmcp_did_not_start_keep_metaflows_status():
+    assert driver.true_status("running", None) == ("running", None)
+
+
+def test_the_ledger_refuses_names_that_are_not_plain(tmp_path):
+    ledger = RunLedger(tmp_path)
+    assert ledger.path("Flow", "../../etc") is None
+    ledger.started("Flow", "12", file="flow.py", pid=os.getpid())
+    ledger.ended("Flow", "12", "timed_out", "stopped after 4 s")
+    entry = ledger.read("Flow", "12")
+    assert entry["file"] == "flow.py" and entry["ended"]["status"] == "timed_out"
+    assert entry["pid_start"] == process_start(os.getpid())
+
+
+# ----------------------------------------------------------------------------- which file a run came from
+
+
+class _Step:
+    def __init__(self, name):
+        self.id = name
+
+
+class _Run:
+    """Stands in for a Client Run: only what `run_file` reads."""
+
+    def __init__(self, steps, script, flow="PlaylistFlow", run_id="5"):
+        self.id, self._steps, self._script = run_id, steps, script
+        self.parent = _Step(flow)
+
+    def __iter__(self):
+        return iter(_Step(s) for s in self._steps)
+
+    def __getitem__(self, step):
+        script = self._script
+
+        class _Task:
+            metadata_dict = {"script-name": script}
+
+        class _StepObj:
+            task = _Task()
+
+        return _StepObj()
+
+
+IDENTITY = {"file": "b/flow.py", "steps": ["start", "rank", "shortlist", "end"],
+            "rivals": [{"file": "a/flow.py", "steps": ["start", "bonus", "genre", "join", "end"]},
+                       {"file": "c/other.py", "steps": ["start", "end"]}]}
+
+
+def test_a_run_is_matched_to_its_file_by_script_name_then_by_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWMCP_ROOT", str(tmp_path))
+    assert driver.run_file(_Run(["start"], "other.py"), IDENTITY) == "c/other.py"
+    assert driver.run_file(_Run(["start", "rank"], "flow.py"), IDENTITY) == "b/flow.py"  # a failed run: a subset
+    assert driver.run_file(_Run(["start", "end"], "flow.py"), IDENTITY) is None  # both files could have made it
+
+
+def test_the_ledger_names_the_file_of_runs_flowmcp_started(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWMCP_ROOT", str(tmp_path))
+    RunLedger(tmp_path / ".flowmcp").started("PlaylistFlow", "5", file="a/flow.py", pid=None)
+    assert driver.run_file(_Run(["start", "rank"], "flow.py"), IDENTITY) == "a/flow.py"
+
+
+# ----------------------------------------------------------------------------- the catalog
+
+
+def test_the_catalog_finds_flows_and_the_classes_they_declare(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "flow.py").write_text("from metaflow import FlowSpec, step\nclass PlaylistFlow(FlowSpec):\n"
+                                            "    @step\n    def start(self): pass\n")
+    (tmp_path / "b.py").write_text("class PlaylistFlow(FlowSpec):\n    @step\n    def start(self): pass\n")
+    (tmp_path / "helper.py").write_text("x = 1\n")
+    catalog = FlowCatalog(tmp_path)
+    assert [f.path.relative_to(tmp_path).as_posix() for f in catalog.files()] == ["a/flow.py", "b.py"]
+    assert len(catalog.declaring("PlaylistFlow")) == 2
+    (tmp_path / "b.py").unlink()
+    assert len(catalog.declaring("PlaylistFlow")) == 1
+
+
+def test_the_catalog_never_opens_a_fifo_nor_follows_a_link_out_of_the_root(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "flow.py").write_text("class F(FlowSpec):\n    @step\n    def start(self): pass\n")
+    (root / "link.py").symlink_to(outside / "flow.py")
+    (root / "linked_dir").symlink_to(outside)
+    os.mkfifo(root / "pipe.py")
+    started = time.monotonic()
+    assert FlowCatalog(root).files() == []
+    assert time.monotonic() - started < 5
+    assert read_head(root / "pipe.py", 100) is None
+
+
+# ----------------------------------------------------------------------------- failure origins
+
+
+def test_metaflow_markup_and_doubled_colons_are_plain_text():
+    assert failure_summary.plain_metaflow_text("Step *start* in flow.py:line 8:: bad") == \
+        "Step start in flow.py:line 8: bad"
+
+
+def test_a_known_metaflow_spin_bug_is_not_blamed_on_the_users_line():
+    failure = failure_summary.Failure(
+        "TypeError", "expected str, bytes or os.PathLike object, not NoneType",
+        frames=[failure_summary.Frame("flow.py", 31, "join", 'print("x is %s" % self.pass_down)', user=True),
+                failure_summary.Frame("/venv/site-packages/metaflow/datastore/content_addressed_store.py", 168,
+                                      "load_blobs")])
+    failure_summary.spin_context(failure, [])
+    assert failure.origin == "metaflow" and failure.hints[0].startswith("Not your code")
+
+
+def test_a_flow_level_error_with_no_user_line_points_at_nothing_of_metaflows():
+    failure = failure_summary.Failure(
+        "TypeError", "unexpected keyword argument 'external_trigger'", origin="flow",
+        frames=[failure_summary.Frame("/venv/site-packages/metaflow/_vendor/click/core.py", 1714, "__init__",
+                                      "Parameter.__init__(self)")])
+    text = failure_summary.render(failure)
+    assert text.splitlines()[0] == "TypeError: unexpected keyword argument 'external_trigger'"
+    assert "click" not in text
+
+
+def test_the_environment_error_names_the_argument_to_pass():
+    failure = failure_summary.from_metaflow_error(
+        {"type": "InvalidEnvironmentException", "headline": "Incompatible environment",
+         "message": "@pypi decorator requires --environment=conda or --environment=pypi"}, Path("/p"))
+    assert failure.origin == "flow" and failure.hints[0].startswith('Pass environment="pypi"')
+
+
+# ----------------------------------------------------------------------------- housekeeping never dies
+
+
+def test_pruning_ignores_folders_that_only_look_like_spin_ids(tmp_path):
+    (tmp_path / ".metaflow_spin" / "Flow" / "²").mkdir(parents=True)
+    (tmp_path / ".metaflow_spin" / "Flow" / "12").mkdir()
+    assert prune_spins(tmp_path, "Flow", keep=1) == 0
+
+
+def test_client_cache_copies_of_gone_runs_and_blobs_are_deleted(tmp_path):
+    store = tmp_path / ".metaflow"
+    (store / "Flow" / "7").mkdir(parents=True)
+    (store / "Flow" / "data" / "ab").mkdir(parents=True)
+    (store / "Flow" / "data" / "ab" / "abc").write_text("blob")
+    cache = tmp_path / ".flowmcp" / "client_cache"
+    prefix = "local." + str(store).replace("/", "_")
+    kept_task, gone_task = cache / f"{prefix}.Flow.7.start.1.0", cache / f"{prefix}.Flow.8.start.1.0"
+    blobs = cache / f"{prefix}.Flow" / "ab"
+    for folder in (kept_task, gone_task, blobs):
+        folder.mkdir(parents=True)
+    (blobs / "abc.blob").write_text("copy")
+    (blobs / "abd.blob").write_text("copy of a deleted blob")
+    assert prune_client_cache(tmp_path, cache) == 2
+    assert kept_task.exists() and not gone_task.exists()
+    assert (blobs / "abc.blob").exists() and not (blobs / "abd.blob").exists()
+
+
+# ----------------------------------------------------------------------------- flowmcp call
+
+
+SCHEMA = {"properties": {"flow": {}, "step": {}, "run": {}}, "required": ["flow", "step"]}
+
+
+@pytest.mark.parametrize("arguments, problem", [
+    ({"flow": "f.py"}, "missing required argument step; it takes: flow (required), step (required), run"),
+    ({"flow": "f.py", "step": "s", "rn": 1}, "unknown argument rn; it takes: flow (required), step (required), run"),
+    ({"flow": "f.py", "step": "s"}, None),
+])
+def test_call_says_which_argument_is_missing_or_unknown(arguments, problem):
+    assert usage_problem("spin", SCHEMA, arguments) == problem
