@@ -24,6 +24,8 @@ from tests.support import RawSession
 FLOW = '''
 from metaflow import FlowSpec, step
 
+from benchenv import metaflow_env
+
 
 class BigFlow(FlowSpec):
     @step
@@ -48,7 +50,7 @@ NAIVE = ("import resource; from metaflow import Task, namespace; namespace(None)
 def main(rounds: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="flowmcp-big-"))
     (root / "flow.py").write_text(FLOW)
-    env = dict(os.environ, USER=os.environ.get("USER") or "bench")
+    env = metaflow_env()
     server = RawSession([sys.executable, "-m", "flowmcp", "--root", str(root)], stderr=subprocess.DEVNULL)
     server.initialize()
     run = server.tool("run", {"flow": "flow.py"})

@@ -30,6 +30,8 @@ from flowmcp.server import build_server
 FLOW = '''
 from metaflow import FlowSpec, step
 
+from benchenv import metaflow_env
+
 
 class TinyFlow(FlowSpec):
     @step
@@ -64,14 +66,14 @@ def grow(root: Path, template: str, have: int, want: int) -> None:
 def naive(root: Path) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", NAIVE], cwd=root, check=True, capture_output=True,
-                   env=dict(os.environ, USER=os.environ.get("USER") or "bench"))
+                   env=metaflow_env())
     return time.perf_counter() - started
 
 
 async def main(rounds: int, sizes: list[int]) -> None:
     root = Path(tempfile.mkdtemp(prefix="flowmcp-list-runs-"))
     (root / "tiny_flow.py").write_text(FLOW)
-    env = dict(os.environ, USER=os.environ.get("USER") or "bench")
+    env = metaflow_env()
     subprocess.run([sys.executable, "tiny_flow.py", "--quiet", "--no-pylint", "run"], cwd=root, env=env, check=True,
                    capture_output=True)
     template = (root / ".metaflow" / "TinyFlow" / "latest_run").read_text().strip()

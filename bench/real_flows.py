@@ -41,10 +41,11 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import REQUEST_TIMEOUT
 
+from benchenv import metaflow_env
+
 DEFAULT_TIMEOUT_S = 300.0  # per subprocess and per MCP call; a step of a real flow rarely needs more
 FLOW_MARKERS = ("FlowSpec", "@step")  # a .py file holding both is taken for a flow file
 SKIPPED_DIR_NAMES = {"__pycache__", "site-packages", "node_modules"}  # hidden folders are skipped too
-FALLBACK_USER = "tester"  # Metaflow refuses to run without a user name, and refuses "root"
 CLI_FLAGS = ["--quiet", "--no-pylint"]  # pylint alone takes seconds per command
 SMALL_ARTIFACT_BYTES = 10 * 1024 * 1024  # larger artifacts are not loaded to learn their type
 MAX_ANSWER_CHARS = 600  # flowmcp answer text and CLI output kept in the JSON report
@@ -344,10 +345,7 @@ def copy_folder(source: Path, target: Path) -> Path:
 
 
 def base_env() -> dict:
-    env = dict(os.environ)
-    if not env.get("METAFLOW_USER") and env.get("USER", "root") in ("", "root"):
-        env["METAFLOW_USER"] = FALLBACK_USER
-    return env
+    return metaflow_env()
 
 
 # ---- the CLI side ------------------------------------------------------------------------------

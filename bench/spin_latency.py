@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import RawSession
 
+from benchenv import metaflow_env
+
 FLOWMCP = [sys.executable, "-m", "flowmcp"]
 
 FLOWS = {
@@ -78,7 +80,7 @@ def make_project(kind: str) -> tuple[Path, str]:
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "USER": os.environ.get("USER") or "bench"}
+    return metaflow_env()
 
 
 def edit(root: Path, n: int) -> None:

@@ -28,6 +28,8 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
+from benchenv import metaflow_env
+
 CORPUS = Path(__file__).parent.parent / "tests" / "corpus"
 
 
@@ -37,7 +39,7 @@ def prepare(case: Path) -> tuple[Path, dict]:
     for path in case.iterdir():
         if path.name != "case.json":
             shutil.copy(path, root / path.name)
-    env = dict(os.environ, USER=os.environ.get("USER") or "bench")
+    env = metaflow_env()
     subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "run"], cwd=root, env=env,
                    check=True, capture_output=True)
     target = root / spec.get("edit_file", "flow.py")
@@ -49,7 +51,7 @@ def prepare(case: Path) -> tuple[Path, dict]:
 
 
 def cli_spin(root: Path, step: str) -> tuple[str, float]:
-    env = dict(os.environ, USER=os.environ.get("USER") or "bench")
+    env = metaflow_env()
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "spin", step], cwd=root, env=env,
                          capture_output=True, text=True)

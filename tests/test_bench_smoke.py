@@ -21,3 +21,14 @@ def test_spin_latency_bench_runs_and_measures_warm_spins():
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) == 8 and "not warm" not in cells[2], row
     assert all(float(c) > 0 for c in (cells[1], cells[2], cells[3], cells[5], cells[6], cells[7])), row
+
+
+def test_real_flows_bench_compares_a_config_flow_with_the_cli(tmp_path):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for name in ("config_json_flow.py", "config_json.json"):
+        (folder / name).write_text((Path(__file__).parent / "flows" / "real" / name).read_text())
+    out = subprocess.run([sys.executable, str(BENCH.with_name("real_flows.py")), str(folder)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "1 flows, 3 steps, 0 differences" in out.stdout
