@@ -20,14 +20,13 @@ import time
 from pathlib import Path
 
 import anyio
+from benchenv import metaflow_env
 from mcp import Client, StdioServerParameters
 
 FLOW = '''
 import numpy as np
 import pandas as pd
 from metaflow import FlowSpec, step
-
-from benchenv import metaflow_env
 
 
 class BigFlow(FlowSpec):

@@ -10,7 +10,6 @@ from /proc (VmHWM) after all calls.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -19,12 +18,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from benchenv import metaflow_env
+
 from tests.support import RawSession
 
 FLOW = '''
 from metaflow import FlowSpec, step
-
-from benchenv import metaflow_env
 
 
 class BigFlow(FlowSpec):

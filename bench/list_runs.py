@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -24,13 +23,13 @@ import anyio
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from benchenv import metaflow_env
+
 from flowmcp.app import App
 from flowmcp.server import build_server
 
 FLOW = '''
 from metaflow import FlowSpec, step
-
-from benchenv import metaflow_env
 
 
 class TinyFlow(FlowSpec):

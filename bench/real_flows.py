@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import TextIO
 
 import anyio
+from benchenv import metaflow_env
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import REQUEST_TIMEOUT
-
-from benchenv import metaflow_env
 
 DEFAULT_TIMEOUT_S = 300.0  # per subprocess and per MCP call; a step of a real flow rarely needs more
 FLOW_MARKERS = ("FlowSpec", "@step")  # a .py file holding both is taken for a flow file

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import RawSession
-
 from benchenv import metaflow_env
+
+from tests.support import RawSession
 
 FLOWMCP = [sys.executable, "-m", "flowmcp"]
 

@@ -26,9 +26,8 @@ import time
 from pathlib import Path
 
 import anyio
-from mcp import Client, StdioServerParameters
-
 from benchenv import metaflow_env
+from mcp import Client, StdioServerParameters
 
 CORPUS = Path(__file__).parent.parent / "tests" / "corpus"
 

@@ -82,10 +82,12 @@ class _Run:
         script = self._script
 
         class _Task:
-            metadata_dict = {"script-name": script}
+            def __init__(self):
+                self.metadata_dict = {"script-name": script}
 
         class _StepObj:
-            task = _Task()
+            def __init__(self):
+                self.task = _Task()
 
         return _StepObj()
 

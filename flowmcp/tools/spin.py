@@ -265,9 +265,9 @@ def next_after_failure(failure: models.Failure | None, step: str) -> str:
     """What to do after a failed spin: fix the step only when the step's code is what failed."""
     origin = failure.origin if failure else "step"
     if origin == "flow":
-        if failure.file and failure.line:
-            return f"the flow failed before {step} ran: fix {failure.file}:{failure.line} as the message says, then spin again."
-        return f"the flow failed before {step} ran: fix what the message names (not {step}'s code), then spin again."
+        where = f"{failure.file}:{failure.line} as the message says" if failure.file and failure.line else \
+            f"what the message names (not {step}'s code)"
+        return f"the flow failed before {step} ran: fix {where}, then spin again."
     if origin == "metaflow":
         return f"nothing to fix in {step}: run(flow) runs it, then spin the next step."
     return f"fix the step and spin {step} again."
