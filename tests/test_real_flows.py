@@ -183,3 +183,20 @@ async def test_a_client_read_under_spin_explains_the_spin_metadata(real):
         assert not (await call(c, "run", flow="client_read_flow.py"))[2]
         text, _data, is_error = await call(c, "spin", flow="client_read_flow.py", step="start")
         assert is_error and "Under spin, Metaflow's Client sees only spin runs" in text, text
+
+
+async def test_small_answers_say_what_is_true(real):
+    async with server(real) as c:
+        _, run, _ = await call(c, "run", flow="merge_flow.py")
+        # A spin of code a run already verified does not ask for another run.
+        assert not (await call(c, "spin", flow="merge_flow.py", step="fan_out"))[2]
+        _, status, _ = await call(c, "flow_status", flow="merge_flow.py")
+        assert status["next_call"].startswith("nothing to do"), status["next_call"]
+        # A flat override on a join is ignored by Metaflow: said once, never also "overridden".
+        text, spin, _ = await call(c, "spin", flow="merge_flow.py", step="join", artifacts={"score": 5})
+        assert any("ignores flat overrides" in n for n in spin["notes"]), text
+        assert not any(n.startswith("inputs overridden") for n in spin["notes"]), text
+        # Metaflow's internal type names stay out of answers.
+        text, status, _ = await call(c, "flow_status", flow="same_name_a/flow.py")
+        assert {p["name"]: p["type"] for p in status["parameters"]}["movie_data"] == "file", text
+        assert "FilePathClass" not in text
