@@ -10,8 +10,9 @@ from typing import Any
 import anyio
 
 from . import models
-from .bridge import Bridge, JobOutcome, capture
+from .bridge import capture
 from .bridge.housekeeping import prune_client_cache, prune_spins
+from .bridge.jobs import Bridge, JobOutcome
 from .catalog import FlowCatalog
 from .config import Config
 from .errors import FlowFileError

@@ -36,7 +36,7 @@ class FlowCatalog:
         """The flow files under the root, in path order. Blocking: call it off the event loop."""
         found: list[FlowFile] = []
         seen: set[Path] = set()
-        for path, st in self._python_files():
+        for path, st in self.python_files():
             seen.add(path)
             key = (st.st_mtime_ns, st.st_size)
             cached = self._read.get(path)
@@ -55,7 +55,7 @@ class FlowCatalog:
         """Flow files that declare a class of this name."""
         return [f.path for f in self.files() if class_name in f.classes]
 
-    def _python_files(self):
+    def python_files(self):
         """(path, stat) of regular .py files inside the root; symlinks that lead out are skipped."""
         stack = [self.root]
         entries = 0

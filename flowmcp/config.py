@@ -7,9 +7,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bridge.protocol import STATE_DIR
 from .errors import OutsideRootError
 
-STATE_DIR = ".flowmcp"  # flowmcp's own files inside the project root
 DEFAULT_KEEP_SPINS = 50
 DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
 

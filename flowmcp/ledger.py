@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-LEDGER_DIR = "runs"
+from .bridge.protocol import LEDGER_DIR
+
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -21,15 +20,6 @@ TOOL_NAMES = {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "ru
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-def load_driver():
-    """The driver module, loaded by path as the project's interpreter loads it."""
-    path = Path(__file__).parent.parent / "flowmcp" / "bridge" / "driver.py"
-    spec = importlib.util.spec_from_file_location("_driver_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_project(root: Path, *flows: str) -> Path:

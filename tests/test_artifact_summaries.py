@@ -5,7 +5,6 @@ import dataclasses
 import datetime
 import enum
 import gzip
-import importlib.util
 import json
 import pickle
 import subprocess
@@ -19,19 +18,21 @@ from pathlib import Path
 
 import pytest
 
-ARTIFACTS_PY = Path(__file__).resolve().parents[1] / "flowmcp" / "summarize" / "artifacts.py"
+HOOK_DIR = Path(__file__).resolve().parents[1] / "flowmcp" / "bridge" / "hook"
 
 
-def _load_standalone():
-    # Production loads this file by path into the user's interpreter, not as part of flowmcp:
-    # load it the same way, so a relative import or a package-only assumption fails here.
-    spec = importlib.util.spec_from_file_location("flowmcp_artifacts_standalone", ARTIFACTS_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _load_as_the_project_does():
+    # Production loads this module into the user's interpreter through flowmcp's one loader, not
+    # as the installed flowmcp: load it the same way, so a server-only import fails here.
+    sys.path.insert(0, str(HOOK_DIR))
+    try:
+        import _flowmcp_loader
+    finally:
+        sys.path.remove(str(HOOK_DIR))
+    return _flowmcp_loader.load("summarize.artifacts")
 
 
-artifacts = _load_standalone()
+artifacts = _load_as_the_project_does()
 summarize, describe = artifacts.summarize, artifacts.describe
 FAST = 2.0  # seconds: a guard against accidental full scans, not a benchmark
 
@@ -299,10 +300,10 @@ def test_unavailable_items_inside_a_list_do_not_spoil_the_rest():
 
 def test_summarizing_never_imports_pandas_or_numpy():
     script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('artifacts', {str(ARTIFACTS_PY)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(HOOK_DIR)!r})\n"
+        "import _flowmcp_loader\n"
+        "module = _flowmcp_loader.load('summarize.artifacts')\n"
         "module.describe({'a': [1, 2.0, 'x'], 'b': b'PAR1' * 10, 'c': module})\n"
         "heavy = {'pandas', 'numpy', 'torch', 'sklearn', 'pyarrow', 'polars'} & set(sys.modules)\n"
         "print(sorted(heavy))\n"

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from flowmcp.bridge import capture
 from flowmcp.summarize import failure
-
-BRIDGE = Path(__file__).parent.parent / "flowmcp" / "bridge"
 
 
 def _load(name: str, path: Path):
@@ -20,8 +19,6 @@ def _load(name: str, path: Path):
     spec.loader.exec_module(module)
     return module
 
-
-capture = _load("_flowmcp_capture_test", BRIDGE / "capture.py")
 
 
 def _raise_in(root: Path, source: str, call: str = "main()", helper: str | None = None) -> dict:

@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from .conftest import call, load_driver, make_project
+from flowmcp.bridge.project import cli
+
+from .conftest import call, make_project
 
 pytestmark = pytest.mark.anyio
 
@@ -41,11 +43,11 @@ async def test_get_logs_cleans_filters_and_bounds_a_task_log(client):
 
 
 def test_scale_out_options_become_metaflow_flags():
-    argv = load_driver().run_argv({"run_id_file": "/tmp/id", "tags": ["t"], "with": ["kubernetes:cpu=4,memory=8000"],
+    argv = cli.run_argv({"run_id_file": "/tmp/id", "tags": ["t"], "with": ["kubernetes:cpu=4,memory=8000"],
                                "environment": "pypi", "cli_parameters": [["alpha", "0.5"]]})
     assert argv == ["--quiet", "--no-pylint", "--environment", "pypi", "run", "--run-id-file", "/tmp/id",
                     "--tag", "t", "--with", "kubernetes:cpu=4,memory=8000", "--alpha", "0.5"]
-    argv = load_driver().run_argv({"run_id_file": "/tmp/id", "with": ["batch"],
+    argv = cli.run_argv({"run_id_file": "/tmp/id", "with": ["batch"],
                                "resume": {"origin_run_id": "1718", "step": "train"}})
     assert argv == ["--quiet", "--no-pylint", "resume", "train", "--origin-run-id", "1718",
                     "--run-id-file", "/tmp/id", "--with", "batch"]

@@ -187,7 +187,7 @@ async def test_a_client_read_under_spin_explains_the_spin_metadata(real):
 
 async def test_small_answers_say_what_is_true(real):
     async with server(real) as c:
-        _, run, _ = await call(c, "run", flow="merge_flow.py")
+        _, _run, _ = await call(c, "run", flow="merge_flow.py")
         # A spin of code a run already verified does not ask for another run.
         assert not (await call(c, "spin", flow="merge_flow.py", step="fan_out"))[2]
         _, status, _ = await call(c, "flow_status", flow="merge_flow.py")

@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 
 from flowmcp.bridge.housekeeping import prune_client_cache, prune_spins
+from flowmcp.bridge.project import runs as driver
 from flowmcp.catalog import FlowCatalog, read_head
 from flowmcp.headless import usage_problem
 from flowmcp.ledger import RunLedger, process_start
 from flowmcp.summarize import failure as failure_summary
-
-from .conftest import load_driver
-
-driver = load_driver()
-
 
 # ----------------------------------------------------------------------------- run status
 

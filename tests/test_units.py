@@ -7,10 +7,10 @@ import sys
 import pytest
 
 from flowmcp import parameters
+from flowmcp.bridge.project import artifacts
+from flowmcp.bridge.protocol import JobError
 from flowmcp.config import DEFAULT_USER, Config, find_interpreter
 from flowmcp.errors import BadArgumentError, OutsideRootError
-
-from .conftest import load_driver
 
 DECLARED = [
     {"name": "alpha", "type": "float", "default": 0.1, "required": False},
@@ -122,12 +122,11 @@ def test_child_env_keeps_a_real_user(tmp_path, monkeypatch):
     ],
 )
 def test_artifact_paths_parse_into_steps(path, steps):
-    assert load_driver().parse_path(path) == steps
+    assert artifacts.parse_path(path) == steps
 
 
 @pytest.mark.parametrize("path", ["__import__('os')", "[0", "x()", "[1+1]", "; rm -rf /"])
 def test_artifact_paths_that_are_code_are_refused(path):
-    driver = load_driver()
-    with pytest.raises(driver.DriverError):
-        steps = driver.parse_path(path)
-        driver.walk_path({"x": 1}, steps)
+    with pytest.raises(JobError):
+        steps = artifacts.parse_path(path)
+        artifacts.walk_path({"x": 1}, steps)

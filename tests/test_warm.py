@@ -6,7 +6,6 @@ edit, leave the same traces, and fall back to a new interpreter whenever the for
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import signal
@@ -22,6 +21,7 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.bridge import warm
 from flowmcp.bridge.imports import flow_imports
+from flowmcp.bridge.project.worker import preload
 from flowmcp.bridge.warm import decorator_reason, unavailable_reason
 from flowmcp.config import Config
 from flowmcp.server import build_server
@@ -117,33 +117,23 @@ def test_flow_imports_of_an_unreadable_flow_are_empty(tmp_path):
     assert flow_imports(tmp_path / "flow.py", tmp_path) == frozenset()
 
 
-def load_worker_module():
-    path = Path(warm.__file__).with_name("worker.py")
-    spec = importlib.util.spec_from_file_location("_worker_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_file_in_the_flow_folder_shadowing_a_loaded_module_is_found(tmp_path):
-    worker = load_worker_module()
     write(tmp_path / "json.py", "")  # `python flow.py` would import this, not the standard library's
     write(tmp_path / "scaling.py", "")
     (tmp_path / "collections").mkdir()
     write(tmp_path / "collections" / "__init__.py", "")
     (tmp_path / "logging").mkdir()  # no __init__.py: a namespace folder never shadows a module
     write(tmp_path / "os.py", "")  # loaded at interpreter start-up, before the flow's folder counts
-    assert worker._shadowed_modules(str(tmp_path), frozenset({"os", "sys"})) == {"json", "collections"}
+    assert preload.shadowed_modules(str(tmp_path), frozenset({"os", "sys"})) == {"json", "collections"}
 
 
 def test_installed_libraries_are_told_from_project_modules(tmp_path):
-    worker = load_worker_module()
-    dirs = worker.library_dirs()
-    assert worker.installed_origin("json", dirs) is None
-    assert worker.installed_origin("anyio", dirs) is None  # site-packages
-    assert worker.installed_origin("sys", dirs) is None  # built in
-    assert worker.installed_origin("surely_not_installed_xyz", dirs) == "not installed"
-    assert worker.installed_origin("tests", dirs).startswith("not an installed library")
+    dirs = preload.library_dirs()
+    assert preload.installed_origin("json", dirs) is None
+    assert preload.installed_origin("anyio", dirs) is None  # site-packages
+    assert preload.installed_origin("sys", dirs) is None  # built in
+    assert preload.installed_origin("surely_not_installed_xyz", dirs) == "not installed"
+    assert preload.installed_origin("tests", dirs).startswith("not an installed library")
 
 
 def test_warm_workers_need_fork_on_linux_and_can_be_turned_off(tmp_path, monkeypatch):

@@ -12,6 +12,9 @@ import linecache
 import os
 import sys
 
+from ..summarize import artifacts as summaries
+from ..summarize.text import cut_middle
+
 MAX_FRAMES = 60  # frames kept per exception, head and tail; recursion is folded before this
 MAX_MESSAGE_CHARS = 4000
 MAX_LOCALS = 12
@@ -40,11 +43,7 @@ def is_user_file(filename, root=None):
 
 
 def bounded_message(text, limit=MAX_MESSAGE_CHARS):
-    if len(text) <= limit:
-        return text
-    head = limit * 2 // 3
-    tail = limit - head
-    return "%s … %s chars cut … %s" % (text[:head], format(len(text) - limit, ","), text[-tail:])
+    return cut_middle(text, limit)
 
 
 def safe_str(obj):
@@ -54,13 +53,11 @@ def safe_str(obj):
         return "<unavailable: %s>" % type(ex).__name__
 
 
-def _summarize(value, limit=LOCAL_SUMMARY_CHARS):
-    summarizer = _artifact_summarizer()
-    if summarizer is not None:
-        try:
-            return summarizer.describe(value, max_chars=limit).split("\n", 1)[0]
-        except Exception:
-            pass
+def summarize_value(value, limit=LOCAL_SUMMARY_CHARS):
+    try:
+        return summaries.describe(value, max_chars=limit).split("\n", 1)[0]
+    except Exception:
+        pass
     try:
         text = "%s: %s" % (type(value).__name__, object.__repr__(value))
     except Exception as ex:
@@ -68,29 +65,6 @@ def _summarize(value, limit=LOCAL_SUMMARY_CHARS):
     return text[:limit]
 
 
-_summarizer_cache = []
-
-
-def _artifact_summarizer():
-    if not _summarizer_cache:
-        module = sys.modules.get("_flowmcp_artifacts")
-        if module is None:
-            try:
-                import importlib.util
-
-                path = os.path.join(
-                    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                    "summarize",
-                    "artifacts.py",
-                )
-                spec = importlib.util.spec_from_file_location("_flowmcp_artifacts", path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules["_flowmcp_artifacts"] = module
-                spec.loader.exec_module(module)
-            except Exception:
-                module = None
-        _summarizer_cache.append(module)
-    return _summarizer_cache[0]
 
 
 def _frame_records(tb, root):
@@ -193,7 +167,7 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
             "msg": ex.msg,
         }
     if isinstance(ex, KeyError) and ex.args:
-        rec["key"] = _summarize(ex.args[0], 120)
+        rec["key"] = summarize_value(ex.args[0], 120)
     if isinstance(ex, AttributeError):
         rec["attr_name"] = getattr(ex, "name", None) or _attr_from_message(safe_str(ex))
     if isinstance(ex, ModuleNotFoundError):
@@ -350,7 +324,7 @@ def _literal_subscripts(frame, code):
             value = _lookup(frame, expr)[ast.literal_eval(literal)]
         except Exception:
             continue
-        out[key_text] = _summarize(value)
+        out[key_text] = summarize_value(value)
         if len(out) >= 4:
             break
     return out
@@ -394,7 +368,7 @@ def _locals_of(frame):
         if len(out) >= MAX_LOCALS:
             out["…"] = "%d more locals" % (len(items) - MAX_LOCALS)
             break
-        out[name] = _summarize(value)
+        out[name] = summarize_value(value)
     return out
 
 
@@ -407,7 +381,7 @@ def _self_values(obj, names):
         except Exception:
             present = False
         if present:
-            out[name] = _summarize(vars(obj)[name])
+            out[name] = summarize_value(vars(obj)[name])
             continue
         try:
             if isinstance(getattr(type(obj), name, None), property):
@@ -421,5 +395,5 @@ def _self_values(obj, names):
             continue
         if callable(value):
             continue
-        out[name] = _summarize(value)
+        out[name] = summarize_value(value)
     return out

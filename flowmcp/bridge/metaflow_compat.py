@@ -9,7 +9,156 @@ Checked against: metaflow 2.19.39.
 
 import importlib.abc
 import importlib.machinery
+import os
 import sys
+
+# ---------------------------------------------------------------------------- on-disk layouts
+# Where Metaflow keeps things, as a local project sees them (checked: 2.19.39).
+
+LOCAL_DIR = ".metaflow"  # runs: <root>/.metaflow/<Flow>/<run>/<step>/<task>/, blobs in <Flow>/data/
+SPIN_DIR = ".metaflow_spin"  # spins: the same layout, one run per spin, found by walking up like .metaflow
+# Spin cards: <spin root>/.metaflow_spin/mf.cards/<Flow>/runs/<run>/steps/<step>/tasks/<task>/cards/
+SPIN_CARDS = ("mf.cards",)
+LATEST_RUN = "latest_run"  # <root>/.metaflow/<Flow>/latest_run: the id a bare `spin step` or `resume` takes
+
+
+def is_run_id(name):
+    """A spin or local run id folder: ASCII digits (`'²'.isdigit()` is true, and int('²') raises)."""
+    return name.isascii() and name.isdigit()
+
+
+def spin_root():
+    """The folder holding `.metaflow_spin` for this process: METAFLOW_DATASTORE_SYSROOT_SPIN's
+    parent when set, else the working directory (the project root for every job flowmcp starts)."""
+    root = os.environ.get("METAFLOW_DATASTORE_SYSROOT_SPIN")
+    if root:
+        return os.path.dirname(root.rstrip("/"))
+    return os.getcwd()
+
+
+def spin_run_ids(flow_name, root=None):
+    folder = os.path.join(root or spin_root(), SPIN_DIR, flow_name)
+    try:
+        return [n for n in os.listdir(folder) if is_run_id(n) and os.path.isdir(os.path.join(folder, n))]
+    except OSError:
+        return []
+
+
+def spin_steps(flow_name, run_id, root=None):
+    """The step(s) a spin ran (a spin run holds one)."""
+    folder = os.path.join(root or spin_root(), SPIN_DIR, flow_name, run_id)
+    try:
+        return sorted(n for n in os.listdir(folder) if not n.startswith((".", "_")))
+    except OSError:
+        return []
+
+
+def is_spin_run(flow_name, run_id, root):
+    return os.path.isdir(os.path.join(root, SPIN_DIR, flow_name, str(run_id)))
+
+
+def spin_card_files(task_pathspec, root=None):
+    """[((card type, hash), path)] of the cards a spun task rendered, in name order."""
+    flow, run_id, step, task_id = task_pathspec.split("/")
+    folder = os.path.join(root or spin_root(), SPIN_DIR, *SPIN_CARDS, flow, "runs", run_id, "steps", step,
+                          "tasks", task_id, "cards")
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".html"))
+    except OSError:
+        return []
+    return [((n.split("-")[0], n.rsplit("-", 1)[-1][:-5]), os.path.join(folder, n)) for n in names]
+
+
+def local_datastore_root():
+    """The `.metaflow` folder Metaflow itself would use from here (it searches parent folders)."""
+    from metaflow.plugins.datastores.local_storage import LocalStorage
+
+    return LocalStorage.get_datastore_root_from_config(None, create_on_absent=False)
+
+
+def local_run_ids(flow_name):
+    """Run ids of a flow in the local datastore, from its folder names (cheap: no metadata read)."""
+    datastore = local_datastore_root()
+    if datastore is None:
+        return []
+    folder = os.path.join(datastore, flow_name)
+    try:
+        names = [n for n in os.listdir(folder) if n[:1].isalnum() and n != "data"]
+    except OSError:
+        return []
+    return [n for n in names if os.path.isdir(os.path.join(folder, n))]
+
+
+def has_local_runs(flow_name, root):
+    return os.path.isdir(os.path.join(root, LOCAL_DIR, flow_name))
+
+
+def config_files(root):
+    """The files Metaflow reads its configuration from when imported (`metaflow_config_funcs`):
+    `$METAFLOW_HOME/config[_PROFILE].json` and the project's `.metaflow/config.json`."""
+    home = os.environ.get("METAFLOW_HOME", "~/.metaflowconfig")
+    profile = os.environ.get("METAFLOW_PROFILE")
+    name = "config_%s.json" % profile if profile else "config.json"
+    return [os.path.expanduser(os.path.join(home, name)), os.path.join(root, LOCAL_DIR, "config.json")]
+
+
+def latest_run_file(flow_name):
+    datastore = local_datastore_root()
+    return os.path.join(datastore, flow_name, LATEST_RUN) if datastore else None
+
+
+# ---------------------------------------------------------------------------- the Client
+
+
+def any_namespace():
+    """Read any run in this root, whoever started it (the Client defaults to the user's own)."""
+    import metaflow
+
+    metaflow.namespace(None)
+
+
+def run(pathspec):
+    from metaflow import Run
+
+    return Run(pathspec, _namespace_check=False)
+
+
+def step(pathspec):
+    from metaflow import Step
+
+    return Step(pathspec, _namespace_check=False)
+
+
+def task(pathspec):
+    from metaflow import Task
+
+    return Task(pathspec, _namespace_check=False)
+
+
+def spin_task(pathspec):
+    """A spun task, read with the spin metadata provider for this root without touching the
+    process-global `inspect_spin` state (what Metaflow's Runner does). Checked: 2.19.39
+    (`MetaflowObject(_current_metadata=...)`)."""
+    from metaflow import Task
+
+    return Task(pathspec, _namespace_check=False, _current_metadata="spin@" + spin_root())
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def flow_parameters(cls):
+    """A flow class's Parameters and Configs. Checked: 2.19.39 (`FlowSpec._get_parameters`
+    yields (attribute name, parameter))."""
+    return [param for _, param in cls._get_parameters()]
+
+
+def parameter_settings(param):
+    """A Parameter's settings: explicit arguments win over **kwargs, as `Parameter.init` does.
+    Checked: 2.19.39 (`Parameter.kwargs`, `Parameter._override_kwargs`)."""
+    kwargs = {k: v for k, v in (getattr(param, "kwargs", None) or {}).items() if v is not None}
+    kwargs.update({k: v for k, v in (getattr(param, "_override_kwargs", None) or {}).items() if v is not None})
+    return kwargs
 
 # --------------------------------------------------------------------------- the flow's CLI
 
@@ -62,12 +211,18 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             sys.meta_path.remove(self)
 
 
-def when_cli_imported(callback):
-    """Run `callback(metaflow.cli)` when the flow imports its CLI (after `forget_cli`); returns a
-    handle whose `remove()` withdraws the request if the flow never got that far."""
-    hook = _AfterImport("metaflow.cli", callback)
+def after_import(name, callback):
+    """Run `callback(module)` right after `name` is next imported; returns a handle whose
+    `remove()` withdraws the request if it never was. (A finder stays installed until the module
+    really executes: `importlib.util.find_spec` asks too without importing anything.)"""
+    hook = _AfterImport(name, callback)
     sys.meta_path.insert(0, hook)
     return hook
+
+
+def when_cli_imported(callback):
+    """Run `callback(metaflow.cli)` when the flow imports its CLI (after `forget_cli`)."""
+    return after_import("metaflow.cli", callback)
 
 
 def catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception):
@@ -130,6 +285,15 @@ def record_cli_state(cli, command, sink):
     getattr(cli, command).callback = record
 
 
+def replace_runtime_subprocess(stand_in):
+    """Make Metaflow's runtime start step processes through `stand_in` (a `subprocess` look-alike
+    whose Popen forks instead). Checked: 2.19.39 (`metaflow.runtime` calls `subprocess.Popen`
+    through its module attribute)."""
+    import metaflow.runtime
+
+    metaflow.runtime.subprocess = stand_in
+
+
 # --------------------------------------------------------------------------- flow classes
 
 
@@ -168,6 +332,27 @@ def step_decorator_names(node):
 
 
 # --------------------------------------------------------------------------- datastores (step process)
+
+
+def wrap_step_function(task_module, wrap):
+    """Replace the method that runs the user's step function with `wrap(original)`. Checked:
+    2.19.39 (`MetaflowTask._exec_step_function(self, step_function, orig_step_func[, input_obj])`)."""
+    task_class = task_module.MetaflowTask
+    task_class._exec_step_function = wrap(task_class._exec_step_function)
+
+
+def input_artifact_names(flow):
+    """Artifact names of a step's input, without loading any of them (a spin datastore's `in`
+    loads the value to answer, so read the indexes). Checked: 2.19.39 (`FlowSpec._datastore`,
+    `TaskDataStore._objects`, `SpinTaskDatastore.spin_artifacts`)."""
+    ds = getattr(flow, "_datastore", None)
+    names = set()
+    for index in ("_objects", "spin_artifacts"):
+        try:
+            names.update(getattr(ds, index, None) or {})
+        except Exception:
+            pass
+    return names
 
 
 def install_spin_passdown_guard():

@@ -15,6 +15,8 @@ import sys
 import types
 import warnings
 
+from .text import cut_end
+
 MAX_CHARS = 1500  # summary + detail of one value
 MAX_BRIEF_CHARS = 100  # one-line summary of a value nested in another
 MAX_CELL_CHARS = 24  # one cell of a sample table, or a column name
@@ -215,16 +217,7 @@ def _has(tp, name):
 
 
 def _cut(text, limit):
-    """text, or its start plus `…+N chars` saying how much was cut, within limit."""
-    if len(text) <= limit:
-        return text
-    if limit <= 0:
-        return ""
-    # The marker for the whole length is at least as long as the real one, so this always fits.
-    keep = limit - len(f"…+{len(text):,} chars")
-    if keep < 1:
-        return text[: limit - 1] + "…"
-    return f"{text[:keep]}…+{len(text) - keep:,} chars"
+    return cut_end(text, limit)
 
 
 def _fit_lines(lines, budget):

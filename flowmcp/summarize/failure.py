@@ -14,6 +14,8 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .text import cut_middle
+
 MAX_CHARS = 2500
 MAX_MESSAGE_CHARS = 600  # of the exception message in the headline; the rest is cut in the middle
 MAX_USER_FRAMES = 6
@@ -461,21 +463,6 @@ def render_trace(frames: list[Frame]) -> str:
     return " → ".join(out)
 
 
-def cut_middle(text: str, max_chars: int, original_length: int | None = None) -> str:
-    """Head and tail of `text` around ` … N chars cut … `.
-
-    `original_length`: when `text` is itself a head-and-tail excerpt of a longer original (the
-    capture bounds messages), N counts what is missing from the original."""
-    total = max(original_length or 0, len(text))
-    if len(text) <= max_chars and total == len(text):
-        return text
-    marker = " … {:,} chars cut … "
-    room = max_chars - len(marker.format(total))
-    if len(text) <= max_chars:
-        return text  # already an excerpt that fits: it carries its own marker
-    head = max(room, 0) * 2 // 3
-    tail = max(room, 0) - head
-    return text[:head] + marker.format(total - head - tail) + text[len(text) - tail:]
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -3,18 +3,17 @@
 Pure functions (and one bounded buffer); every cut leaves a marker saying what was cut.
 """
 
+from __future__ import annotations
+
 import re
 from collections import deque
 from collections.abc import Callable
 from itertools import groupby
 
+from .text import cut_middle as text_cut_middle
+
 TAIL_LINES = 40
 TAIL_CHARS = 4_000
-SUMMARY_LINES = 60
-SUMMARY_CHARS = 6_000
-# summarize_output gives the head this share of its lines and chars, and the rest to the
-# tail: that is where a failing process says why.
-SUMMARY_HEAD_SHARE = 1 / 3
 MAX_LINE_CHARS = 500
 # Two identical lines are shorter than one line plus a marker, so fold from three.
 MIN_FOLDED_RUN = 3
@@ -132,23 +131,12 @@ def head_tail(lines: list[str], head: int, tail: int) -> list[str]:
     return [*lines[:head], _omitted(omitted), *lines[len(lines) - tail :]]
 
 
-def _chars_cut(count: int) -> str:
-    return f" … {count:,} chars cut … "
 
 
 def cut_middle(text: str, max_chars: int) -> str:
-    """`text` with its middle replaced by ' … N chars cut … ' so it fits `max_chars`.
-
-    The marker is kept even when `max_chars` is too small to hold it.
-    """
-    if max_chars < 0:
-        raise ValueError(f"max_chars must be >= 0, got {max_chars}")
-    if len(text) <= max_chars:
-        return text
-    # Budget for the longest marker this cut could need; the real one is never longer.
-    keep = max(0, max_chars - len(_chars_cut(len(text))))
-    head, tail = text[: keep - keep // 2], text[len(text) - keep // 2 :]
-    return head + _chars_cut(len(text) - len(head) - len(tail)) + tail
+    """`text` with its middle cut to fit `max_chars`, as much kept of its end as of its start (a
+    log's last lines matter as much as its first)."""
+    return text_cut_middle(text, max_chars, head=(1, 2))
 
 
 def _prepare(text: str, drop_metaflow_noise: bool) -> list[str]:
@@ -178,10 +166,7 @@ def _fit(lines: list[str], max_lines: int, max_chars: int, head_share: float) ->
         return "\n".join(lines)
     # Reserve room for the widest marker, then share the rest between head and tail.
     room = max_chars - len(_omitted(len(lines)))
-    # round(), not int(): 60 * (1 / 3) must give the head 20 lines, not 19.
-    head = _count_fitting(
-        lines, round(max_lines * head_share), round(room * head_share)
-    )
+    head = _count_fitting(lines, round(max_lines * head_share), round(room * head_share))
     room -= sum(len(line) + 1 for line in lines[:head])
     rest = lines[head:]
     tail = _count_fitting(rest[::-1], max_lines - head, room)
@@ -207,16 +192,6 @@ def tail_text(
     return _fit(_prepare(text, drop_metaflow_noise), max_lines, max_chars, head_share=0)
 
 
-def summarize_output(
-    text: str,
-    max_lines: int = SUMMARY_LINES,
-    max_chars: int = SUMMARY_CHARS,
-    drop_metaflow_noise: bool = True,
-) -> str:
-    """A whole log in brief: its start and end, cleaned and folded, within budget."""
-    return _fit(
-        _prepare(text, drop_metaflow_noise), max_lines, max_chars, SUMMARY_HEAD_SHARE
-    )
 
 
 class TailBuffer:

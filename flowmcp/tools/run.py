@@ -14,11 +14,12 @@ from pydantic import Field
 from .. import models
 from .. import parameters as params
 from ..app import App, FlowDescription
-from ..bridge import JobOutcome
+from ..bridge.jobs import JobOutcome
 from ..errors import BadArgumentError, BridgeError
 from ..state import step_versions
 from ..summarize import failure as failure_summary
 from ..summarize import logs
+from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail
 from ._progress import TaskProgress
 
@@ -396,13 +397,11 @@ def _render_artifacts(by_step: dict[str, list[models.ArtifactSummary]]) -> str:
     lines = ["Artifacts set:"]
     for step, items in by_step.items():
         shown = "; ".join(f"{a.name} = {a.summary}" for a in items)
-        lines.append(f"  {step}: {_cut(shown, ARTIFACT_LINE_CHARS)}")
+        lines.append(f"  {step}: {cut_end(shown, ARTIFACT_LINE_CHARS)}")
     text = "\n".join(lines)
-    return _cut(text, ARTIFACTS_CHARS)
+    return cut_end(text, ARTIFACTS_CHARS)
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _step(s: models.StepStatus, stopped: bool = False) -> str:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App
-from ..bridge import JobOutcome
+from ..bridge.jobs import JobOutcome
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
 from ._common import agent_errors, answer, app_of
 from .run import build_result, is_failure, render

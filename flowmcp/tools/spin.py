@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
-from ..bridge import JobOutcome
+from ..bridge.jobs import JobOutcome
 from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, BridgeError, NotFoundError
 from ..state import stale_upstream, step_versions

@@ -1,0 +1,194 @@
+"""INSPECT and ARTIFACT_VALUE: one artifact, summarized where it lives; the path language into it.
+
+A path (`["weights"][0].coef_`) is parsed, never evaluated. Values are loaded here, in the
+project's interpreter, so user classes unpickle and a 1 GB value never reaches the server.
+"""
+
+import difflib
+import json
+import os
+import re
+import runpy
+import sys
+from pathlib import Path
+
+from ...catalog import FlowCatalog
+from ...summarize import artifacts as summaries
+from .. import metaflow_compat as compat
+from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_FOUND, JobError
+from . import runs
+
+PATH_TOKEN = re.compile(
+    r"""\s*(?:
+        \[\s*(?P<int>-?\d+)\s*\]                       # [0]
+      | \[\s*(?P<q>['"])(?P<key>(?:\\.|(?!(?P=q)).)*)(?P=q)\s*\]   # ["weights"]
+      | \.?(?P<attr>[A-Za-z_][A-Za-z0-9_]*)            # .coef_ or a leading name
+    )""",
+    re.VERBOSE,
+)
+
+
+def parse_path(path):
+    """`["weights"][0].coef_` -> [("key","weights"), ("index",0), ("attr","coef_")]; never eval."""
+    steps = []
+    pos = 0
+    path = path.strip()
+    while pos < len(path):
+        m = PATH_TOKEN.match(path, pos)
+        if not m or m.end() == pos:
+            raise JobError(
+                BAD_PATH,
+                "Cannot parse path %r at character %d (%r). Use ['key'], [0] and .attr, e.g. "
+                "[\"weights\"][0] or .coef_" % (path, pos, path[pos : pos + 10]),
+            )
+        if m.group("int") is not None:
+            steps.append(("index", int(m.group("int"))))
+        elif m.group("q") is not None:
+            steps.append(("key", m.group("key").encode().decode("unicode_escape")))
+        else:
+            steps.append(("attr", m.group("attr")))
+        pos = m.end()
+    return steps
+
+
+def _render_path(steps):
+    out = ""
+    for kind, v in steps:
+        out += "[%r]" % v if kind != "attr" else "." + v
+    return out
+
+
+MAX_KEYS_LISTED = 15
+
+
+def walk_path(value, steps):
+    """Follow parsed path steps into `value`; a step that fails says where the path stopped."""
+    for i, (kind, v) in enumerate(steps):
+        try:
+            if kind == "attr":
+                if v.startswith("__"):
+                    raise JobError(BAD_PATH, "Dunder attributes are not inspected: %r" % v)
+                value = getattr(value, v)
+            elif kind == "index" and hasattr(value, "iloc") and not hasattr(value, "columns"):
+                value = value.iloc[v]  # a Series: [0] means the first row, not the label 0
+            else:
+                value = value[v]
+        except JobError:
+            raise
+        except Exception as ex:
+            raise JobError(BAD_PATH, _path_stopped(value, steps, i, ex))
+    return value
+
+
+def _path_stopped(value, steps, i, ex):
+    kind, v = steps[i]
+    where = _render_path(steps[:i]) or "the artifact"
+    missing = ("attribute %r" % v) if kind == "attr" else ("item [%r]" % (v,))
+    message = "Path stopped at %s: it has no %s (%s)." % (where, missing, type(ex).__name__)
+    try:
+        if kind == "attr":
+            names = [a for a in dir(value) if not a.startswith("_")]
+        elif hasattr(value, "columns"):
+            names = [str(c) for c in list(value.columns)[:2000]]
+        elif hasattr(value, "keys"):
+            names = [str(k) for k in list(value.keys())[:2000]]
+        else:
+            return message + " It has length %d." % len(value)
+    except Exception:
+        return message
+    close = difflib.get_close_matches(str(v), names, n=3)
+    if close:
+        message += " Did you mean %s?" % " or ".join(repr(c) for c in close)
+    shown = ", ".join(names[:MAX_KEYS_LISTED]) + (" …" if len(names) > MAX_KEYS_LISTED else "")
+    return message + " It has %d %s: %s" % (len(names), "attributes" if kind == "attr" else "keys", shown)
+
+
+def load_artifact(task, name):
+    """Unpickle one artifact; classes from the flow file or the user's modules are made findable.
+
+    A class defined in the flow file is pickled as `__main__.Box`, and `import shapes` works only
+    from the flow's folder: on such a failure, load the flow's module namespace into `__main__`,
+    put its folder on sys.path, and try once more."""
+    try:
+        return task[name].data
+    except (AttributeError, ImportError) as first:
+        flow_file = _flow_file_of(task)
+        if flow_file is None:
+            raise first
+        import __main__
+
+        sys.path.insert(0, os.path.dirname(flow_file))
+        stem = os.path.splitext(os.path.basename(flow_file))[0]  # classes then read `Box (box_flow)`
+        namespace_ = runpy.run_path(flow_file, run_name=stem)
+        for key, value in namespace_.items():
+            if not key.startswith("__"):
+                setattr(__main__, key, value)
+        return task[name].data
+
+
+def _flow_file_of(task):
+    """The flow file a task's run was started from: flowmcp's ledger says for its runs; else the
+    first file of the script's name in the project (the driver's working directory)."""
+    flow, run_id = task.pathspec.split("/")[:2]
+    recorded = (runs.ledger_entry(flow, run_id) or {}).get("file")
+    if recorded and os.path.isfile(recorded):
+        return os.path.abspath(recorded)
+    script = runs.task_meta(task).get("script-name")
+    if not script:
+        return None
+    for path, _ in FlowCatalog(Path(os.getcwd())).python_files():
+        if path.name == script:
+            return str(path)
+    return None
+
+
+def op_inspect(req):
+    compat.any_namespace()
+    pathspec = req["pathspec"]
+    spin = bool(req.get("spin"))
+    try:
+        task = runs.open_task(pathspec, spin)
+        names = sorted(a.id for a in task.artifacts)
+    except JobError:
+        raise
+    except Exception as ex:
+        raise JobError(
+            NOT_FOUND,
+            "No task at %s (%s). Pathspecs look like Flow/run/step[/task]; list_runs shows runs."
+            % (pathspec, type(ex).__name__),
+        )
+    public = [n for n in names if not n.startswith("_") and n != "name"]  # `name` is Metaflow's own
+    name = req["name"]
+    if name not in names:
+        close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
+        msg = "No artifact %r in %s." % (name, task.pathspec)
+        if close:
+            msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
+        if public:
+            msg += " Available: %s." % ", ".join(public[:40]) + (" …" if len(public) > 40 else "")
+        elif spin:
+            msg += " This spin stored no artifacts: spin with persist=True to keep them."
+        raise JobError(NO_ARTIFACT, msg, close=close, available=public[:200])
+    value = load_artifact(task, name)
+    steps = parse_path(req["path"]) if req.get("path") else []
+    value = walk_path(value, steps)
+    summary = summaries.summarize(value, max_chars=int(req.get("max_chars") or 1500))
+    summary["pathspec"] = task.pathspec
+    summary["name"] = name
+    summary["path"] = _render_path(steps) if steps else None
+    return summary
+
+
+def op_artifact_value(req):
+    """An artifact as JSON when it is JSON data of reasonable size, else its summary."""
+    compat.any_namespace()
+    task = runs.open_task(req["pathspec"], bool(req.get("spin")))
+    value = load_artifact(task, req["name"])
+    try:
+        text = json.dumps(value, indent=1)
+        if len(text) <= MAX_RESOURCE_CHARS:
+            return {"mime": "application/json", "text": text}
+    except (TypeError, ValueError):
+        pass
+    return {"mime": "text/plain", "text": summaries.describe(value)}
+

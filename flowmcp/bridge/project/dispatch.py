@@ -1,0 +1,54 @@
+"""One job in the project's interpreter: read the request, do its op, write the result.
+
+`python bridge/driver.py REQUEST.json RESULT.json` (or a warm worker's fork of it) ends here. The
+result file is the only channel the server parses; whatever the flow or Metaflow prints goes to
+the job's output file.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+from .. import protocol
+from ..protocol import INTERNAL, JobError
+from . import artifacts, cli, flows, logs_cards, runs, spin
+
+OPS = {
+    protocol.DESCRIBE: flows.op_describe,
+    protocol.RUNS: runs.op_runs,
+    protocol.FLOWS: runs.op_flows,
+    protocol.RUN_DETAIL: runs.op_run_detail,
+    protocol.RUN: cli.op_run,
+    protocol.SPIN: spin.op_spin,
+    protocol.INSPECT: artifacts.op_inspect,
+    protocol.LOGS: logs_cards.op_logs,
+    protocol.CARDS: logs_cards.op_cards,
+    protocol.ARTIFACT_VALUE: artifacts.op_artifact_value,
+}
+
+
+def handle(argv):
+    """Do the job `argv` names (`driver.py REQUEST.json RESULT.json`) and write its result file."""
+    request_path, result_path = argv[1], argv[2]
+    with open(request_path) as f:
+        req = json.load(f)
+    try:
+        result = {"ok": True, "data": OPS[req["op"]](req)}
+    except JobError as ex:
+        result = {"ok": False, "error": ex.as_error()}
+    except BaseException as ex:  # report, never die silently: the server shows this to the agent
+        result = {"ok": False, "error": {"kind": INTERNAL, "message": "%s: %s" % (type(ex).__name__, ex),
+                                         "traceback": traceback.format_exc()[-4000:]}}
+    tmp = result_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, default=str)
+    os.replace(tmp, result_path)
+
+
+def main(argv):
+    handle(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown (atexit hooks of user libraries); everything is written.
+    os._exit(0)

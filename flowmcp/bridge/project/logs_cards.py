@@ -1,0 +1,90 @@
+"""LOGS and CARDS: a task's logs cleaned and cut, and its cards described, where they live.
+
+A 100 MB log or a card's HTML is read here, in the project's interpreter; only what the answer
+needs travels to the server.
+"""
+
+import re
+
+from ...summarize import cards as card_summaries
+from ...summarize import logs
+from ...summarize.text import cut_middle
+from .. import metaflow_compat as compat
+from ..protocol import MAX_RESOURCE_CHARS, NO_CARD, NO_LOGS, JobError
+from . import runs
+
+MAX_LOG_LINES = 200
+MAX_LOG_CHARS = 20000
+
+
+def op_logs(req):
+    """A task's log, cleaned (prefixes, ANSI, progress bars, repeats) and cut here, in the
+    project's process: a 100 MB log never travels to the server."""
+    compat.any_namespace()
+    task = runs.open_task(req["pathspec"], bool(req.get("spin")))
+    stream = req.get("stream", "stdout")
+    try:
+        text = getattr(task, stream) or ""
+    except Exception as ex:
+        raise JobError(NO_LOGS, "No %s log for %s (%s)." % (stream, task.pathspec, type(ex).__name__))
+    lines = logs.fold_repeats(logs.clean_lines(text))
+    total = len(lines)
+    pattern = req.get("pattern")
+    if pattern:
+        try:
+            matcher = re.compile(pattern)
+            lines = ["%d: %s" % (i + 1, line) for i, line in enumerate(lines) if matcher.search(line)]
+        except re.error:
+            lines = ["%d: %s" % (i + 1, line) for i, line in enumerate(lines) if pattern in line]
+    if req.get("full"):  # the logs resource: the whole cleaned log, up to a generous bound
+        return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
+                "text": cut_middle("\n".join(lines), MAX_RESOURCE_CHARS)}
+    head, tail = req.get("head"), req.get("tail")
+    if head is None and tail is None:
+        tail = 50
+    shown = logs.head_tail(lines, min(head or 0, MAX_LOG_LINES), min(tail or 0, MAX_LOG_LINES))
+    body = cut_middle("\n".join(shown), MAX_LOG_CHARS)
+    return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
+            "text": body}
+
+
+def _card_files(task, spin):
+    """[(type, id, hash, html reader)] for a task's cards: spins' from their local folder,
+    runs' through Metaflow's card client (any datastore)."""
+    if spin:
+        return [(kind, None, digest, _reader(path)) for (kind, digest), path in compat.spin_card_files(task.pathspec)]
+    from metaflow.cards import get_cards
+
+    try:
+        found = get_cards(task)
+    except Exception as ex:
+        if type(ex).__name__ == "CardNotPresentException":  # Metaflow's way of saying "none"
+            return []
+        raise
+    return [(c.type, c.id, c.hash, c.get) for c in found]
+
+
+def _reader(path):
+    def read():
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    return read
+
+
+def op_cards(req):
+    compat.any_namespace()
+    task = runs.open_task(req["pathspec"], bool(req.get("spin")))
+    cards = _card_files(task, bool(req.get("spin")))
+    index = req.get("index")
+    if index is not None:
+        if not 0 <= index < len(cards):
+            raise JobError(NO_CARD, "%s has %d card(s); index %d does not exist."
+                           % (task.pathspec, len(cards), index))
+        return {"pathspec": task.pathspec, "html": cards[index][3]()}
+    out = []
+    for i, (kind, card_id, digest, read) in enumerate(cards):
+        out.append({"index": i, "type": kind, "id": card_id, "hash": digest,
+                    "summary": card_summaries.describe(read())})
+    return {"pathspec": task.pathspec, "cards": out}
+

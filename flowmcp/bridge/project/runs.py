@@ -1,0 +1,424 @@
+"""Runs as the agent sees them: records with one true status, listings, and the file a run came from.
+
+Every status here is Metaflow's (local failures never get finished=True; attempt_ok=False is the
+only signal), corrected by flowmcp's ledger of the runs it started (`flowmcp/ledger.py`).
+"""
+
+import json
+import os
+
+from ...summarize.text import cut_middle
+from .. import metaflow_compat as compat
+from ..protocol import AMBIGUOUS_STEP, LEDGER_DIR, STATE_DIR, JobError
+
+MAX_LOG_CHARS = 200_000  # of a failed task's stdout and stderr read for its failure summary
+
+
+STATUS_SCAN_LIMIT = 5000  # runs examined at most when filtering list_runs by status
+
+
+
+
+def timestamp(dt):
+    if dt is None:
+        return None
+    try:
+        return dt.timestamp()
+    except Exception:
+        return None
+
+
+def task_meta(task):
+    try:
+        return task.metadata_dict
+    except Exception:
+        return {}
+
+
+def task_status(task, meta=None):
+    """'succeeded', 'failed' or 'running' from what a local task leaves behind.
+
+    Local failures never get finished=True; attempt_ok=False is the only signal."""
+    meta = task_meta(task) if meta is None else meta
+    ok = meta.get("attempt_ok")
+    if ok == "True":
+        return "succeeded"
+    if ok == "False":
+        return "failed"
+    try:
+        if task.finished:
+            return "succeeded" if task.successful else "failed"
+    except Exception:
+        pass
+    return "running"
+
+
+def task_times(task):
+    """(start, end) epoch seconds; `end` from the attempt's last status record.
+
+    Failed local tasks have no `finished_at`, but their attempt_ok record carries a time."""
+    start = timestamp(getattr(task, "created_at", None))
+    try:
+        stamps = [m.created_at / 1000.0 for m in task.metadata  # epoch milliseconds
+                  if m.name in ("attempt-done", "attempt_ok") and m.created_at]
+    except Exception:
+        stamps = []
+    return start, (max(stamps) if stamps else None)
+
+
+def run_record(run, detail=False):
+    """Status, times and steps of one run; `detail` adds per-step tasks and the failure."""
+    if not detail:
+        quick = _successful_run_record(run)
+        if quick is not None:
+            return quick
+    steps = []
+    failed = None
+    run_start = timestamp(run.created_at)
+    run_end = None
+    step_objs = list(run)
+    step_objs.reverse()  # the client lists newest first
+    for step in step_objs:
+        tasks = list(step)
+        statuses = []
+        starts, ends = [], []
+        for task in tasks:
+            meta = task_meta(task)
+            st = task_status(task, meta)
+            statuses.append(st)
+            s, e = task_times(task)
+            if s:
+                starts.append(s)
+            if e:
+                ends.append(e)
+            if st == "failed" and failed is None:
+                failed = task
+        if "failed" in statuses:
+            sstatus = "failed"
+        elif "running" in statuses or not statuses:
+            sstatus = "running"
+        else:
+            sstatus = "succeeded"
+        duration = (max(ends) - min(starts)) if starts and ends else None
+        if ends:
+            run_end = max(run_end or 0, max(ends))
+        steps.append(
+            {
+                "step": step.id,
+                "status": sstatus,
+                "tasks": len(tasks),
+                "failed_tasks": statuses.count("failed"),
+                "duration_s": round(duration, 3) if duration is not None else None,
+                "started_at": min(starts) if starts else None,
+            }
+        )
+    steps.sort(key=lambda s: s["started_at"] or 0)
+    try:
+        finished = run.finished
+        successful = run.successful
+    except Exception:
+        finished = successful = False
+    if successful:
+        status = "succeeded"
+    elif failed is not None or finished:
+        status = "failed"
+    else:
+        status = "running"  # no failure recorded and not finished: still going (or killed)
+    try:
+        tags = sorted(t for t in run.user_tags)
+    except Exception:
+        tags = []
+    entry = ledger_entry(run.parent.id, run.id)
+    status, why = true_status(status, entry)
+    rec = {
+        "pathspec": run.pathspec,
+        "run_id": run.id,
+        "status": status,
+        "started_at": run_start,
+        "duration_s": round(run_end - run_start, 3) if run_end and run_start else None,
+        "failed_step": failed.parent.id if failed is not None else None,
+        "failed_task": failed.pathspec if failed is not None else None,
+        "tags": tags,
+        "file": (entry or {}).get("file"),
+    }
+    if why:
+        rec["ended"] = why
+    if detail:
+        rec["steps"] = steps
+        if failed is not None:
+            rec["failure"] = task_failure(failed)
+    return rec
+
+
+def ledger_entry(flow_name, run_id):
+    """What flowmcp recorded of a run it started (`flowmcp/ledger.py`), or None."""
+    root = os.environ.get("FLOWMCP_ROOT") or os.getcwd()
+    path = os.path.join(root, STATE_DIR, LEDGER_DIR, flow_name, "%s.json" % run_id)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _alive(entry):
+    """Whether the process that drives a run is still there (False: gone; None: unknown)."""
+    pid = entry.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # someone else's process: it exists
+    started = entry.get("pid_start")
+    if started:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[19] != started:
+                    return False  # the pid was reused by another process
+        except (OSError, IndexError):
+            pass
+    return True
+
+
+def true_status(status, entry):
+    """Metaflow's view of a run, corrected by what flowmcp knows of its processes: a run flowmcp
+    stopped is "cancelled" or "timed_out", and one whose processes are gone is never "running".
+    Returns (status, why) with `why` set when it differs from Metaflow's."""
+    if entry is None or status == "succeeded":
+        return status, None
+    ended = entry.get("ended") or {}
+    if ended.get("status") in ("cancelled", "timed_out"):
+        return ended["status"], ended.get("message") or ended["status"]
+    if status == "running" and _alive(entry) is False:
+        return "failed", ("its processes are gone: it ended without recording an end (the server that "
+                          "started it stopped, or it was killed)")
+    return status, None
+
+
+def _successful_run_record(run):
+    """A finished, successful run, read without visiting every task (list_runs over thousands
+    of runs); None for any other run, which needs the full walk to find its failed step."""
+    try:
+        if not run.successful:
+            return None
+        start, end = timestamp(run.created_at), timestamp(run.finished_at)
+        tags = sorted(run.user_tags)
+    except Exception:
+        return None
+    return {
+        "pathspec": run.pathspec,
+        "run_id": run.id,
+        "status": "succeeded",
+        "started_at": start,
+        "duration_s": round(end - start, 3) if start and end else None,
+        "failed_step": None,
+        "failed_task": None,
+        "tags": tags,
+        "file": (ledger_entry(run.parent.id, run.id) or {}).get("file"),
+    }
+
+
+def task_failure(task):
+    """What a failed task left: its stored exception, stderr tail and stdout tail."""
+    out = {"task": task.pathspec, "step": task.parent.id}
+    try:
+        exc = task.exception
+        if exc is not None:
+            out["stored_exception"] = {
+                "type": getattr(exc, "type", None),
+                "message": str(getattr(exc, "exception", ""))[:4000],
+                "stacktrace": getattr(exc, "stacktrace", None),
+            }
+    except Exception:
+        pass
+    out["stderr"] = bounded_log(task, "stderr")
+    out["stdout"] = bounded_log(task, "stdout")
+    return out
+
+
+def bounded_log(task, stream, max_chars=MAX_LOG_CHARS):
+    """A task's log, its head and tail kept: tracebacks sit at the end, context at the start."""
+    try:
+        text = getattr(task, stream) or ""
+    except Exception:
+        return ""
+    return cut_middle(text, max_chars, head=(1, 4))
+
+
+def op_runs(req):
+    compat.any_namespace()
+    flow_name = req["flow_name"]
+    status = req.get("status", "any")
+    limit = int(req.get("limit", 10))
+    cursor = req.get("cursor")
+    identity = req.get("identity")
+    run_ids = flow_run_ids(flow_name)
+    spin_ids = set()
+    if req.get("include_spins"):
+        spin_ids = set(compat.spin_run_ids(flow_name))
+        run_ids = sorted(set(run_ids) | spin_ids, key=run_sort_key, reverse=True)
+    total = len(run_ids) if identity is None else None  # counting another file's runs out means reading them all
+    if cursor:
+        run_ids = [r for r in run_ids if run_sort_key(r) < run_sort_key(cursor)]
+    out = []
+    examined = unattributed = 0
+    next_cursor = None
+    for rid in run_ids:
+        if examined >= STATUS_SCAN_LIMIT:
+            next_cursor = rid
+            break
+        examined += 1
+        try:
+            if rid in spin_ids:
+                rec = spin_record(flow_name, rid)
+            else:
+                run = compat.run("%s/%s" % (flow_name, rid))
+                if identity is not None:
+                    source = run_file(run, identity)
+                    if source != identity["file"]:
+                        unattributed += source is None
+                        continue
+                rec = run_record(run)
+        except Exception:
+            continue
+        if status != "any" and rec["status"] != status:
+            continue
+        out.append(rec)
+        if len(out) >= limit:
+            break
+    if len(out) >= limit:
+        last = out[-1]["run_id"]
+        if any(run_sort_key(r) < run_sort_key(last) for r in run_ids):
+            next_cursor = last
+    return {"runs": out, "next_cursor": next_cursor, "total_runs": total, "unattributed": unattributed}
+
+
+def run_file(run, identity):
+    """Which of the files that define this flow class a run came from, or None when it cannot be
+    told: flowmcp's ledger for the runs it started, else the script name Metaflow recorded, else
+    the only file whose steps include every step the run ran."""
+    entry = ledger_entry(run.parent.id, run.id)
+    if entry and entry.get("file"):
+        return entry["file"]
+    candidates = [identity] + list(identity.get("rivals") or [])
+    try:
+        script = task_meta(run["start"].task).get("script-name")
+    except Exception:
+        script = None
+    if script:
+        candidates = [c for c in candidates if os.path.basename(c["file"]) == script]
+    if len(candidates) > 1:
+        try:
+            ran = {step.id for step in run}
+        except Exception:
+            ran = set()
+        candidates = [c for c in candidates if ran and ran <= set(c["steps"])]
+    return candidates[0]["file"] if len(candidates) == 1 else None
+
+
+
+
+def spin_record(flow_name, run_id):
+    """A spin 'run' holds one step with one task: report it like a run."""
+    steps = compat.spin_steps(flow_name, run_id)
+    step = steps[0] if steps else "?"
+    task = compat.spin_task("%s/%s/%s/0" % (flow_name, run_id, step))
+    meta = task_meta(task)
+    status, why = true_status(task_status(task, meta), ledger_entry(flow_name, run_id))
+    start, end = task_times(task)
+    return {
+        "ended": why,
+        "pathspec": "%s/%s" % (flow_name, run_id),
+        "run_id": run_id,
+        "status": status,
+        "started_at": start,
+        "duration_s": round(end - start, 3) if start and end else None,
+        "failed_step": step if status == "failed" else None,
+        "failed_task": task.pathspec if status == "failed" else None,
+        "tags": [],
+        "spin_step": step,
+    }
+
+
+def run_sort_key(run_id):
+    run_id = str(run_id)
+    return (0, int(run_id), "") if run_id.isdigit() else (1, 0, run_id)
+
+
+
+
+def flow_run_ids(flow_name):
+    """Run ids of a flow, newest first, from the local datastore's folder names.
+
+    Listing folders is cheap; loading every run's metadata to sort 10,000 runs is not."""
+    names = compat.local_run_ids(flow_name)
+    names.sort(key=run_sort_key, reverse=True)
+    return names
+
+
+def op_flows(req):
+    """Flows in the root with their latest run (list_runs without a flow)."""
+    compat.any_namespace()
+    out = []
+    for fd in req["flow_files"]:
+        entry = {"file": fd["file"], "flow_name": fd.get("flow_name")}
+        name = fd.get("flow_name")
+        identity = fd.get("identity")
+        if name:
+            ids = flow_run_ids(name)
+            runs = runs_of(name, ids, identity)
+            entry["runs"] = len(ids) if identity is None else sum(1 for _ in runs_of(name, ids, identity))
+            latest = next(runs, None)
+            if latest is not None:
+                try:
+                    entry["latest_run"] = run_record(latest)
+                except Exception:
+                    entry["latest_run"] = None
+        out.append(entry)
+    return {"flows": out}
+
+
+def runs_of(flow_name, run_ids, identity):
+    """The runs among `run_ids` (newest first) that came from the identity's file."""
+    for rid in run_ids:
+        try:
+            run = compat.run("%s/%s" % (flow_name, rid))
+        except Exception:
+            continue
+        if identity is None or run_file(run, identity) == identity["file"]:
+            yield run
+
+
+def op_run_detail(req):
+    compat.any_namespace()
+    run = compat.run(req["pathspec"])
+    return run_record(run, detail=True)
+
+
+def runs_newest_first(flow_name, identity=None):
+    return runs_of(flow_name, flow_run_ids(flow_name), identity)
+
+
+def open_task(pathspec, spin_meta):
+    parts = pathspec.strip("/").split("/")
+    if spin_meta:
+        if len(parts) == 3:
+            parts.append("0")
+        return compat.spin_task("/".join(parts))
+    if len(parts) == 4:
+        return compat.task("/".join(parts))
+    step = compat.step("/".join(parts))
+    tasks = list(step)
+    if len(tasks) != 1:
+        ids = ", ".join(t.id for t in tasks[:20])
+        raise JobError(
+            AMBIGUOUS_STEP,
+            "%s has %d tasks (a foreach); name one: %s/<task> with task in %s."
+            % (pathspec, len(tasks), pathspec, ids),
+        )
+    return tasks[0]
+

@@ -1,0 +1,183 @@
+"""In a step process: record the live exception and what the task's artifacts became.
+
+Installed by `bridge/hook/sitecustomize.py` when the step process imports `metaflow.task`. It
+records, in the step's own process, the exception with its frames and locals (no printed log
+carries them) and, once Metaflow has saved the task, every artifact the task holds that its
+inputs did not hold with the same value. Where to write, and whether to summarize artifacts, is
+read from the environment at each step: a warm worker installs this once and forks many steps.
+"""
+
+import json
+import os
+import sys
+
+from ...summarize import artifacts as summaries
+from .. import capture
+from .. import metaflow_compat as compat
+
+MAX_CHANGED = 40  # artifacts summarized per step
+MAX_HASHED_BYTES = 100 * 1024 * 1024  # a larger input is not re-serialized to spot in-place changes
+_MISSING = object()
+
+
+def install(task_module):
+    """Wrap the function that runs the user's step, and follow the task's artifacts to where
+    they are saved (once per process: a warm worker installs it before it forks)."""
+    pending = {}  # this process's step: its record, until the task's artifacts are saved
+
+    def wrap(original):
+        def exec_step_function(self, step_function, orig_step_func, input_obj=None):
+            args = (step_function, orig_step_func) + (() if input_obj is None else (input_obj,))
+            capture_dir = os.environ.get("FLOWMCP_CAPTURE_DIR")
+            if not capture_dir:  # a step process flowmcp did not start
+                return original(self, *args)
+            flow = self.flow
+            record = {"step": getattr(orig_step_func, "name", None)}
+            pending.update(record=record, dir=capture_dir, join=input_obj is not None,
+                           inputs=[(compat.content_keys(ds), compat.spin_overrides(ds), ds)
+                                   for ds in compat.input_datastores(flow, input_obj)])
+            try:
+                return original(self, *args)
+            except BaseException as ex:
+                _record_exception(record, ex, flow)
+                _hide_this_frame(ex)
+                raise
+            finally:
+                _write(capture_dir, record)  # now, and again with the artifacts once they are saved
+
+        return exec_step_function
+
+    def after_persist(output, flow, values, error):
+        record = pending.pop("record", None)
+        if record is None:
+            return
+        try:
+            if error is not None:
+                record["persist_error"] = capture.exception_record(error)
+            elif os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1" and "exception" not in record:
+                record["artifacts"], unchecked = changed_artifacts(output, values, pending,
+                                                                   compat.parameter_names(flow))
+                if unchecked:
+                    record["unchecked"] = unchecked
+        except Exception as hook_error:
+            record["hook_error"] = repr(hook_error)
+        _write(pending["dir"], record)
+
+    compat.wrap_step_function(task_module, wrap)
+    compat.install_persist_hook(after_persist)
+    compat.install_spin_passdown_guard()  # acts only on datastores of a spin
+
+
+def _record_exception(record, ex, flow):
+    try:
+        record["exception"] = capture.exception_record(ex)
+        record["available"] = sorted(n for n in set(vars(flow)) | compat.input_artifact_names(flow)
+                                     if _public(n))
+        record["split"] = _split(flow)
+    except Exception as hook_error:  # never fail while describing a failure
+        record["hook_error"] = repr(hook_error)
+
+
+def _hide_this_frame(ex):
+    """Leave the wrapper's own frame out of the traceback Metaflow prints and stores (`@catch`
+    keeps it in the task's log): the user should see their step, then Metaflow, never flowmcp.
+    Python 3.11+ re-raises with the traceback as set here; older ones put the frame back."""
+    tb = ex.__traceback__
+    if tb is not None and tb.tb_frame is sys._getframe(1):
+        ex.__traceback__ = tb.tb_next
+
+
+def _split(flow):
+    try:
+        index = flow.index
+    except Exception:
+        return None
+    if index is None:
+        return None
+    try:
+        value = capture.summarize_value(flow.input)
+    except Exception as ex:
+        value = "<unavailable: %s>" % type(ex).__name__
+    return {"index": index, "input": value}
+
+
+def _public(name, value=None):
+    return not name.startswith("_") and name != "name" and not callable(value)
+
+
+def changed_artifacts(output, values, pending, parameters):
+    """Every artifact the task holds that its inputs did not hold with the same value — set,
+    changed in place, merged (`merge_artifacts`) or taken from `inputs` — by content key.
+
+    The keys are Metaflow's own where it saved the task (a run, a persisted spin); otherwise
+    (a spin without persist) each input the step read is serialized as Metaflow would, to see
+    whether it changed. Returns (summaries, names of large inputs that were not checked)."""
+    inputs = pending.get("inputs") or []
+    join = pending.get("join")
+    saved = compat.saved_keys(output)
+    held = compat.content_keys(output)  # what the task holds, saved or handed down by key
+    names = [n for n, v in values.items() if _public(n, v) and n not in parameters]
+    names += [n for n in held
+              if _public(n) and n not in values and n not in parameters and (join or saved is not None)]
+    out, unchecked = {}, []
+    for name in names:
+        value = values.get(name, _MISSING)
+        holders = [keys for keys, _, _ in inputs if name in keys]
+        overrides = [over for _, over, _ in inputs if name in over]
+        if not holders and not overrides:
+            change = "created"
+        else:
+            key = (saved or {}).get(name)
+            if key is None and value is _MISSING:
+                key = held.get(name)
+            if key is None:
+                size = max([compat.stored_size(ds, name) or 0 for _, _, ds in inputs] + [0])
+                if size > MAX_HASHED_BYTES:
+                    unchecked.append(name)
+                    continue
+                key = compat.content_key(output, value)
+            before = [keys[name] for keys in holders] + [compat.content_key(output, o[name]) for o in overrides]
+            if key in before:
+                if not join:
+                    continue  # the input, as it was
+                change = "from inputs"
+            else:
+                change = "changed" if not join else "created"
+        if value is _MISSING:
+            try:
+                value = output[name]
+            except Exception as ex:
+                value = _Unloaded(type(ex).__name__)
+        entry = summaries.summarize(value, max_chars=600)
+        entry["change"] = change
+        out[name] = entry
+        if len(out) >= MAX_CHANGED:
+            break
+    return out, unchecked
+
+
+class _Unloaded:
+    """Stands in for an artifact that could not be read back to summarize it."""
+
+    def __init__(self, why):
+        self.why = why
+
+    def __repr__(self):
+        return "<not readable: %s>" % self.why
+
+
+def _write(capture_dir, record):
+    """The record as `<run>.<step>.<task>.json`, written atomically (the server may be reading)."""
+    try:
+        from metaflow import current
+
+        name = "%s.%s.%s.json" % (current.run_id, current.step_name, current.task_id)
+        record["run_id"] = current.run_id
+        record["task_id"] = int(current.task_id) if str(current.task_id).isdigit() else 0
+        os.makedirs(capture_dir, exist_ok=True)
+        path = os.path.join(capture_dir, name)
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f, default=str)
+        os.replace(path + ".tmp", path)
+    except Exception:
+        pass  # the answer falls back to the printed traceback

@@ -1,0 +1,362 @@
+"""The processes a warm worker forks: a job child per job, and a step process per Metaflow step.
+
+Each does what a new interpreter would (`python driver.py ...`, `python flow.py spin-step ...`)
+from a copy of the worker's imports: fresh signal handlers, std streams and numpy seed, the job's
+environment, the flow file executed fresh as `__main__`, and recursion that fails at the same frame.
+"""
+
+import importlib
+import io
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import traceback
+
+from ... import metaflow_compat as compat
+from .. import cli, dispatch
+
+MAX_MESSAGE = 1 << 20
+SCRIPT_HEADROOM = 0  # set by main: the recursion headroom of a script's module code in a new interpreter
+
+
+def headroom():
+    """How many nested calls the caller has left before RecursionError."""
+
+    def down(n):
+        try:
+            return down(n + 1)
+        except RecursionError:
+            return n
+
+    return down(0)
+
+
+def _fresh_process_state():
+    """What a new interpreter would have that a fork of ours does not."""
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:
+        pass
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:  # a new process seeds numpy's global generator from the OS
+        try:
+            numpy_random.seed()
+        except Exception:
+            pass
+
+
+def _std_streams():
+    # As PYTHONUNBUFFERED gives a new interpreter: unbuffered bytes, text written through.
+    # (PYTHONIOENCODING=utf-8 is set for every job; stderr keeps Python's backslashreplace.)
+    def stream(fd, mode, errors="strict"):
+        raw = io.FileIO(fd, mode, closefd=False)
+        if mode == "r":
+            return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors=errors)
+        return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, write_through=True)
+
+    sys.stdin, sys.stdout, sys.stderr = stream(0, "r"), stream(1, "w"), stream(2, "w", "backslashreplace")
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def _report_learned(baseline, job_dir):
+    """Tell the worker the modules and regular expressions this process loaded beyond its own."""
+    if not job_dir:
+        return
+    modules = []
+    for name in set(sys.modules) - baseline:
+        module = sys.modules.get(name)
+        if module is not None:
+            modules.append((name, getattr(module, "__file__", None)))
+    patterns = [(key[1], key[2]) for key in list(re._cache)
+                if len(key) == 3 and isinstance(key[1], str) and not key[2] & re.DEBUG]
+    try:
+        with open(os.path.join(job_dir, "learned-%d.json" % os.getpid()), "w") as f:
+            json.dump({"modules": sorted(modules), "patterns": patterns}, f)
+    except OSError:
+        pass
+
+
+def _leave(code):
+    """End a forked process: what it printed is flushed, nothing of the worker's is torn down."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _exit_code(ex):
+    """The exit status `python script.py` gives for a SystemExit."""
+    code = ex.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def job_child(job, env_changes, env_removed):
+    """A job, in a fork of the worker: the driver, as `python driver.py REQUEST RESULT` runs it."""
+    code = 1
+    try:
+        os.setsid()
+        _fresh_process_state()
+        out = os.open(job["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        os.close(null)
+        _std_streams()
+        os.chdir(job["cwd"])
+        env = dict(job["env"])
+        for key in env_removed:
+            env.pop(key, None)
+        env.update(env_changes)  # what the worker's imports set (e.g. metaflow_config's defaults)
+        os.environ.clear()
+        os.environ.update(env)
+        importlib.invalidate_caches()  # a helper module created since the worker started is seen
+        baseline = set(sys.modules)
+        launcher = StepLauncher.install(job, baseline) if job.get("driver_op") == "spin" else None
+        sys.argv = [job["driver"]] + list(job["argv"])  # as `python driver.py REQUEST RESULT` has it
+        dispatch.handle(sys.argv)
+        if launcher is not None:
+            launcher.close()
+        _report_learned(baseline, job.get("job_dir"))
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        _leave(code)
+
+
+class StepLauncher:
+    """Stands in for `subprocess` in `metaflow.runtime`: the step process Metaflow starts with
+    `python flow.py spin-step ...` is forked from a zygote instead. Anything else Metaflow asks of
+    `subprocess` (another interpreter, other pipes) goes to the real module."""
+
+    def __init__(self, job, baseline):
+        import subprocess
+
+        self._subprocess = subprocess
+        self.flow_file = os.path.abspath(job["flow_file"])
+        self.job_dir = job.get("job_dir")
+        self.report = {"forked": 0, "spawned": 0, "reasons": []}
+        self.active = None
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env_at_fork = dict(os.environ)
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            _zygote(child, env_at_fork, baseline)  # never returns
+        child.close()
+        self.zygote, self.zygote_pid = parent, pid
+
+    @classmethod
+    def install(cls, job, baseline):
+        launcher = cls(job, baseline)
+        compat.replace_runtime_subprocess(launcher)
+        return launcher
+
+    def close(self):
+        """Let the zygote go (it leaves when its socket closes) and reap it: an orphan would be
+        left to an init that, in many containers, never reaps."""
+        self.zygote.close()
+        try:
+            os.waitpid(self.zygote_pid, 0)
+        except ChildProcessError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._subprocess, name)
+
+    def Popen(self, cmdline, env=None, **kwargs):  # subprocess's name
+        why = self._why_not(cmdline, kwargs)
+        if why:
+            self._note("spawned", why)
+            return self._subprocess.Popen(cmdline, env=env, **kwargs)
+        env = dict(os.environ if env is None else env)
+        base = dict(os.environ)
+        changes = {
+            "set": {k: v for k, v in env.items() if base.get(k) != v},
+            "unset": [k for k in base if k not in env],
+            "argv": [str(a) for a in cmdline],
+            "cwd": os.getcwd(),
+            "job_dir": self.job_dir,
+        }
+        payload = json.dumps(changes).encode()
+        if len(payload) > 200_000:
+            self._note("spawned", "the step's environment is too large to hand over")
+            return self._subprocess.Popen(cmdline, env=env, **kwargs)
+        self.active = ForkedStep(self.zygote, payload)
+        self._note("forked", None)
+        return self.active
+
+    def _why_not(self, cmdline, kwargs):
+        if self.active is not None and self.active.returncode is None:
+            return "a second step process at once"
+        if len(cmdline) < 2 or os.path.realpath(cmdline[0]) != os.path.realpath(sys.executable):
+            return "the step runs in another interpreter (%s)" % (cmdline[0] if cmdline else "?")
+        if os.path.abspath(cmdline[1]) != self.flow_file:
+            return "the step process is not the flow file"
+        pipe = self._subprocess.PIPE
+        if any(kwargs.get(k) != pipe for k in ("stdin", "stdout", "stderr")):
+            return "unexpected pipes"
+        return None
+
+    def _note(self, kind, why):
+        self.report[kind] += 1
+        if why:
+            self.report["reasons"].append(why)
+        if self.job_dir:
+            try:
+                with open(os.path.join(self.job_dir, "steps.json"), "w") as f:
+                    json.dump(self.report, f)
+            except OSError:
+                pass
+
+
+class ForkedStep:
+    """The `Popen` Metaflow's spin runtime gets: pipes to a step process the zygote forked."""
+
+    def __init__(self, zygote, payload):
+        self._zygote = zygote
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            socket.send_fds(zygote, [payload], [in_r, out_w, err_w])
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        reply = json.loads(zygote.recv(MAX_MESSAGE))
+        self.pid = reply["pid"]
+        self.args = None
+        self.returncode = None
+        # Owned by this object, as a Popen's pipes are; Metaflow reads and closes them.
+        self.stdin = os.fdopen(in_w, "wb")
+        self.stdout = os.fdopen(out_r, "rb")
+        self.stderr = os.fdopen(err_r, "rb")
+
+    def _collect(self, block):
+        if self.returncode is not None:
+            return
+        self._zygote.setblocking(block)
+        try:
+            data = self._zygote.recv(MAX_MESSAGE)
+        except BlockingIOError:
+            return
+        finally:
+            self._zygote.setblocking(True)
+        # The zygote gone without a word: the step process went with it (same process group).
+        self.returncode = json.loads(data)["exit"] if data else -signal.SIGKILL
+
+    def poll(self):
+        self._collect(block=False)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        self._collect(block=True)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+
+def _zygote(sock, env_at_fork, baseline):
+    """Forks step processes on request from a copy of the job child made before it ran anything,
+    so each step starts from the worker's imports, as a new interpreter would, not from the
+    state the spin runtime built up."""
+    code = 0
+    try:
+        while True:
+            try:
+                payload, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
+            except OSError:
+                break
+            if not payload:
+                break
+            request = json.loads(payload)
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _step_process(request, fds, env_at_fork, baseline)  # never returns
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"pid": pid}).encode())
+            _, status = os.waitpid(pid, 0)
+            sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _leave(code)
+
+
+def _module_headroom():
+    """`_headroom` from a module frame made as `exec_as_main` makes the flow's (call it from
+    where exec_as_main is called): what the flow's own code will have."""
+    namespace = {"_headroom": headroom}
+    exec("headroom = _headroom()", namespace)
+    return namespace["headroom"]
+
+
+def _step_process(request, fds, env_at_fork, baseline):
+    """`python flow.py spin-step ...`, in a fork: the pipes, argv, folder and environment Metaflow
+    gave the command, the flow file executed fresh as `__main__`."""
+    code = 1
+    try:
+        for target, fd in zip((0, 1, 2), fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        _std_streams()
+        env = dict(env_at_fork)
+        for key in request["unset"]:
+            env.pop(key, None)
+        env.update(request["set"])
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(request["cwd"])
+        argv = request["argv"]
+        sys.argv = list(argv[1:])
+        sys.path.insert(0, os.path.dirname(os.path.abspath(argv[1])))  # `python flow.py` puts its folder first
+        # `__main__` is as the worker left it: bare but for what Metaflow's import put there
+        # (`__main__.ForeachFrame`, which foreach artifacts are pickled against).
+        # The frames below the flow's module (ours, down to the worker's main) are not the user's:
+        # allow for them, so recursion fails at the depth it would in `python flow.py` (the
+        # corpus's recursion case checks that the same frame fails on both paths).
+        sys.setrecursionlimit(sys.getrecursionlimit() + SCRIPT_HEADROOM - _module_headroom())
+        try:
+            cli.exec_as_main(argv[1])
+            code = 0
+        except SystemExit as ex:
+            code = _exit_code(ex)
+        except BaseException:
+            sys.excepthook(*sys.exc_info())
+            code = 1
+        import atexit
+
+        atexit._run_exitfuncs()  # what interpreter shutdown would run; the rest is skipped
+        _report_learned(baseline, request.get("job_dir"))
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        _leave(code)
+

@@ -1,0 +1,309 @@
+"""The warm worker: a long-lived process of the project's Python that keeps Metaflow and the
+flow's third-party libraries imported, and forks one child per job instead of starting Python.
+
+Three kinds of process take part in a warm spin:
+
+- the worker (`Worker`): imports, then serves jobs on a Unix socket. It never runs the user's
+  code, so it stays as fresh as a just-started interpreter that imported the same modules.
+- a job child, forked per job (`fork.job_child`): its own session, the job's environment and
+  output file, then the job exactly as `python driver.py` runs it.
+- the step process, forked by the job's zygote when Metaflow launches `python flow.py spin-step`
+  (`fork.StepLauncher`): the flow file runs fresh as `__main__`, with Metaflow's pipes and argv.
+
+A job child and its step process report the modules they imported that the worker lacked; the
+worker imports those that live in site-packages or the standard library, so the next spin finds
+them loaded too. Project modules are never imported here: they are read fresh by every job.
+"""
+
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from ... import metaflow_compat as compat
+from .. import dispatch  # noqa: F401 (loaded before any fork, so no job pays for it)
+from . import fork, preload
+from .fork import MAX_MESSAGE
+
+IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
+
+
+class Worker:
+    def __init__(self, config):
+        self.dirs = preload.library_dirs()
+        self.fingerprint = preload.fingerprint([d for d in self.dirs if os.path.isdir(d)]
+                                       + compat.config_files(config["root"]))
+        self.env_at_start = dict(os.environ)
+        self.preloaded = []
+        self.skipped = dict(config.get("deny") or {})  # module -> why it was not preloaded
+        self.hazard = None
+        self.hazard_module = None
+        self.jobs = {}  # job child pid -> (connection, job folder)
+        self.wakeup_fds = ()
+        self.startup_modules = frozenset(config.get("startup_modules") or ())
+        self.idle_exit_s = float(config.get("idle_exit_s") or IDLE_EXIT_S)
+        self.last_used = time.monotonic()
+        self.selector = selectors.DefaultSelector()
+
+    # ---- imports
+
+    def preload(self, names):
+        """Import installed libraries among `names` (dotted), stopping if one makes forking unsafe."""
+        done = []
+        for name in names:
+            if self.hazard or name in sys.modules or name in self.skipped:
+                continue
+            top = name.split(".")[0]
+            if top in self.skipped:
+                continue
+            if top in preload.FORK_UNSAFE:
+                self.skipped[name] = "not preloaded: " + preload.FORK_UNSAFE[top]
+                continue
+            if top.startswith("_flowmcp") or top == "__main__":
+                continue
+            why = preload.installed_origin(top, self.dirs) if top not in sys.modules else None
+            if why:
+                self.skipped[name] = why
+                continue
+            try:
+                if "." in name and importlib.util.find_spec(name) is None:
+                    continue  # `from pkg import name` named a function or class, not a module
+                importlib.import_module(name)
+            except BaseException as ex:  # a broken library fails the same way in the job, freshly
+                self.skipped[name] = "import failed: %s: %s" % (type(ex).__name__, str(ex)[:200])
+                continue
+            done.append(name)
+            hazard = preload.fork_hazard()
+            if hazard:
+                self.hazard = "after importing %s, %s" % (name, hazard)
+                self.hazard_module = name.split(".")[0]
+        self.preloaded.extend(done)
+        if done:
+            # Everything imported lives as long as the worker: move it out of the collector's
+            # sight, so collections in the forks do not walk (and copy) the libraries' objects.
+            gc.collect()
+            gc.freeze()
+        return done
+
+    def learn(self, job_dir):
+        """Take on what a finished job had to load beyond our state, so the next job need not.
+
+        Modules: only submodules of packages already here and the standard library — never a
+        new third-party package, never a project module (each reported module's file must lie in
+        a library folder). Regular expressions the job compiled: compiling is pure, and the
+        `re` cache otherwise starts empty in every fork."""
+        names, patterns = [], []
+        for entry in sorted(os.listdir(job_dir)) if os.path.isdir(job_dir) else []:
+            if not entry.startswith("learned-"):
+                continue
+            try:
+                with open(os.path.join(job_dir, entry)) as f:
+                    reported = json.load(f)
+            except (OSError, ValueError):
+                continue
+            for name, path in reported.get("modules", []):
+                if name in sys.modules or name in self.skipped:
+                    continue
+                top = name.split(".")[0]
+                known = top in sys.modules or top in preload.STDLIB
+                if known and (path is None or preload.inside(path, self.dirs)):
+                    names.append(name)
+            patterns.extend(reported.get("patterns", []))
+        if names:
+            self.preload(sorted(set(names), key=lambda n: (n.count("."), n)))
+        for pattern, flags in patterns:
+            try:
+                re.compile(pattern, flags)
+            except Exception:
+                pass
+
+    # ---- serving
+
+    def status(self):
+        return {
+            "ok": True,
+            "pid": os.getpid(),
+            "python": sys.executable,
+            "fingerprint": self.fingerprint,
+            "preloaded": self.preloaded,
+            "skipped": self.skipped,
+            "hazard": self.hazard,
+            "hazard_module": self.hazard_module,
+            "modules": len(sys.modules),
+        }
+
+    def serve(self, listener):
+        wake_r, wake_w = self.wakeup_fds = os.pipe()
+        os.set_blocking(wake_w, False)
+        os.set_blocking(wake_r, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, "accept")
+        self.selector.register(wake_r, selectors.EVENT_READ, "signal")
+        self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "server")
+        while True:
+            for key, _ in self.selector.select(min(60.0, self.idle_exit_s)):
+                if key.data == "accept":
+                    self.accept(listener)
+                elif key.data == "signal":
+                    try:
+                        os.read(wake_r, 512)
+                    except BlockingIOError:
+                        pass
+                elif key.data == "server":
+                    if not os.read(sys.stdin.fileno(), 512):
+                        return  # the server is gone: nobody will ask for more
+                else:
+                    self.read_request(key.fileobj, key.data)
+            self.reap()
+            if not self.jobs and time.monotonic() - self.last_used > self.idle_exit_s:
+                return
+
+    def accept(self, listener):
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(False)
+        self.selector.register(conn, selectors.EVENT_READ, bytearray())
+
+    def read_request(self, conn, buffer):
+        try:
+            chunk = conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.selector.unregister(conn)
+            conn.close()
+            return
+        buffer.extend(chunk)
+        if len(buffer) > MAX_MESSAGE:
+            self.selector.unregister(conn)
+            conn.close()
+            return
+        if b"\n" not in buffer:
+            return
+        self.selector.unregister(conn)
+        conn.setblocking(True)
+        line = bytes(buffer).split(b"\n", 1)[0]
+        try:
+            request = json.loads(line)
+            self.handle(conn, request)
+        except Exception as ex:
+            send(conn, {"ok": False, "refused": "worker error: %s: %s" % (type(ex).__name__, ex)})
+            conn.close()
+
+    def handle(self, conn, request):
+        self.last_used = time.monotonic()
+        op = request.get("op")
+        if op == "status":
+            send(conn, self.status())
+            conn.close()
+        elif op == "job":
+            self.start_job(conn, request)
+        else:
+            send(conn, {"ok": False, "refused": "unknown request %r" % op})
+            conn.close()
+
+    def refusal(self, job):
+        """Why this job must take the plain path, or None."""
+        if self.hazard:
+            return "forking is not safe here: " + self.hazard
+        env = job["env"]
+        for key in set(env) | set(self.env_at_start):
+            if key in preload.PER_JOB_ENV:
+                continue
+            if env.get(key) != self.env_at_start.get(key):
+                return "the job's environment differs from the worker's (%s)" % key
+        shadowed = preload.shadowed_modules(job.get("flow_dir"), self.startup_modules)
+        if shadowed:
+            return "the flow's folder has %s, which would shadow the library of that name" % (
+                ", ".join(sorted(shadowed)[:3]))
+        return None
+
+    def start_job(self, conn, job):
+        why = self.refusal(job)
+        if why:
+            send(conn, {"ok": False, "refused": why})
+            conn.close()
+            return
+        env_changes = {k: v for k, v in os.environ.items() if self.env_at_start.get(k) != v}
+        env_removed = [k for k in self.env_at_start if k not in os.environ]
+        pid = os.fork()
+        if pid == 0:
+            self.close_in_child(conn)
+            fork.job_child(job, env_changes, env_removed)  # never returns
+        self.jobs[pid] = (conn, job.get("job_dir"))
+        send(conn, {"ok": True, "pid": pid})
+
+    def close_in_child(self, conn):
+        """A job child keeps none of the worker's sockets and pipes (a job holding the listening
+        socket or a connection would keep the server from seeing the worker go)."""
+        conn.close()
+        for key in list(self.selector.get_map().values()):
+            if key.data in ("server", "signal"):
+                continue  # stdin is replaced by /dev/null in the child; the wakeup pipe is below
+            key.fileobj.close()
+        self.selector.close()
+        for other, _ in self.jobs.values():
+            other.close()
+        for fd in self.wakeup_fds:
+            os.close(fd)
+
+    def reap(self):
+        while self.jobs:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn, job_dir = self.jobs.pop(pid, (None, None))
+            if conn is not None:
+                try:
+                    send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                except OSError:
+                    pass
+                conn.close()
+            if job_dir and not self.hazard:
+                self.learn(job_dir)
+
+
+def send(conn, message):
+    conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+def main(argv, startup_modules=frozenset(), script_headroom=None):
+    """`python worker.py CONFIG.json`: bind, import, serve until idle or the server is gone.
+    `startup_modules` and `script_headroom` are measured by the entry script before any import."""
+    with open(argv[1]) as f:
+        config = json.load(f)
+    config["startup_modules"] = startup_modules
+    if script_headroom is not None:
+        fork.SCRIPT_HEADROOM = script_headroom
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(config["socket"])  # before the imports: the server may connect and wait
+    listener.listen(64)
+    worker = Worker(config)
+    worker.preload(preload.CORE + list(config.get("modules", [])))
+    print("flowmcp worker %d ready: %d modules; skipped %s; hazard %s" % (
+        os.getpid(), len(sys.modules), sorted(worker.skipped), worker.hazard), file=sys.stderr, flush=True)
+    try:
+        worker.serve(listener)
+    finally:
+        listener.close()
+        try:
+            os.unlink(config["socket"])
+        except OSError:
+            pass
+
