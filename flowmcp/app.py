@@ -11,11 +11,11 @@ import anyio
 
 from . import models
 from .bridge import capture
+from .bridge.client import Bridge
 from .bridge.housekeeping import prune_client_cache, prune_spins
-from .bridge.jobs import Bridge, JobOutcome
 from .catalog import FlowCatalog
 from .config import Config
-from .errors import FlowFileError
+from .errors import BridgeError, FlowFileError, InterpreterDied
 from .ledger import RunLedger
 from .state import ProjectState
 from .summarize import failure as failure_summary
@@ -87,10 +87,15 @@ class App:
         if cached and cached[0] == key:
             return cached[1]
         self._check_syntax(path)
-        outcome = await self.bridge.call("describe", {"flow_file": str(path)}, timeout=120, flow_file=path)
-        if not outcome.ok:
-            raise self.describe_error(outcome, path)
-        data = outcome.data
+        try:
+            data = await self.bridge.describe(path)
+        except FlowFileError as ex:
+            raise self._describe_error(ex, path) from None
+        except BridgeError as ex:
+            if isinstance(ex, InterpreterDied):
+                raise
+            raise FlowFileError(f"{self.config.relative(path)} cannot be loaded: {ex}. Is Metaflow installed for "
+                                f"{self.config.python}?") from None
         desc = FlowDescription(file=path, name=data["flow_name"], parameters=data["parameters"],
                                steps=data["steps"], decorators=data.get("flow_decorators", []),
                                rel=self.config.relative(path), configs=data.get("configs") or [],
@@ -189,16 +194,11 @@ class App:
         failure = to_model(summary)
         return FlowFileError(f"{self.config.relative(path)} cannot be loaded: {failure.summary}", failure)
 
-    def describe_error(self, outcome: JobOutcome, path: Path) -> FlowFileError:
-        err = outcome.error
-        rel = self.config.relative(path)
-        if err.get("exception"):
-            return self._load_error(err["exception"], path)
-        if err.get("kind") == "internal":
-            return FlowFileError(
-                f"{rel} cannot be loaded: {err.get('message')}. Is Metaflow installed for {self.config.python}?"
-            )
-        return FlowFileError(err.get("message") or f"{rel} cannot be loaded")
+    def _describe_error(self, error: FlowFileError, path: Path) -> FlowFileError:
+        """A file that does not load, led by its own error's headline when Python raised one."""
+        if error.detail.get("exception"):
+            return self._load_error(error.detail["exception"], path)
+        return error
 
     # ------------------------------------------------------------------ failures
 

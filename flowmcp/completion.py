@@ -46,5 +46,7 @@ async def _runs(app: App, flow: str | None) -> list[str]:
         name = (await app.describe(flow)).name
     except FlowmcpError:
         return []
-    outcome = await app.bridge.call("runs", {"flow_name": name, "limit": MAX_VALUES}, timeout=60)
-    return [r["run_id"] for r in outcome.data.get("runs", [])] if outcome.ok else []
+    try:
+        return [r["run_id"] for r in (await app.bridge.runs(name, limit=MAX_VALUES))["runs"]]
+    except FlowmcpError:
+        return []

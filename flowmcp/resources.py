@@ -3,11 +3,13 @@ HTML, a task's whole cleaned log, an artifact's JSON value."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from .app import App
-from .errors import FlowmcpError
+from .errors import BadArgumentError, FlowmcpError, NotFoundError, OutsideRootError
 from .tools._common import redact, task_pathspec
 
 
@@ -15,22 +17,22 @@ def register(server: MCPServer, app: App) -> None:
     @server.resource("flowmcp://card/{flow}/{run_id}/{step}/{task_id}/{index}", mime_type="text/html",
                      title="A Metaflow card's HTML")
     async def card(flow: str, run_id: str, step: str, task_id: str, index: str) -> str:
-        data = await _job(app, "cards", f"{flow}/{run_id}/{step}/{task_id}", index=_index(index))
-        return data["html"]
+        async with _reading(app, f"{flow}/{run_id}/{step}/{task_id}") as (pathspec, spin):
+            return (await app.bridge.cards(pathspec, spin=spin, index=_index(index)))["html"]
 
     @server.resource("flowmcp://logs/{flow}/{run_id}/{step}/{task_id}/{stream}", mime_type="text/plain",
                      title="A task's whole log, cleaned")
     async def logs(flow: str, run_id: str, step: str, task_id: str, stream: str) -> str:
         if stream not in ("stdout", "stderr"):
             raise ResourceNotFoundError(f"stream must be stdout or stderr, not {stream!r}")
-        data = await _job(app, "logs", f"{flow}/{run_id}/{step}/{task_id}", stream=stream, full=True)
-        return redact(data["text"])
+        async with _reading(app, f"{flow}/{run_id}/{step}/{task_id}") as (pathspec, spin):
+            return redact((await app.bridge.logs(pathspec, stream, spin=spin, full=True))["text"])
 
     @server.resource("flowmcp://artifact/{flow}/{run_id}/{step}/{task_id}/{name}", mime_type="application/json",
                      title="An artifact's value (JSON data; a summary for anything else)")
     async def artifact(flow: str, run_id: str, step: str, task_id: str, name: str) -> str:
-        data = await _job(app, "artifact_value", f"{flow}/{run_id}/{step}/{task_id}", name=name)
-        return redact(data["text"])
+        async with _reading(app, f"{flow}/{run_id}/{step}/{task_id}") as (pathspec, spin):
+            return redact((await app.bridge.artifact_value(pathspec, name, spin=spin))["text"])
 
 
 def _index(text: str) -> int:
@@ -39,13 +41,13 @@ def _index(text: str) -> int:
     return int(text)
 
 
-async def _job(app: App, op: str, pathspec: str, **request) -> dict:
+@asynccontextmanager
+async def _reading(app: App, pathspec: str):
+    """A checked task pathspec and whether it names a spin; flowmcp's errors as resource errors
+    (one that names nothing is 'not found', anything else a failure to read)."""
     try:
-        pathspec, is_spin = task_pathspec(app, pathspec)
-    except FlowmcpError as ex:
+        yield task_pathspec(app, pathspec)
+    except (NotFoundError, BadArgumentError, OutsideRootError) as ex:
         raise ResourceNotFoundError(str(ex)) from None
-    outcome = await app.bridge.call(op, {"pathspec": pathspec, "spin": is_spin, **request}, timeout=300)
-    if not outcome.ok:
-        error = ResourceError if outcome.error.get("kind") == "internal" else ResourceNotFoundError
-        raise error(outcome.error.get("message", f"{pathspec}: not found"))
-    return outcome.data
+    except FlowmcpError as ex:
+        raise ResourceError(str(ex)) from None

@@ -1,11 +1,11 @@
-"""The Metaflow bridge: the only code that starts the project's interpreter.
+"""Jobs: one op of the project's side, run in the project's interpreter and followed to its end.
 
 Each job runs `driver.py` in the project's Python, in its own session (so one kill reaches every
 step process), with output streamed to a file (never to our stdout, which is the MCP channel in
 stdio mode). Jobs that load a flow (spin, describe) run in a fork of a warm worker when one can
 be trusted (`warm.py`), otherwise in a new interpreter; the outcome says which. The step
 processes load the capture hook from `bridge/hook/`, which records live exceptions and artifact
-summaries as JSON files.
+summaries as JSON files. Only `client.py` uses this module: tools see typed records.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import anyio
 
 from ..config import Config
-from ..errors import BridgeError
+from ..errors import BridgeError, InterpreterDied
 from ..summarize.logs import TailBuffer
 from .processes import kill_tree
 from .warm import WARM_OPS, WarmPool
@@ -97,7 +98,7 @@ class OutputWatcher:
         return "\n".join(lines)
 
 
-class Bridge:
+class JobRunner:
     def __init__(self, config: Config):
         self.config = config
         self.jobs_dir = config.state_dir / "jobs"
@@ -117,7 +118,7 @@ class Bridge:
         env["FLOWMCP_CAPTURE_ARTIFACTS"] = "1" if with_artifacts else "0"
         return env
 
-    async def call(
+    async def run_job(
         self,
         op: str,
         request: dict[str, Any] | None = None,
@@ -207,12 +208,23 @@ async def _finish(process, job: Path, timeout: float | None, events: JobEvents |
             await kill_tree(process)
         raise
     watcher.poll()
-    outcome = _read_outcome(job / "result.json", watcher, job / "capture", timed_out)
+    outcome = _read_outcome(job / "result.json", watcher, job / "capture", timed_out, process.returncode)
     try:
         outcome.run_id = (job / "run_id").read_text().strip() or None
     except OSError:
         pass
     return outcome
+
+
+def _how_it_ended(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running when it was read"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
 
 
 def _step_path_note(job: Path, note: str | None) -> str | None:
@@ -245,7 +257,8 @@ async def _follow(process, watcher: OutputWatcher, events: JobEvents | None) -> 
             await events.tick(now - started)
 
 
-def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, timed_out: bool) -> JobOutcome:
+def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, timed_out: bool,
+                  returncode: int | None) -> JobOutcome:
     output, size = watcher.text(), watcher.tail.total_bytes
     captures = []
     if capture_dir.is_dir():
@@ -260,10 +273,10 @@ def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, 
     try:
         result = json.loads(result_path.read_text())
     except (OSError, ValueError):
-        raise BridgeError(
-            "The project's Python stopped before reporting a result. Its last output:\n"
-            + output[-1500:]
-        )
+        raise InterpreterDied(
+            f"the project's interpreter died before reporting a result ({_how_it_ended(returncode)}). "
+            f"Its last output:\n{output[-1500:]}"
+        ) from None
     return JobOutcome(
         ok=bool(result.get("ok")),
         data=result.get("data") or {},

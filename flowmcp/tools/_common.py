@@ -90,7 +90,6 @@ def redact(text: str) -> str:
 
 
 _TASK_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[^/\s]+/[A-Za-z_][A-Za-z0-9_]*(?:/[^/\s]+)?$")
-SPIN_DIR = ".metaflow_spin"
 
 
 def task_pathspec(app: App, pathspec: str) -> tuple[str, bool]:
@@ -102,7 +101,7 @@ def task_pathspec(app: App, pathspec: str) -> tuple[str, bool]:
             "(run, spin and list_runs answers show them)."
         )
     flow_name, run_id = pathspec.split("/")[:2]
-    return pathspec, (app.config.root / SPIN_DIR / flow_name / run_id).is_dir()
+    return pathspec, app.bridge.is_spin(flow_name, run_id)
 
 
 def normalise_id(value: str | int | None) -> str | None:

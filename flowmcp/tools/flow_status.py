@@ -11,7 +11,6 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
-from ..errors import BridgeError
 from ..state import step_versions
 from ._common import agent_errors, answer, app_of, describe_or_fail
 from .list_runs import run_info, run_line
@@ -72,10 +71,7 @@ def _config(c: dict) -> models.ConfigInfo:
 
 
 async def _latest_run(app: App, desc: FlowDescription, identity: dict | None) -> models.RunInfo | None:
-    outcome = await app.bridge.call("runs", {"flow_name": desc.name, "limit": 1, "identity": identity}, timeout=120)
-    if not outcome.ok:
-        raise BridgeError(f"Could not read the runs of {desc.name}: {outcome.error.get('message')}")
-    runs = outcome.data.get("runs")
+    runs = (await app.bridge.runs(desc.name, limit=1, identity=identity))["runs"]
     return run_info(runs[0]) if runs else None
 
 

@@ -9,7 +9,6 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ..errors import BridgeError, NotFoundError
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 MAX_PATTERN_CHARS = 200
@@ -34,14 +33,8 @@ async def get_logs(
     with agent_errors("get_logs"):
         app = app_of(ctx)
         pathspec, is_spin = task_pathspec(app, pathspec)
-        outcome = await app.bridge.call(
-            "logs", {"pathspec": pathspec, "spin": is_spin, "stream": stream, "tail": tail, "head": head,
-                     "pattern": pattern}, timeout=120)
-        if not outcome.ok:
-            if outcome.error.get("kind") == "internal":
-                raise BridgeError(f"Could not read the {stream} of {pathspec}: {outcome.error.get('message')}")
-            raise NotFoundError(outcome.error.get("message", "no such task"))
-        result = models.LogsResult(**{k: outcome.data[k] for k in models.LogsResult.model_fields})
+        record = await app.bridge.logs(pathspec, stream, spin=is_spin, head=head, tail=tail, pattern=pattern)
+        result = models.LogsResult(**{k: record[k] for k in models.LogsResult.model_fields})
         if pattern:
             what = f"{result.matched:,} of {result.total_lines:,} lines match"
         else:

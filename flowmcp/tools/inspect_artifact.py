@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ..errors import BadArgumentError, BridgeError, NotFoundError
+from ..errors import BadArgumentError
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,18 +40,7 @@ async def inspect_artifact(
             raise BadArgumentError(f"{name!r} is not an artifact name (a Python identifier such as 'model').")
         # The whole answer, label included, stays within the artifact budget.
         label = f"{pathspec}/<task>.{name}{path}: "
-        outcome = await app.bridge.call(
-            "inspect",
-            {"pathspec": pathspec, "name": name, "path": path, "spin": is_spin,
-             "max_chars": ANSWER_CHARS - len(label)},
-            timeout=300,
-        )
-        if not outcome.ok:
-            err = outcome.error
-            if err.get("kind") == "internal":
-                raise BridgeError(f"Could not read {name} of {pathspec}: {err.get('message')}")
-            raise NotFoundError(err.get("message", "not found"))
-        d = outcome.data
+        d = await app.bridge.inspect(pathspec, name, path, spin=is_spin, max_chars=ANSWER_CHARS - len(label))
         result = models.InspectResult(
             pathspec=d["pathspec"], name=name, path=d.get("path"), type=d.get("type", "?"), shape=d.get("shape"),
             size_bytes=d.get("size_bytes"), summary=d.get("summary", ""), detail=d.get("detail", ""),

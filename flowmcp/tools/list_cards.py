@@ -9,7 +9,6 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ..errors import BridgeError, NotFoundError
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 
@@ -24,13 +23,9 @@ async def list_cards(
     with agent_errors("list_cards"):
         app = app_of(ctx)
         pathspec, is_spin = task_pathspec(app, pathspec)
-        outcome = await app.bridge.call("cards", {"pathspec": pathspec, "spin": is_spin}, timeout=120)
-        if not outcome.ok:
-            if outcome.error.get("kind") == "internal":
-                raise BridgeError(f"Could not read the cards of {pathspec}: {outcome.error.get('message')}")
-            raise NotFoundError(outcome.error.get("message", "no such task"))
-        task = outcome.data["pathspec"]
-        cards = [models.CardInfo(uri=f"flowmcp://card/{task}/{c['index']}", **c) for c in outcome.data["cards"]]
+        record = await app.bridge.cards(pathspec, spin=is_spin)
+        task = record["pathspec"]
+        cards = [models.CardInfo(uri=f"flowmcp://card/{task}/{c['index']}", **c) for c in record["cards"]]
         result = models.CardsResult(pathspec=task, cards=cards)
         if not cards:
             return answer(f"{task} rendered no cards (add @card to the step, then run or spin it).", result)

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App
-from ..errors import BadArgumentError, BridgeError, FlowFileError, FlowmcpError
+from ..errors import BadArgumentError, FlowFileError, FlowmcpError
 from ._common import agent_errors, answer, app_of
 
 _FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -46,15 +46,8 @@ async def list_runs(
         if cursor is not None and not _CURSOR.match(cursor):
             raise BadArgumentError("cursor must be the next_cursor value of a previous list_runs answer.")
         flow_name, identity, notes = await _flow_name(app, flow)
-        outcome = await app.bridge.call(
-            "runs",
-            {"flow_name": flow_name, "status": status, "limit": limit, "cursor": cursor,
-             "include_spins": include_spins, "identity": identity},
-            timeout=300,
-        )
-        if not outcome.ok:
-            raise BridgeError(f"Could not list runs of {flow_name}: {outcome.error.get('message')}")
-        d = outcome.data
+        d = await app.bridge.runs(flow_name, status=status, limit=limit, cursor=cursor,
+                                  include_spins=include_spins, identity=identity)
         if d.get("unattributed"):
             notes.append(f"{d['unattributed']} run(s) of {flow_name} on this page's range were started outside "
                          "flowmcp and could not be matched to a file; list_runs(flow=\"" + flow_name
@@ -73,7 +66,7 @@ async def _flow_name(app: App, flow: str) -> tuple[str, dict | None, list[str]]:
     """A flow file is described (its class name is the flow name, and its runs are those of that
     file); a bare class name is taken as is, with every run of the class."""
     if _FLOW_NAME.match(flow) and not flow.endswith(".py"):
-        if (app.config.root / ".metaflow" / flow).is_dir():
+        if app.bridge.has_runs(flow):
             files = await anyio.to_thread.run_sync(app.catalog.declaring, flow)
             notes = []
             if len(files) > 1:
@@ -126,10 +119,7 @@ async def _flows(app: App) -> models.ListRunsResult:
         identity, _ = await app.identity(desc)
         described.append({"file": rel, "flow_name": desc.name, "identity": identity})
     if described:
-        outcome = await app.bridge.call("flows", {"flow_files": described}, timeout=300)
-        if not outcome.ok:
-            raise BridgeError(f"Could not read the runs: {outcome.error.get('message')}")
-        for f in outcome.data["flows"]:
+        for f in (await app.bridge.flows(described))["flows"]:
             latest = f.get("latest_run")
             entries.append(models.FlowInfo(file=f["file"], flow=f["flow_name"], runs=f.get("runs", 0),
                                            latest_run=run_info(latest) if latest else None))

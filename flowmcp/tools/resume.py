@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ..errors import BadArgumentError, BridgeError, NotFoundError
+from ..errors import BadArgumentError, NotFoundError
 from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
 from .run import EnvironmentOption, RunJob, WithOption, _check_tags, did_not_load, is_failure, render, scale_out
 
@@ -46,7 +46,7 @@ async def resume(
         if step is not None and step not in desc.step_names:
             close = difflib.get_close_matches(step, desc.step_names, n=2)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise BadArgumentError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
+            raise NotFoundError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
         options = scale_out(with_, environment)
         options["resume"] = {"origin_run_id": origin, "step": step}
         job = RunJob(app, desc, {}, tags, timeout_s, ctx, options, what="resume")
@@ -62,11 +62,7 @@ async def _origin_run(app, flow_name: str, run: str | None, identity: dict | Non
         if "/" in run and run.split("/")[0] != flow_name:
             raise BadArgumentError(f"run {run!r} is not a run of {flow_name}; pass {flow_name}/<run id> or the id.")
         return run_id
-    outcome = await app.bridge.call("runs", {"flow_name": flow_name, "status": "failed", "limit": 1,
-                                             "identity": identity}, timeout=120)
-    if not outcome.ok:
-        raise BridgeError(f"Could not read the runs of {flow_name}: {outcome.error.get('message')}")
-    runs = outcome.data.get("runs")
+    runs = (await app.bridge.runs(flow_name, status="failed", limit=1, identity=identity))["runs"]
     if not runs:
         raise NotFoundError(f"{flow_name} has no failed run to resume; pass run=<run id> to resume another one.")
     return runs[0]["run_id"]

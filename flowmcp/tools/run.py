@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from typing import Annotated, Any, Literal
@@ -14,8 +15,9 @@ from pydantic import Field
 from .. import models
 from .. import parameters as params
 from ..app import App, FlowDescription
-from ..bridge.jobs import JobOutcome
-from ..errors import BadArgumentError, BridgeError
+from ..bridge.client import Ran
+from ..bridge.protocol import RunOutcome
+from ..errors import BadArgumentError, BridgeError, FlowmcpError
 from ..state import step_versions
 from ..summarize import failure as failure_summary
 from ..summarize import logs
@@ -124,22 +126,17 @@ class RunJob:
     async def execute(self) -> models.RunResult:
         try:
             with self.scope:
-                outcome = await self.app.bridge.call(
-                    "run",
+                ran = await self.app.bridge.run(
                     {"flow_file": str(self.desc.file), "flow_name": self.desc.name,
                      "cli_parameters": list(self.cli_parameters.items()), "tags": self.tags, **self.options},
-                    timeout=self.timeout_s,
-                    with_artifacts=True,
-                    events=self.progress,
+                    timeout=self.timeout_s, events=self.progress,
                 )
-                if outcome.timed_out and self.pathspec:
+                if ran.timed_out and self.pathspec:
                     self._ended("timed_out", f"stopped after {self.timeout_s:g} s (timeout_s)")
                     # The driver was killed before reading the run back: read what it left.
-                    detail = await self.app.bridge.call("run_detail", {"pathspec": self.pathspec}, timeout=60)
-                    if detail.ok:
-                        outcome.data = {"run": detail.data}
-                self.result = build_result(self.app, self.desc, outcome, self.cli_parameters, self.tags,
-                                           self.timeout_s)
+                    with contextlib.suppress(FlowmcpError):
+                        ran.record = {"run": await self.app.bridge.run_detail(self.pathspec)}
+                self.result = build_result(self.app, self.desc, ran, self.cli_parameters, self.tags, self.timeout_s)
             if self.scope.cancelled_caught:
                 self.result = self._cancelled()
                 self._ended("cancelled", self.result.failure.message)
@@ -241,13 +238,11 @@ def _check_tags(tags: list[str]) -> None:
             raise BadArgumentError(f"Tag {tag[:40]!r} is empty, too long (500 chars max) or has NUL characters.")
 
 
-def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_parameters: dict[str, str],
+def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_parameters: dict[str, str],
                  tags: list[str], timeout_s: float | None) -> models.RunResult:
-    if not outcome.ok and not outcome.timed_out:
-        raise BridgeError(f"Could not run {desc.name}: {outcome.error.get('message')}")
-    data = outcome.data
+    data: RunOutcome = ran.record or {}
     record = data.get("run") or {}
-    tail = logs.tail_text(outcome.output, max_lines=OUTPUT_TAIL_LINES)
+    tail = logs.tail_text(ran.output, max_lines=OUTPUT_TAIL_LINES)
     order = {name: i for i, name in enumerate(desc.step_names)}  # graph order, not start times
     steps = sorted(
         (models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
@@ -257,7 +252,7 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
     )
     status = record.get("status") or "failed"
     failure = None
-    if outcome.timed_out:
+    if ran.timed_out:
         status = "timed_out"
     elif status == "running" and data.get("exit_code"):
         status = "failed"
@@ -267,11 +262,11 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
         for s in steps:
             if s.status == "running":
                 s.status = "failed"
-    if status == "timed_out" and not outcome.timed_out:  # read back later (run_status, list_runs)
+    if status == "timed_out" and not ran.timed_out:  # read back later (run_status, list_runs)
         failure = _stopped("Timeout", record.get("ended") or "stopped by its timeout", steps, tail)
     elif status == "cancelled":
         failure = _stopped("Cancelled", record.get("ended") or "cancelled", steps, tail)
-    elif outcome.timed_out:
+    elif ran.timed_out:
         done = ", ".join(s.step for s in steps if s.status == "succeeded") or "no step"
         killed = ", ".join(s.step for s in steps if s.status == "failed") or "none"
         message = f"the run was stopped after {timeout_s:g} s (timeout_s); every step process was killed"
@@ -290,15 +285,15 @@ def build_result(app: App, desc: FlowDescription, outcome: JobOutcome, cli_param
         failure = app.failure(
             step=info.get("step") or record.get("failed_step") or died,
             task=info.get("task"),
-            captures=outcome.captures,
+            captures=ran.captures,
             cli_error=data.get("cli_error"),
             stderr=info.get("stderr") or stored.get("stacktrace") or "",
-            output=outcome.output,
+            output=ran.output,
             flow=desc,
         )
     return models.RunResult(
-        notes=_caught(app, outcome.captures, steps),
-        artifacts=_artifacts_by_step(outcome.captures, [s.step for s in steps]),
+        notes=_caught(app, ran.captures, steps),
+        artifacts=_artifacts_by_step(ran.captures, [s.step for s in steps]),
         flow=desc.name,
         pathspec=record.get("pathspec"),
         status=status,

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App
-from ..bridge.jobs import JobOutcome
+from ..bridge.client import Ran
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
 from ._common import agent_errors, answer, app_of
 from .run import build_result, is_failure, render
@@ -80,12 +80,9 @@ def _checked(pathspec: str) -> str:
 async def _recorded(app: App, pathspec: str) -> models.RunResult:
     """A run this server is not running: read what Metaflow (and flowmcp's ledger) recorded."""
     flow_name = pathspec.split("/")[0]
-    outcome = await app.bridge.call("run_detail", {"pathspec": pathspec}, timeout=120)
-    if not outcome.ok:
-        raise NotFoundError(f"No run {pathspec} in this project. list_runs(flow) shows the runs.")
-    record = outcome.data
+    record = await app.bridge.run_detail(pathspec)
     desc = await _flow_of(app, flow_name, record.get("file"))
-    finished = JobOutcome(ok=True, data={"run": record, "exit_code": 0})
+    finished = Ran(record={"run": record, "exit_code": 0})
     result = build_result(app, desc, finished, {}, record.get("tags") or [], None) if desc else None
     if result is None:
         result = models.RunResult(flow=flow_name, pathspec=pathspec, status=record["status"],

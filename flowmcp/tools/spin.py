@@ -14,9 +14,10 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
-from ..bridge.jobs import JobOutcome
+from ..bridge.client import Ran
+from ..bridge.protocol import SpinOutcome
 from ..bridge.warm import decorator_reason
-from ..errors import BadArgumentError, BridgeError, NotFoundError
+from ..errors import BadArgumentError, NotFoundError
 from ..state import stale_upstream, step_versions
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
@@ -101,18 +102,16 @@ async def spin(
                 )
         versions = step_versions(desc.file)
         try:
-            outcome = await app.bridge.call("spin", request, timeout=timeout_s, with_artifacts=True,
-                                            events=TaskProgress(ctx, [step], f"spin {step}"), flow_file=desc.file,
-                                            cold_reason=_cold_reason(step_info, desc, environment))
+            ran = await app.bridge.spin(request, timeout=timeout_s, events=TaskProgress(ctx, [step], f"spin {step}"),
+                                        flow_file=desc.file, cold_reason=_cold_reason(step_info, desc, environment))
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
-        result = build_result(app, desc, step, outcome, persist, timeout_s)
+        result = build_result(app, desc, step, ran, persist, timeout_s)
         result.notes = notes + result.notes
-        if outcome.timed_out and outcome.run_id:  # Metaflow records no end for a killed spin: we do
-            app.ledger.ended(desc.name, outcome.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
+        if ran.timed_out and ran.run_id:  # Metaflow records no end for a killed spin: we do
+            app.ledger.ended(desc.name, ran.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
         _check_parent_state(app, desc, step, versions, result)
-        result.cards = _cards(app, result.pathspec)
         await app.housekeep(desc.name)
         if result.pathspec:
             app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
@@ -140,15 +139,6 @@ def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: di
             f"Stale parent state: {changed} changed since {source_run} produced these inputs, so {step} "
             f"ran on the old code's outputs. Call run(flow) to record the new {changed}, then spin {step} again."
         )
-
-
-def _cards(app: App, pathspec: str | None) -> list[str]:
-    """Cards a spun step rendered: Metaflow writes them beside the spin datastore."""
-    if not pathspec:
-        return []
-    flow, run_id, step, task = pathspec.split("/")
-    folder = app.config.root / ".metaflow_spin" / "mf.cards" / flow / "runs" / run_id / "steps" / step / "tasks" / task
-    return sorted(app.config.relative(p) for p in folder.glob("cards/*.html"))
 
 
 def _step(desc: FlowDescription, step: str) -> dict[str, Any]:
@@ -183,28 +173,23 @@ def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
     return path
 
 
-def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome, persist: bool,
+def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcome], persist: bool,
                  timeout_s: float | None) -> models.SpinResult:
-    if not outcome.ok and not outcome.timed_out:
-        err = outcome.error
-        if err.get("kind") == "internal":
-            raise BridgeError(f"Could not spin {step}: {err.get('message')}")
-        raise NotFoundError(err.get("message", "spin failed"))
-    data = outcome.data
+    data: SpinOutcome = ran.record or {}
     source = data.get("source") or {}
     task = data.get("task") or {}
-    capture = next((c for c in outcome.captures if c.get("step") == step), {})
+    capture = next((c for c in ran.captures if c.get("step") == step), {})
     stdout = task.get("stdout", "")
     status = "succeeded" if task.get("status") == "succeeded" and not data.get("exit_code") else "failed"
     failure = None
-    if outcome.timed_out:
+    if ran.timed_out:
         failure = models.Failure(exception_type="Timeout", message=f"the spin was stopped after {timeout_s:g} s",
                                  summary=f"Timeout: the spin was stopped after {timeout_s:g} s (timeout_s).")
         status = "failed"
     elif status == "failed":
-        failure = app.failure(step=step, task=task.get("pathspec"), captures=outcome.captures,
+        failure = app.failure(step=step, task=task.get("pathspec"), captures=ran.captures,
                               cli_error=data.get("cli_error"), stderr=task.get("stderr", ""),
-                              output=outcome.output, flow=desc, spin=True)
+                              output=ran.output, flow=desc, spin=True)
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     return models.SpinResult(
@@ -220,8 +205,9 @@ def build_result(app: App, desc: FlowDescription, step: str, outcome: JobOutcome
         artifacts=artifacts,
         stdout_tail=logs.tail_text(stdout, max_lines=STDOUT_TAIL_LINES),
         failure=failure,
-        warm=outcome.warm,
-        path_note=outcome.path_note,
+        warm=ran.warm,
+        path_note=ran.path_note,
+        cards=sorted(app.config.relative(path) for path in task.get("cards") or []),
         notes=list(source.get("notes") or []),
     )
 

@@ -9,7 +9,7 @@ import os
 
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
-from ..protocol import AMBIGUOUS_STEP, LEDGER_DIR, STATE_DIR, JobError
+from ..protocol import AMBIGUOUS_STEP, LEDGER_DIR, NO_RUN, STATE_DIR, JobError
 
 MAX_LOG_CHARS = 200_000  # of a failed task's stdout and stderr read for its failure summary
 
@@ -395,7 +395,12 @@ def runs_of(flow_name, run_ids, identity):
 
 def op_run_detail(req):
     compat.any_namespace()
-    run = compat.run(req["pathspec"])
+    try:
+        run = compat.run(req["pathspec"])
+    except Exception as ex:
+        if type(ex).__name__ != "MetaflowNotFound":
+            raise
+        raise JobError(NO_RUN, "No run %s in this project. list_runs(flow) shows the runs." % req["pathspec"])
     return run_record(run, detail=True)
 
 

@@ -1,0 +1,132 @@
+"""The bridge as the tools see it: one typed method per op, flowmcp's errors, never a raw job.
+
+Each method writes the op's request, runs the job in the project's interpreter (`jobs.py`), and
+returns its record (`protocol.py`). A failure the project's side reports by kind is raised as
+one of `flowmcp/errors.py`'s classes through the one table below, with the project's message; a
+job that died without a result is `InterpreterDied`. Runs and spins, which execute the user's
+code, return a `Ran` carrying the record with what the job left beside it (captures, output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, NoReturn, TypeVar
+
+from ..config import Config
+from ..errors import BadArgumentError, BridgeError, FlowFileError, FlowmcpError, NotFoundError
+from . import metaflow_compat as layout
+from . import protocol as p
+from .jobs import JobEvents, JobOutcome, JobRunner
+
+# The one table from what the project's side reports to what the agent is told.
+ERRORS: dict[str, type[FlowmcpError]] = {
+    **dict.fromkeys(p.BAD_ARGUMENT_KINDS, BadArgumentError),
+    **dict.fromkeys(p.NOT_FOUND_KINDS, NotFoundError),
+    **dict.fromkeys(p.FLOW_FILE_KINDS, FlowFileError),
+    p.INTERNAL: BridgeError,
+}
+READ_TIMEOUT_S = 300  # a read of runs, logs or an artifact; a 1 GB artifact takes seconds
+DESCRIBE_TIMEOUT_S = 120
+
+R = TypeVar("R")
+
+
+@dataclass
+class Ran(Generic[R]):
+    """A job that ran the user's code: its record (None when it was stopped before writing one),
+    and what it left beside it."""
+
+    record: R | None
+    captures: list[p.CaptureRecord] = field(default_factory=list)
+    output: str = ""
+    timed_out: bool = False
+    run_id: str | None = None  # the run (or spin) Metaflow named, even when the job was killed
+    warm: bool = False
+    path_note: str | None = None
+
+
+def raise_for(op: str, error: dict[str, Any]) -> NoReturn:
+    """The project's reported failure as flowmcp's error: the class from the table, its message."""
+    kind = error.get("kind") or p.INTERNAL
+    message = error.get("message") or f"{op} failed"
+    if kind == p.INTERNAL:
+        message = f"flowmcp's {op} failed in the project's interpreter: {message}"
+    raise ERRORS.get(kind, BridgeError)(message, detail=error)
+
+
+class Bridge:
+    def __init__(self, config: Config):
+        self.config = config
+        self.jobs = JobRunner(config)
+        self.warm = self.jobs.warm
+
+    async def aclose(self) -> None:
+        await self.jobs.aclose()
+
+    # ---- reads: a record, or one of flowmcp's errors
+
+    async def _read(self, op: str, request: dict[str, Any], timeout: float = READ_TIMEOUT_S, **job: Any) -> Any:
+        outcome = await self.jobs.run_job(op, request, timeout=timeout, **job)
+        if outcome.timed_out:
+            raise BridgeError(f"reading {op} took longer than {timeout:g} s and was stopped")
+        if not outcome.ok:
+            raise_for(op, outcome.error)
+        return outcome.data
+
+    async def describe(self, flow_file: Path) -> p.FlowRecord:
+        return await self._read(p.DESCRIBE, {"flow_file": str(flow_file)}, DESCRIBE_TIMEOUT_S, flow_file=flow_file)
+
+    async def runs(self, flow_name: str, *, status: str = "any", limit: int = 10, cursor: str | None = None,
+                   include_spins: bool = False, identity: p.Identity | None = None) -> p.RunsPage:
+        return await self._read(p.RUNS, {"flow_name": flow_name, "status": status, "limit": limit, "cursor": cursor,
+                                         "include_spins": include_spins, "identity": identity})
+
+    async def flows(self, flow_files: list[dict[str, Any]]) -> p.FlowsRecord:
+        return await self._read(p.FLOWS, {"flow_files": flow_files})
+
+    async def run_detail(self, pathspec: str) -> p.RunRecord:
+        return await self._read(p.RUN_DETAIL, {"pathspec": pathspec})
+
+    async def inspect(self, pathspec: str, name: str, path: str, *, spin: bool, max_chars: int) -> p.ArtifactRecord:
+        return await self._read(p.INSPECT, {"pathspec": pathspec, "name": name, "path": path, "spin": spin,
+                                            "max_chars": max_chars})
+
+    async def logs(self, pathspec: str, stream: str, *, spin: bool, head: int | None = None,
+                   tail: int | None = None, pattern: str | None = None, full: bool = False) -> p.LogRecord:
+        return await self._read(p.LOGS, {"pathspec": pathspec, "stream": stream, "spin": spin, "head": head,
+                                         "tail": tail, "pattern": pattern, "full": full})
+
+    async def cards(self, pathspec: str, *, spin: bool, index: int | None = None) -> p.CardsRecord:
+        return await self._read(p.CARDS, {"pathspec": pathspec, "spin": spin, "index": index})
+
+    async def artifact_value(self, pathspec: str, name: str, *, spin: bool) -> p.ValueRecord:
+        return await self._read(p.ARTIFACT_VALUE, {"pathspec": pathspec, "name": name, "spin": spin})
+
+    # ---- running the user's code: the record and what the job left
+
+    async def run(self, request: dict[str, Any], *, timeout: float | None,
+                  events: JobEvents | None) -> Ran[p.RunOutcome]:
+        outcome = await self.jobs.run_job(p.RUN, request, timeout=timeout, with_artifacts=True, events=events)
+        return _ran(p.RUN, outcome)
+
+    async def spin(self, request: dict[str, Any], *, timeout: float | None, events: JobEvents | None,
+                   flow_file: Path, cold_reason: str | None) -> Ran[p.SpinOutcome]:
+        outcome = await self.jobs.run_job(p.SPIN, request, timeout=timeout, with_artifacts=True, events=events,
+                                          flow_file=flow_file, cold_reason=cold_reason)
+        return _ran(p.SPIN, outcome)
+
+    # ---- where things are (tools never read Metaflow's folders themselves)
+
+    def is_spin(self, flow_name: str, run_id: str) -> bool:
+        return layout.is_spin_run(flow_name, run_id, str(self.config.root))
+
+    def has_runs(self, flow_name: str) -> bool:
+        return layout.has_local_runs(flow_name, str(self.config.root))
+
+
+def _ran(op: str, outcome: JobOutcome) -> Ran[Any]:
+    if not outcome.ok and not outcome.timed_out:
+        raise_for(op, outcome.error)
+    return Ran(record=outcome.data if outcome.ok else None, captures=outcome.captures, output=outcome.output,
+               timed_out=outcome.timed_out, run_id=outcome.run_id, warm=outcome.warm, path_note=outcome.path_note)
