@@ -9,7 +9,9 @@ fact is in our answer, and the median latency ratio.
 
 Golden answers (tests/corpus/<case>/expected.txt, checked by tests/test_corpus.py) are reviewed
 by a person: `--golden NAME` prints the current failure summary next to the stored one;
-`--write-golden NAME` saves it — run it only after reading it.
+`--write-golden NAME` saves it — run it only after reading it. `--write-record NAME|all` saves
+the records the bridge answered a case's broken spin with (what tests/test_corpus_replay.py
+replays); the golden answer must still match, so a record is never saved with a changed answer.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def golden(name: str, write: bool) -> None:
     from tests.corpus_cases import normalise, spin_broken_case
 
     with tempfile.TemporaryDirectory(prefix=f"flowmcp-golden-{name}-") as root:
-        _, data, _ = spin_broken_case(name, Path(root))
+        _, data, _, _ = spin_broken_case(name, Path(root))
     summary = normalise(data["failure"]["summary"])
     path = CORPUS / name / "expected.txt"
     stored = path.read_text().rstrip("\n") if path.exists() else None
@@ -113,6 +115,22 @@ def golden(name: str, write: bool) -> None:
         print(f"--- written to {path}")
 
 
+def write_record(name: str) -> None:
+    sys.path.insert(0, str(CORPUS.parent.parent))
+    from tests.corpus_cases import CASES, normalise, spin_broken_case
+
+    for case in CASES if name == "all" else [name]:
+        with tempfile.TemporaryDirectory(prefix=f"flowmcp-record-{case}-") as root:
+            _, data, _, record = spin_broken_case(case, Path(root))
+        summary = normalise((data.get("failure") or {}).get("summary", ""))
+        stored = (CORPUS / case / "expected.txt").read_text().rstrip("\n")
+        if summary != stored:
+            print(f"--- {case}: the answer differs from its golden; record not saved (see --golden {case})")
+            continue
+        (CORPUS / case / "record.json").write_text(record + "\n")
+        print(f"--- {case}: record saved ({len(record):,} chars)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -120,8 +138,11 @@ if __name__ == "__main__":
     parser.add_argument("--show", action="store_true", help="print flowmcp's answer for each case")
     parser.add_argument("--golden", metavar="NAME", help="print a case's failure summary beside its golden file")
     parser.add_argument("--write-golden", metavar="NAME", help="save a case's failure summary as its golden file")
+    parser.add_argument("--write-record", metavar="NAME", help="save a case's bridge records (or 'all')")
     args = parser.parse_args()
-    if args.golden or args.write_golden:
+    if args.write_record:
+        write_record(args.write_record)
+    elif args.golden or args.write_golden:
         golden(args.golden or args.write_golden, write=bool(args.write_golden))
     else:
         anyio.run(main, args.rounds, args.case, args.show)

@@ -214,10 +214,13 @@ class App:
         if failed:
             summary = failure_summary.from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
         elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
-            # The step process died without a Python exception (a signal, os._exit): Metaflow
-            # only knows its return code.
-            summary = failure_summary.from_exit(step, metaflow_error.get("message", "") + "\n" + output)
-            summary.task = task
+            # No record from the step process: it printed its traceback (the capture hook is off
+            # with this Metaflow), or it died without a Python exception (a signal, os._exit) and
+            # Metaflow only knows its return code.
+            summary = (failure_summary.from_traceback_text(stderr, root)
+                       or failure_summary.from_traceback_text(output, root)
+                       or failure_summary.from_exit(step, metaflow_error.get("message", "") + "\n" + output))
+            summary.step, summary.task = summary.step or step, task
         elif metaflow_error:
             summary = failure_summary.from_metaflow_error(metaflow_error, root, flow.step_names if flow else None)
         elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):

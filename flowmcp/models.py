@@ -83,6 +83,7 @@ class SpinResult(BaseModel):
     stale_upstream: list[str] = Field(
         default_factory=list, description="Upstream steps edited since the run whose state was used"
     )
+    artifacts_listed: bool = Field(True, description="False when flowmcp could not see what the step set")
     warm: bool = Field(False, description="Ran in a fork of the warm worker rather than a new interpreter")
     path_note: str | None = Field(None, description="Why a new interpreter ran, or what the warm worker did")
     notes: list[str] = Field(default_factory=list)

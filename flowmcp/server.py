@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp.types import EmptyResult, SetLevelRequestParams, ToolAnnotations
+from mcp.types import CallToolResult, EmptyResult, SetLevelRequestParams, TextContent, ToolAnnotations
 
 from . import __version__, completion, resources, tools, workflow
 from .app import App
@@ -41,6 +42,22 @@ TOOLS = {
 }
 
 
+def _telling_what_is_off(app: App, tool):
+    """The tool, its answer ending with what this Metaflow makes flowmcp do without (a missing
+    internal: `bridge/metaflow_compat.py`), once per server. The signature, and so the schema,
+    are the tool's own."""
+
+    @functools.wraps(tool)
+    async def answer_and_tell(*args, **kwargs):
+        result = await tool(*args, **kwargs)
+        notes = app.bridge.untold_notes()
+        if notes and isinstance(result, CallToolResult):
+            result.content = [*result.content, TextContent(type="text", text="\n".join(notes))]
+        return result
+
+    return answer_and_tell
+
+
 def build_server(app: App) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[App]:
@@ -64,7 +81,8 @@ def build_server(app: App) -> MCPServer:
         log_level="WARNING",
     )
     for fn, (title, hints) in TOOLS.items():
-        server.add_tool(fn, title=title, annotations=hints, description=inspect.cleandoc(fn.__doc__ or ""))
+        server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,
+                        description=inspect.cleandoc(fn.__doc__ or ""))
     for fn, title in workflow.PROMPTS.items():
         server.prompt(title=title)(fn)
     resources.register(server, app)

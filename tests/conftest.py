@@ -17,6 +17,22 @@ TOOL_NAMES = {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "ru
               "get_logs", "list_cards"}
 
 
+# Modules whose tests start Metaflow, a warm worker or the flowmcp command: the e2e tier. The
+# fast tier (`pytest -m "not e2e"`) is the rest: pure functions, and every tool against the
+# FakeBridge (tests/fakes.py) fed with records of real sessions.
+E2E_MODULES = frozenset({
+    "test_bench_smoke", "test_cli_options", "test_concurrency", "test_corpus", "test_degraded", "test_fuzz",
+    "test_housekeeping", "test_inner_loop", "test_limits", "test_long_runs", "test_readme", "test_real_flows",
+    "test_s3", "test_stdio_e2e", "test_tools", "test_transports", "test_warm", "test_workflow",
+})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 def anyio_backend():
     return "asyncio"

@@ -13,6 +13,8 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.server import build_server
 
+from .fakes import RecordingBridge, dump
+
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "case.json").exists())
 
@@ -29,33 +31,49 @@ def normalise(text: str) -> str:
     return re.sub(r"/tmp/[^\s'\"]*?/(?=[\w.]+\.py)", "<root>/", text)
 
 
-def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool]:
+def copy_case(name: str, root: Path) -> dict:
+    """The case's files in `root` (its record and golden left out); returns its spec."""
+    for path in (CORPUS / name).iterdir():
+        if path.name not in ("case.json", "expected.txt", "record.json"):
+            shutil.copy(path, root / path.name)
+    return spec(name)
+
+
+def break_case(root: Path, case_spec: dict, name: str) -> None:
+    target = root / case_spec.get("edit_file", "flow.py")
+    old, new = case_spec["edit"]
+    source = target.read_text()
+    assert source.count(old) == 1, f"{name}: the edit must apply exactly once"
+    target.write_text(source.replace(old, new))
+
+
+def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool, str]:
     """Copy the case, record a good run, apply the broken edit, spin the step through flowmcp.
 
     With `both_paths`, the step is also spun before the edit, and every spin is done twice — in
-    the warm worker and in a new interpreter (--no-warm) — and must answer the same facts."""
-    case, case_spec = CORPUS / name, spec(name)
-    for path in case.iterdir():
-        if path.name not in ("case.json", "expected.txt"):
-            shutil.copy(path, root / path.name)
+    the warm worker and in a new interpreter (--no-warm) — and must answer the same facts.
+    Returns the broken spin's text, structured answer, error flag, and what the bridge answered
+    during it (tests/fakes.py `dump`): the record the fast tier replays."""
+    case_spec = copy_case(name, root)
     step = case_spec["step"]
 
     async def go():
-        async with Client(build_server(App.create(root))) as client, \
+        app = App.create(root)
+        async with Client(build_server(app)) as client, \
                 Client(build_server(App.create(root, warm=False))) as cold:
             good = await client.call_tool("run", {"flow": "flow.py"})
             assert not good.is_error, good.content[0].text
             if both_paths:
                 await same_on_both_paths(name, "working", client, cold, step)
-            target = root / case_spec.get("edit_file", "flow.py")
-            old, new = case_spec["edit"]
-            source = target.read_text()
-            assert source.count(old) == 1, f"{name}: the edit must apply exactly once"
-            target.write_text(source.replace(old, new))
+            break_case(root, case_spec, name)
+            app._described.clear()  # a broken helper module leaves flow.py as it was: describe it anyway
+            recording = app.bridge = RecordingBridge(app.bridge)
             result = await client.call_tool("spin", {"flow": "flow.py", "step": step})
+            app.bridge = recording._real
             if both_paths:
                 await same_on_both_paths(name, "broken", client, cold, step, result)
-            return result.content[0].text, result.structured_content or {}, bool(result.is_error)
+            return (result.content[0].text, result.structured_content or {}, bool(result.is_error),
+                    dump(recording.recorded, root))
 
     return anyio.run(go)
 

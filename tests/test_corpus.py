@@ -3,7 +3,9 @@ matches the golden answer a person reviewed (tests/corpus/<case>/expected.txt). 
 also spun working and broken in both the warm worker and a new interpreter, with the same answer.
 
 A new or changed answer is never accepted blindly: `python bench/summaries.py --golden CASE`
-prints it for review; `--write-golden` saves it, once you have read it.
+prints it for review; `--write-golden` saves it, once you have read it. Each case also keeps the
+record the bridge answered with (record.json, `--write-record`): tests/test_corpus_replay.py
+renders it in milliseconds, and this test checks that a real spin still answers the same.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from .corpus_cases import CASES, CORPUS, normalise, spec, spin_broken_case
+from .fakes import essence
 
 ANSWER_BUDGET = 2500
 
@@ -18,7 +21,7 @@ ANSWER_BUDGET = 2500
 @pytest.mark.parametrize("name", CASES)
 def test_corpus_answer_has_its_facts_matches_golden_and_is_the_same_warm_or_cold(name, tmp_path, monkeypatch):
     monkeypatch.setenv("USER", "tester")
-    text, data, is_error = spin_broken_case(name, tmp_path, both_paths=True)
+    text, data, is_error, record = spin_broken_case(name, tmp_path, both_paths=True)
     assert is_error, text
     missing = [fact for fact in spec(name)["facts"] if fact not in text]
     assert not missing, f"{name}: answer lacks {missing}:\n{text}"
@@ -28,3 +31,6 @@ def test_corpus_answer_has_its_facts_matches_golden_and_is_the_same_warm_or_cold
     golden = CORPUS / name / "expected.txt"
     assert golden.exists(), f"{name}: no reviewed golden answer; see this module's docstring"
     assert normalise(summary) == golden.read_text().rstrip("\n")
+    saved = CORPUS / name / "record.json"
+    assert saved.exists(), f"{name}: no saved record for the fast tier; see this module's docstring"
+    assert essence(record) == essence(saved.read_text().rstrip("\n")), f"{name}: a real spin's record differs"

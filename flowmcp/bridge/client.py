@@ -60,6 +60,19 @@ class Bridge:
         self.config = config
         self.jobs = JobRunner(config)
         self.warm = self.jobs.warm
+        self.degraded: dict[str, str] = {}  # feature -> note, for features off with this Metaflow
+        self._told: set[str] = set()
+
+    def untold_notes(self) -> list[str]:
+        """What this Metaflow makes flowmcp do without, each said once per server."""
+        notes = [note for feature, note in sorted(self.degraded.items()) if feature not in self._told]
+        self._told.update(self.degraded)
+        return notes
+
+    async def _job(self, op: str, request: dict[str, Any], **job: Any) -> JobOutcome:
+        outcome = await self.jobs.run_job(op, request, **job)
+        self.degraded.update(outcome.degraded)
+        return outcome
 
     async def aclose(self) -> None:
         await self.jobs.aclose()
@@ -67,7 +80,7 @@ class Bridge:
     # ---- reads: a record, or one of flowmcp's errors
 
     async def _read(self, op: str, request: dict[str, Any], timeout: float = READ_TIMEOUT_S, **job: Any) -> Any:
-        outcome = await self.jobs.run_job(op, request, timeout=timeout, **job)
+        outcome = await self._job(op, request, timeout=timeout, **job)
         if outcome.timed_out:
             raise BridgeError(f"reading {op} took longer than {timeout:g} s and was stopped")
         if not outcome.ok:
@@ -107,13 +120,13 @@ class Bridge:
 
     async def run(self, request: dict[str, Any], *, timeout: float | None,
                   events: JobEvents | None) -> Ran[p.RunOutcome]:
-        outcome = await self.jobs.run_job(p.RUN, request, timeout=timeout, with_artifacts=True, events=events)
+        outcome = await self._job(p.RUN, request, timeout=timeout, with_artifacts=True, events=events)
         return _ran(p.RUN, outcome)
 
     async def spin(self, request: dict[str, Any], *, timeout: float | None, events: JobEvents | None,
                    flow_file: Path, cold_reason: str | None) -> Ran[p.SpinOutcome]:
-        outcome = await self.jobs.run_job(p.SPIN, request, timeout=timeout, with_artifacts=True, events=events,
-                                          flow_file=flow_file, cold_reason=cold_reason)
+        outcome = await self._job(p.SPIN, request, timeout=timeout, with_artifacts=True, events=events,
+                                  flow_file=flow_file, cold_reason=cold_reason)
         return _ran(p.SPIN, outcome)
 
     # ---- where things are (tools never read Metaflow's folders themselves)

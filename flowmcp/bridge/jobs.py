@@ -49,6 +49,7 @@ class JobOutcome:
     captures: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
     run_id: str | None = None  # the run (or spin) Metaflow named, even when the job was killed
+    degraded: dict[str, str] = field(default_factory=dict)  # features off with this Metaflow: why
     warm: bool = False  # ran in a fork of a warm worker
     path_note: str | None = None  # which path ran, and why not the warm one when it could have
 
@@ -281,6 +282,7 @@ def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, 
         ok=bool(result.get("ok")),
         data=result.get("data") or {},
         error=result.get("error") or {},
+        degraded=result.get("degraded") or {},
         output=output,
         output_bytes=size,
         captures=captures,

@@ -5,12 +5,84 @@ standard library only and imports Metaflow lazily. Every entry says what it reli
 Metaflow versions it was checked against; everything else in the bridge asks here.
 
 Checked against: metaflow 2.19.39.
+
+What flowmcp needs of Metaflow's internals is checked at start (`missing`, per feature). Where
+something is missing, the feature that needs it is off, the plain path takes over (printed
+tracebacks, a new interpreter, Metaflow's own spin), and answers say so once. The environment
+variable FLOWMCP_HIDE_METAFLOW (`module:Attr.path,...`) makes named internals count as missing,
+so the degraded paths can be exercised on a Metaflow that has them (tests, `flowmcp doctor`).
 """
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import os
 import sys
+
+# ---------------------------------------------------------------------------- features
+# feature -> (the internals it needs as (module, attribute path), what happens without them)
+FEATURES = {
+    "capture": (
+        [("metaflow.task", "MetaflowTask._exec_step_function"),
+         ("metaflow.datastore.task_datastore", "TaskDataStore.persist")],
+        "step failures are read from printed tracebacks, and answers do not list the artifacts a step set",
+    ),
+    "spin_guard": (
+        [("metaflow.datastore.task_datastore", "TaskDataStore.passdown_partial"),
+         ("metaflow.datastore.task_datastore", "TaskDataStore.transfer_artifacts")],
+        "a join spun right after a run may fail as it does under Metaflow's own spin",
+    ),
+    "warm": (
+        [("metaflow.runtime", "subprocess"), ("metaflow.runtime", "SpinRuntime")],
+        "every spin starts a new interpreter",
+    ),
+    "flow_cli": (
+        [("metaflow.cli", "print_metaflow_exception"), ("metaflow.cli", "print_unknown_exception"),
+         ("metaflow.cli", "show"), ("metaflow.parameters", "flow_context")],
+        "Metaflow's own errors are read from what it printed, and flows are described from their classes",
+    ),
+}
+
+
+def _hidden():
+    return {item.strip() for item in os.environ.get("FLOWMCP_HIDE_METAFLOW", "").split(",") if item.strip()}
+
+
+def _exists(module_name, path):
+    if "%s:%s" % (module_name, path) in _hidden():
+        return False
+    try:
+        value = importlib.import_module(module_name)
+        for part in path.split("."):
+            value = getattr(value, part)
+    except Exception:
+        return False
+    return True
+
+
+_missing_cache = {}
+
+
+def missing(feature):
+    """The internals `feature` needs that this Metaflow lacks ([] when it is on)."""
+    if feature not in _missing_cache:
+        needs, _ = FEATURES[feature]
+        _missing_cache[feature] = ["%s.%s" % (m, a) for m, a in needs if not _exists(m, a)]
+    return _missing_cache[feature]
+
+
+def degraded(check_all=True):
+    """{feature: one line for the answer} for every feature that is off with this Metaflow.
+    With `check_all` false, only features whose modules this process has loaded are checked: a
+    read of runs must not pay for importing the runtime."""
+    out = {}
+    for feature, (needs, consequence) in FEATURES.items():
+        if not check_all and not all(module in sys.modules for module, _ in needs):
+            continue
+        lacking = missing(feature)
+        if lacking:
+            out[feature] = "flowmcp: this Metaflow lacks %s, so %s." % (", ".join(lacking), consequence)
+    return out
 
 # ---------------------------------------------------------------------------- on-disk layouts
 # Where Metaflow keeps things, as a local project sees them (checked: 2.19.39).
@@ -231,6 +303,8 @@ def catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception):
     `metaflow.cli.main` catches every exception of a command and hands it to these two module
     functions before `sys.exit(1)`. Checked: 2.19.39 (`print_metaflow_exception`,
     `print_unknown_exception`)."""
+    if missing("flow_cli"):
+        return
     print_metaflow, print_unknown = cli.print_metaflow_exception, cli.print_unknown_exception
 
     def metaflow_exception(ex):
@@ -277,6 +351,8 @@ def record_cli_state(cli, command, sink):
     does with keeping the CLI's state object in `sink["obj"]`: the flow instance after Configs and
     mutators were processed (`obj.flow`) and its graph (`obj.graph`). Checked: 2.19.39 (`start`
     sets `ctx.obj.flow` / `ctx.obj.graph` before any subcommand; `show` takes no options)."""
+    if missing("flow_cli"):
+        return
     from metaflow._vendor import click
 
     def record():
@@ -288,7 +364,7 @@ def record_cli_state(cli, command, sink):
 def replace_runtime_subprocess(stand_in):
     """Make Metaflow's runtime start step processes through `stand_in` (a `subprocess` look-alike
     whose Popen forks instead). Checked: 2.19.39 (`metaflow.runtime` calls `subprocess.Popen`
-    through its module attribute)."""
+    through its module attribute). Only called when the warm feature is on."""
     import metaflow.runtime
 
     metaflow.runtime.subprocess = stand_in
@@ -335,10 +411,14 @@ def step_decorator_names(node):
 
 
 def wrap_step_function(task_module, wrap):
-    """Replace the method that runs the user's step function with `wrap(original)`. Checked:
-    2.19.39 (`MetaflowTask._exec_step_function(self, step_function, orig_step_func[, input_obj])`)."""
+    """Replace the method that runs the user's step function with `wrap(original)`; False when
+    the capture feature is off. Checked: 2.19.39
+    (`MetaflowTask._exec_step_function(self, step_function, orig_step_func[, input_obj])`)."""
+    if missing("capture"):
+        return False
     task_class = task_module.MetaflowTask
     task_class._exec_step_function = wrap(task_class._exec_step_function)
+    return True
 
 
 def input_artifact_names(flow):
@@ -366,6 +446,8 @@ def install_spin_passdown_guard():
     `content_addressed_store.load_blobs` (Metaflow's own `spin` too). Copying the missing blobs
     across when they are passed down, as Metaflow's persist does for a linear step's unchanged
     inputs (`transfer_artifacts`), makes them readable and persistable. Checked: 2.19.39."""
+    if missing("spin_guard"):
+        return
     from metaflow.datastore.task_datastore import TaskDataStore
 
     original = TaskDataStore.passdown_partial

@@ -214,6 +214,10 @@ class WarmPool:
                 await self._evict()
                 worker = await self._start(key, env)
                 self.workers[key] = worker
+            if worker.status.get("unsupported"):
+                self.off = f"warm workers are off: {worker.status['unsupported']}"  # for every later job too
+                await self._retire(worker)
+                raise WarmUnavailable(worker.status["unsupported"])
             if worker.status.get("hazard"):
                 self._deny(worker.status)
                 await self._retire(worker)

@@ -205,6 +205,7 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
         artifacts=artifacts,
         stdout_tail=logs.tail_text(stdout, max_lines=STDOUT_TAIL_LINES),
         failure=failure,
+        artifacts_listed=bool(capture),
         warm=ran.warm,
         path_note=ran.path_note,
         cards=sorted(app.config.relative(path) for path in task.get("cards") or []),
@@ -233,7 +234,8 @@ def render(r: models.SpinResult) -> str:
         if len(r.artifacts) > MAX_ARTIFACTS_SHOWN:
             lines.append(f"  … {len(r.artifacts) - MAX_ARTIFACTS_SHOWN} more artifacts")
     elif r.status == "succeeded":
-        lines.append("The step set no artifacts.")
+        lines.append("The step set no artifacts." if r.artifacts_listed else
+                     "Artifacts set by the step: not known (flowmcp's step hook did not run; see below).")
     if r.stdout_tail:
         lines.append("stdout:\n" + _indent(r.stdout_tail))
     for card in r.cards:

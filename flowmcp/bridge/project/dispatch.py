@@ -10,10 +10,12 @@ import os
 import sys
 import traceback
 
+from .. import metaflow_compat as compat
 from .. import protocol
 from ..protocol import INTERNAL, JobError
 from . import artifacts, cli, flows, logs_cards, runs, spin
 
+USES_FEATURES = {protocol.DESCRIBE, protocol.RUN, protocol.SPIN}  # the ops whose answers a missing internal changes
 OPS = {
     protocol.DESCRIBE: flows.op_describe,
     protocol.RUNS: runs.op_runs,
@@ -40,6 +42,10 @@ def handle(argv):
     except BaseException as ex:  # report, never die silently: the server shows this to the agent
         result = {"ok": False, "error": {"kind": INTERNAL, "message": "%s: %s" % (type(ex).__name__, ex),
                                          "traceback": traceback.format_exc()[-4000:]}}
+    try:
+        result["degraded"] = compat.degraded(check_all=req.get("op") in USES_FEATURES)
+    except Exception:
+        pass
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, default=str)

@@ -20,8 +20,12 @@ def load_flow(flow_file):
     the resulting class and graph. A file that never starts the CLI (no `Flow()` under
     `if __name__ == "__main__"`) is described from the classes it defines."""
     seen = {}
-    code, caught = run_cli(flow_file, ["--quiet", "--no-pylint", "show"],
-                           on_cli=lambda cli: compat.record_cli_state(cli, "show", seen))
+
+    def on_cli(cli):
+        seen["started"] = True
+        compat.record_cli_state(cli, "show", seen)
+
+    code, caught = run_cli(flow_file, ["--quiet", "--no-pylint", "show"], on_cli=on_cli)
     if caught.get("syntax"):
         record = caught["syntax"]
         raise JobError(SYNTAX, "%s: %s" % (record.get("type"), record.get("message")), exception=record)
@@ -44,6 +48,8 @@ def load_flow(flow_file):
     if code:
         raise JobError(FLOW_IMPORT, "the flow file called sys.exit(%r) while loading" % (code,))
     cls = _defined_flow(flow_file)
+    if seen.get("started"):  # the CLI ran, but this Metaflow would not let us keep what it built
+        return cls, None, None
     # `python file.py` would do nothing: a module of base flows, or a flow missing its last lines.
     return cls, None, {"type": "NotStarted", "headline": "Not a runnable flow file",
                        "message": "%s defines %s but never starts it: a flow file ends with "

@@ -63,9 +63,9 @@ def install(task_module):
             record["hook_error"] = repr(hook_error)
         _write(pending["dir"], record)
 
-    compat.wrap_step_function(task_module, wrap)
-    compat.install_persist_hook(after_persist)
     compat.install_spin_passdown_guard()  # acts only on datastores of a spin
+    if compat.wrap_step_function(task_module, wrap):  # off where this Metaflow lacks what it needs
+        compat.install_persist_hook(after_persist)
 
 
 def _record_exception(record, ex, flow):

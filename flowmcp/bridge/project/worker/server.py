@@ -44,6 +44,7 @@ class Worker:
         self.preloaded = []
         self.skipped = dict(config.get("deny") or {})  # module -> why it was not preloaded
         self.hazard = None
+        self.unsupported = None  # the warm path cannot work with this Metaflow: why
         self.hazard_module = None
         self.jobs = {}  # job child pid -> (connection, job folder)
         self.wakeup_fds = ()
@@ -135,6 +136,7 @@ class Worker:
             "preloaded": self.preloaded,
             "skipped": self.skipped,
             "hazard": self.hazard,
+            "unsupported": self.unsupported,
             "hazard_module": self.hazard_module,
             "modules": len(sys.modules),
         }
@@ -217,6 +219,8 @@ class Worker:
 
     def refusal(self, job):
         """Why this job must take the plain path, or None."""
+        if self.unsupported:
+            return self.unsupported
         if self.hazard:
             return "forking is not safe here: " + self.hazard
         env = job["env"]
@@ -296,6 +300,9 @@ def main(argv, startup_modules=frozenset(), script_headroom=None):
     listener.listen(64)
     worker = Worker(config)
     worker.preload(preload.CORE + list(config.get("modules", [])))
+    lacking = compat.missing("warm")
+    if lacking:  # every job is refused, with the reason the answer gives
+        worker.unsupported = "this Metaflow lacks %s, which the warm path needs" % ", ".join(lacking)
     print("flowmcp worker %d ready: %d modules; skipped %s; hazard %s" % (
         os.getpid(), len(sys.modules), sorted(worker.skipped), worker.hazard), file=sys.stderr, flush=True)
     try:

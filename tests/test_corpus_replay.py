@@ -1,0 +1,38 @@
+"""The corpus in milliseconds: each case's saved bridge records, replayed through the real spin
+tool, give the reviewed golden answer (tests/test_corpus.py checks the records against real spins)."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from flowmcp.app import App
+from flowmcp.server import build_server
+
+from .corpus_cases import CASES, CORPUS, break_case, copy_case, normalise
+from .fakes import FakeBridge, load
+
+pytestmark = pytest.mark.anyio
+RECORDED = [name for name in CASES if (CORPUS / name / "record.json").exists()]
+
+
+@pytest.mark.parametrize("name", RECORDED)
+async def test_a_saved_record_renders_the_golden_answer(name, tmp_path):
+    case_spec = copy_case(name, tmp_path)
+    break_case(tmp_path, case_spec, name)
+    app = App.create(tmp_path)
+    app.bridge = fake = FakeBridge(tmp_path)
+    for op, answer in load((CORPUS / name / "record.json").read_text(), tmp_path):
+        fake.queue(op, answer)
+    async with Client(build_server(app)) as client:
+        result = await client.call_tool("spin", {"flow": "flow.py", "step": case_spec["step"]})
+    text = result.content[0].text
+    assert result.is_error, text
+    assert not [fact for fact in case_spec["facts"] if fact not in text], text
+    summary = result.structured_content["failure"]["summary"]
+    assert normalise(summary) == (CORPUS / name / "expected.txt").read_text().rstrip("\n")
+
+
+def test_every_case_has_a_saved_record():
+    without = [name for name in CASES if name not in RECORDED]
+    assert without == [], f"record them with: python bench/summaries.py --write-record NAME ({without})"
