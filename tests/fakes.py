@@ -25,7 +25,8 @@ OPS = ("describe", "runs", "flows", "run_detail", "inspect", "logs", "cards", "a
 class _Warm:
     """What tests and the server's shutdown ask of the warm pool when there is none."""
 
-    workers: dict = {}
+    def __init__(self):
+        self.workers: dict = {}
 
     async def aclose(self) -> None:
         return None

@@ -80,7 +80,7 @@ async def test_without_the_cli_hooks_flows_are_described_from_their_classes_and_
     (root / "graph.py").write_text(source.replace("self.next(self.end)", "self.next(self.ned)"))
     async with _server(root, "metaflow.cli:show", monkeypatch) as c:
         text, status, is_error = await call(c, "flow_status", flow="params_flow.py")
-        assert not is_error and [s["name"] for s in status["steps"]][0] == "start", text
+        assert not is_error and status["steps"][0]["name"] == "start", text
         assert "described from their classes" in text
-        text, data, is_error = await call(c, "run", flow="graph.py")
+        text, _, is_error = await call(c, "run", flow="graph.py")
         assert is_error and "ned" in text, text
