@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from . import models
 from .bridge import capture
 from .bridge.client import Bridge
-from .bridge.housekeeping import prune_client_cache, prune_spins
+from .bridge.housekeeping import Housekeeper
 from .catalog import FlowCatalog
 from .config import Config
 from .errors import BridgeError, FlowFileError, InterpreterDied
 from .ledger import RunLedger
 from .state import ProjectState
 from .summarize import failure as failure_summary
-
-log = logging.getLogger("flowmcp")
 
 
 @dataclass
@@ -53,13 +49,14 @@ class App:
     _described: dict[Path, tuple[tuple[int, int], FlowDescription]] = field(default_factory=dict)
     task_group: Any = None  # set by the server's lifespan: where background runs live
     background: dict[str, Any] = field(default_factory=dict)  # pathspec -> BackgroundRun
-    _pruning: dict[str, bool] = field(default_factory=dict)  # flow -> another pass wanted
     _told: set[str] = field(default_factory=set)  # notes said once per server
 
     def __post_init__(self) -> None:
         self.bridge = Bridge(self.config)
         self.state = ProjectState(self.config.state_dir / "state.json")
         self.catalog = FlowCatalog(self.config.root)
+        self.housekeeper = Housekeeper(self.config.root, self.config.state_dir / "client_cache",
+                                       self.config.keep_spins)
         self.ledger = RunLedger(self.config.state_dir)
 
     @classmethod
@@ -147,37 +144,9 @@ class App:
         return identity, notes
 
     async def housekeep(self, flow_name: str) -> None:
-        """Prune the flow's old spins and stale client-cache copies after an answer, not before
-        it: with many spins kept, finding unreferenced blobs reads every spin's index."""
-        if self.task_group is None:
-            await anyio.to_thread.run_sync(self._prune_pass, flow_name)
-            return
-        if flow_name in self._pruning:
-            self._pruning[flow_name] = True  # one more pass when the running one ends
-            return
-        self._pruning[flow_name] = False
-        self.task_group.start_soon(self._prune, flow_name)
-
-    async def _prune(self, flow_name: str) -> None:
-        with anyio.CancelScope(shield=True):  # a pass is short: never leave one half done
-            try:
-                while True:
-                    await anyio.to_thread.run_sync(self._prune_pass, flow_name)
-                    if not self._pruning.get(flow_name):
-                        break
-                    self._pruning[flow_name] = False
-            finally:
-                self._pruning.pop(flow_name, None)
-
-    def _prune_pass(self, flow_name: str) -> None:
-        """One housekeeping pass. Background work never takes the server down: a pass that fails
-        (a folder another server is pruning, a name we did not expect) is logged, and the next
-        pass tries again."""
-        try:
-            prune_spins(self.config.root, flow_name, self.config.keep_spins)
-            prune_client_cache(self.config.root, self.config.state_dir / "client_cache")
-        except Exception:
-            log.exception("housekeeping of %s failed; it will be tried again after the next spin", flow_name)
+        """Prune the flow's old spins and stale client-cache copies after an answer (see
+        `bridge/housekeeping.py`): in the server's task group, or at once without one."""
+        await self.housekeeper.after(flow_name, self.task_group)
 
     def _check_syntax(self, path: Path) -> None:
         """Compile the file here first: a syntax error answers in milliseconds, not after an
@@ -191,7 +160,7 @@ class App:
 
     def _load_error(self, record: dict, path: Path) -> FlowFileError:
         summary = failure_summary.from_capture({"exception": record}, self.config.root, flow_file=path)
-        failure = to_model(summary)
+        failure = failure_summary.as_model(summary)
         return FlowFileError(f"{self.config.relative(path)} cannot be loaded: {failure.summary}", failure)
 
     def _describe_error(self, error: FlowFileError, path: Path) -> FlowFileError:
@@ -199,63 +168,3 @@ class App:
         if error.detail.get("exception"):
             return self._load_error(error.detail["exception"], path)
         return error
-
-    # ------------------------------------------------------------------ failures
-
-    def failure(self, *, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
-                stderr: str = "", output: str = "", flow: FlowDescription | None = None,
-                spin: bool = False) -> models.Failure:
-        """The best failure summary from what a failed job left, most structured source first."""
-        root = self.config.root
-        flow_file = flow.file if flow else None
-        summary = None
-        failed = [c for c in captures if c.get("exception") and (step is None or c.get("step") == step)]
-        metaflow_error = (cli_error or {}).get("metaflow")
-        if failed:
-            summary = failure_summary.from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
-        elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
-            # No record from the step process: it printed its traceback (the capture hook is off
-            # with this Metaflow), or it died without a Python exception (a signal, os._exit) and
-            # Metaflow only knows its return code.
-            summary = (failure_summary.from_traceback_text(stderr, root)
-                       or failure_summary.from_traceback_text(output, root)
-                       or failure_summary.from_exit(step, metaflow_error.get("message", "") + "\n" + output))
-            summary.step, summary.task = summary.step or step, task
-        elif metaflow_error:
-            summary = failure_summary.from_metaflow_error(metaflow_error, root, flow.step_names if flow else None)
-        elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):
-            # Raised in the process that started Metaflow's CLI, not in a step: the flow (its module
-            # code, its configs, its decorators) is what failed.
-            record = cli_error.get("syntax") or cli_error.get("exception")
-            summary = failure_summary.from_capture({"exception": record}, root, step=None, task=None,
-                                                   flow_file=flow_file)
-            summary.origin = "flow"
-        if summary is None:
-            summary = (failure_summary.from_traceback_text(stderr, root)
-                       or failure_summary.from_traceback_text(output, root))
-            if summary is not None:
-                summary.step, summary.task = step, task
-        if summary is None:
-            summary = failure_summary.from_exit(step, output)
-            summary.task = task
-        if spin and summary.origin == "step":
-            step_info = next((s for s in flow.steps if s["name"] == step), {}) if flow else {}
-            failure_summary.spin_context(summary, step_info.get("decorators") or [])
-        return to_model(summary)
-
-
-def to_model(summary: failure_summary.Failure) -> models.Failure:
-    where = summary.where
-    return models.Failure(
-        step=summary.step,
-        task=summary.task,
-        exception_type=summary.exception_type,
-        message=failure_summary.cut_middle(summary.message, failure_summary.MAX_MESSAGE_CHARS),
-        file=where.file if where else None,
-        line=where.line if where else None,
-        function=where.func if where else None,
-        code=where.code if where else None,
-        hints=summary.hints,
-        origin=summary.origin,
-        summary=failure_summary.render(summary),
-    )

@@ -13,8 +13,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".metaflow", ".metaflow_spin",
-                       ".flowmcp"})
+from .bridge.metaflow_compat import LOCAL_DIR, SPIN_DIR
+from .bridge.protocol import STATE_DIR
+
+SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", LOCAL_DIR, SPIN_DIR, STATE_DIR})
 MAX_ENTRIES = 5000  # folder entries looked at per walk
 MAX_FLOW_FILES = 200
 HEAD_BYTES = 200_000  # of each .py file, for the FlowSpec check

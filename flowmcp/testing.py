@@ -47,9 +47,9 @@ class StepResult(Mapping):
     @property
     def task(self):
         if self._task is None:
-            from metaflow import Task
+            from .bridge.metaflow_compat import spin_task
 
-            self._task = Task(self.pathspec, _namespace_check=False, _current_metadata=f"spin@{self.root}")
+            self._task = spin_task(self.pathspec, root=self.root)
         return self._task
 
     def __getitem__(self, name: str) -> Any:

@@ -655,7 +655,7 @@ def test_empty_and_all_nan_arrays_do_not_break_stats():
 
 def test_huge_array_stats_come_from_an_evenly_spaced_sample_and_say_so(monkeypatch):
     np = pytest.importorskip("numpy")
-    monkeypatch.setattr(artifacts, "MAX_STATS_ELEMENTS", 1000)
+    monkeypatch.setattr(artifacts.arrays, "MAX_STATS_ELEMENTS", 1000)
     text = describe(np.arange(100_000, dtype=np.int64))
     assert "(from 1,000 evenly spaced of 100,000 elements)" in text
 

@@ -17,6 +17,7 @@ from flowmcp.catalog import FlowCatalog, read_head
 from flowmcp.headless import usage_problem
 from flowmcp.ledger import RunLedger, process_start
 from flowmcp.summarize import failure as failure_summary
+from flowmcp.summarize import hints
 
 # ----------------------------------------------------------------------------- run status
 
@@ -150,7 +151,7 @@ def test_a_known_metaflow_spin_bug_is_not_blamed_on_the_users_line():
         frames=[failure_summary.Frame("flow.py", 31, "join", 'print("x is %s" % self.pass_down)', user=True),
                 failure_summary.Frame("/venv/site-packages/metaflow/datastore/content_addressed_store.py", 168,
                                       "load_blobs")])
-    failure_summary.spin_context(failure, [])
+    hints.spin_context(failure, [])
     assert failure.origin == "metaflow" and failure.hints[0].startswith("Not your code")
 
 
@@ -211,3 +212,38 @@ SCHEMA = {"properties": {"flow": {}, "step": {}, "run": {}}, "required": ["flow"
 ])
 def test_call_says_which_argument_is_missing_or_unknown(arguments, problem):
     assert usage_problem("spin", SCHEMA, arguments) == problem
+
+
+# ----------------------------------------------------------------------------- pathspecs
+
+
+@pytest.mark.parametrize("text, least, parts", [
+    ("F/12/start/3", "task", ("F", "12", "start", "3")),
+    ("/F/12/start/", "step", ("F", "12", "start", None)),
+    ("F/12", "run", ("F", "12", None, None)),
+])
+def test_pathspecs_are_parsed_in_one_place(text, least, parts):
+    from flowmcp.pathspec import Pathspec
+
+    spec = Pathspec.parse(text, least=least)
+    assert (spec.flow, spec.run, spec.step, spec.task) == parts
+
+
+@pytest.mark.parametrize("text, least", [("F", "run"), ("F/12", "step"), ("F/1 2/start", "step"),
+                                         ("9F/12", "run"), ("F/" + "1" * 5000, "run")])
+def test_a_bad_pathspec_says_what_was_expected_and_echoes_at_most_a_little(text, least):
+    from flowmcp.errors import BadArgumentError
+    from flowmcp.pathspec import Pathspec
+
+    with pytest.raises(BadArgumentError) as raised:
+        Pathspec.parse(text, least=least)
+    assert "use Flow/run_id" in str(raised.value) and len(str(raised.value)) < 400
+
+
+def test_a_run_argument_is_an_id_or_a_run_of_the_same_flow():
+    from flowmcp.errors import BadArgumentError
+    from flowmcp.pathspec import Pathspec
+
+    assert Pathspec.of_run("12", "F").run == "12" and Pathspec.of_run("F/12", "F").run == "12"
+    with pytest.raises(BadArgumentError, match="not a run of F"):
+        Pathspec.of_run("G/12", "F")

@@ -14,6 +14,7 @@ import sys
 
 from ..summarize import artifacts as summaries
 from ..summarize.text import cut_middle
+from . import metaflow_compat as compat
 
 MAX_FRAMES = 60  # frames kept per exception, head and tail; recursion is folded before this
 MAX_MESSAGE_CHARS = 4000
@@ -288,16 +289,7 @@ def _attr_candidates(attr, frame, code):
         owner = _lookup(frame, expr)
     except Exception:
         return None
-    names = set()
-    try:
-        datastore = vars(owner).get("_datastore")  # a flow's inputs: artifacts not yet loaded
-    except TypeError:
-        datastore = None
-    for index in ("_objects", "spin_artifacts"):
-        try:
-            names.update(getattr(datastore, index, None) or {})
-        except Exception:
-            pass
+    names = set(compat.input_artifact_names(owner))  # a flow's inputs: artifacts not yet loaded
     try:
         names.update(vars(owner))
     except TypeError:

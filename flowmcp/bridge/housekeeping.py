@@ -11,35 +11,75 @@ Reading an artifact through Metaflow's client leaves an uncompressed copy in the
 
 from __future__ import annotations
 
-import json
+import logging
 import shutil
 import time
 from pathlib import Path
 
+import anyio
+
+from . import metaflow_compat as layout
+
 PERSISTED_GRACE_S = 3600  # a spin the agent asked to persist is kept at least this long
 BLOB_GRACE_S = 600  # a blob this fresh may belong to a spin still being written
+
+log = logging.getLogger("flowmcp")
+
+
+class Housekeeper:
+    """Runs the passes after answers, one at a time per flow, in the server's task group."""
+
+    def __init__(self, root: Path, client_cache: Path, keep_spins: int):
+        self.root, self.client_cache, self.keep_spins = root, client_cache, keep_spins
+        self._running: dict[str, bool] = {}  # flow -> another pass wanted when this one ends
+
+    async def after(self, flow_name: str, task_group=None) -> None:
+        if task_group is None:
+            await anyio.to_thread.run_sync(self.pass_over, flow_name)
+            return
+        if flow_name in self._running:
+            self._running[flow_name] = True  # one more pass when the running one ends
+            return
+        self._running[flow_name] = False
+        task_group.start_soon(self._passes, flow_name)
+
+    async def _passes(self, flow_name: str) -> None:
+        with anyio.CancelScope(shield=True):  # a pass is short: never leave one half done
+            try:
+                while True:
+                    await anyio.to_thread.run_sync(self.pass_over, flow_name)
+                    if not self._running.get(flow_name):
+                        break
+                    self._running[flow_name] = False
+            finally:
+                self._running.pop(flow_name, None)
+
+    def pass_over(self, flow_name: str) -> None:
+        """One pass. Background work never takes the server down: a pass that fails (a folder
+        another server is pruning, a name we did not expect) is logged, and the next pass tries
+        again."""
+        try:
+            prune_spins(self.root, flow_name, self.keep_spins)
+            prune_client_cache(self.root, self.client_cache)
+        except Exception:
+            log.exception("housekeeping of %s failed; it will be tried again after the next spin", flow_name)
 
 
 def prune_spins(root: Path, flow: str, keep: int, now: float | None = None) -> int:
     """Remove old spins of `flow` beyond the newest `keep`; return how many were removed."""
     now = time.time() if now is None else now
-    spins = root / ".metaflow_spin" / flow
-    runs = sorted((p for p in _children(spins) if _is_id(p.name)), key=lambda p: int(p.name), reverse=True)
+    spins = Path(layout.spin_flow_folder(root, flow))
+    runs = sorted((p for p in _children(spins) if layout.is_run_id(p.name)), key=lambda p: int(p.name), reverse=True)
     removed = 0
     for run in runs[keep:]:
-        if _persisted(run) and now - _mtime(run, now) < PERSISTED_GRACE_S:
+        if layout.saved_objects(run) and now - _mtime(run, now) < PERSISTED_GRACE_S:
             continue
         shutil.rmtree(run, ignore_errors=True)
-        shutil.rmtree(root / ".metaflow_spin" / "mf.cards" / flow / "runs" / run.name, ignore_errors=True)
+        shutil.rmtree(layout.spin_card_folder(root, flow, run.name), ignore_errors=True)
         removed += 1
     if removed:
         _collect_blobs(spins, now)
     return removed
-
-
-def _is_id(name: str) -> bool:
-    """A spin id: ASCII digits only (`'²'.isdigit()` is true, and int('²') raises)."""
-    return name.isascii() and name.isdigit()
 
 
 def _mtime(path: Path, default: float) -> float:
@@ -57,66 +97,27 @@ def _children(folder: Path) -> list[Path]:
         return []
 
 
-def _objects(run: Path) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for data_json in run.glob("*/*/*.data.json"):
-        try:
-            objects = json.loads(data_json.read_text()).get("objects") or {}
-        except (OSError, ValueError):
-            continue
-        if isinstance(objects, dict):
-            found.update(objects)
-    return found
-
-
-def _persisted(run: Path) -> bool:
-    return bool(_objects(run))
-
-
 def _collect_blobs(spins: Path, now: float) -> None:
     """Delete blobs of the flow's spin store that no remaining spin refers to."""
     referenced = set()
     for run in _children(spins):
-        if _is_id(run.name):
-            referenced.update(_objects(run).values())
-    for shard in _children(spins / "data"):
-        for blob in _files(shard):
-            key = blob.name.removesuffix("_meta")
-            if key not in referenced and now - _mtime(blob, now) > BLOB_GRACE_S:
-                blob.unlink(missing_ok=True)
-
-
-def _files(folder: Path) -> list[Path]:
-    try:
-        return list(folder.iterdir())
-    except OSError:
-        return []
-
-
-# Metaflow's client cache layout (client/filecache.py, checked on 2.19.39): one folder per flow
-# datastore, `<type>.<root with / as _>.<Flow>/<sha[:2]>/<sha>.blob`, and one per task,
-# `<type>.<root>.<Flow>.<run>.<step>.<task>.<attempt>/`.
-CACHED_STORES = {"local": ".metaflow", "spin": ".metaflow_spin"}
+        if layout.is_run_id(run.name):
+            referenced.update(layout.saved_objects(run).values())
+    for key, path in layout.blob_files(spins):
+        blob = Path(path)
+        if key not in referenced and now - _mtime(blob, now) > BLOB_GRACE_S:
+            blob.unlink(missing_ok=True)
 
 
 def prune_client_cache(root: Path, cache: Path) -> int:
     """Delete client-cache copies whose source is gone (a deleted run or blob); return how many."""
     removed = 0
-    for kind, folder in CACHED_STORES.items():
-        store = root / folder
-        prefix = f"{kind}.{str(store).replace('/', '_')}."
-        for entry in _children(cache):
-            if not entry.name.startswith(prefix):
-                continue
-            parts = entry.name[len(prefix):].split(".")
-            if len(parts) == 1:  # a flow's blobs
-                for shard in _children(entry):
-                    for blob in _files(shard):
-                        sha = blob.name.removesuffix(".blob")
-                        if not (store / parts[0] / "data" / sha[:2] / sha).exists():
-                            blob.unlink(missing_ok=True)
-                            removed += 1
-            elif len(parts) == 5 and not (store / parts[0] / parts[1]).exists():  # a task of a gone run
-                shutil.rmtree(entry, ignore_errors=True)
-                removed += 1
+    for path, is_folder, source_exists in list(layout.client_cache_copies(root, cache)):
+        if source_exists:
+            continue
+        if is_folder:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            Path(path).unlink(missing_ok=True)
+        removed += 1
     return removed

@@ -7,28 +7,25 @@ traceback — and `render(failure, budget)` draws it, headline first.
 
 from __future__ import annotations
 
-import ast
-import difflib
 import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import models
+from . import hints
 from .text import cut_middle
 
 MAX_CHARS = 2500
 MAX_MESSAGE_CHARS = 600  # of the exception message in the headline; the rest is cut in the middle
 MAX_USER_FRAMES = 6
 MAX_VALUES = 8
-MAX_CLOSE_MATCHES = 3
-MAX_NAMES_LISTED = 12
 MACHINERY = {"metaflow", "flowmcp", "driver.py"}  # what runs the step: Metaflow (click is vendored in it), us
 
 _TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
 # The exception line after the frames: `ValueError: msg`, `pkg.Error: msg`, or a bare `StopIteration`
 _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*))?$")
 _COMPREHENSIONS = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>", "<lambda>"}
-_NEEDS_ENVIRONMENT = re.compile(r"@(conda|pypi)\w* decorator requires --environment=")
 _LIB_NAME = re.compile(r"(?:site|dist)-packages/(?P<pkg>[^/]+)/")
 
 
@@ -115,7 +112,7 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
     failure.step = step or record.get("step")
     failure.task = task
     failure.split = record.get("split")
-    failure.hints.extend(_hints(exc, record.get("available"), failure, flow_file, root))
+    failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root))
     missing = exc.get("attr_name")
     if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":
         del failure.values[f"self.{missing}"]  # the headline already says so
@@ -185,11 +182,9 @@ def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -
         source="metaflow",
         origin="flow",  # raised by Metaflow's CLI before or around the steps: never the step's own code
     )
-    environment = _NEEDS_ENVIRONMENT.search(message)
+    environment = hints.environment_hint(message)
     if environment:
-        # @conda/@pypi: Metaflow asks for its --environment option, which our tools take as an argument.
-        failure.hints.append(f'Pass environment="{environment.group(1)}" to run, spin or resume: the flow\'s '
-                             f"@{environment.group(1)} decorators need Metaflow to build their environment.")
+        failure.hints.append(environment)
     elif steps and "step" in message.lower():  # a graph problem: say what exists
         failure.hints.append("The flow's steps: " + ", ".join(steps) + ".")
     return failure
@@ -269,123 +264,61 @@ def plain_metaflow_text(text: str) -> str:
     return _DOUBLE_COLON.sub(r"\1", _MARKUP.sub(r"\1", text))
 
 
-# What a spin adds to a failure: facts about Metaflow's spin that explain it.
-_SPIN_BUG_FILE = "datastore/content_addressed_store.py"
+def best_failure(*, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
+                 stderr: str = "", output: str = "", root: Path, flow_file: Path | None = None,
+                 step_names: list[str] | None = None, step_decorators: list[str] | None = None,
+                 spin: bool = False) -> Failure:
+    """The best summary of what a failed job left, the most structured source first: the step
+    process's record, Metaflow's own error, an error of the process that started Metaflow's CLI,
+    a printed traceback, and last the exit status."""
+    summary = None
+    failed = [c for c in captures if c.get("exception") and (step is None or c.get("step") == step)]
+    metaflow_error = (cli_error or {}).get("metaflow")
+    if failed:
+        summary = from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
+    elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
+        # No record from the step process: it printed its traceback (the capture hook is off with
+        # this Metaflow), or it died without a Python exception (a signal, os._exit) and Metaflow
+        # only knows its return code.
+        summary = (from_traceback_text(stderr, root) or from_traceback_text(output, root)
+                   or from_exit(step, metaflow_error.get("message", "") + "\n" + output))
+        summary.step, summary.task = summary.step or step, task
+    elif metaflow_error:
+        summary = from_metaflow_error(metaflow_error, root, step_names)
+    elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):
+        # Raised in the process that started Metaflow's CLI, not in a step: the flow (its module
+        # code, its configs, its decorators) is what failed.
+        record = cli_error.get("syntax") or cli_error.get("exception")
+        summary = from_capture({"exception": record}, root, flow_file=flow_file)
+        summary.origin = "flow"
+    if summary is None:
+        summary = from_traceback_text(stderr, root) or from_traceback_text(output, root)
+        if summary is not None:
+            summary.step, summary.task = step, task
+    if summary is None:
+        summary = from_exit(step, output)
+        summary.task = task
+    if spin and summary.origin == "step":
+        hints.spin_context(summary, step_decorators or [])
+    return summary
 
 
-def spin_context(failure: Failure, step_decorators: list[str]) -> None:
-    """Hints that only hold under spin, and a known Metaflow spin bug told apart from the user's
-    code (its traceback ends on the user's line that read the artifact, which is not the fault)."""
-    files = [f.file.replace("\\", "/") for f in failure.frames]
-    if failure.exception_type == "TypeError" and any(f.endswith(_SPIN_BUG_FILE) for f in files) and \
-            "NoneType" in failure.message:
-        failure.origin = "metaflow"
-        failure.hints.insert(0, "Not your code: a known Metaflow 2.19 spin bug (an artifact passed down from "
-                                "further upstream is not found in the spin datastore). run(flow) runs this step "
-                                "correctly.")
-    elif any("metaflow/client/" in f for f in files):
-        failure.hints.append("Under spin, Metaflow's Client sees only spin runs (the spin@ metadata provider), "
-                             "not your flows' runs: pass the value in with artifacts={...} or artifacts_module, "
-                             "or run(flow) to exercise this step.")
-    if "catch" in step_decorators:
-        failure.hints.append("spin runs the step without @catch (Metaflow drops it, and @retry, under spin): in a "
-                             "run, @catch would record this error and the run would go on.")
-
-
-# ---------------------------------------------------------------------------- did you mean
-
-
-def _hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
-           root: Path) -> list[str]:
-    etype = exc.get("type")
-    if etype == "AttributeError":
-        return _attribute_hints(exc, available, failure, flow_file, root)
-    if etype == "KeyError":
-        hints = []
-        for cand in exc.get("key_candidates") or []:
-            count = f"{cand.get('expr')} has {cand.get('count'):,} keys"
-            if cand.get("close"):
-                hints.append("Did you mean " + " or ".join(repr(c) for c in cand["close"]) + f"? ({count}).")
-            else:
-                hints.append(f"{count}: {_listing(cand.get('sample') or [])}.")
-        return hints
-    if etype == "SystemExit":
-        return [f"The step called sys.exit({exc.get('message') or ''}), which Metaflow counts as a failure: "
-                "raise an exception with a message instead, or let the step return."]
-    if etype in ("ModuleNotFoundError", "ImportError") and exc.get("module_name"):
-        close = exc.get("module_close") or []
-        if close:
-            names = " or ".join(repr(c) for c in close)
-            return [f"Did you mean {names} (installed for {exc.get('interpreter')})?"]
-        return [
-            f"Module {exc['module_name']!r} is not installed for {exc.get('interpreter')}; "
-            "install it in the project's environment (or start flowmcp with --python)."
-        ]
-    return []
-
-
-def _attribute_hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
-                     root: Path) -> list[str]:
-    """`owner.name` missing: the owner's closest names; for `self.name`, where the flow sets it."""
-    name = exc.get("attr_name")
-    cand = exc.get("attr_candidates") or {}
-    owner = cand.get("owner")
-    where = failure.where
-    if not owner and name and where is not None and re.search(rf"\bself\.{re.escape(name)}\b", where.code):
-        owner = "self"  # a record without live lookups (an older capture, a parsed traceback)
-    if not name or not owner:
-        return []
-    hints = []
-    names = cand.get("names") or []
-    if owner == "self" and available:
-        names = [n for n in available if not n.startswith("_")]  # the step's inputs, complete
-    close = cand.get("close") or difflib.get_close_matches(name, names, n=MAX_CLOSE_MATCHES, cutoff=0.6)
-    if close:
-        hints.append("Did you mean " + " or ".join(f"{owner}.{c}" for c in close) + "?")
-    if owner == "self":
-        if names:
-            hints.append(f"Artifacts available here: {_listing(names)}.")
-        setters = assignments(flow_file).get(name, []) if flow_file is not None else []
-        elsewhere = [(s, ln) for s, ln in setters if s != failure.step]
-        if elsewhere:
-            step_name, line = elsewhere[0]
-            hints.append(
-                f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
-                "state predates it: run the flow to record it before spinning this step "
-                "(a spin's outputs do not feed later spins)."
-            )
-        elif flow_file is not None and not setters and not close:
-            hints.append(
-                f"No step in {_rel(flow_file, root)} sets {name}: set self.{name} in an upstream step, "
-                "or pass it with spin(..., artifacts={...})."
-            )
-    elif names:
-        hints.append(f"{owner} has: {_listing(names)}.")
-    return hints
-
-
-def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
-    """`self.X = ...` in the flow source: X -> [(step function, line)], in source order."""
-    try:
-        tree = ast.parse(Path(flow_file).read_text())
-    except (OSError, SyntaxError, ValueError):
-        return {}
-    found: dict[str, list[tuple[str, int]]] = {}
-    for func in ast.walk(tree):
-        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for node in ast.walk(func):
-            targets = []
-            if isinstance(node, ast.Assign):
-                targets = node.targets
-            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-                targets = [node.target]
-            for t in targets:
-                for sub in ast.walk(t):
-                    if (isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name)
-                            and sub.value.id == "self"):
-                        found.setdefault(sub.attr, []).append((func.name, sub.lineno))
-    return found
+def as_model(summary: Failure) -> models.Failure:
+    """The summary as the tools' typed answer carries it (rendered included)."""
+    where = summary.shown_where
+    return models.Failure(
+        step=summary.step,
+        task=summary.task,
+        exception_type=summary.exception_type,
+        message=cut_middle(summary.message, MAX_MESSAGE_CHARS),
+        file=where.file if where else None,
+        line=where.line if where else None,
+        function=where.func if where else None,
+        code=where.code if where else None,
+        hints=summary.hints,
+        origin=summary.origin,
+        summary=render(summary),
+    )
 
 
 # ---------------------------------------------------------------------------- render
@@ -529,8 +462,3 @@ def _source_line(path: Path, line: int) -> str:
         pass
     return ""
 
-
-def _listing(names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_NAMES_LISTED])
-    more = len(names) - MAX_NAMES_LISTED
-    return shown + (f" (+{more} more)" if more > 0 else "")

@@ -16,8 +16,9 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from ..app import App
-from ..errors import BadArgumentError, FlowFileError, FlowmcpError
+from ..errors import FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
+from ..pathspec import Pathspec
 
 log = logging.getLogger("flowmcp")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PASSWD|KEY|CREDENTIAL|AUTH|SESSION|COOKIE|PRIVATE", re.IGNORECASE)
@@ -89,19 +90,10 @@ def redact(text: str) -> str:
     return text
 
 
-_TASK_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[^/\s]+/[A-Za-z_][A-Za-z0-9_]*(?:/[^/\s]+)?$")
-
-
 def task_pathspec(app: App, pathspec: str) -> tuple[str, bool]:
-    """A checked Flow/run/step[/task], and whether it names a spin (they live in .metaflow_spin)."""
-    pathspec = pathspec.strip().strip("/")
-    if not _TASK_PATHSPEC.match(pathspec):
-        raise BadArgumentError(
-            f"{pathspec!r} is not a task pathspec: use Flow/run_id/step or Flow/run_id/step/task_id "
-            "(run, spin and list_runs answers show them)."
-        )
-    flow_name, run_id = pathspec.split("/")[:2]
-    return pathspec, app.bridge.is_spin(flow_name, run_id)
+    """A checked Flow/run/step[/task], and whether it names a spin (the bridge knows where they live)."""
+    spec = Pathspec.parse(pathspec, least="step", what="task pathspec")
+    return str(spec), app.bridge.is_spin(spec.flow, spec.run)
 
 
 def normalise_id(value: str | int | None) -> str | None:

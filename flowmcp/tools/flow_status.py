@@ -13,7 +13,7 @@ from .. import models
 from ..app import App, FlowDescription
 from ..state import step_versions
 from ._common import agent_errors, answer, app_of, describe_or_fail
-from .list_runs import run_info, run_line
+from ._runs import run_info, run_line
 
 
 async def flow_status(

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from .. import models
 from ..errors import BadArgumentError
+from ..pathspec import Pathspec
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -47,5 +48,5 @@ async def inspect_artifact(
         )
         label = f"{result.pathspec}.{name}{result.path or ''}"
         text = f"{label}: {result.summary}" + (f"\n{result.detail}" if result.detail else "")
-        await app.housekeep(pathspec.split("/")[0])  # the client cache's copies of gone runs go
+        await app.housekeep(Pathspec.parse(pathspec).flow)  # the client cache's copies of gone runs go
         return answer(text, result)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 import anyio
@@ -15,6 +14,7 @@ from .. import models
 from ..app import App
 from ..errors import BadArgumentError, FlowFileError, FlowmcpError
 from ._common import agent_errors, answer, app_of
+from ._runs import run_info, run_line
 
 _FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -86,21 +86,6 @@ async def _flow_name(app: App, flow: str) -> tuple[str, dict | None, list[str]]:
     return desc.name, identity, notes
 
 
-def run_info(r: dict) -> models.RunInfo:
-    started = r.get("started_at")
-    return models.RunInfo(
-        pathspec=r["pathspec"],
-        status=r["status"],
-        started_at=datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds") if started else None,
-        duration_s=r.get("duration_s"),
-        failed_step=r.get("failed_step"),
-        tags=r.get("tags") or [],
-        spin_step=r.get("spin_step"),
-        file=r.get("file"),
-        ended=r.get("ended"),
-    )
-
-
 async def _flows(app: App) -> models.ListRunsResult:
     files = await app.flow_files()
     entries = []
@@ -139,21 +124,6 @@ def _render_runs(r: models.ListRunsResult, status: str) -> str:
     if r.next_cursor:
         lines.append(f"More: list_runs(flow, cursor=\"{r.next_cursor}\")")
     return "\n".join(lines)
-
-
-def run_line(run: models.RunInfo) -> str:
-    parts = [run.pathspec, run.status.replace("_", " ") + (f" ({run.ended})" if run.ended else "")]
-    if run.spin_step:
-        parts.append(f"spin of {run.spin_step}")
-    if run.started_at:
-        parts.append(run.started_at.replace("+00:00", "Z"))
-    if run.duration_s is not None:
-        parts.append(f"{run.duration_s:.1f}s")
-    if run.failed_step:
-        parts.append(f"failed at {run.failed_step}")
-    if run.tags:
-        parts.append("tags: " + ", ".join(run.tags))
-    return " · ".join(parts)
 
 
 def _render_flows(app: App, r: models.ListRunsResult) -> str:

@@ -10,9 +10,10 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ..errors import BadArgumentError, NotFoundError
+from ..errors import NotFoundError
+from ..pathspec import Pathspec
 from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
-from .run import EnvironmentOption, RunJob, WithOption, _check_tags, did_not_load, is_failure, render, scale_out
+from ._runs import EnvironmentOption, RunJob, WithOption, check_tags, did_not_load, is_failure, render, scale_out
 
 
 async def resume(
@@ -40,7 +41,7 @@ async def resume(
         if failed:
             return failed
         app.check_runnable(desc)
-        _check_tags(tags)
+        check_tags(tags)
         identity, notes = await app.identity(desc)
         origin = await _origin_run(app, desc.name, normalise_id(run), identity)
         if step is not None and step not in desc.step_names:
@@ -58,10 +59,7 @@ async def resume(
 
 async def _origin_run(app, flow_name: str, run: str | None, identity: dict | None) -> str:
     if run is not None:
-        run_id = run.split("/")[-1]
-        if "/" in run and run.split("/")[0] != flow_name:
-            raise BadArgumentError(f"run {run!r} is not a run of {flow_name}; pass {flow_name}/<run id> or the id.")
-        return run_id
+        return Pathspec.of_run(run, flow_name).run
     runs = (await app.bridge.runs(flow_name, status="failed", limit=1, identity=identity))["runs"]
     if not runs:
         raise NotFoundError(f"{flow_name} has no failed run to resume; pass run=<run id> to resume another one.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import anyio
@@ -14,10 +13,10 @@ from .. import models
 from ..app import App
 from ..bridge.client import Ran
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
+from ..pathspec import Pathspec
 from ._common import agent_errors, answer, app_of
-from .run import build_result, is_failure, render
+from ._runs import build_result, is_failure, render
 
-_RUN_PATHSPEC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*/[A-Za-z0-9_.-]+$")
 CANCEL_WAIT_S = 15
 
 
@@ -71,15 +70,15 @@ async def cancel_run(
 
 
 def _checked(pathspec: str) -> str:
-    pathspec = pathspec.strip().strip("/")
-    if not _RUN_PATHSPEC.match(pathspec):
-        raise BadArgumentError(f"{pathspec!r} is not a run pathspec: use Flow/run_id, e.g. MyFlow/1718.")
-    return pathspec
+    spec = Pathspec.parse(pathspec, least="run", what="run pathspec")
+    if spec.step is not None:
+        raise BadArgumentError(f"{pathspec!r} names a step; give the run's pathspec, {spec.run_pathspec}.")
+    return spec.run_pathspec
 
 
 async def _recorded(app: App, pathspec: str) -> models.RunResult:
     """A run this server is not running: read what Metaflow (and flowmcp's ledger) recorded."""
-    flow_name = pathspec.split("/")[0]
+    flow_name = Pathspec.parse(pathspec).flow
     record = await app.bridge.run_detail(pathspec)
     desc = await _flow_of(app, flow_name, record.get("file"))
     finished = Ran(record={"run": record, "exit_code": 0})

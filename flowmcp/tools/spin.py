@@ -18,11 +18,13 @@ from ..bridge.client import Ran
 from ..bridge.protocol import SpinOutcome
 from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, NotFoundError
+from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
+from ..summarize import failure as failure_summary
 from ..summarize import logs
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
 from ._progress import TaskProgress
-from .run import EnvironmentOption
+from ._runs import EnvironmentOption
 
 STDOUT_TAIL_LINES = 10
 MAX_ARTIFACTS_SHOWN = 12
@@ -130,8 +132,9 @@ def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: di
     """Say so when an upstream step changed after the run whose outputs this spin reused."""
     if not result.source_task:
         return
-    source_run = result.source_task.rsplit("/", 2)[0]
-    recorded = app.state.run_versions(desc.key, source_run.split("/")[1])
+    source = Pathspec.parse(result.source_task)
+    source_run = source.run_pathspec
+    recorded = app.state.run_versions(desc.key, source.run)
     result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
     if result.stale_upstream:
         changed = ", ".join(result.stale_upstream)
@@ -187,9 +190,11 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
                                  summary=f"Timeout: the spin was stopped after {timeout_s:g} s (timeout_s).")
         status = "failed"
     elif status == "failed":
-        failure = app.failure(step=step, task=task.get("pathspec"), captures=ran.captures,
-                              cli_error=data.get("cli_error"), stderr=task.get("stderr", ""),
-                              output=ran.output, flow=desc, spin=True)
+        step_info = next((s for s in desc.steps if s["name"] == step), {})
+        failure = failure_summary.as_model(failure_summary.best_failure(
+            step=step, task=task.get("pathspec"), captures=ran.captures, cli_error=data.get("cli_error"),
+            stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,
+            step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True))
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     return models.SpinResult(

@@ -1,0 +1,142 @@
+"""The flow's CLI run in-process: imported inside the flow's context, its errors heard (checked: 2.19.39)."""
+
+import importlib.abc
+import importlib.machinery
+import sys
+
+from .features import missing
+
+
+def forget_cli():
+    """Make the next `FlowSpec()` import Metaflow's CLI afresh, inside the flow's context.
+
+    `metaflow/cli.py` builds its `start` command's `--config`/`--config-value` options (and the
+    options of flow decorators such as @project) at import time, from the flow class that
+    `FlowSpec.__init__` has just put in `parameters.current_flow` before it imports the CLI. A CLI
+    imported earlier (the warm worker preloads it; the driver used to patch it) has no options for
+    the flow's Configs, and every flow with a `Config` then fails ("Config expression 'config.x'
+    could not be evaluated"). Re-executing only `metaflow.cli` costs about half a millisecond: its
+    own imports stay loaded. Checked: 2.19.39 (`FlowSpec.__init__`, `config_options_with_config_input`,
+    `add_decorator_options`)."""
+    metaflow = sys.modules.get("metaflow")
+    sys.modules.pop("metaflow.cli", None)
+    if metaflow is not None:
+        # `from . import cli` reads the package attribute before it looks at sys.modules.
+        metaflow.__dict__.pop("cli", None)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls `callback(module)` once, right after `name` is next executed, then steps aside."""
+
+    def __init__(self, name, callback):
+        self.name = name
+        self.callback = callback
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+        finder = self
+
+        def exec_then_call(module):
+            exec_module(module)
+            if finder in sys.meta_path:
+                sys.meta_path.remove(finder)
+            finder.callback(module)
+
+        spec.loader.exec_module = exec_then_call
+        return spec
+
+    def remove(self):
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+
+def after_import(name, callback):
+    """Run `callback(module)` right after `name` is next imported; returns a handle whose
+    `remove()` withdraws the request if it never was. (A finder stays installed until the module
+    really executes: `importlib.util.find_spec` asks too without importing anything.)"""
+    hook = _AfterImport(name, callback)
+    sys.meta_path.insert(0, hook)
+    return hook
+
+
+def when_cli_imported(callback):
+    """Run `callback(metaflow.cli)` when the flow imports its CLI (after `forget_cli`)."""
+    return after_import("metaflow.cli", callback)
+
+
+def catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception):
+    """Let the CLI report its top-level errors to us as objects as well as printing them.
+
+    `metaflow.cli.main` catches every exception of a command and hands it to these two module
+    functions before `sys.exit(1)`. Checked: 2.19.39 (`print_metaflow_exception`,
+    `print_unknown_exception`)."""
+    if missing("flow_cli"):
+        return
+    print_metaflow, print_unknown = cli.print_metaflow_exception, cli.print_unknown_exception
+
+    def metaflow_exception(ex):
+        on_metaflow_exception(ex)
+        print_metaflow(ex)
+
+    def unknown_exception(ex):
+        on_unknown_exception(ex)
+        print_unknown(ex)
+
+    cli.print_metaflow_exception = metaflow_exception
+    cli.print_unknown_exception = unknown_exception
+
+
+def catch_usage_errors(on_usage_error):
+    """Hear click's usage errors (a Config file that does not parse, an unknown option): click
+    prints them and exits 2 itself, so `metaflow.cli.main` never sees them. Returns a function
+    that undoes this. Checked: 2.19.39 (click vendored as `metaflow._vendor.click`)."""
+    from metaflow._vendor.click.exceptions import ClickException, UsageError
+
+    originals = {cls: cls.__dict__["show"] for cls in (ClickException, UsageError) if "show" in cls.__dict__}
+
+    def patched(show):
+        def show_and_tell(self, file=None):
+            try:
+                on_usage_error(self)
+            finally:
+                show(self, file)
+
+        return show_and_tell
+
+    for cls, show in originals.items():
+        cls.show = patched(show)
+
+    def undo():
+        for cls, show in originals.items():
+            cls.show = show
+
+    return undo
+
+
+def record_cli_state(cli, command, sink):
+    """Replace what the CLI's `command` (a command of `metaflow.cli`'s own group, e.g. `show`)
+    does with keeping the CLI's state object in `sink["obj"]`: the flow instance after Configs and
+    mutators were processed (`obj.flow`) and its graph (`obj.graph`). Checked: 2.19.39 (`start`
+    sets `ctx.obj.flow` / `ctx.obj.graph` before any subcommand; `show` takes no options)."""
+    if missing("flow_cli"):
+        return
+    from metaflow._vendor import click
+
+    def record():
+        sink["obj"] = click.get_current_context().obj
+
+    getattr(cli, command).callback = record
+
+
+def replace_runtime_subprocess(stand_in):
+    """Make Metaflow's runtime start step processes through `stand_in` (a `subprocess` look-alike
+    whose Popen forks instead). Checked: 2.19.39 (`metaflow.runtime` calls `subprocess.Popen`
+    through its module attribute). Only called when the warm feature is on."""
+    import metaflow.runtime
+
+    metaflow.runtime.subprocess = stand_in

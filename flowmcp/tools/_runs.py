@@ -1,0 +1,385 @@
+"""What the run tools share: a run job (in the call or in the background), its answer built from
+the bridge's record, and runs as models and one-line summaries. `run`, `resume`, `run_status`,
+`cancel_run`, `list_runs` and `flow_status` use it; no tool imports another tool's privates."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from .. import models
+from ..app import App, FlowDescription
+from ..bridge.client import Ran
+from ..bridge.protocol import RunOutcome
+from ..errors import BadArgumentError, BridgeError, FlowmcpError
+from ..pathspec import Pathspec
+from ..state import step_versions
+from ..summarize import failure as failure_summary
+from ..summarize import logs
+from ..summarize.text import cut_end
+from ._common import artifact_summaries
+from ._progress import TaskProgress
+
+OUTPUT_TAIL_LINES = 12
+
+START_WAIT_S = 60  # run(wait=False): how long to wait for Metaflow to name the run
+
+ARTIFACT_LINE_CHARS = 200  # per step in the run answer; inspect_artifact has the rest
+
+ARTIFACTS_CHARS = 1200
+
+MAX_TAGS = 20
+
+def fix_the_flow(failure: models.Failure) -> str:
+    """Where to look when the flow itself failed (graph, configs, decorators), not a step's run."""
+    if failure.file and failure.line:
+        return f"fix {failure.file}:{failure.line} as the message says"
+    return "fix what the message names (how the flow is defined or started, not a step's code)"
+
+def is_failure(status: str) -> bool:
+    """A run that did not do its job: failed, or stopped by its timeout. A cancelled run was
+    stopped on request, and a cancel that worked is a success."""
+    return status in ("failed", "timed_out")
+
+def did_not_load(flow_name: str, failure: models.Failure) -> models.RunResult:
+    """The answer for a run that could not start because the flow file does not load."""
+    return models.RunResult(flow=flow_name, status="failed", failure=failure)
+
+class RunJob:
+    """One run of a flow: executed in the call (wait=True) or in the server's task group."""
+
+    def __init__(self, app: App, desc: FlowDescription, cli_parameters: dict[str, str], tags: list[str],
+                 timeout_s: float | None, ctx: Context | None, options: dict[str, Any] | None = None,
+                 what: str = "run"):
+        self.app, self.desc, self.cli_parameters, self.tags = app, desc, cli_parameters, tags
+        self.options = options or {}  # with / environment / resume: passed to the driver as they are
+        self.timeout_s = timeout_s
+        self.kind = what
+        self.progress = TaskProgress(ctx, desc.step_names, f"{what} {desc.name}", on_run_id=self._named)
+        self.versions = step_versions(desc.file)  # before the run: the code it actually runs
+        self.result: models.RunResult | None = None
+        self.done = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self.started_at = time.monotonic()
+
+    @property
+    def pathspec(self) -> str | None:
+        return f"{self.desc.name}/{self.progress.run_id}" if self.progress.run_id else None
+
+    def _named(self, run_id: str, pid: int | None) -> None:
+        """Metaflow named the run: remember its file and the process that drives it, so every
+        tool can tell this run's status and file (`flowmcp/ledger.py`)."""
+        self.app.ledger.started(self.desc.name, run_id, file=self.desc.rel, pid=pid, kind=self.kind)
+
+    def _ended(self, status: str, message: str) -> None:
+        if self.progress.run_id:
+            self.app.ledger.ended(self.desc.name, self.progress.run_id, status, message)
+
+    async def execute(self) -> models.RunResult:
+        try:
+            with self.scope:
+                ran = await self.app.bridge.run(
+                    {"flow_file": str(self.desc.file), "flow_name": self.desc.name,
+                     "cli_parameters": list(self.cli_parameters.items()), "tags": self.tags, **self.options},
+                    timeout=self.timeout_s, events=self.progress,
+                )
+                if ran.timed_out and self.pathspec:
+                    self._ended("timed_out", f"stopped after {self.timeout_s:g} s (timeout_s)")
+                    # The driver was killed before reading the run back: read what it left.
+                    with contextlib.suppress(FlowmcpError):
+                        ran.record = {"run": await self.app.bridge.run_detail(self.pathspec)}
+                self.result = build_result(self.app, self.desc, ran, self.cli_parameters, self.tags, self.timeout_s)
+            if self.scope.cancelled_caught:
+                self.result = self._cancelled()
+                self._ended("cancelled", self.result.failure.message)
+            elif self.result.pathspec:
+                self.app.state.record_run(self.desc.key, Pathspec.parse(self.result.pathspec).run, self.versions,
+                                          {s.step: s.status for s in self.result.steps}, self.result.pathspec)
+            return self.result
+        except anyio.get_cancelled_exc_class():
+            # The call itself was cancelled (the client gave up, the server is stopping): the
+            # bridge has stopped every process; say so wherever the run is read later.
+            self._ended("cancelled", f"the call that started it was cancelled after "
+                                     f"{time.monotonic() - self.started_at:.0f} s; every step process was stopped")
+            raise
+        finally:
+            self.done.set()
+
+    async def start_in_background(self) -> models.RunResult:
+        """Start the run and answer as soon as Metaflow names it (or it ends first)."""
+        self.app.task_group.start_soon(self._execute_logged)
+        with anyio.move_on_after(START_WAIT_S):
+            async with anyio.create_task_group() as first:
+                async def started():
+                    await self.progress.started.wait()
+                    first.cancel_scope.cancel()
+
+                async def ended():
+                    await self.done.wait()
+                    first.cancel_scope.cancel()
+
+                first.start_soon(started)
+                first.start_soon(ended)
+        if self.result is not None:
+            return self.result
+        if self.pathspec is None:
+            self.scope.cancel()
+            raise BridgeError(f"{self.desc.name} did not start within {START_WAIT_S:g} s; it was stopped.")
+        self.app.background[self.pathspec] = self
+        return self.status()
+
+    async def _execute_logged(self) -> None:
+        try:
+            await self.execute()
+        except Exception as ex:  # a background job has nobody to raise to: keep it as its result
+            self.result = models.RunResult(
+                flow=self.desc.name, pathspec=self.pathspec, status="failed",
+                failure=models.Failure(exception_type=type(ex).__name__, message=str(ex),
+                                       summary=f"flowmcp could not finish the run: {type(ex).__name__}: {ex}"))
+
+    def status(self) -> models.RunResult:
+        """The final result, or where a background run is now."""
+        if self.result is not None:
+            return self.result
+        elapsed = time.monotonic() - self.started_at
+        return models.RunResult(
+            flow=self.desc.name, pathspec=self.pathspec, status="running", duration_s=round(elapsed, 1),
+            parameters=self.cli_parameters, tags=self.tags,
+            output_tail="\n".join(self.progress.recent),
+            progress=self.progress.summary(),
+        )
+
+    def _cancelled(self) -> models.RunResult:
+        message = f"cancelled after {time.monotonic() - self.started_at:.0f} s; every step process was stopped"
+        return models.RunResult(
+            flow=self.desc.name, pathspec=self.pathspec, status="cancelled", parameters=self.cli_parameters,
+            tags=self.tags, output_tail="\n".join(self.progress.recent), progress=self.progress.summary(),
+            failure=models.Failure(exception_type="Cancelled", message=message, summary=f"Cancelled: {message}"),
+        )
+
+WithOption = Annotated[
+    list[str],
+    Field(description="Decorators for every step, run through Metaflow: e.g. [\"kubernetes:cpu=4\"], [\"batch\"]"),
+]
+
+EnvironmentOption = Annotated[
+    Literal["pypi", "conda"] | None, Field(description="Metaflow's --environment for @pypi/@conda steps")
+]
+
+_DECORATOR = re.compile(r"^[A-Za-z_][\w.]*(?::[\w.=,/@+\-\[\]'\" ]*)?$")
+
+MAX_WITH = 10
+
+def scale_out(with_: list[str], environment: str | None) -> dict[str, Any]:
+    """The driver options that send a run to Metaflow's compute layer (`--with`, `--environment`)."""
+    if len(with_) > MAX_WITH:
+        raise BadArgumentError(f"At most {MAX_WITH} decorators in with_; got {len(with_)}.")
+    for spec in with_:
+        if not _DECORATOR.match(spec) or len(spec) > 500:
+            raise BadArgumentError(
+                f"with_ entry {spec[:60]!r} is not a decorator spec: use name[:attr=value,...], "
+                "e.g. \"kubernetes:cpu=4,memory=8000\" or \"batch\"."
+            )
+    return {"with": list(with_), "environment": environment}
+
+def check_tags(tags: list[str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise BadArgumentError(f"At most {MAX_TAGS} tags per run; got {len(tags)}.")
+    for tag in tags:
+        if not tag.strip() or "\x00" in tag or len(tag) > 500:
+            raise BadArgumentError(f"Tag {tag[:40]!r} is empty, too long (500 chars max) or has NUL characters.")
+
+def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_parameters: dict[str, str],
+                 tags: list[str], timeout_s: float | None) -> models.RunResult:
+    data: RunOutcome = ran.record or {}
+    record = data.get("run") or {}
+    tail = logs.tail_text(ran.output, max_lines=OUTPUT_TAIL_LINES)
+    order = {name: i for i, name in enumerate(desc.step_names)}  # graph order, not start times
+    steps = sorted(
+        (models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
+                           failed_tasks=s["failed_tasks"], duration_s=s["duration_s"])
+         for s in record.get("steps", [])),
+        key=lambda s: order.get(s.step, len(order)),
+    )
+    status = record.get("status") or "failed"
+    failure = None
+    if ran.timed_out:
+        status = "timed_out"
+    elif status == "running" and data.get("exit_code"):
+        status = "failed"
+    if status in ("failed", "timed_out", "cancelled") or data.get("exit_code"):
+        # The run is over: a task that never reported its end died with it (a signal, os._exit,
+        # our own kill on timeout).
+        for s in steps:
+            if s.status == "running":
+                s.status = "failed"
+    if status == "timed_out" and not ran.timed_out:  # read back later (run_status, list_runs)
+        failure = _stopped("Timeout", record.get("ended") or "stopped by its timeout", steps, tail)
+    elif status == "cancelled":
+        failure = _stopped("Cancelled", record.get("ended") or "cancelled", steps, tail)
+    elif ran.timed_out:
+        done = ", ".join(s.step for s in steps if s.status == "succeeded") or "no step"
+        killed = ", ".join(s.step for s in steps if s.status == "failed") or "none"
+        message = f"the run was stopped after {timeout_s:g} s (timeout_s); every step process was killed"
+        failure = models.Failure(
+            exception_type="Timeout",
+            message=message,
+            summary=f"Timeout: stopped after {timeout_s:g} s. Finished: {done}; stopped: {killed}.\n"
+                    f"Last output:\n{tail}",
+        )
+    elif status == "failed" and record.get("ended") and not record.get("failure"):
+        failure = _stopped("Died", record["ended"], steps, tail)
+    elif status == "failed":
+        info = record.get("failure") or {}
+        stored = info.get("stored_exception") or {}
+        died = next((s.step for s in steps if s.status == "failed"), None)
+        failure = failure_summary.as_model(failure_summary.best_failure(
+            step=info.get("step") or record.get("failed_step") or died,
+            task=info.get("task"),
+            captures=ran.captures,
+            cli_error=data.get("cli_error"),
+            stderr=info.get("stderr") or stored.get("stacktrace") or "",
+            output=ran.output,
+            root=app.config.root,
+            flow_file=desc.file,
+            step_names=desc.step_names,
+        ))
+    return models.RunResult(
+        notes=_caught(app, ran.captures, steps),
+        artifacts=_artifacts_by_step(ran.captures, [s.step for s in steps]),
+        flow=desc.name,
+        pathspec=record.get("pathspec"),
+        status=status,
+        duration_s=record.get("duration_s") or data.get("elapsed_s"),
+        parameters=cli_parameters,
+        tags=tags,
+        steps=steps,
+        failure=failure,
+        output_tail=tail,
+    )
+
+MAX_CAUGHT_SHOWN = 3
+
+def _caught(app: App, captures: list[dict], steps: list[models.StepStatus]) -> list[str]:
+    """Exceptions that @catch swallowed: the step succeeded, yet its code raised."""
+    ok = {s.step for s in steps if s.status == "succeeded"}
+    caught = [c for c in captures if c.get("exception") and c.get("step") in ok]
+    lines = []
+    for record in sorted(caught, key=lambda c: c.get("task_id") or 0)[:MAX_CAUGHT_SHOWN]:
+        headline = failure_summary.from_capture(record, app.config.root).headline()
+        split = (record.get("split") or {}).get("index")
+        where = f"task {record.get('task_id')}" + (f", foreach split {split}" if split is not None else "")
+        lines.append(f"@catch caught an exception in {record['step']} ({where}); the run went on: {headline}")
+    if len(caught) > MAX_CAUGHT_SHOWN:
+        lines.append(f"… and {len(caught) - MAX_CAUGHT_SHOWN} more caught exceptions")
+    return lines
+
+def _stopped(kind: str, message: str, steps: list[models.StepStatus], tail: str) -> models.Failure:
+    """A run that ended without an error of its own: stopped by flowmcp, or its processes gone."""
+    done = ", ".join(s.step for s in steps if s.status == "succeeded") or "no step"
+    stopped = ", ".join(s.step for s in steps if s.status == "failed") or "none"
+    summary = f"{kind}: {message}. Finished: {done}; stopped: {stopped}."
+    if tail:
+        summary += f"\nLast output:\n{tail}"
+    return models.Failure(exception_type=kind, message=message, summary=summary)
+
+def _artifacts_by_step(captures: list[dict], order: list[str]) -> dict[str, list[models.ArtifactSummary]]:
+    """What each step set, from its first task (a foreach's split 0 speaks for the others)."""
+    first: dict[str, dict] = {}
+    for record in sorted(captures, key=lambda c: c.get("task_id") or 0):
+        if record.get("artifacts") and record.get("step") not in first:
+            first[record["step"]] = record["artifacts"]
+    return {step: artifact_summaries(first[step]) for step in order if step in first}
+
+def render(app: App, r: models.RunResult) -> str:
+    """A failure leads with its headline (file:line in func — Type: message); a success with the run."""
+    took = f" in {r.duration_s:.1f} s" if r.duration_s else ""
+    params = ", ".join(f"{k}={v}" for k, v in r.parameters.items())
+    head = f"{r.pathspec or r.flow} {r.status.replace('_', ' ')}{took}" + (f" ({params})" if params else "")
+    if r.resumed_from:
+        head += f", resumed from {r.resumed_from}"
+    lines = []
+    if r.failure:
+        lines.append(r.failure.summary)
+        if r.failure.step:
+            head += f" at step {r.failure.step}" + (f" (task {r.failure.task})" if r.failure.task else "")
+        elif not r.pathspec:
+            head += " before any step started"
+    lines.append(head)
+    lines.extend(r.notes)
+    if r.steps:
+        stopped = r.status in ("cancelled", "timed_out")
+        lines.append("Steps: " + ", ".join(_step(s, stopped) for s in r.steps))
+    if r.artifacts:
+        lines.append(_render_artifacts(r.artifacts))
+    if r.status == "succeeded":
+        lines.append(
+            f"Next: spin(flow, step) to iterate on one step with this run's state; "
+            f"inspect_artifact(\"{r.pathspec}/<step>\", name) to read a value."
+        )
+    elif r.status == "cancelled":
+        lines.append("Next: run(flow) again when you need the run.")
+    elif r.status == "timed_out":
+        lines.append("Next: run(flow) again with a larger timeout_s, or wait=false and follow it with run_status.")
+    elif r.failure and r.failure.origin == "flow":
+        lines.append(f"Next: {fix_the_flow(r.failure)}, then run again.")
+    elif r.failure and r.failure.step:
+        lines.append(f"Next: fix the step, then spin(flow, \"{r.failure.step}\") to check it before running again.")
+    elif r.status == "running":
+        lines.append(f"Progress: {r.progress}")
+        if r.output_tail:
+            lines.append("Latest output:\n" + r.output_tail)
+        lines.append(f"Next: run_status(\"{r.pathspec}\") to follow it; cancel_run(\"{r.pathspec}\") to stop it.")
+    elif r.output_tail and not r.failure:
+        lines.append("Output:\n" + r.output_tail)
+    return "\n".join(lines)
+
+def _render_artifacts(by_step: dict[str, list[models.ArtifactSummary]]) -> str:
+    """One line per step, one-line summaries, within a budget: the run's shape at a glance."""
+    lines = ["Artifacts set:"]
+    for step, items in by_step.items():
+        shown = "; ".join(f"{a.name} = {a.summary}" for a in items)
+        lines.append(f"  {step}: {cut_end(shown, ARTIFACT_LINE_CHARS)}")
+    text = "\n".join(lines)
+    return cut_end(text, ARTIFACTS_CHARS)
+
+def _step(s: models.StepStatus, stopped: bool = False) -> str:
+    mark = {"succeeded": "ok", "failed": "stopped" if stopped else "FAILED", "running": "did not finish"}[s.status]
+    many = f" ×{s.tasks}" if s.tasks > 1 else ""
+    took = f" {s.duration_s:.2f}s" if s.duration_s is not None else ""
+    return f"{s.step}{many} {mark}{took}"
+
+def run_info(r: dict) -> models.RunInfo:
+    started = r.get("started_at")
+    return models.RunInfo(
+        pathspec=r["pathspec"],
+        status=r["status"],
+        started_at=datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds") if started else None,
+        duration_s=r.get("duration_s"),
+        failed_step=r.get("failed_step"),
+        tags=r.get("tags") or [],
+        spin_step=r.get("spin_step"),
+        file=r.get("file"),
+        ended=r.get("ended"),
+    )
+
+def run_line(run: models.RunInfo) -> str:
+    parts = [run.pathspec, run.status.replace("_", " ") + (f" ({run.ended})" if run.ended else "")]
+    if run.spin_step:
+        parts.append(f"spin of {run.spin_step}")
+    if run.started_at:
+        parts.append(run.started_at.replace("+00:00", "Z"))
+    if run.duration_s is not None:
+        parts.append(f"{run.duration_s:.1f}s")
+    if run.failed_step:
+        parts.append(f"failed at {run.failed_step}")
+    if run.tags:
+        parts.append("tags: " + ", ".join(run.tags))
+    return " · ".join(parts)
