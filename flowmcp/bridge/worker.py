@@ -28,4 +28,5 @@ if __name__ == "__main__":
     import _flowmcp_loader  # first on PYTHONPATH: flowmcp/bridge/hook
 
     _flowmcp_loader.run_script("bridge.project.worker.server", globals(), sys.argv,
-                               startup_modules=STARTUP_MODULES, script_headroom=SCRIPT_HEADROOM)
+                               startup_modules=STARTUP_MODULES, script_headroom=SCRIPT_HEADROOM,
+                               headroom=_headroom)

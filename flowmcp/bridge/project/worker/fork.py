@@ -19,19 +19,12 @@ from ... import metaflow_compat as compat
 from .. import cli, dispatch
 
 MAX_MESSAGE = 1 << 20
-SCRIPT_HEADROOM = 0  # set by main: the recursion headroom of a script's module code in a new interpreter
+# Set by the worker's entry script (bridge/worker.py), which measured them as a script: the
+# recursion headroom of a script's module code in a new interpreter, and the function measuring it.
+SCRIPT_HEADROOM = 0
+headroom = None
 
 
-def headroom():
-    """How many nested calls the caller has left before RecursionError."""
-
-    def down(n):
-        try:
-            return down(n + 1)
-        except RecursionError:
-            return n
-
-    return down(0)
 
 
 def _fresh_process_state():

@@ -287,14 +287,15 @@ def send(conn, message):
     conn.sendall(json.dumps(message).encode() + b"\n")
 
 
-def main(argv, startup_modules=frozenset(), script_headroom=None):
+def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None):
     """`python worker.py CONFIG.json`: bind, import, serve until idle or the server is gone.
-    `startup_modules` and `script_headroom` are measured by the entry script before any import."""
+    `startup_modules`, `script_headroom` and `headroom` (the function that measured it) come from
+    the entry script, which saw them before any import."""
     with open(argv[1]) as f:
         config = json.load(f)
     config["startup_modules"] = startup_modules
     if script_headroom is not None:
-        fork.SCRIPT_HEADROOM = script_headroom
+        fork.SCRIPT_HEADROOM, fork.headroom = script_headroom, headroom
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(config["socket"])  # before the imports: the server may connect and wait
     listener.listen(64)
