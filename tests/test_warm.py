@@ -314,11 +314,14 @@ async def test_a_worker_dying_mid_spin_lets_the_spin_finish(tmp_path):
     root = make_project(tmp_path / "p", "params_flow.py")
     source = (root / "params_flow.py").read_text()
     (root / "params_flow.py").write_text(source.replace("        self.result = self.total * 2",
-                                                        "        import time\n        time.sleep(2)\n"
+                                                        "        import pathlib, time\n"
+                                                        "        pathlib.Path('STEP_RUNNING').touch()\n"
+                                                        "        time.sleep(2)\n"
                                                         "        self.result = self.total * 2"))
     app = App.create(root)
     async with Client(build_server(app)) as c:
         assert not (await call(c, "run", flow="params_flow.py"))[2]
+        (root / "STEP_RUNNING").unlink()  # the run's own score step made it
         [pid] = worker_pids(app)
         async with anyio.create_task_group() as tg:
             answers = []
@@ -327,7 +330,9 @@ async def test_a_worker_dying_mid_spin_lets_the_spin_finish(tmp_path):
                 answers.append(await call(c, "spin", flow="params_flow.py", step="score"))
 
             tg.start_soon(spin)
-            await anyio.sleep(1.0)
+            with anyio.fail_after(60):  # the step is running, in a fork of the worker: now kill the worker
+                while not (root / "STEP_RUNNING").exists():  # noqa: ASYNC110 (a file another process writes)
+                    await anyio.sleep(0.05)
             os.kill(pid, signal.SIGKILL)
         text, data, is_error = answers[0]
         assert not is_error and data["warm"], text

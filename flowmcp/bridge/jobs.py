@@ -45,7 +45,6 @@ class JobOutcome:
     data: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] = field(default_factory=dict)
     output: str = ""
-    output_bytes: int = 0
     captures: list[dict[str, Any]] = field(default_factory=list)
     timed_out: bool = False
     run_id: str | None = None  # the run (or spin) Metaflow named, even when the job was killed
@@ -260,7 +259,7 @@ async def _follow(process, watcher: OutputWatcher, events: JobEvents | None) -> 
 
 def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, timed_out: bool,
                   returncode: int | None) -> JobOutcome:
-    output, size = watcher.text(), watcher.tail.total_bytes
+    output = watcher.text()
     captures = []
     if capture_dir.is_dir():
         for path in sorted(capture_dir.glob("*.json")):
@@ -269,7 +268,7 @@ def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, 
             except (OSError, ValueError):
                 continue
     if timed_out:
-        return JobOutcome(ok=False, output=output, output_bytes=size, captures=captures, timed_out=True,
+        return JobOutcome(ok=False, output=output, captures=captures, timed_out=True,
                           error={"kind": "timeout", "message": "timed out"})
     try:
         result = json.loads(result_path.read_text())
@@ -284,6 +283,5 @@ def _read_outcome(result_path: Path, watcher: OutputWatcher, capture_dir: Path, 
         error=result.get("error") or {},
         degraded=result.get("degraded") or {},
         output=output,
-        output_bytes=size,
         captures=captures,
     )
