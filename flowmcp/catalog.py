@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", L
 MAX_ENTRIES = 5000  # folder entries looked at per walk
 MAX_FLOW_FILES = 200
 HEAD_BYTES = 200_000  # of each .py file, for the FlowSpec check
+FRESH_S = 2.0  # a walk this recent answers again: every run and spin asks who else defines its flow
 _CLASS = re.compile(r"^class\s+([A-Za-z_]\w*)\s*[(:]", re.MULTILINE)
 
 
@@ -33,9 +35,18 @@ class FlowCatalog:
     def __init__(self, root: Path):
         self.root = root
         self._read: dict[Path, tuple[tuple[int, int], FlowFile | None]] = {}
+        self._walked: tuple[float, list[FlowFile]] | None = None
 
     def files(self) -> list[FlowFile]:
         """The flow files under the root, in path order. Blocking: call it off the event loop."""
+        now = time.monotonic()
+        if self._walked is not None and now - self._walked[0] < FRESH_S:
+            return self._walked[1]
+        found = self._walk()
+        self._walked = (now, found)
+        return found
+
+    def _walk(self) -> list[FlowFile]:
         found: list[FlowFile] = []
         seen: set[Path] = set()
         for path, st in self.python_files():

@@ -13,6 +13,7 @@ import pytest
 
 from flowmcp.bridge.housekeeping import prune_client_cache, prune_spins
 from flowmcp.bridge.project import runs as driver
+from flowmcp import catalog
 from flowmcp.catalog import FlowCatalog, read_head
 from flowmcp.headless import usage_problem
 from flowmcp.ledger import RunLedger, process_start
@@ -110,7 +111,8 @@ def test_the_ledger_names_the_file_of_runs_flowmcp_started(tmp_path, monkeypatch
 # ----------------------------------------------------------------------------- the catalog
 
 
-def test_the_catalog_finds_flows_and_the_classes_they_declare(tmp_path):
+def test_the_catalog_finds_flows_and_the_classes_they_declare(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "FRESH_S", 0.0)  # every call walks again
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "flow.py").write_text("from metaflow import FlowSpec, step\nclass PlaylistFlow(FlowSpec):\n"
                                             "    @step\n    def start(self): pass\n")
