@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from flowmcp import catalog as catalog_module
 from flowmcp.bridge.housekeeping import prune_client_cache, prune_spins
 from flowmcp.bridge.project import runs as driver
-from flowmcp import catalog
 from flowmcp.catalog import FlowCatalog, read_head
 from flowmcp.headless import usage_problem
 from flowmcp.ledger import RunLedger, process_start
@@ -112,7 +112,7 @@ def test_the_ledger_names_the_file_of_runs_flowmcp_started(tmp_path, monkeypatch
 
 
 def test_the_catalog_finds_flows_and_the_classes_they_declare(tmp_path, monkeypatch):
-    monkeypatch.setattr(catalog, "FRESH_S", 0.0)  # every call walks again
+    monkeypatch.setattr(catalog_module, "FRESH_S", 0.0)  # every call walks again
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "flow.py").write_text("from metaflow import FlowSpec, step\nclass PlaylistFlow(FlowSpec):\n"
                                             "    @step\n    def start(self): pass\n")
