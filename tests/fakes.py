@@ -167,4 +167,5 @@ def essence(text: str) -> str:
     text = re.sub(r"0x[0-9a-f]{6,}", "0x…", text)
     text = re.sub(r"/[^\s\"']*?/(?:site|dist)-packages/", "<site-packages>/", text)  # where the venv is
     text = re.sub(r"/[^\s\"']*?/lib/python3\.\d+/", "<stdlib>/", text)
+    text = re.sub(r"/[^\s\"']*?/flowmcp/(?=bridge/|summarize/)", "<flowmcp>/", text)  # where the checkout is
     return re.sub(r"/\S*/bin/python[\d.]*", "<python>", text)

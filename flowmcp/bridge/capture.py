@@ -22,7 +22,9 @@ MAX_LOCALS = 12
 LOCAL_SUMMARY_CHARS = 160
 CHAIN_DEPTH = 3
 
-_HOOK_FILE = os.path.join("hook", "sitecustomize.py")
+# flowmcp's own folder: its frames (the step hook wrapping the step function, the driver) are
+# neither the user's nor Metaflow's.
+_FLOWMCP_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _SITE_MARKERS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 
@@ -73,8 +75,7 @@ def _frame_records(tb, root):
     while tb is not None:
         frame, code = tb.tb_frame, tb.tb_frame.f_code
         tb_next = tb.tb_next
-        # Our own hook wraps the step function: its frames are ours, not the user's or Metaflow's.
-        if code.co_filename.endswith(_HOOK_FILE):
+        if os.path.abspath(code.co_filename).startswith(_FLOWMCP_DIR):
             tb = tb_next
             continue
         lineno = tb.tb_lineno
