@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from .bridge.client import Bridge
 from .bridge.housekeeping import Housekeeper
 from .catalog import FlowCatalog
 from .config import Config
-from .errors import BridgeError, FlowFileError, InterpreterDied
+from .errors import BridgeError, FlowFileError, InterpreterDied, NotFoundError
 from .ledger import RunLedger
 from .state import ProjectState
 from .summarize import failure as failure_summary
@@ -33,6 +34,15 @@ class FlowDescription:
     @property
     def step_names(self) -> list[str]:
         return [s["name"] for s in self.steps]
+
+    def step(self, name: str) -> dict[str, Any]:
+        """The step of that name, or NotFoundError with the closest names and all of them."""
+        for s in self.steps:
+            if s["name"] == name:
+                return s
+        close = difflib.get_close_matches(name, self.step_names, n=2)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise NotFoundError(f"{self.name} has no step {name!r}.{hint} Its steps: {', '.join(self.step_names)}.")
 
     @property
     def key(self) -> str:

@@ -32,6 +32,14 @@ class _Warm:
         return None
 
 
+def _answering(op: str):
+    async def method(self, *args, **kwargs):
+        return self._answer(op, *args, **kwargs)
+
+    method.__name__ = op
+    return method
+
+
 class FakeBridge:
     def __init__(self, root: Path):
         self.root = root
@@ -57,36 +65,6 @@ class FakeBridge:
             raise answer
         return answer
 
-    async def describe(self, *args, **kwargs):
-        return self._answer("describe", *args, **kwargs)
-
-    async def runs(self, *args, **kwargs):
-        return self._answer("runs", *args, **kwargs)
-
-    async def flows(self, *args, **kwargs):
-        return self._answer("flows", *args, **kwargs)
-
-    async def run_detail(self, *args, **kwargs):
-        return self._answer("run_detail", *args, **kwargs)
-
-    async def inspect(self, *args, **kwargs):
-        return self._answer("inspect", *args, **kwargs)
-
-    async def logs(self, *args, **kwargs):
-        return self._answer("logs", *args, **kwargs)
-
-    async def cards(self, *args, **kwargs):
-        return self._answer("cards", *args, **kwargs)
-
-    async def artifact_value(self, *args, **kwargs):
-        return self._answer("artifact_value", *args, **kwargs)
-
-    async def run(self, *args, **kwargs):
-        return self._answer("run", *args, **kwargs)
-
-    async def spin(self, *args, **kwargs):
-        return self._answer("spin", *args, **kwargs)
-
     def is_spin(self, flow_name: str, run_id: str) -> bool:
         return (flow_name, str(run_id)) in self.spins
 
@@ -99,6 +77,10 @@ class FakeBridge:
 
     async def aclose(self) -> None:
         return None
+
+
+for _op in OPS:  # one method per op of the real bridge, each answering what was queued for it
+    setattr(FakeBridge, _op, _answering(_op))
 
 
 class RecordingBridge:

@@ -69,7 +69,7 @@ def prune_spins(root: Path, flow: str, keep: int, now: float | None = None) -> i
     """Remove old spins of `flow` beyond the newest `keep`; return how many were removed."""
     now = time.time() if now is None else now
     spins = Path(layout.spin_flow_folder(root, flow))
-    runs = sorted((p for p in _children(spins) if layout.is_run_id(p.name)), key=lambda p: int(p.name), reverse=True)
+    runs = sorted((spins / r for r in layout.spin_run_ids(flow, root)), key=lambda p: int(p.name), reverse=True)
     removed = 0
     for run in runs[keep:]:
         if layout.saved_objects(run) and now - _mtime(run, now) < PERSISTED_GRACE_S:
@@ -90,19 +90,13 @@ def _mtime(path: Path, default: float) -> float:
         return default
 
 
-def _children(folder: Path) -> list[Path]:
-    try:
-        return [p for p in folder.iterdir() if p.is_dir()]
-    except OSError:
-        return []
 
 
 def _collect_blobs(spins: Path, now: float) -> None:
     """Delete blobs of the flow's spin store that no remaining spin refers to."""
     referenced = set()
-    for run in _children(spins):
-        if layout.is_run_id(run.name):
-            referenced.update(layout.saved_objects(run).values())
+    for run_id in layout.spin_run_ids(spins.name, spins.parent.parent):
+        referenced.update(layout.saved_objects(spins / run_id).values())
     for key, path in layout.blob_files(spins):
         blob = Path(path)
         if key not in referenced and now - _mtime(blob, now) > BLOB_GRACE_S:

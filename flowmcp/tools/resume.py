@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -44,10 +43,8 @@ async def resume(
         check_tags(tags)
         identity, notes = await app.identity(desc)
         origin = await _origin_run(app, desc.name, normalise_id(run), identity)
-        if step is not None and step not in desc.step_names:
-            close = difflib.get_close_matches(step, desc.step_names, n=2)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise NotFoundError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
+        if step is not None:
+            desc.step(step)  # NotFoundError with the closest names, as in spin
         options = scale_out(with_, environment)
         options["resume"] = {"origin_run_id": origin, "step": step}
         job = RunJob(app, desc, {}, tags, timeout_s, ctx, options, what="resume")

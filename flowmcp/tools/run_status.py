@@ -92,7 +92,10 @@ async def _recorded(app: App, pathspec: str) -> models.RunResult:
 async def _flow_of(app: App, flow_name: str, file: str | None):
     """The description of the file a run came from: the one flowmcp recorded, else the only file
     that defines the flow (None when none or several do)."""
-    candidates = [file] if file else [app.config.relative(p) for p in await app.flow_files() if _declares(p, flow_name)]
+    if file:
+        candidates = [file]
+    else:
+        candidates = [app.config.relative(p) for p in await anyio.to_thread.run_sync(app.catalog.declaring, flow_name)]
     described = []
     for rel in candidates:
         try:
@@ -103,9 +106,3 @@ async def _flow_of(app: App, flow_name: str, file: str | None):
             described.append(desc)
     return described[0] if len(described) == 1 else None
 
-
-def _declares(path, flow_name: str) -> bool:
-    try:
-        return f"class {flow_name}(" in path.read_text(errors="replace")
-    except OSError:
-        return False

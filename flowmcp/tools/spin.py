@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from ..app import App, FlowDescription
 from ..bridge.client import Ran
 from ..bridge.protocol import SpinOutcome
 from ..bridge.warm import decorator_reason
-from ..errors import BadArgumentError, NotFoundError
+from ..errors import BadArgumentError
 from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
@@ -73,7 +72,7 @@ async def spin(
         if failed:
             return failed
         app.check_runnable(desc)
-        step_info = _step(desc, step)
+        step_info = desc.step(step)
         identity, identity_notes = await app.identity(desc)
         if artifacts is not None and artifacts_module is not None:
             raise BadArgumentError("Pass artifacts or artifacts_module, not both (put every override in the module).")
@@ -144,13 +143,6 @@ def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: di
         )
 
 
-def _step(desc: FlowDescription, step: str) -> dict[str, Any]:
-    for s in desc.steps:
-        if s["name"] == step:
-            return s
-    close = difflib.get_close_matches(step, desc.step_names, n=2)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise NotFoundError(f"{desc.name} has no step {step!r}.{hint} Its steps: {', '.join(desc.step_names)}.")
 
 
 def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
@@ -190,7 +182,7 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
                                  summary=f"Timeout: the spin was stopped after {timeout_s:g} s (timeout_s).")
         status = "failed"
     elif status == "failed":
-        step_info = next((s for s in desc.steps if s["name"] == step), {})
+        step_info = desc.step(step)
         failure = failure_summary.as_model(failure_summary.best_failure(
             step=step, task=task.get("pathspec"), captures=ran.captures, cli_error=data.get("cli_error"),
             stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,

@@ -4,12 +4,13 @@ Every status here is Metaflow's (local failures never get finished=True; attempt
 only signal), corrected by flowmcp's ledger of the runs it started (`flowmcp/ledger.py`).
 """
 
-import json
 import os
+from pathlib import Path
 
+from ...ledger import RunLedger, process_start
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
-from ..protocol import AMBIGUOUS_STEP, LEDGER_DIR, NO_RUN, STATE_DIR, JobError
+from ..protocol import AMBIGUOUS_STEP, NO_RUN, STATE_DIR, JobError
 
 MAX_LOG_CHARS = 200_000  # of a failed task's stdout and stderr read for its failure summary
 
@@ -153,13 +154,7 @@ def run_record(run, detail=False):
 def ledger_entry(flow_name, run_id):
     """What flowmcp recorded of a run it started (`flowmcp/ledger.py`), or None."""
     root = os.environ.get("FLOWMCP_ROOT") or os.getcwd()
-    path = os.path.join(root, STATE_DIR, LEDGER_DIR, flow_name, "%s.json" % run_id)
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return RunLedger(Path(root) / STATE_DIR).read(flow_name, str(run_id))
 
 
 def _alive(entry):
@@ -173,15 +168,8 @@ def _alive(entry):
         return False
     except OSError:
         pass  # someone else's process: it exists
-    started = entry.get("pid_start")
-    if started:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if f.read().rsplit(")", 1)[1].split()[19] != started:
-                    return False  # the pid was reused by another process
-        except (OSError, IndexError):
-            pass
-    return True
+    started, now = entry.get("pid_start"), process_start(pid)
+    return not (started and now and now != started)  # a different start time: the pid was reused
 
 
 def true_status(status, entry):
