@@ -32,6 +32,8 @@ from benchenv import metaflow_env
 from mcp import Client, StdioServerParameters
 
 CORPUS = Path(__file__).parent.parent / "tests" / "corpus"
+sys.path.insert(0, str(CORPUS.parent.parent))
+from tests.corpus_cases import answer_summary, call_of, expects_failure  # noqa: E402
 
 
 def prepare(case: Path) -> tuple[Path, dict]:
@@ -51,10 +53,15 @@ def prepare(case: Path) -> tuple[Path, dict]:
     return root, spec
 
 
-def cli_spin(root: Path, step: str) -> tuple[str, float]:
+def cli_call(root: Path, spec: dict) -> tuple[str, float]:
+    """The plain CLI doing what the case asks: `spin STEP`, or `run [--name value ...]`."""
     env = metaflow_env()
+    if spec.get("tool", "spin") == "run":
+        command = ["run"] + [part for k, v in (spec.get("parameters") or {}).items() for part in (f"--{k}", str(v))]
+    else:
+        command = ["spin", spec["step"]]
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "spin", step], cwd=root, env=env,
+    out = subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", *command], cwd=root, env=env,
                          capture_output=True, text=True)
     return out.stdout + out.stderr, time.perf_counter() - started
 
@@ -66,15 +73,15 @@ async def measure(case: Path, rounds: int) -> dict:
     async with Client(params) as client:
         async def ours() -> tuple[str, float]:
             started = time.perf_counter()
-            result = await client.call_tool("spin", {"flow": "flow.py", "step": spec["step"]})
-            assert result.is_error, "a broken step must fail"
+            result = await client.call_tool(*call_of(spec))
+            assert bool(result.is_error) == expects_failure(spec), result.content[0].text
             return result.content[0].text, time.perf_counter() - started
 
-        raw, _ = cli_spin(root, spec["step"])  # warm-up both ways
+        raw, _ = cli_call(root, spec)  # warm-up both ways
         answer, _ = await ours()
         cli_times, our_times = [], []
         for _ in range(rounds):
-            cli_times.append(cli_spin(root, spec["step"])[1])
+            cli_times.append(cli_call(root, spec)[1])
             our_times.append((await ours())[1])
     missing = [fact for fact in spec["facts"] if fact not in answer]
     shutil.rmtree(root, ignore_errors=True)
@@ -104,7 +111,7 @@ def golden(name: str, write: bool) -> None:
 
     with tempfile.TemporaryDirectory(prefix=f"flowmcp-golden-{name}-") as root:
         _, data, _, _ = spin_broken_case(name, Path(root))
-    summary = normalise(data["failure"]["summary"])
+    summary = normalise(answer_summary(data))
     path = CORPUS / name / "expected.txt"
     stored = path.read_text().rstrip("\n") if path.exists() else None
     print(f"--- {name}: current answer ({len(summary):,} chars)\n{summary}")
@@ -122,7 +129,7 @@ def write_record(name: str) -> None:
     for case in CASES if name == "all" else [name]:
         with tempfile.TemporaryDirectory(prefix=f"flowmcp-record-{case}-") as root:
             _, data, _, record = spin_broken_case(case, Path(root))
-        summary = normalise((data.get("failure") or {}).get("summary", ""))
+        summary = normalise(answer_summary(data))
         stored = (CORPUS / case / "expected.txt").read_text().rstrip("\n")
         if summary != stored:
             print(f"--- {case}: the answer differs from its golden; record not saved (see --golden {case})")

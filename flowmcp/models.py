@@ -63,6 +63,8 @@ class RunResult(BaseModel):
     progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
     resumed_from: str | None = Field(None, description="For resume: the run (and step) it restarted from")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
+    warnings: list[str] = Field(
+        default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -86,6 +88,8 @@ class SpinResult(BaseModel):
     artifacts_listed: bool = Field(True, description="False when flowmcp could not see what the step set")
     warm: bool = Field(False, description="Ran in a fork of the warm worker rather than a new interpreter")
     path_note: str | None = Field(None, description="Why a new interpreter ran, or what the warm worker did")
+    warnings: list[str] = Field(
+        default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
     notes: list[str] = Field(default_factory=list)
 
 

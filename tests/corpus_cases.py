@@ -47,30 +47,54 @@ def break_case(root: Path, case_spec: dict, name: str) -> None:
     target.write_text(source.replace(old, new))
 
 
-def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool, str]:
-    """Copy the case, record a good run, apply the broken edit, spin the step through flowmcp.
+def call_of(case_spec: dict) -> tuple[str, dict]:
+    """The tool call a case is about: a spin of its step, or (tool "run") a run of the flow."""
+    if case_spec.get("tool", "spin") == "run":
+        return "run", {"flow": "flow.py", "parameters": case_spec.get("parameters") or {}}
+    return "spin", {"flow": "flow.py", "step": case_spec["step"]}
 
-    With `both_paths`, the step is also spun before the edit, and every spin is done twice — in
-    the warm worker and in a new interpreter (--no-warm) — and must answer the same facts.
-    Returns the broken spin's text, structured answer, error flag, and what the bridge answered
-    during it (tests/fakes.py `dump`): the record the fast tier replays."""
+
+def expects_failure(case_spec: dict) -> bool:
+    return case_spec.get("expect", "failed") == "failed"
+
+
+def answer_summary(data: dict) -> str:
+    """What a case's golden holds: the failure summary; for an answer that succeeded (a @catch),
+    its notes and warnings — what it says beyond "succeeded"."""
+    failure = data.get("failure")
+    if failure:
+        return failure["summary"]
+    return "\n".join((data.get("notes") or []) + (data.get("warnings") or []))
+
+
+def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool, str]:
+    """Copy the case, record a good run, apply the broken edit, call the case's tool through
+    flowmcp (a spin of its step, or a run).
+
+    With `both_paths`, a spin case's step is also spun before the edit, and every spin is done
+    twice — in the warm worker and in a new interpreter (--no-warm) — and must answer the same
+    facts. Returns the broken call's text, structured answer, error flag, and what the bridge
+    answered during it (tests/fakes.py `dump`): the record the fast tier replays."""
     case_spec = copy_case(name, root)
     step = case_spec["step"]
+    tool, arguments = call_of(case_spec)
+    spin = tool == "spin"
 
     async def go():
         app = App.create(root)
         async with Client(build_server(app)) as client, \
                 Client(build_server(App.create(root, warm=False))) as cold:
-            good = await client.call_tool("run", {"flow": "flow.py"})
-            assert not good.is_error, good.content[0].text
-            if both_paths:
+            if spin:  # a spin needs a run's state; a run case starts from nothing
+                good = await client.call_tool("run", {"flow": "flow.py"})
+                assert not good.is_error, good.content[0].text
+            if both_paths and spin:
                 await same_on_both_paths(name, "working", client, cold, step)
             break_case(root, case_spec, name)
             app._described.clear()  # a broken helper module leaves flow.py as it was: describe it anyway
             recording = app.bridge = RecordingBridge(app.bridge)
-            result = await client.call_tool("spin", {"flow": "flow.py", "step": step})
+            result = await client.call_tool(tool, arguments)
             app.bridge = recording._real
-            if both_paths:
+            if both_paths and spin:
                 await same_on_both_paths(name, "broken", client, cold, step, result)
             return (result.content[0].text, result.structured_content or {}, bool(result.is_error),
                     dump(recording.recorded, root))

@@ -9,7 +9,7 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.server import build_server
 
-from .corpus_cases import CASES, CORPUS, break_case, copy_case, normalise
+from .corpus_cases import CASES, CORPUS, answer_summary, break_case, call_of, copy_case, expects_failure, normalise
 from .fakes import FakeBridge, load
 
 pytestmark = pytest.mark.anyio
@@ -25,11 +25,11 @@ async def test_a_saved_record_renders_the_golden_answer(name, tmp_path):
     for op, answer in load((CORPUS / name / "record.json").read_text(), tmp_path):
         fake.queue(op, answer)
     async with Client(build_server(app)) as client:
-        result = await client.call_tool("spin", {"flow": "flow.py", "step": case_spec["step"]})
+        result = await client.call_tool(*call_of(case_spec))
     text = result.content[0].text
-    assert result.is_error, text
+    assert bool(result.is_error) == expects_failure(case_spec), text
     assert not [fact for fact in case_spec["facts"] if fact not in text], text
-    summary = result.structured_content["failure"]["summary"]
+    summary = answer_summary(result.structured_content)
     assert normalise(summary) == (CORPUS / name / "expected.txt").read_text().rstrip("\n")
 
 

@@ -14,7 +14,7 @@ import sys
 
 from ..summarize import artifacts as summaries
 from ..summarize.text import cut_middle
-from . import metaflow_compat as compat
+from . import facts
 
 MAX_FRAMES = 60  # frames kept per exception, head and tail; recursion is folded before this
 MAX_MESSAGE_CHARS = 4000
@@ -175,7 +175,6 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
     if isinstance(ex, ModuleNotFoundError):
         rec["module_name"] = getattr(ex, "name", None)
         rec["interpreter"] = sys.executable
-        rec["module_close"] = _close_modules(rec["module_name"])
     frames = _frame_records(ex.__traceback__, root) if ex.__traceback__ else []
     frames = _fold_recursion(frames)
     if len(frames) > MAX_FRAMES:
@@ -194,10 +193,14 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
             subscripts = _literal_subscripts(frame, code)
             if subscripts:
                 last["subscript_values"] = subscripts
-            if isinstance(ex, KeyError) and ex.args:
-                rec["key_candidates"] = _key_candidates(ex.args[0], frame, code)
-            if isinstance(ex, AttributeError) and rec.get("attr_name"):
-                rec["attr_candidates"] = _attr_candidates(rec["attr_name"], frame, code)
+            found = facts.data_facts(ex, frame, code)
+            if found:
+                rec["data_facts"] = found
+    if depth == 0:
+        frame, code = (user[-1][0], user[-1][1].get("code") or "") if user else (None, "")
+        found = facts.suggestions(ex, frame, code, _innermost_frame(ex.__traceback__), root)
+        if found:
+            rec["suggestions"] = found
     rec["frames"] = [r for _, r in frames]
     if depth < CHAIN_DEPTH:
         cause = ex.__cause__
@@ -210,96 +213,18 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
 
 
 # ---------------------------------------------------------------- facts read from live objects
-# Only names and literal keys that appear on the failing line are looked up (never evaluated):
-# `df["price"]`, `self.config["lr"]`, `i.scor`.
+
+
+def _innermost_frame(tb):
+    """The frame the exception was raised in (where a NameError looked its name up)."""
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame
+
 
 _NAME = r"(self\.[A-Za-z_][A-Za-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*)"
-
-
-def _lookup(frame, expr):
-    """The object a name (`df`) or `self.attr` on the failing line refers to, without side effects
-    beyond Metaflow's lazy artifact load; raises LookupError when there is none."""
-    if expr.startswith("self."):
-        owner = frame.f_locals.get("self")
-        attr = expr[5:]
-        if owner is not None:
-            try:
-                if attr in vars(owner):
-                    return vars(owner)[attr]
-            except TypeError:
-                pass
-            try:
-                value = getattr(owner, attr)
-            except Exception:
-                raise LookupError(expr)
-            if not callable(value):
-                return value
-        raise LookupError(expr)
-    if expr in frame.f_locals:
-        return frame.f_locals[expr]
-    raise LookupError(expr)
-
-
-def _keys_of(obj):
-    """Column labels of a table, else the keys of a mapping or labelled series; None otherwise."""
-    if hasattr(obj, "columns") and hasattr(obj, "iloc"):
-        return list(obj.columns)
-    keys = getattr(obj, "keys", None)
-    if callable(keys):
-        return list(keys())
-    return None
-
-
-def _key_candidates(key, frame, code):
-    """For a KeyError: the mappings/tables subscripted on the failing line, with their closest keys."""
-    import difflib
-    import re
-
-    out, seen = [], set()
-    for expr in re.findall(_NAME + r"\s*\[", code):
-        if expr in seen or expr == "self":
-            continue
-        seen.add(expr)
-        try:
-            keys = _keys_of(_lookup(frame, expr))
-        except Exception:
-            continue
-        if keys is None:
-            continue
-        labels = [str(k) for k in keys[:5000]]
-        close = difflib.get_close_matches(str(key), labels, n=3, cutoff=0.6)
-        out.append({"expr": expr, "count": len(keys), "close": close, "sample": labels[:MAX_LOCALS]})
-        if len(out) >= 3:
-            break
-    return out
-
-
-def _attr_candidates(attr, frame, code):
-    """For an AttributeError on `owner.attr` in the failing line: the owner's closest names.
-
-    A Metaflow flow (`self`, or a join's input `i`) lists its artifacts, including those still
-    in the datastore; anything else its public attributes."""
-    import difflib
-    import re
-
-    match = re.search(_NAME + r"\." + re.escape(attr) + r"\b", code)
-    if not match:
-        return None
-    expr = match.group(1)
-    try:
-        owner = _lookup(frame, expr)
-    except Exception:
-        return None
-    names = set(compat.input_artifact_names(owner))  # a flow's inputs: artifacts not yet loaded
-    try:
-        names.update(vars(owner))
-    except TypeError:
-        pass
-    if not names:
-        names.update(dir(owner))
-    public = sorted(n for n in names if not n.startswith("_") and n != "name")
-    close = difflib.get_close_matches(attr, public, n=3, cutoff=0.6)
-    return {"owner": expr, "close": close, "names": public[:MAX_LOCALS], "count": len(public)}
 
 
 def _literal_subscripts(frame, code):
@@ -314,28 +239,13 @@ def _literal_subscripts(frame, code):
         if key_text in out:
             continue
         try:
-            value = _lookup(frame, expr)[ast.literal_eval(literal)]
+            value = facts.lookup(frame, expr)[ast.literal_eval(literal)]
         except Exception:
             continue
         out[key_text] = summarize_value(value)
         if len(out) >= 4:
             break
     return out
-
-
-def _close_modules(name):
-    """Installed top-level modules close to a missing one (`sklearnx` -> `sklearn`)."""
-    import difflib
-    import pkgutil
-
-    if not name:
-        return []
-    top = name.split(".")[0]
-    try:
-        available = {m.name for m in pkgutil.iter_modules()} | set(sys.builtin_module_names)
-    except Exception:
-        return []
-    return difflib.get_close_matches(top, sorted(available), n=3, cutoff=0.75)
 
 
 def _attr_from_message(message):

@@ -99,6 +99,8 @@ class ExceptionRecord(TypedDict, total=False):
     context: ExceptionRecord | None
     notes: list[str]
     syntax: dict[str, Any]
+    suggestions: list[dict[str, Any]]  # did-you-mean: kind, wrong, close, names (bridge/facts.py)
+    data_facts: list[str]  # NaN/inf columns, dtypes, empty inputs on the failing line
 
 
 class MetaflowErrorRecord(TypedDict, total=False):
@@ -127,6 +129,10 @@ class CaptureRecord(TypedDict, total=False):
     task_id: int
     exception: ExceptionRecord  # the step function raised (a @catch may have swallowed it)
     persist_error: ExceptionRecord  # saving the task's artifacts failed (one that cannot be pickled)
+    unsaved: dict[str, Any]  # the artifact that could not be saved: name, type, summary
+    attempt: int | None  # Metaflow's retry count of this task (0: the first attempt)
+    merge_values: dict[str, list[list[str]]]  # merge_artifacts conflicts: name -> [[input, value]]
+    warnings: list[dict[str, Any]]  # warnings shown while the step ran: category, message, where, count
     available: list[str]  # artifact names the step could read when it failed
     split: dict[str, Any] | None  # foreach index and input of the failing task
     artifacts: dict[str, dict[str, Any]]  # what the task set: name -> summary with "change"
@@ -233,6 +239,8 @@ class RunOutcome(TypedDict, total=False):
     """RUN: the CLI's exit and the run it recorded."""
 
     exit_code: int
+    oom_kills: int  # the kernel's OOM killer stopped this many processes during the job
+    memory_limit: int | None  # bytes: the job's memory cgroup limit, else the machine's memory
     cli_error: CliError | None
     elapsed_s: float
     run: RunRecord | None
@@ -262,6 +270,8 @@ class SpinOutcome(TypedDict, total=False):
 
     source: SpinSource
     exit_code: int
+    oom_kills: int  # the kernel's OOM killer stopped this many processes during the job
+    memory_limit: int | None  # bytes: the job's memory cgroup limit, else the machine's memory
     cli_error: CliError | None
     elapsed_s: float
     spin_run_id: str | None

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import models
-from . import hints
-from .text import cut_middle
+from . import hints, shown_warnings
+from .text import condense_message, cut_middle
 
 MAX_CHARS = 2500
 MAX_MESSAGE_CHARS = 600  # of the exception message in the headline; the rest is cut in the middle
@@ -63,6 +63,7 @@ class Failure:
     hints: list[str] = field(default_factory=list)  # did-you-mean and what to do next
     chain: list[str] = field(default_factory=list)  # headlines of the cause/context
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # warnings the step showed before it failed
     split: dict | None = None
     source: str = "capture"  # capture | metaflow | traceback | exit
     origin: str = "step"  # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow"
@@ -91,9 +92,17 @@ class Failure:
             return None
         return where
 
+    def shown_message(self) -> str:
+        """The message as the answer shows it: a library's long advice cut to its first sentences,
+        URLs dropped (`text.condense_message`), and never more than MAX_MESSAGE_CHARS."""
+        condensed = condense_message(self.message, self.message_chars)
+        if condensed != self.message:
+            return cut_middle(condensed, MAX_MESSAGE_CHARS)
+        return cut_middle(self.message, MAX_MESSAGE_CHARS, original_length=self.message_chars)
+
     def headline(self) -> str:
         where = self.shown_where
-        message = cut_middle(self.message, MAX_MESSAGE_CHARS, original_length=self.message_chars)
+        message = self.shown_message()
         text = f"{self.exception_type}: {message}" if message else self.exception_type
         if where is not None and where.line:
             in_func = f" in {where.func}" if where.func else ""
@@ -112,11 +121,75 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
     failure.step = step or record.get("step")
     failure.task = task
     failure.split = record.get("split")
+    if exc.get("type") == "TimeoutException" and exc.get("module", "").startswith("metaflow"):
+        _timed_out(failure)
     failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root))
+    failure.hints.extend(_merge_conflict(record.get("merge_values")))
     missing = exc.get("attr_name")
     if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":
         del failure.values[f"self.{missing}"]  # the headline already says so
     return failure
+
+
+def _timed_out(failure: Failure) -> None:
+    """@timeout: Metaflow's message carries a dump of the stack, which the trace already shows."""
+    failure.message = failure.message.split("\n", 1)[0]
+    failure.message_chars = len(failure.message)
+    where = failure.where
+    at = f" while it ran {where.file}:{where.line}" if where is not None and where.user else ""
+    failure.hints.append(f"@timeout stopped the step{at}: make that part faster, or raise the step's "
+                         "@timeout limit.")
+
+
+MAX_MERGE_LINES = 3
+
+
+def _merge_conflict(values: dict | None) -> list[str]:
+    """merge_artifacts could not merge: which input holds which value, and the two ways out."""
+    if not values:
+        return []
+    lines = []
+    for name, rows in list(values.items())[:MAX_MERGE_LINES]:
+        lines.append(f"{name}: " + "; ".join(f"{label} = {value}" for label, value in rows))
+    names = list(values)
+    lines.append(f"Set self.{names[0]} in the join before merge_artifacts (from the input you want), or "
+                 f"pass exclude={names!r} and leave it unset.")
+    return lines
+
+
+def from_persist_error(record: dict, root: Path, *, step: str | None = None, task: str | None = None,
+                       flow_file: Path | None = None) -> Failure:
+    """The step function returned, then Metaflow could not save an artifact (it cannot be
+    pickled): point at the line of the step that assigned it, and say what it holds."""
+    failure = _from_exception_record(record["persist_error"], root)
+    failure.step, failure.task = step or record.get("step"), task
+    failure.frames = [f for f in failure.frames if f.user]  # Metaflow's saving code: not where to look
+    unsaved = record.get("unsaved") or {}
+    name = unsaved.get("name")
+    setters = [(s, ln) for s, ln in hints.assignments(flow_file).get(name, [])
+               if s == failure.step] if flow_file is not None and name else []
+    if setters:
+        _, line = setters[-1]
+        failure.frames.append(Frame(file=_rel(flow_file, root), line=line, func=failure.step or "",
+                                    code=_source_line(Path(flow_file), line), user=True))
+    if name:
+        failure.hints.append(_unpicklable_hint(name, unsaved.get("type") or "?", unsaved.get("summary")))
+    return failure
+
+
+def _unpicklable_hint(name: str, kind: str, summary: str | None) -> str:
+    short = kind.rsplit(".", 1)[-1]
+    if short in ("function", "lambda", "method", "builtin_function_or_method", "partial"):
+        what, fix = "a function", "keep it a local variable or a module-level function, and store its inputs instead"
+    elif short in ("TextIOWrapper", "BufferedReader", "BufferedWriter", "FileIO", "BufferedRandom"):
+        what, fix = "an open file", "store the file's path or its contents, and open it where it is used"
+    elif short == "generator":
+        what, fix = "a generator", "store list(...) of it"
+    else:
+        what, fix = f"a {short}", "store the data it is made from, and rebuild it where it is used"
+    held = f" ({summary})" if summary and short not in ("function",) else ""
+    return (f"self.{name} holds {what} ({kind}){held}, which pickle cannot save: Metaflow saves every "
+            f"self.X when the step ends. {fix[0].upper() + fix[1:]}.")
 
 
 def _from_exception_record(exc: dict, root: Path) -> Failure:
@@ -232,8 +305,9 @@ def from_traceback_text(text: str, root: Path) -> Failure | None:
                    message_chars=len(message), source="traceback")
 
 
-def from_exit(step: str | None, exit_text: str) -> Failure:
-    """A step that died without a Python exception: a signal or an exit code."""
+def from_exit(step: str | None, exit_text: str, memory: dict | None = None) -> Failure:
+    """A step that died without a Python exception: a signal or an exit code. `memory`: the
+    job's `oom_kills` and `memory_limit` when the kernel's OOM killer acted during it."""
     m = re.search(r"return code (-?\d+)", exit_text)
     code = int(m.group(1)) if m else None
     if code is None and "segmentation fault" in exit_text:
@@ -247,11 +321,28 @@ def from_exit(step: str | None, exit_text: str) -> Failure:
             failure = Failure("Killed", f"the step process was killed by {name} ({-code})", step=step,
                               source="exit")
             if -code == signal.SIGKILL:
-                failure.hints.append("Nothing in the step caught it: SIGKILL usually means the machine ran "
-                                     "out of memory, or something killed the process.")
+                failure.hints.append(_killed_hint(memory or {}))
+            elif -code == signal.SIGSEGV:
+                failure.hints.append("A segmentation fault is a crash in compiled code (a library's C extension, "
+                                     "ctypes), not a Python error: check the versions of the native libraries the "
+                                     "step calls, and the arguments it passes them.")
             return failure
         return Failure("Exit", f"the step process exited with code {code}", step=step, source="exit")
-    return Failure("Failed", "the step failed without a Python traceback", step=step, source="exit")
+    said = [line.strip() for line in exit_text.splitlines() if line.strip()][-3:]
+    if said:  # Metaflow's own last words: the best reason there is
+        return Failure("Failed", plain_metaflow_text(" / ".join(said)), step=step, source="exit")
+    return Failure("Failed", "the step stopped and neither it nor Metaflow said why", step=step, source="exit")
+
+
+def _killed_hint(memory: dict) -> str:
+    if memory.get("oom_kills"):
+        limit = memory.get("memory_limit")
+        allowed = f" ({limit / 2**30:.1f} GiB here)" if limit else ""
+        return ("The kernel's OOM killer stopped it: the step needed more memory than this machine or container "
+                f"allows{allowed}. Use less (fewer rows or columns at once, smaller dtypes, chunks), or run it "
+                "where there is more (@resources(memory=...) on a compute layer).")
+    return ("Nothing in the step caught it: SIGKILL usually means the machine ran out of memory, or something "
+            "killed the process.")
 
 
 _MARKUP = re.compile(r"\*([^*\s][^*]*?)\*")
@@ -267,21 +358,25 @@ def plain_metaflow_text(text: str) -> str:
 def best_failure(*, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
                  stderr: str = "", output: str = "", root: Path, flow_file: Path | None = None,
                  step_names: list[str] | None = None, step_decorators: list[str] | None = None,
-                 spin: bool = False) -> Failure:
+                 spin: bool = False, memory: dict | None = None) -> Failure:
     """The best summary of what a failed job left, the most structured source first: the step
     process's record, Metaflow's own error, an error of the process that started Metaflow's CLI,
     a printed traceback, and last the exit status."""
     summary = None
     failed = [c for c in captures if c.get("exception") and (step is None or c.get("step") == step)]
+    unsaved = [c for c in captures if c.get("persist_error") and (step is None or c.get("step") == step)]
     metaflow_error = (cli_error or {}).get("metaflow")
     if failed:
         summary = from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
+        summary.hints[:0] = _attempts(failed, root)
+    elif unsaved:
+        summary = from_persist_error(unsaved[-1], root, step=step, task=task, flow_file=flow_file)
     elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
         # No record from the step process: it printed its traceback (the capture hook is off with
         # this Metaflow), or it died without a Python exception (a signal, os._exit) and Metaflow
         # only knows its return code.
         summary = (from_traceback_text(stderr, root) or from_traceback_text(output, root)
-                   or from_exit(step, metaflow_error.get("message", "") + "\n" + output))
+                   or from_exit(step, metaflow_error.get("message", "") + "\n" + output, memory))
         summary.step, summary.task = summary.step or step, task
     elif metaflow_error:
         summary = from_metaflow_error(metaflow_error, root, step_names)
@@ -296,11 +391,28 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
         if summary is not None:
             summary.step, summary.task = step, task
     if summary is None:
-        summary = from_exit(step, output)
+        summary = from_exit(step, output, memory)
         summary.task = task
     if spin and summary.origin == "step":
         hints.spin_context(summary, step_decorators or [])
+    summary.warnings = shown_warnings.lines(captures, root, step=summary.step)
     return summary
+
+
+def _attempts(failed: list[dict], root: Path) -> list[str]:
+    """@retry: how many times the task ran, and the first attempt's error when it differed."""
+    last = failed[-1]
+    same_task = [c for c in failed if (c.get("step"), c.get("task_id")) == (last.get("step"), last.get("task_id"))]
+    attempts = (last.get("attempt") or 0) + 1
+    if attempts < 2:
+        return []
+    line = f"Failed on all {attempts} attempts (@retry); the error of the last one is shown."
+    first = min(same_task, key=lambda c: c.get("attempt") or 0)
+    if first is not last:
+        first_headline = from_capture(first, root).headline()
+        if first_headline != from_capture(last, root).headline():
+            line += f" Attempt 1 failed with: {first_headline}"
+    return [line]
 
 
 def as_model(summary: Failure) -> models.Failure:
@@ -343,6 +455,7 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
     for note in failure.notes:
         parts.append("Note: " + note)
     parts.extend(failure.chain)
+    parts.extend(failure.warnings)
     trace = render_trace(failure.frames) if where is not None or failure.origin != "flow" else ""
     if trace and not (where is not None and trace == f"{where.file}:{where.line} in {where.func}"):
         parts.append("Trace: " + trace)

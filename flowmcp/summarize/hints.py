@@ -7,15 +7,15 @@ Pure functions over the captured record; `failure.py` calls them while it extrac
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import suggest
+
 if TYPE_CHECKING:
     from .failure import Failure
 
-MAX_CLOSE_MATCHES = 3
 MAX_NAMES_LISTED = 12
 _NEEDS_ENVIRONMENT = re.compile(r"@(conda|pypi)\w* decorator requires --environment=")
 _SPIN_BUG_FILE = "datastore/content_addressed_store.py"
@@ -50,72 +50,118 @@ def spin_context(failure: Failure, step_decorators: list[str]) -> None:
 
 
 def hints_for(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
-           root: Path) -> list[str]:
+              root: Path) -> list[str]:
+    """Did-you-mean and what-to-do lines for a captured exception, then its data facts."""
     etype = exc.get("type")
-    if etype == "AttributeError":
-        return _attribute_hints(exc, available, failure, flow_file, root)
-    if etype == "KeyError":
-        hints = []
-        for cand in exc.get("key_candidates") or []:
-            count = f"{cand.get('expr')} has {cand.get('count'):,} keys"
-            if cand.get("close"):
-                hints.append("Did you mean " + " or ".join(repr(c) for c in cand["close"]) + f"? ({count}).")
-            else:
-                hints.append(f"{count}: {_listing(cand.get('sample') or [])}.")
-        return hints
+    hints: list[str] = []
+    found = exc.get("suggestions") or []
+    for suggestion in found:
+        render = _RENDER.get(suggestion.get("kind"))
+        if render is not None:
+            hints.extend(render(suggestion, available, failure, flow_file, root))
+    if not found and etype == "AttributeError":  # a record without live lookups: the flow's own source
+        hints.extend(_attribute({"wrong": exc.get("attr_name"), "close": [], "flow": True}, available, failure,
+                                flow_file, root))
     if etype == "SystemExit":
-        return [f"The step called sys.exit({exc.get('message') or ''}), which Metaflow counts as a failure: "
-                "raise an exception with a message instead, or let the step return."]
-    if etype in ("ModuleNotFoundError", "ImportError") and exc.get("module_name"):
-        close = exc.get("module_close") or []
-        if close:
-            names = " or ".join(repr(c) for c in close)
-            return [f"Did you mean {names} (installed for {exc.get('interpreter')})?"]
-        return [
-            f"Module {exc['module_name']!r} is not installed for {exc.get('interpreter')}; "
-            "install it in the project's environment (or start flowmcp with --python)."
-        ]
+        hints.append(f"The step called sys.exit({exc.get('message') or ''}), which Metaflow counts as a failure: "
+                     "raise an exception with a message instead, or let the step return.")
+    hints.extend(exc.get("data_facts") or [])
+    return hints
+
+
+def _attribute(found: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
+               root: Path) -> list[str]:
+    """`owner.name` missing: the owner's closest names; for a flow, where the flow sets it."""
+    name = found.get("wrong")
+    owner = found.get("owner")
+    where = failure.where
+    if not owner and name and where is not None and re.search(rf"\bself\.{re.escape(name)}\b", where.code):
+        owner = "self"
+    if not name or not owner:
+        return []
+    if not found.get("flow") and owner != "self":
+        return _library_attribute(found)
+    hints = []
+    names = found.get("names") or []
+    if owner == "self" and available:
+        names = [n for n in available if not n.startswith("_")]  # the step's inputs, complete
+    close = found.get("close") or suggest.closest(name, names)
+    if close:
+        hints.append("Did you mean " + " or ".join(f"{owner}.{c}" for c in close) + "?")
+    if owner != "self":
+        if names:
+            hints.append(f"{owner} has: {_listing(names)}.")
+        return hints
+    if names:
+        hints.append(f"Artifacts available here: {_listing(names)}.")
+    setters = assignments(flow_file).get(name, []) if flow_file is not None else []
+    elsewhere = [(s, ln) for s, ln in setters if s != failure.step]
+    if elsewhere:
+        step_name, line = elsewhere[0]
+        hints.append(
+            f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
+            "state predates it: run the flow to record it before spinning this step "
+            "(a spin's outputs do not feed later spins)."
+        )
+    elif flow_file is not None and not setters and not close:
+        hints.append(
+            f"No step in {_rel(flow_file, root)} sets {name}: set self.{name} in an upstream step, "
+            "or pass it with spin(..., artifacts={...})."
+        )
+    return hints
+
+
+def _library_attribute(found: dict) -> list[str]:
+    owner, close = found["owner"], found.get("close") or []
+    kind = found.get("owner_type")
+    if close:
+        return ["Did you mean " + " or ".join(f"{owner}.{c}" for c in close) + "?"]
+    names = found.get("names") or []
+    if names and found.get("count", 0) <= MAX_NAMES_LISTED * 2:
+        label = f"{owner} ({kind})" if kind and kind != owner else owner
+        return [f"{label} has: {_listing(names, found.get('count'))}."]
     return []
 
 
-def _attribute_hints(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
-                     root: Path) -> list[str]:
-    """`owner.name` missing: the owner's closest names; for `self.name`, where the flow sets it."""
-    name = exc.get("attr_name")
-    cand = exc.get("attr_candidates") or {}
-    owner = cand.get("owner")
-    where = failure.where
-    if not owner and name and where is not None and re.search(rf"\bself\.{re.escape(name)}\b", where.code):
-        owner = "self"  # a record without live lookups (an older capture, a parsed traceback)
-    if not name or not owner:
-        return []
-    hints = []
-    names = cand.get("names") or []
-    if owner == "self" and available:
-        names = [n for n in available if not n.startswith("_")]  # the step's inputs, complete
-    close = cand.get("close") or difflib.get_close_matches(name, names, n=MAX_CLOSE_MATCHES, cutoff=0.6)
+def _name(found: dict, *_) -> list[str]:
+    close = found.get("close") or []
+    return [f"Did you mean {close[0]}?"] if close else []
+
+
+def _import(found: dict, *_) -> list[str]:
+    module, close = found.get("module"), found.get("close") or []
     if close:
-        hints.append("Did you mean " + " or ".join(f"{owner}.{c}" for c in close) + "?")
-    if owner == "self":
-        if names:
-            hints.append(f"Artifacts available here: {_listing(names)}.")
-        setters = assignments(flow_file).get(name, []) if flow_file is not None else []
-        elsewhere = [(s, ln) for s, ln in setters if s != failure.step]
-        if elsewhere:
-            step_name, line = elsewhere[0]
-            hints.append(
-                f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
-                "state predates it: run the flow to record it before spinning this step "
-                "(a spin's outputs do not feed later spins)."
-            )
-        elif flow_file is not None and not setters and not close:
-            hints.append(
-                f"No step in {_rel(flow_file, root)} sets {name}: set self.{name} in an upstream step, "
-                "or pass it with spin(..., artifacts={...})."
-            )
-    elif names:
-        hints.append(f"{owner} has: {_listing(names)}.")
-    return hints
+        return ["Did you mean " + " or ".join(f"`from {module} import {c}`" for c in close) + "?"]
+    names = found.get("names") or []
+    if names:
+        return [f"{module} defines: {_listing(names, found.get('count'))}."]
+    return [f"{module} defines no public names."]
+
+
+def _module(found: dict, *_) -> list[str]:
+    close = found.get("close") or []
+    if close:
+        return ["Did you mean " + " or ".join(f"{c['name']} ({c['where']})" for c in close) + "?"]
+    interpreter = found.get("interpreter") or "the project's interpreter"
+    return [f"No module {found.get('wrong')!r} in the project or installed for {interpreter}: "
+            f"pip install {found.get('install') or found.get('wrong')} in the project's environment, "
+            "or start flowmcp with --python pointing at the environment that has it."]
+
+
+def _key(found: dict, *_) -> list[str]:
+    owner, what, count = found.get("owner"), found.get("what") or "keys", found.get("count", 0)
+    close = found.get("close") or []
+    names = found.get("names") or []
+    guess = ("Did you mean " + " or ".join(repr(c) for c in close) + "? ") if close else ""
+    if count <= MAX_NAMES_LISTED:
+        listed = ", ".join(repr(n) for n in names) if names else "none"
+        return [f"{guess}{owner}'s {what} ({count}): {listed}."]
+    nearest = [n for n in names if n not in close]
+    more = f"; others include {', '.join(repr(n) for n in nearest[:3])}" if nearest else ""
+    return [f"{guess}{owner} has {count:,} {what}{more}."]
+
+
+_RENDER = {"attribute": _attribute, "name": _name, "import": _import, "module": _module, "key": _key}
 
 
 def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
@@ -142,9 +188,9 @@ def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
     return found
 
 
-def _listing(names: list[str]) -> str:
+def _listing(names: list[str], total: int | None = None) -> str:
     shown = ", ".join(names[:MAX_NAMES_LISTED])
-    more = len(names) - MAX_NAMES_LISTED
+    more = (total or len(names)) - min(len(names), MAX_NAMES_LISTED)
     return shown + (f" (+{more} more)" if more > 0 else "")
 
 

@@ -22,7 +22,7 @@ from ..errors import BadArgumentError, BridgeError, FlowmcpError
 from ..pathspec import Pathspec
 from ..state import step_versions
 from ..summarize import failure as failure_summary
-from ..summarize import logs
+from ..summarize import logs, shown_warnings
 from ..summarize.text import cut_end
 from ._common import artifact_summaries
 from ._progress import TaskProgress
@@ -250,6 +250,7 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
             root=app.config.root,
             flow_file=desc.file,
             step_names=desc.step_names,
+            memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
         ))
     return models.RunResult(
         notes=_caught(app, ran.captures, steps),
@@ -263,6 +264,7 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
         steps=steps,
         failure=failure,
         output_tail=tail,
+        warnings=shown_warnings.lines(ran.captures, app.config.root),
     )
 
 MAX_CAUGHT_SHOWN = 3
@@ -314,6 +316,8 @@ def render(app: App, r: models.RunResult) -> str:
             head += " before any step started"
     lines.append(head)
     lines.extend(r.notes)
+    # a failure's summary already tells its step's warnings
+    lines.extend(w for w in r.warnings if not (r.failure and w in r.failure.summary))
     if r.steps:
         stopped = r.status in ("cancelled", "timed_out")
         lines.append("Steps: " + ", ".join(_step(s, stopped) for s in r.steps))

@@ -20,7 +20,7 @@ from ..errors import BadArgumentError
 from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
-from ..summarize import logs
+from ..summarize import logs, shown_warnings
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
 from ._progress import TaskProgress
 from ._runs import EnvironmentOption
@@ -186,7 +186,8 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
         failure = failure_summary.as_model(failure_summary.best_failure(
             step=step, task=task.get("pathspec"), captures=ran.captures, cli_error=data.get("cli_error"),
             stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,
-            step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True))
+            step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True,
+            memory=data))  # oom_kills, memory_limit: whether the kernel's OOM killer acted
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     return models.SpinResult(
@@ -207,6 +208,7 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
         path_note=ran.path_note,
         cards=sorted(app.config.relative(path) for path in task.get("cards") or []),
         notes=list(source.get("notes") or []),
+        warnings=shown_warnings.lines(ran.captures, app.config.root, step=step),
     )
 
 
@@ -233,6 +235,8 @@ def render(r: models.SpinResult) -> str:
     elif r.status == "succeeded":
         lines.append("The step set no artifacts." if r.artifacts_listed else
                      "Artifacts set by the step: not known (flowmcp's step hook did not run; see below).")
+    # a failure's summary already tells its step's warnings
+    lines.extend(w for w in r.warnings if not (r.failure and w in r.failure.summary))
     if r.stdout_tail:
         lines.append("stdout:\n" + _indent(r.stdout_tail))
     for card in r.cards:

@@ -170,3 +170,36 @@ def input_datastores(flow, input_obj):
         return found
     ds = flow_datastore(flow)
     return [ds] if ds is not None else []
+
+
+def is_flow(obj):
+    """A FlowSpec instance (a step's `self`, or one input of a join)."""
+    from metaflow import FlowSpec
+
+    return isinstance(obj, FlowSpec)
+
+
+def input_label(inp, position):
+    """How to name one input of a join: the step it came from, and its foreach index if any.
+    Checked: 2.19.39 (`FlowSpec._current_step`, `FlowSpec.index` inside a foreach)."""
+    label = "inputs[%d]" % position
+    try:
+        step = vars(inp).get("_current_step")
+        if step:
+            label += " (%s" % step
+            index = getattr(inp, "index", None)
+            label += (", split %s)" % index) if index is not None else ")"
+    except Exception:
+        pass
+    return label
+
+
+def retry_count():
+    """Which attempt of the task this process runs (0 for the first), or None outside a task.
+    Checked: 2.19.39 (`current.retry_count`)."""
+    try:
+        from metaflow import current
+
+        return int(current.retry_count)
+    except Exception:
+        return None

@@ -11,6 +11,7 @@ import time
 from .. import capture
 from .. import metaflow_compat as compat
 from . import runs
+from .memory import OomWatch
 
 
 def run_cli(flow_file, argv, on_cli=None):
@@ -123,10 +124,11 @@ def run_argv(req):
 def op_run(req):
     flow_file = req["flow_file"]
     started = time.time()
-    code, caught = run_cli(flow_file, run_argv(req))
+    with OomWatch() as oom:
+        code, caught = run_cli(flow_file, run_argv(req))
     elapsed = time.time() - started
     run_id = read_text(req["run_id_file"])
-    result = {"exit_code": code, "cli_error": caught or None, "elapsed_s": round(elapsed, 3)}
+    result = {"exit_code": code, "cli_error": caught or None, "elapsed_s": round(elapsed, 3), **oom.result()}
     if run_id:
         compat.any_namespace()
         try:

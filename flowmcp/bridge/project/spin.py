@@ -23,6 +23,7 @@ from ..protocol import (
     JobError,
 )
 from . import cli, runs
+from .memory import OomWatch
 
 
 def resolve_source(req):
@@ -217,7 +218,8 @@ def op_spin(req):
         argv += ["--artifacts-module", req["artifacts_module"]]
     started = time.time()
     try:
-        code, caught = cli.run_cli(req["flow_file"], argv)
+        with OomWatch() as oom:
+            code, caught = cli.run_cli(req["flow_file"], argv)
     finally:
         repair_latest_run(flow_name)
     elapsed = time.time() - started
@@ -228,6 +230,7 @@ def op_spin(req):
         "cli_error": caught or None,
         "elapsed_s": round(elapsed, 3),
         "spin_run_id": spin_run_id,
+        **oom.result(),
     }
     if spin_run_id:
         out["task"] = read_spin_task(req, flow_name, spin_run_id, req["step"])

@@ -32,17 +32,21 @@ def install(task_module):
             if not capture_dir:  # a step process flowmcp did not start
                 return original(self, *args)
             flow = self.flow
-            record = {"step": getattr(orig_step_func, "name", None)}
+            record = {"step": getattr(orig_step_func, "name", None), "attempt": compat.retry_count()}
             pending.update(record=record, dir=capture_dir, join=input_obj is not None,
                            inputs=[(compat.content_keys(ds), compat.spin_overrides(ds), ds)
                                    for ds in compat.input_datastores(flow, input_obj)])
+            shown = WarningsShown()
             try:
-                return original(self, *args)
+                with shown:
+                    return original(self, *args)
             except BaseException as ex:
-                _record_exception(record, ex, flow)
+                _record_exception(record, ex, flow, input_obj)
                 _hide_this_frame(ex)
                 raise
             finally:
+                if shown.seen:
+                    record["warnings"] = shown.records()
                 _write(capture_dir, record)  # now, and again with the artifacts once they are saved
 
         return exec_step_function
@@ -54,6 +58,10 @@ def install(task_module):
         try:
             if error is not None:
                 record["persist_error"] = capture.exception_record(error)
+                name = _unsaved_artifact(error)
+                if name and name in values:
+                    record["unsaved"] = {"name": name, "type": _qualified_type(values[name]),
+                                         "summary": capture.summarize_value(values[name], 120)}
             elif os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1" and "exception" not in record:
                 record["artifacts"], unchecked = changed_artifacts(output, values, pending,
                                                                    compat.parameter_names(flow))
@@ -68,14 +76,100 @@ def install(task_module):
         compat.install_persist_hook(after_persist)
 
 
-def _record_exception(record, ex, flow):
+def _record_exception(record, ex, flow, inputs=None):
     try:
         record["exception"] = capture.exception_record(ex)
         record["available"] = sorted(n for n in set(vars(flow)) | compat.input_artifact_names(flow)
                                      if _public(n))
         record["split"] = _split(flow)
+        conflicts = getattr(ex, "artifact_names", None)  # merge_artifacts: which names, not which values
+        if conflicts and inputs is not None:
+            record["merge_values"] = _values_per_input(list(conflicts), inputs)
     except Exception as hook_error:  # never fail while describing a failure
         record["hook_error"] = repr(hook_error)
+
+
+MAX_MERGE_NAMES = 4
+MAX_MERGE_INPUTS = 6
+
+
+def _values_per_input(names, inputs):
+    """{artifact: [[input label, summary], ...]}: what each input of a join holds for the
+    artifacts `merge_artifacts` could not merge."""
+    out = {}
+    for name in names[:MAX_MERGE_NAMES]:
+        rows = []
+        for position, inp in enumerate(inputs):
+            if position >= MAX_MERGE_INPUTS:
+                rows.append(["…", "%d more inputs" % (len(inputs) - position)])
+                break
+            try:
+                value = capture.summarize_value(getattr(inp, name), 80)
+            except AttributeError:
+                value = "<not set>"
+            except Exception as ex:
+                value = "<unavailable: %s>" % type(ex).__name__
+            rows.append([compat.input_label(inp, position), value])
+        out[name] = rows
+    return out
+
+
+MAX_WARNING_KINDS = 5
+
+
+class WarningsShown:
+    """Counts the warnings Python shows while the step runs (once per kind and message), and
+    still shows them: the step's stderr is as it would be without flowmcp."""
+
+    def __init__(self):
+        self.seen = {}
+
+    def __enter__(self):
+        import warnings
+
+        self._original = warnings.showwarning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            try:
+                text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+                key = (category.__name__, text[:200])
+                entry = self.seen.get(key)
+                if entry is None and len(self.seen) < MAX_WARNING_KINDS * 4:
+                    entry = self.seen[key] = {"category": category.__name__, "message": text[:200],
+                                              "where": "%s:%s" % (filename, lineno), "count": 0,
+                                              "user": capture.is_user_file(filename)}
+                if entry is not None:
+                    entry["count"] += 1
+            except Exception:
+                pass
+            return self._original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = showwarning
+        return self
+
+    def __exit__(self, *exc):
+        import warnings
+
+        warnings.showwarning = self._original
+        return False
+
+    def records(self):
+        return sorted(self.seen.values(), key=lambda e: -e["count"])[:MAX_WARNING_KINDS]
+
+
+def _unsaved_artifact(error):
+    """The artifact Metaflow could not save (`Cannot pickle dump artifact named "x"`)."""
+    import re
+
+    match = re.search(r'artifact named "([^"]+)"', str(error))
+    return match.group(1) if match else None
+
+
+def _qualified_type(value):
+    kind = type(value)
+    module = getattr(kind, "__module__", "") or ""
+    name = getattr(kind, "__qualname__", kind.__name__)
+    return name if module in ("builtins", "__main__") else "%s.%s" % (module, name)
 
 
 def _hide_this_frame(ex):
@@ -171,7 +265,8 @@ def _write(capture_dir, record):
     try:
         from metaflow import current
 
-        name = "%s.%s.%s.json" % (current.run_id, current.step_name, current.task_id)
+        # One file per attempt (@retry runs a task again in a new process): sorted, the last is last
+        name = "%s.%s.%s.%d.json" % (current.run_id, current.step_name, current.task_id, record.get("attempt") or 0)
         record["run_id"] = current.run_id
         record["task_id"] = int(current.task_id) if str(current.task_id).isdigit() else 0
         os.makedirs(capture_dir, exist_ok=True)

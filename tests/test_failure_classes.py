@@ -1,0 +1,103 @@
+"""Failure classes that need more than a corpus case: a step the kernel's OOM killer stops, in a
+memory cgroup of its own, answered the same on the warm and the new-interpreter path.
+
+(Every other class — suggestions, data facts, failures outside the step function, library
+messages, warnings — has corpus cases, which tests/test_corpus.py spins on both paths.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+HUNGRY_FLOW = textwrap.dedent('''
+    from metaflow import FlowSpec, step
+
+
+    class HungryFlow(FlowSpec):
+        @step
+        def start(self):
+            self.chunks = 2
+            self.next(self.eat)
+
+        @step
+        def eat(self):
+            held = []
+            for _ in range(self.chunks):
+                held.append(b"x" * (100 * 1024 * 1024))  # 100 MB written: real pages
+            self.total = len(held)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        HungryFlow()
+''')
+LIMIT_BYTES = 900 * 2**20
+
+
+def memory_cgroup() -> Path | None:
+    """A new memory cgroup (v1) under this process's own, or None where one cannot be made."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            folder = Path("/sys/fs/cgroup/memory") / path.lstrip("/") / f"flowmcp-test-{uuid.uuid4().hex[:8]}"
+            try:
+                folder.mkdir()
+                (folder / "memory.limit_in_bytes").write_text(str(LIMIT_BYTES))
+            except OSError:
+                return None
+            return folder
+    return None
+
+
+@pytest.fixture
+def cgroup():
+    folder = memory_cgroup()
+    if folder is None:
+        pytest.skip("cannot make a memory cgroup here (needs cgroup v1 and permission to write it)")
+    yield folder
+    for _ in range(50):  # the processes are gone once the command returns; the kernel may lag
+        try:
+            folder.rmdir()
+            return
+        except OSError:
+            import time
+
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "new-interpreter"])
+def test_a_step_the_oom_killer_stops_is_named_as_such(tmp_path, cgroup, warm):
+    (tmp_path / "flow.py").write_text(HUNGRY_FLOW)
+    env = dict(os.environ, USER="tester")
+    subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "run"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True)
+    # Spin with enough chunks to pass the cgroup's limit; the spin runs in the cgroup, the test does not.
+    (tmp_path / "more.py").write_text("ARTIFACTS = {'chunks': 30}\n")
+    command = [shutil.which("flowmcp") or "flowmcp", "--root", str(tmp_path), *([] if warm else ["--no-warm"]),
+               "call", "spin", "--json", "--args",
+               json.dumps({"flow": "flow.py", "step": "eat", "artifacts_module": "more.py"})]
+    script = f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"'
+    out = subprocess.run(["sh", "-c", script, "sh", *command], env=env, capture_output=True, text=True, timeout=300)
+    answer = json.loads(out.stdout)
+    failure = answer["failure"]
+    assert failure["exception_type"] == "Killed" and "SIGKILL" in failure["message"], out.stdout
+    assert failure["hints"][0].startswith("The kernel's OOM killer stopped it"), failure["hints"]
+    assert "(0.9 GiB here)" in failure["hints"][0]
+    assert answer["warm"] is warm
