@@ -9,7 +9,7 @@ fact is in our answer, and the median latency ratio.
 
 Golden answers (tests/corpus/<case>/expected.txt, checked by tests/test_corpus.py) are reviewed
 by a person: `--golden NAME` prints the current failure summary next to the stored one;
-`--write-golden NAME` saves it — run it only after reading it. `--write-record NAME|all` saves
+`--write-golden NAME` saves it, with the record of the same spin — run it only after reading it. `--write-record NAME|all` saves
 the records the bridge answered a case's broken spin with (what tests/test_corpus_replay.py
 replays); the golden answer must still match, so a record is never saved with a changed answer.
 """
@@ -106,20 +106,24 @@ async def main(rounds: int, only: str | None, show: bool) -> None:
 
 
 def golden(name: str, write: bool) -> None:
+    """Print a case's answer beside its golden; with `write`, save it as the golden and save the
+    bridge's record of the same spin (so the two always agree). NAME may be "all"."""
     sys.path.insert(0, str(CORPUS.parent.parent))
-    from tests.corpus_cases import normalise, spin_broken_case
+    from tests.corpus_cases import CASES, normalise, spin_broken_case
 
-    with tempfile.TemporaryDirectory(prefix=f"flowmcp-golden-{name}-") as root:
-        _, data, _, _ = spin_broken_case(name, Path(root))
-    summary = normalise(answer_summary(data))
-    path = CORPUS / name / "expected.txt"
-    stored = path.read_text().rstrip("\n") if path.exists() else None
-    print(f"--- {name}: current answer ({len(summary):,} chars)\n{summary}")
-    if stored is not None and stored != summary:
-        print(f"--- stored golden answer differs:\n{stored}")
-    if write:
-        path.write_text(summary + "\n")
-        print(f"--- written to {path}")
+    for case in CASES if name == "all" else [name]:
+        with tempfile.TemporaryDirectory(prefix=f"flowmcp-golden-{case}-") as root:
+            text, data, _, record = spin_broken_case(case, Path(root))
+        summary = normalise(answer_summary(data, text))
+        path = CORPUS / case / "expected.txt"
+        stored = path.read_text().rstrip("\n") if path.exists() else None
+        print(f"--- {case}: current answer ({len(summary):,} chars)\n{summary}")
+        if stored is not None and stored != summary:
+            print(f"--- stored golden answer differs:\n{stored}")
+        if write:
+            path.write_text(summary + "\n")
+            (CORPUS / case / "record.json").write_text(record + "\n")
+            print(f"--- written to {path}, with the record of the same spin")
 
 
 def write_record(name: str) -> None:
@@ -128,8 +132,8 @@ def write_record(name: str) -> None:
 
     for case in CASES if name == "all" else [name]:
         with tempfile.TemporaryDirectory(prefix=f"flowmcp-record-{case}-") as root:
-            _, data, _, record = spin_broken_case(case, Path(root))
-        summary = normalise(answer_summary(data))
+            text, data, _, record = spin_broken_case(case, Path(root))
+        summary = normalise(answer_summary(data, text))
         stored = (CORPUS / case / "expected.txt").read_text().rstrip("\n")
         if summary != stored:
             print(f"--- {case}: the answer differs from its golden; record not saved (see --golden {case})")

@@ -58,9 +58,12 @@ def expects_failure(case_spec: dict) -> bool:
     return case_spec.get("expect", "failed") == "failed"
 
 
-def answer_summary(data: dict) -> str:
+def answer_summary(data: dict, text: str = "") -> str:
     """What a case's golden holds: the failure summary; for an answer that succeeded (a @catch),
-    its notes and warnings — what it says beyond "succeeded"."""
+    its notes and warnings — what it says beyond "succeeded"; for a call refused before anything
+    ran (a parameter of the wrong type), the tool error's text."""
+    if not data:
+        return text
     failure = data.get("failure")
     if failure:
         return failure["summary"]
@@ -71,9 +74,9 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[s
     """Copy the case, record a good run, apply the broken edit, call the case's tool through
     flowmcp (a spin of its step, or a run).
 
-    With `both_paths`, a spin case's step is also spun before the edit, and every spin is done
-    twice — in the warm worker and in a new interpreter (--no-warm) — and must answer the same
-    facts. Returns the broken call's text, structured answer, error flag, and what the bridge
+    With `both_paths`, the broken spin is done twice — in the warm worker and in a new
+    interpreter (--no-warm) — and must answer the same facts (tests/test_warm.py and
+    tests/test_real_flows.py compare working spins on both paths). Returns the broken call's text, structured answer, error flag, and what the bridge
     answered during it (tests/fakes.py `dump`): the record the fast tier replays."""
     case_spec = copy_case(name, root)
     step = case_spec["step"]
@@ -87,8 +90,6 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[s
             if spin:  # a spin needs a run's state; a run case starts from nothing
                 good = await client.call_tool("run", {"flow": "flow.py"})
                 assert not good.is_error, good.content[0].text
-            if both_paths and spin:
-                await same_on_both_paths(name, "working", client, cold, step)
             break_case(root, case_spec, name)
             app._described.clear()  # a broken helper module leaves flow.py as it was: describe it anyway
             recording = app.bridge = RecordingBridge(app.bridge)

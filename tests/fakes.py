@@ -131,7 +131,9 @@ def _without_long_texts(value):
     return value
 
 
-_VOLATILE = re.compile(r'"(elapsed_s|duration_s|started_at|pid|pid_start|created_at)": [\d.eE+-]+')
+# Times, processes, the machine's memory; and the length of a message that carries paths or a stack
+_VOLATILE = re.compile(r'"(elapsed_s|duration_s|started_at|pid|pid_start|created_at|memory_limit|message_chars)": '
+                       r'[\d.eE+-]+')
 _IDS = re.compile(r"(?<![\d.])\d{13,}(?![\d.])")
 _STAMPS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+")
 

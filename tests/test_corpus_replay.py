@@ -29,7 +29,7 @@ async def test_a_saved_record_renders_the_golden_answer(name, tmp_path):
     text = result.content[0].text
     assert bool(result.is_error) == expects_failure(case_spec), text
     assert not [fact for fact in case_spec["facts"] if fact not in text], text
-    summary = answer_summary(result.structured_content)
+    summary = answer_summary(result.structured_content, text)
     assert normalise(summary) == (CORPUS / name / "expected.txt").read_text().rstrip("\n")
 
 

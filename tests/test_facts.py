@@ -270,3 +270,20 @@ def test_a_sigkill_names_the_oom_killer_only_when_it_acted():
     assert "(1.0 GiB here)" in failure_summary.render(
         failure_summary.from_exit("train", text, {"oom_kills": 1, "memory_limit": 2**30}))
     assert "usually means" in failure_summary.render(failure_summary.from_exit("train", text, {}))
+
+
+def test_warnings_metaflow_hides_are_counted_and_still_hidden_and_errors_still_raise():
+    from flowmcp.bridge.project.step_hook import WarningsShown
+
+    printed = []
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *rest: printed.append(str(message))
+        warnings.filterwarnings("ignore")  # what Metaflow's CLI does in every step process
+        warnings.filterwarnings("error", category=UserWarning, message="strict")
+        with WarningsShown() as shown:
+            for _ in range(4):
+                warnings.warn("lbfgs failed to converge", RuntimeWarning, stacklevel=1)
+            with pytest.raises(UserWarning):
+                warnings.warn("strict mode", UserWarning, stacklevel=1)
+    assert printed == []
+    assert shown.records()[0] == {**shown.records()[0], "category": "RuntimeWarning", "count": 4}

@@ -141,6 +141,10 @@ def _self_names_on_line(code):
 
     code = code or ""
     assigned = set(re.findall(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", code))
+    targets = re.match(r"^\s*((?:(?:self\.)?[A-Za-z_][A-Za-z0-9_]*\s*,\s*)+(?:self\.)?[A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)",
+                       code)
+    if targets:  # `self.a, self.b = ...` sets both
+        assigned.update(re.findall(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)", targets.group(1)))
     used = set(re.findall(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)", code))
     return sorted(used - assigned)
 

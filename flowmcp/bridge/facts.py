@@ -30,7 +30,8 @@ _ABOUT_MISSING = re.compile(r"\bnan\b|infinit|\binf\b|missing values|contains nu
 _ABOUT_DTYPE = re.compile(
     r"dtype|could not convert|convert string|unsupported operand|cannot cast|not supported between"
     r"|must be real number|unknown label type|can only concatenate|invalid literal|numeric|not a number"
-    r"|cannot be converted|ufunc '\w+' not supported|object of type '?str'? |arg must be a list, tuple")
+    r"|cannot be converted|ufunc '\w+' not supported|object of type '?str'? |arg must be a list, tuple"
+    r"|string multiply|can't multiply sequence|must be str, not|not supported for the input types|expected str")
 # Known packages whose import name is not their distribution's (what to `pip install`)
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml",
                  "bs4": "beautifulsoup4", "skimage": "scikit-image", "dateutil": "python-dateutil",
@@ -142,10 +143,11 @@ def _attribute(ex, frame, code):
     if artifacts or compat.is_flow(obj):
         # A flow (self, a join's input): its artifacts, including those still in the datastore
         try:
-            held = [n for n in vars(obj) if not n.startswith("_")]
+            held = list(vars(obj))
         except TypeError:
             held = []
-        names = sorted(set(artifacts) | set(held) - {"name"})
+        # Metaflow's own artifacts (`_foreach_stack`, `name`) are not the user's
+        names = sorted(n for n in set(artifacts) | set(held) if not n.startswith("_") and n != "name")
         return {"kind": "attribute", "owner": expr or "self", "flow": True, "wrong": wrong,
                 "close": suggest.closest(wrong, names), "names": names[:MAX_LISTED * 4], "count": len(names)}
     try:
@@ -346,6 +348,13 @@ def data_facts(ex, frame, code):
     missing = bool(_ABOUT_MISSING.search(message))
     dtypes = bool(_ABOUT_DTYPE.search(message))
     facts = []
+    foreach = re.search(r"foreach (?:iterator over|variable) \*?(?:self\.)?(\w+)\*?", message)
+    if foreach:  # Metaflow's check of self.next(..., foreach="x"): the value of self.x
+        try:
+            value = lookup(frame, "self." + foreach.group(1))
+            facts.append(("self.%s = %s." % (foreach.group(1), _brief(value)))[:MAX_FACT_CHARS])
+        except Exception:
+            pass
     try:
         for expr, obj in line_objects(frame, code):
             fact = _empty(expr, obj)
@@ -359,7 +368,19 @@ def data_facts(ex, frame, code):
                 break
     except Exception:
         pass
+    clean = [f for f in facts if f.endswith(_CLEAN)]
+    if len(clean) < len(facts):  # where the NaN are is the fact; which inputs are clean is noise then
+        facts = [f for f in facts if not f.endswith(_CLEAN)]
     return facts
+
+
+_CLEAN = "holds no NaN or infinity."
+
+
+def _brief(value):
+    from .capture import summarize_value
+
+    return summarize_value(value, 120)
 
 
 def _shape_text(obj):
@@ -416,7 +437,7 @@ def _nan_inf(expr, obj):
 
 def _where_text(expr, what, rows, nan_cols, inf_cols, unit):
     if not nan_cols and not inf_cols:
-        return "%s (%s) holds no NaN or infinity." % (expr, what)
+        return "%s (%s) %s" % (expr, what, _CLEAN)
     parts = []
     for label, cols in (("NaN", nan_cols), ("inf", inf_cols)):
         if cols:
@@ -428,7 +449,7 @@ def _where_text(expr, what, rows, nan_cols, inf_cols, unit):
 
 def _counts_text(expr, what, n_nan, n_inf):
     if not n_nan and not n_inf:
-        return "%s (%s) holds no NaN or infinity." % (expr, what)
+        return "%s (%s) %s" % (expr, what, _CLEAN)
     parts = (["%d NaN" % n_nan] if n_nan else []) + (["%d inf" % n_inf] if n_inf else [])
     return "%s (%s) holds %s." % (expr, what, " and ".join(parts))
 

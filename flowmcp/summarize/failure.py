@@ -16,7 +16,7 @@ from .. import models
 from . import hints, shown_warnings
 from .text import condense_message, cut_middle
 
-MAX_CHARS = 2500
+MAX_CHARS = 1200  # the failure summary; the answer around it adds a status line and the next step
 MAX_MESSAGE_CHARS = 600  # of the exception message in the headline; the rest is cut in the middle
 MAX_USER_FRAMES = 6
 MAX_VALUES = 8
@@ -114,7 +114,7 @@ class Failure:
 
 
 def from_capture(record: dict, root: Path, *, step: str | None = None, task: str | None = None,
-                 flow_file: Path | None = None) -> Failure:
+                 flow_file: Path | None = None, spin: bool = False) -> Failure:
     """From the hook's record of the live exception in the step process (the best source)."""
     exc = record.get("exception") or record
     failure = _from_exception_record(exc, root)
@@ -123,7 +123,7 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
     failure.split = record.get("split")
     if exc.get("type") == "TimeoutException" and exc.get("module", "").startswith("metaflow"):
         _timed_out(failure)
-    failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root))
+    failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root, spin))
     failure.hints.extend(_merge_conflict(record.get("merge_values")))
     missing = exc.get("attr_name")
     if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":
@@ -164,6 +164,7 @@ def from_persist_error(record: dict, root: Path, *, step: str | None = None, tas
     failure = _from_exception_record(record["persist_error"], root)
     failure.step, failure.task = step or record.get("step"), task
     failure.frames = [f for f in failure.frames if f.user]  # Metaflow's saving code: not where to look
+    failure.chain = []  # pickle's own complaint: the hint says what the value is
     unsaved = record.get("unsaved") or {}
     name = unsaved.get("name")
     setters = [(s, ln) for s, ln in hints.assignments(flow_file).get(name, [])
@@ -173,11 +174,11 @@ def from_persist_error(record: dict, root: Path, *, step: str | None = None, tas
         failure.frames.append(Frame(file=_rel(flow_file, root), line=line, func=failure.step or "",
                                     code=_source_line(Path(flow_file), line), user=True))
     if name:
-        failure.hints.append(_unpicklable_hint(name, unsaved.get("type") or "?", unsaved.get("summary")))
+        failure.hints.append(_unpicklable_hint(name, unsaved.get("type") or "?"))
     return failure
 
 
-def _unpicklable_hint(name: str, kind: str, summary: str | None) -> str:
+def _unpicklable_hint(name: str, kind: str) -> str:
     short = kind.rsplit(".", 1)[-1]
     if short in ("function", "lambda", "method", "builtin_function_or_method", "partial"):
         what, fix = "a function", "keep it a local variable or a module-level function, and store its inputs instead"
@@ -187,9 +188,8 @@ def _unpicklable_hint(name: str, kind: str, summary: str | None) -> str:
         what, fix = "a generator", "store list(...) of it"
     else:
         what, fix = f"a {short}", "store the data it is made from, and rebuild it where it is used"
-    held = f" ({summary})" if summary and short not in ("function",) else ""
-    return (f"self.{name} holds {what} ({kind}){held}, which pickle cannot save: Metaflow saves every "
-            f"self.X when the step ends. {fix[0].upper() + fix[1:]}.")
+    return (f"self.{name} holds {what} ({kind}), which pickle cannot save: Metaflow saves every self.X when "
+            f"the step ends. {fix[0].upper() + fix[1:]}.")
 
 
 def _from_exception_record(exc: dict, root: Path) -> Failure:
@@ -210,7 +210,8 @@ def _from_exception_record(exc: dict, root: Path) -> Failure:
         )
     message = (syntax or {}).get("msg") or exc.get("message", "")
     if str(exc.get("module") or "").startswith("metaflow"):
-        message = plain_metaflow_text(message)
+        # Metaflow wraps its messages for a terminal; @timeout's carries a stack dump the trace has
+        message = " ".join(plain_metaflow_text(message.split("\nStack when the timeout was raised")[0]).split())
     failure = Failure(
         exception_type=exc.get("type", "Exception"),
         message=message,
@@ -232,15 +233,43 @@ def _from_exception_record(exc: dict, root: Path) -> Failure:
         label = "caused by" if key == "cause" else "while handling"
         while linked and len(failure.chain) < 3:
             inner = _from_exception_record(linked, root)
-            # A library re-raising the same error type from its internals adds nothing.
-            internal = not any(f.user for f in inner.frames) and inner.exception_type == failure.exception_type
+            # A library re-raising from its internals adds nothing: the same type, or its message
+            # already in the outer one (Metaflow's "not iterable. Please check details: <inner>").
+            internal = not any(f.user for f in inner.frames) and (
+                inner.exception_type == failure.exception_type or inner.message in failure.message)
             if not internal:
                 failure.chain.append(f"{label} {inner.headline()}")
             linked = linked.get("cause") or linked.get("context")
     return failure
 
 
-def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -> Failure:
+_NO_NEXT = re.compile(r"step (?P<step>\w+) was expected to transition to step\(s\) (?P<to>[\w, ]+)\. However, when the "
+                      r"code was executed, self\.next\(\) was called with nothing")
+
+
+def _ended_without_next(failure: Failure, root: Path, flow_file: Path | None) -> None:
+    """Metaflow's runtime found that a step ended without its self.next(): point at the early
+    return that skipped it. (spin does not check this; only a run does.)"""
+    match = _NO_NEXT.search(failure.message)
+    if match is None or flow_file is None:
+        return
+    step, to = match.group("step"), match.group("to")
+    failure.step, failure.origin = step, "step"
+    returns = hints.early_returns(flow_file, step)
+    if returns:
+        line = returns[0]
+        failure.frames = [Frame(file=_rel(flow_file, root), line=line, func=step,
+                                code=_source_line(Path(flow_file), line), user=True)]
+        failure.hints.insert(0, f"{step} returned at {_rel(flow_file, root)}:{line} before calling "
+                                f"self.next(self.{to.split(',')[0].strip()}): every path through a step must end in "
+                                "its self.next(...) call. spin does not check this; run does.")
+    else:
+        failure.hints.insert(0, f"{step} ended without calling self.next(self.{to.split(',')[0].strip()}) on the path "
+                                "it took: every path through a step must end in its self.next(...) call.")
+
+
+def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None,
+                        flow_file: Path | None = None) -> Failure:
     """From a MetaflowException caught in the CLI process (graph errors, bad pathspecs)."""
     frames = []
     if err.get("file") and err.get("line"):
@@ -256,9 +285,10 @@ def from_metaflow_error(err: dict, root: Path, steps: list[str] | None = None) -
         origin="flow",  # raised by Metaflow's CLI before or around the steps: never the step's own code
     )
     environment = hints.environment_hint(message)
+    _ended_without_next(failure, root, flow_file)
     if environment:
         failure.hints.append(environment)
-    elif steps and "step" in message.lower():  # a graph problem: say what exists
+    elif steps and "step" in message.lower() and failure.origin == "flow":  # a graph problem: say what exists
         failure.hints.append("The flow's steps: " + ", ".join(steps) + ".")
     return failure
 
@@ -351,7 +381,9 @@ _DOUBLE_COLON = re.compile(r"(line \d+):(?=:)")
 
 def plain_metaflow_text(text: str) -> str:
     """Metaflow's messages as plain text: its `*bold*` markup and the doubled colon of
-    `file:line 8:` + `: message` are for a terminal, not for an agent."""
+    `file:line 8:` + `: message` are for a terminal, not for an agent (`with **` is the markup
+    of an empty list: "called with nothing")."""
+    text = text.replace("called with **", "called with nothing")
     return _DOUBLE_COLON.sub(r"\1", _MARKUP.sub(r"\1", text))
 
 
@@ -367,7 +399,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
     unsaved = [c for c in captures if c.get("persist_error") and (step is None or c.get("step") == step)]
     metaflow_error = (cli_error or {}).get("metaflow")
     if failed:
-        summary = from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file)
+        summary = from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file, spin=spin)
         summary.hints[:0] = _attempts(failed, root)
     elif unsaved:
         summary = from_persist_error(unsaved[-1], root, step=step, task=task, flow_file=flow_file)
@@ -379,7 +411,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
                    or from_exit(step, metaflow_error.get("message", "") + "\n" + output, memory))
         summary.step, summary.task = summary.step or step, task
     elif metaflow_error:
-        summary = from_metaflow_error(metaflow_error, root, step_names)
+        summary = from_metaflow_error(metaflow_error, root, step_names, flow_file)
     elif cli_error and (cli_error.get("syntax") or cli_error.get("exception")):
         # Raised in the process that started Metaflow's CLI, not in a step: the flow (its module
         # code, its configs, its decorators) is what failed.

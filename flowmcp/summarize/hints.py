@@ -50,7 +50,7 @@ def spin_context(failure: Failure, step_decorators: list[str]) -> None:
 
 
 def hints_for(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
-              root: Path) -> list[str]:
+              root: Path, spin: bool = False) -> list[str]:
     """Did-you-mean and what-to-do lines for a captured exception, then its data facts."""
     etype = exc.get("type")
     hints: list[str] = []
@@ -58,10 +58,10 @@ def hints_for(exc: dict, available: list[str] | None, failure: Failure, flow_fil
     for suggestion in found:
         render = _RENDER.get(suggestion.get("kind"))
         if render is not None:
-            hints.extend(render(suggestion, available, failure, flow_file, root))
+            hints.extend(render(suggestion, available, failure, flow_file, root, spin))
     if not found and etype == "AttributeError":  # a record without live lookups: the flow's own source
         hints.extend(_attribute({"wrong": exc.get("attr_name"), "close": [], "flow": True}, available, failure,
-                                flow_file, root))
+                                flow_file, root, spin))
     if etype == "SystemExit":
         hints.append(f"The step called sys.exit({exc.get('message') or ''}), which Metaflow counts as a failure: "
                      "raise an exception with a message instead, or let the step return.")
@@ -70,7 +70,7 @@ def hints_for(exc: dict, available: list[str] | None, failure: Failure, flow_fil
 
 
 def _attribute(found: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
-               root: Path) -> list[str]:
+               root: Path, spin: bool = False) -> list[str]:
     """`owner.name` missing: the owner's closest names; for a flow, where the flow sets it."""
     name = found.get("wrong")
     owner = found.get("owner")
@@ -98,17 +98,72 @@ def _attribute(found: dict, available: list[str] | None, failure: Failure, flow_
     elsewhere = [(s, ln) for s, ln in setters if s != failure.step]
     if elsewhere:
         step_name, line = elsewhere[0]
-        hints.append(
-            f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}, but the parent "
-            "state predates it: run the flow to record it before spinning this step "
-            "(a spin's outputs do not feed later spins)."
-        )
+        where_set = f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}"
+        if (step_name, name) in function_assignments(flow_file):
+            hints.append(f"{where_set}, to a function: Metaflow does not save functions as artifacts, so no "
+                         "later step has it. Define it at module level and call it, or store what it computes.")
+        elif spin:
+            hints.append(f"{where_set}, but the parent state predates it: run the flow to record it before "
+                         "spinning this step (a spin's outputs do not feed later spins).")
+        else:
+            hints.append(f"{where_set}, but this step's input does not hold it: check that {step_name} sets it "
+                         f"on every path, and after a join, that the join passes it on "
+                         f"(self.merge_artifacts(inputs), or self.{name} = inputs.<step>.{name}).")
     elif flow_file is not None and not setters and not close:
         hints.append(
-            f"No step in {_rel(flow_file, root)} sets {name}: set self.{name} in an upstream step, "
-            "or pass it with spin(..., artifacts={...})."
+            f"No step in {_rel(flow_file, root)} sets {name}: set self.{name} in an upstream step"
+            + (", or pass it with spin(..., artifacts={...})." if spin else ".")
         )
     return hints
+
+
+def early_returns(flow_file: Path, step: str) -> list[int]:
+    """Lines of the `return` statements in a step function (not in functions nested in it)."""
+    try:
+        tree = ast.parse(Path(flow_file).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    lines: list[int] = []
+
+    def visit(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue
+            if isinstance(child, ast.Return):
+                lines.append(child.lineno)
+            visit(child)
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == step:
+            visit(node)
+            break
+    return sorted(lines)
+
+
+def function_assignments(flow_file: Path) -> set[tuple[str, str]]:
+    """(step function, artifact) where the flow assigns a function to `self.X`: a lambda, a
+    function the module defines, or a functools.partial of one."""
+    try:
+        tree = ast.parse(Path(flow_file).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    found = set()
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            if not isinstance(node, ast.Assign):
+                continue
+            value = node.value
+            is_function = isinstance(value, ast.Lambda) or (isinstance(value, ast.Name) and value.id in defined) or (
+                isinstance(value, ast.Call) and getattr(value.func, "attr", getattr(value.func, "id", "")) == "partial")
+            if not is_function:
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and getattr(target.value, "id", None) == "self":
+                    found.add((func.name, target.attr))
+    return found
 
 
 def _library_attribute(found: dict) -> list[str]:

@@ -118,43 +118,72 @@ MAX_WARNING_KINDS = 5
 
 
 class WarningsShown:
-    """Counts the warnings Python shows while the step runs (once per kind and message), and
-    still shows them: the step's stderr is as it would be without flowmcp."""
+    """Counts every warning the step raises, each kind once — also those Metaflow's CLI hides
+    (it ignores all warnings in step processes) — and shows on stderr only what the step's
+    process would have shown: the filters in place before the step still decide.
+
+    Inside, an "always" filter lets every warning reach the counter; filters the step adds
+    itself go in front of it and act as they would. The counter then applies the earlier
+    filters' verdict: ignore, show (once per place for "default", "module" and "once"), or
+    raise it ("error"), as `warnings.warn` would have."""
 
     def __init__(self):
         self.seen = {}
+        self._printed = set()
 
     def __enter__(self):
         import warnings
 
+        self._context = warnings.catch_warnings()
+        self._context.__enter__()
+        self._outer = list(warnings.filters)
         self._original = warnings.showwarning
-
-        def showwarning(message, category, filename, lineno, file=None, line=None):
-            try:
-                text = str(message).strip().splitlines()[0] if str(message).strip() else ""
-                key = (category.__name__, text[:200])
-                entry = self.seen.get(key)
-                if entry is None and len(self.seen) < MAX_WARNING_KINDS * 4:
-                    entry = self.seen[key] = {"category": category.__name__, "message": text[:200],
-                                              "where": "%s:%s" % (filename, lineno), "count": 0,
-                                              "user": capture.is_user_file(filename)}
-                if entry is not None:
-                    entry["count"] += 1
-            except Exception:
-                pass
-            return self._original(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = showwarning
+        warnings.simplefilter("always")
+        warnings.showwarning = self._show
         return self
 
     def __exit__(self, *exc):
-        import warnings
-
-        warnings.showwarning = self._original
+        self._context.__exit__(*exc)
         return False
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        try:
+            text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+            key = (category.__name__, text[:200])
+            entry = self.seen.get(key)
+            if entry is None and len(self.seen) < MAX_WARNING_KINDS * 4:
+                entry = self.seen[key] = {"category": category.__name__, "message": text[:200],
+                                          "where": "%s:%s" % (filename, lineno), "count": 0,
+                                          "user": capture.is_user_file(filename)}
+            if entry is not None:
+                entry["count"] += 1
+            action = _outer_action(self._outer, category, str(message), filename, lineno)
+        except Exception:
+            action = "ignore"
+        if action == "error":
+            raise message if isinstance(message, Warning) else category(message)
+        if action == "ignore":
+            return None
+        if action != "always":
+            place = (str(message), category, filename, lineno) if action == "default" else (str(message), category)
+            if place in self._printed:
+                return None
+            self._printed.add(place)
+        return self._original(message, category, filename, lineno, file, line)
 
     def records(self):
         return sorted(self.seen.values(), key=lambda e: -e["count"])[:MAX_WARNING_KINDS]
+
+
+def _outer_action(filters, category, text, filename, lineno):
+    """What `warnings` would have done with this warning under `filters` (its own matching rule;
+    the module is told by the file's name, as `warnings.warn` tells it for most callers)."""
+    module = os.path.splitext(os.path.basename(filename or ""))[0]
+    for action, msg, cat, mod, ln in filters:
+        if ((msg is None or msg.match(text)) and issubclass(category, cat)
+                and (mod is None or mod.match(module)) and (ln == 0 or lineno == ln)):
+            return action
+    return "default"
 
 
 def _unsaved_artifact(error):
