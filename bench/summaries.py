@@ -9,7 +9,8 @@ fact is in our answer, and the median latency ratio.
 
 Golden answers (tests/corpus/<case>/expected.txt, checked by tests/test_corpus.py) are reviewed
 by a person: `--golden NAME` prints the current failure summary next to the stored one;
-`--write-golden NAME` saves it, with the record of the same spin — run it only after reading it. `--write-record NAME|all` saves
+`--write-golden NAME` saves it, with the record of the same spin — run it only after reading it
+(NAME may be "all"). `--write-record NAME|all` saves
 the records the bridge answered a case's broken spin with (what tests/test_corpus_replay.py
 replays); the golden answer must still match, so a record is never saved with a changed answer.
 """
