@@ -77,7 +77,8 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[s
     With `both_paths`, the broken spin is done twice — in the warm worker and in a new
     interpreter (--no-warm) — and must answer the same facts (tests/test_warm.py and
     tests/test_real_flows.py compare working spins on both paths). Returns the broken call's
-    text, structured answer, error flag, and what the bridge answered during it (tests/fakes.py `dump`): the record the fast tier replays."""
+    text, structured answer, error flag, and what the bridge answered during it
+    (tests/fakes.py `dump`): the record the fast tier replays."""
     case_spec = copy_case(name, root)
     step = case_spec["step"]
     tool, arguments = call_of(case_spec)
