@@ -101,3 +101,59 @@ def test_a_step_the_oom_killer_stops_is_named_as_such(tmp_path, cgroup, warm):
     assert failure["hints"][0].startswith("The kernel's OOM killer stopped it"), failure["hints"]
     assert "(0.9 GiB here)" in failure["hints"][0]
     assert answer["warm"] is warm
+
+
+WARNING_FLOW = textwrap.dedent('''
+    import warnings
+
+    from metaflow import FlowSpec, step
+
+
+    class NoisyFlow(FlowSpec):
+        @step
+        def start(self):
+            self.values = [1.0, 2.0, 3.0]
+            self.next(self.fit)
+
+        @step
+        def fit(self):
+            for _ in range(3):
+                warnings.warn("solver did not converge", RuntimeWarning)
+            warnings.warn("old keyword is deprecated", FutureWarning)
+            self.total = sum(self.values)
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        NoisyFlow()
+''')
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "new-interpreter"])
+def test_warnings_metaflow_hides_appear_counted_in_successful_run_and_spin_answers(tmp_path, warm):
+    """Metaflow ignores every warning in its step processes; the answers still tell them."""
+    import anyio
+    from mcp import Client
+
+    from flowmcp.app import App
+    from flowmcp.server import build_server
+
+    (tmp_path / "flow.py").write_text(WARNING_FLOW)
+
+    async def go():
+        async with Client(build_server(App.create(tmp_path, warm=warm))) as client:
+            ran = await client.call_tool("run", {"flow": "flow.py"})
+            spun = await client.call_tool("spin", {"flow": "flow.py", "step": "fit"})
+            return ran, spun
+
+    ran, spun = anyio.run(go)
+    for result in (ran, spun):
+        assert not result.is_error, result.content[0].text
+        text = result.content[0].text
+        assert "Warning: RuntimeWarning ×3 at flow.py:16: solver did not converge" in text, text
+        assert "Warning: FutureWarning at flow.py:17: old keyword is deprecated" in text
+    assert spun.structured_content["warm"] is warm
