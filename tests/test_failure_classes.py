@@ -62,6 +62,11 @@ def memory_cgroup() -> Path | None:
                 (folder / "memory.limit_in_bytes").write_text(str(LIMIT_BYTES))
             except OSError:
                 return None
+            # Can a process be moved into it? (Some containers allow the folder, not the move.)
+            moved = subprocess.run(["sh", "-c", f'echo $$ > "{folder / "cgroup.procs"}"'], capture_output=True)
+            if moved.returncode != 0:
+                folder.rmdir()
+                return None
             return folder
     return None
 
