@@ -119,9 +119,8 @@ def _attribute(found: dict, available: list[str] | None, failure: Failure, flow_
 
 def early_returns(flow_file: Path, step: str) -> list[int]:
     """Lines of the `return` statements in a step function (not in functions nested in it)."""
-    try:
-        tree = ast.parse(Path(flow_file).read_text())
-    except (OSError, SyntaxError, ValueError):
+    tree = _parsed(flow_file)
+    if tree is None:
         return []
     lines: list[int] = []
 
@@ -143,9 +142,8 @@ def early_returns(flow_file: Path, step: str) -> list[int]:
 def function_assignments(flow_file: Path) -> set[tuple[str, str]]:
     """(step function, artifact) where the flow assigns a function to `self.X`: a lambda, a
     function the module defines, or a functools.partial of one."""
-    try:
-        tree = ast.parse(Path(flow_file).read_text())
-    except (OSError, SyntaxError, ValueError):
+    tree = _parsed(flow_file)
+    if tree is None:
         return set()
     defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     found = set()
@@ -221,9 +219,8 @@ _RENDER = {"attribute": _attribute, "name": _name, "import": _import, "module": 
 
 def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
     """`self.X = ...` in the flow source: X -> [(step function, line)], in source order."""
-    try:
-        tree = ast.parse(Path(flow_file).read_text())
-    except (OSError, SyntaxError, ValueError):
+    tree = _parsed(flow_file)
+    if tree is None:
         return {}
     found: dict[str, list[tuple[str, int]]] = {}
     for func in ast.walk(tree):
@@ -241,6 +238,14 @@ def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
                             and sub.value.id == "self"):
                         found.setdefault(sub.attr, []).append((func.name, sub.lineno))
     return found
+
+
+def _parsed(flow_file: Path) -> ast.Module | None:
+    """The flow's source as a tree; None when it cannot be read or parsed (then no hint)."""
+    try:
+        return ast.parse(Path(flow_file).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 def _listing(names: list[str], total: int | None = None) -> str:
