@@ -65,11 +65,16 @@ def _convert(param: dict[str, Any], value: Any) -> str:
 
     if kind == "json":
         if isinstance(value, str):
+            # JSON text, as the CLI takes it; text that does not parse is refused as the CLI
+            # refuses it (never quietly passed on as a JSON string the step did not expect)
             try:
                 json.loads(value)
-                return value
-            except ValueError:
-                pass
+            except ValueError as ex:
+                raise BadArgumentError(
+                    f"Parameter {name!r} is json; got {value[:80]!r}, which is not valid JSON ({ex}). Pass the "
+                    "value itself (an object, a list, a number) or JSON text with double-quoted keys."
+                ) from None
+            return value
         return json.dumps(value)
     if value is None:
         raise bad("a value (null is not a parameter value)")

@@ -32,6 +32,8 @@ DECLARED = [
         ({"fail": True}, [("fail", "true")]),
         ({"fail": "False"}, [("fail", "false")]),
         ({"config": {"a": [1, 2]}}, [("config", '{"a": [1, 2]}')]),
+        ({"config": '{"a": [1, 2]}'}, [("config", '{"a": [1, 2]}')]),
+        ({"config": '"text"'}, [("config", '"text"')]),
         ({"learning_rate": 0.2}, [("learning-rate", "0.2")]),
     ],
 )
@@ -49,6 +51,7 @@ def test_parameters_convert_to_the_declared_type(given, expected):
         ({"alpha": float("nan")}, "'alpha' is float"),
         ({"fail": "maybe"}, "true or false"),
         ({"alpha": None}, "null is not a parameter value"),
+        ({"config": "{depth: [2, 4]}"}, "'config' is json; got .*, which is not valid JSON"),
     ],
 )
 def test_bad_parameters_say_what_to_pass(given, message):
