@@ -63,6 +63,8 @@ class RunResult(BaseModel):
     progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
     resumed_from: str | None = Field(None, description="For resume: the run (and step) it restarted from")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
+    warm: bool = Field(False, description="The tasks were forks of the warm worker rather than new interpreters")
+    path_note: str | None = Field(None, description="Why tasks started as new interpreters, or what the worker did")
     warnings: list[str] = Field(
         default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
     notes: list[str] = Field(default_factory=list)

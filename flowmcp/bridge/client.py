@@ -118,9 +118,12 @@ class Bridge:
 
     # ---- running the user's code: the record and what the job left
 
-    async def run(self, request: dict[str, Any], *, timeout: float | None,
-                  events: JobEvents | None) -> Ran[p.RunOutcome]:
-        outcome = await self._job(p.RUN, request, timeout=timeout, with_artifacts=True, events=events)
+    async def run(self, request: dict[str, Any], *, timeout: float | None, events: JobEvents | None,
+                  flow_file: Path | None = None, cold_reason: str | None = None) -> Ran[p.RunOutcome]:
+        """A run (or a resume): with `flow_file`, its tasks are forks of the warm worker unless
+        `cold_reason` says why they must be new interpreters."""
+        outcome = await self._job(p.RUN, request, timeout=timeout, with_artifacts=True, events=events,
+                                  flow_file=flow_file, cold_reason=cold_reason)
         return _ran(p.RUN, outcome)
 
     async def spin(self, request: dict[str, Any], *, timeout: float | None, events: JobEvents | None,

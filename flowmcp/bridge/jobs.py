@@ -154,7 +154,12 @@ class JobRunner:
                         outcome = await _finish(process, job, timeout, events)
                     except BridgeError as ex:
                         # The warm machinery broke before the driver could report (the driver
-                        # reports the user's failures): do the job again the plain way.
+                        # reports the user's failures): do the job again the plain way — unless
+                        # Metaflow had named a run by then: a second run is never started for it
+                        # (its processes were killed, by a person or the kernel: said as on the
+                        # plain path).
+                        if op == "run" and _run_named(job):
+                            raise
                         note = f"the warm worker's job stopped without a result ({str(ex)[-200:]}); ran again cold"
                         for leftover in (output_path, job / "steps.json", job / "run_id"):
                             leftover.unlink(missing_ok=True)
@@ -227,16 +232,27 @@ def _how_it_ended(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
+def _run_named(job: Path) -> bool:
+    try:
+        return bool((job / "run_id").read_text().strip())
+    except OSError:
+        return False
+
+
 def _step_path_note(job: Path, note: str | None) -> str | None:
-    """The warm path's note, plus how the step process started if not by fork."""
+    """The warm path's note, plus which step processes started as new interpreters, and why."""
     try:
         steps = json.loads((job / "steps.json").read_text())
     except (OSError, ValueError):
         return note
-    if steps.get("spawned"):
+    spawned, forked = steps.get("spawned", 0), steps.get("forked", 0)
+    if spawned:
         reasons = "; ".join(steps.get("reasons") or []) or "unknown"
         told = f"{note} " if note else ""
-        return f"{told}The step process was started as a new interpreter: {reasons}."
+        if forked:
+            return f"{told}{spawned} of {spawned + forked} step processes started as new interpreters: {reasons}."
+        many = "es" if spawned > 1 else ""
+        return f"{told}The step process{many} started as new interpreter{'s' if spawned > 1 else ''}: {reasons}."
     return note
 
 

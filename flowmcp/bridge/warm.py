@@ -31,7 +31,7 @@ from .imports import flow_imports
 from .processes import kill_tree
 
 WORKER = Path(__file__).with_name("worker.py")
-WARM_OPS = {"describe", "spin"}  # the jobs that load a flow file; the rest only read runs
+WARM_OPS = {"describe", "spin", "run"}  # the jobs that load a flow file (run: resume too); the rest read runs
 MAX_WORKERS = 3  # flows with different imports, each kept warm; the least recently used goes first
 IDLE_S = 900.0  # a worker unused this long exits by itself (it holds the flow's libraries in memory)
 READY_TIMEOUT_S = 300.0  # a cold import of a big library set on a slow disk
@@ -190,7 +190,7 @@ class WarmPool:
         if unloaded and not worker.told:  # said once per worker, not in every answer
             told = "; ".join(f"{name} ({self.denied[name]})" for name in unloaded)
             note = " ".join(filter(None, [note, f"Imported fresh in each job, not preloaded: {told}."]))
-        worker.told = True
+            worker.told = True
         worker.busy += 1
         return WarmJob(stream, int(reply["pid"]), worker, rest), note
 

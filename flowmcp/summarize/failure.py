@@ -335,11 +335,12 @@ def from_traceback_text(text: str, root: Path) -> Failure | None:
                    message_chars=len(message), source="traceback")
 
 
-def from_exit(step: str | None, exit_text: str, memory: dict | None = None) -> Failure:
-    """A step that died without a Python exception: a signal or an exit code. `memory`: the
-    job's `oom_kills` and `memory_limit` when the kernel's OOM killer acted during it."""
+def from_exit(step: str | None, exit_text: str, memory: dict | None = None, code: int | None = None) -> Failure:
+    """A step that died without a Python exception: a signal or an exit code (`code`, as
+    Metaflow's runtime recorded it, else read from its words). `memory`: the job's `oom_kills`
+    and `memory_limit` when the kernel's OOM killer acted during it."""
     m = re.search(r"return code (-?\d+)", exit_text)
-    code = int(m.group(1)) if m else None
+    code = code if code is not None else int(m.group(1)) if m else None
     if code is None and "segmentation fault" in exit_text:
         code = -signal.SIGSEGV  # Metaflow's words for a task that died of SIGSEGV
     if code is not None:
@@ -390,7 +391,7 @@ def plain_metaflow_text(text: str) -> str:
 def best_failure(*, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
                  stderr: str = "", output: str = "", root: Path, flow_file: Path | None = None,
                  step_names: list[str] | None = None, step_decorators: list[str] | None = None,
-                 spin: bool = False, memory: dict | None = None) -> Failure:
+                 spin: bool = False, memory: dict | None = None, return_code: int | None = None) -> Failure:
     """The best summary of what a failed job left, the most structured source first: the step
     process's record, Metaflow's own error, an error of the process that started Metaflow's CLI,
     a printed traceback, and last the exit status."""
@@ -408,7 +409,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
         # this Metaflow), or it died without a Python exception (a signal, os._exit) and Metaflow
         # only knows its return code.
         summary = (from_traceback_text(stderr, root) or from_traceback_text(output, root)
-                   or from_exit(step, metaflow_error.get("message", "") + "\n" + output, memory))
+                   or from_exit(step, metaflow_error.get("message", "") + "\n" + output, memory, return_code))
         summary.step, summary.task = summary.step or step, task
     elif metaflow_error:
         summary = from_metaflow_error(metaflow_error, root, step_names, flow_file)
@@ -423,7 +424,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
         if summary is not None:
             summary.step, summary.task = step, task
     if summary is None:
-        summary = from_exit(step, output, memory)
+        summary = from_exit(step, output, memory, return_code)
         summary.task = task
     if spin and summary.origin == "step":
         hints.spin_context(summary, step_decorators or [])

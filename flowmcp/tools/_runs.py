@@ -18,6 +18,7 @@ from .. import models
 from ..app import App, FlowDescription
 from ..bridge.client import Ran
 from ..bridge.protocol import RunOutcome
+from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, BridgeError, FlowmcpError
 from ..pathspec import Pathspec
 from ..state import step_versions
@@ -42,6 +43,23 @@ def fix_the_flow(failure: models.Failure) -> str:
     if failure.file and failure.line:
         return f"fix {failure.file}:{failure.line} as the message says"
     return "fix what the message names (how the flow is defined or started, not a step's code)"
+
+# `--with` decorators that send tasks elsewhere; the others (retry, catch, timeout, card, ...)
+# change a local task, which stays a fork of the warm worker
+COMPUTE_LAYERS = frozenset({"batch", "kubernetes", "slurm", "nvidia", "nvct", "snowpark"})
+
+
+def cold_reason(desc: FlowDescription, options: dict[str, Any]) -> str | None:
+    """Why a run's tasks must start as new interpreters, as Metaflow starts them, if they must:
+    a compute layer (`with`), an environment Metaflow builds (`environment`, @conda, @pypi)."""
+    remote = [spec for spec in options.get("with") or [] if spec.split(":")[0] in COMPUTE_LAYERS]
+    if remote:
+        return f"with_={remote!r}: Metaflow hands the tasks to the compute layer"
+    if options.get("environment"):
+        return f"environment={options['environment']!r}: Metaflow builds the steps' environment itself"
+    decorators = [d for step in desc.step_names for d in desc.step(step).get("decorators", [])]
+    return decorator_reason(decorators + desc.decorators)
+
 
 def is_failure(status: str) -> bool:
     """A run that did not do its job: failed, or stopped by its timeout. A cancelled run was
@@ -88,7 +106,8 @@ class RunJob:
                 ran = await self.app.bridge.run(
                     {"flow_file": str(self.desc.file), "flow_name": self.desc.name,
                      "cli_parameters": list(self.cli_parameters.items()), "tags": self.tags, **self.options},
-                    timeout=self.timeout_s, events=self.progress,
+                    timeout=self.timeout_s, events=self.progress, flow_file=self.desc.file,
+                    cold_reason=cold_reason(self.desc, self.options),
                 )
                 if ran.timed_out and self.pathspec:
                     self._ended("timed_out", f"stopped after {self.timeout_s:g} s (timeout_s)")
@@ -251,6 +270,7 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
             flow_file=desc.file,
             step_names=desc.step_names,
             memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
+            return_code=info.get("return_code"),
         ))
     return models.RunResult(
         notes=_caught(app, ran.captures, steps),
@@ -265,6 +285,8 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
         failure=failure,
         output_tail=tail,
         warnings=shown_warnings.lines(ran.captures, app.config.root),
+        warm=ran.warm,
+        path_note=ran.path_note,
     )
 
 MAX_CAUGHT_SHOWN = 3
@@ -314,7 +336,11 @@ def render(app: App, r: models.RunResult) -> str:
             head += f" at step {r.failure.step}" + (f" (task {r.failure.task})" if r.failure.task else "")
         elif not r.pathspec:
             head += " before any step started"
+    if r.steps:
+        head += " — tasks forked from the warm worker" if r.warm else " — tasks in new interpreters"
     lines.append(head)
+    if r.path_note:
+        lines.append(r.path_note if r.warm else f"Tasks started as new interpreters: {r.path_note}.")
     lines.extend(r.notes)
     # a failure's summary already tells its step's warnings
     lines.extend(w for w in r.warnings if not (r.failure and w in r.failure.summary))

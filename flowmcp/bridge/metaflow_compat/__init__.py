@@ -82,4 +82,5 @@ from .layout import (  # noqa: F401 (the seam's face: callers write compat.<name
     spin_root,
     spin_run_ids,
     spin_steps,
+    task_runtime_record,
 )

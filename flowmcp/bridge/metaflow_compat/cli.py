@@ -6,6 +6,8 @@ import sys
 
 from .features import missing
 
+FLOW_OPTION_COMMANDS = ("run_cmds", "init_cmd")  # checked: 2.19.39
+
 
 def forget_cli():
     """Make the next `FlowSpec()` import Metaflow's CLI afresh, inside the flow's context.
@@ -15,14 +17,22 @@ def forget_cli():
     `FlowSpec.__init__` has just put in `parameters.current_flow` before it imports the CLI. A CLI
     imported earlier (the warm worker preloads it; the driver used to patch it) has no options for
     the flow's Configs, and every flow with a `Config` then fails ("Config expression 'config.x'
-    could not be evaluated"). Re-executing only `metaflow.cli` costs about half a millisecond: its
-    own imports stay loaded. Checked: 2.19.39 (`FlowSpec.__init__`, `config_options_with_config_input`,
-    `add_decorator_options`)."""
+    could not be evaluated"). Re-executing only `metaflow.cli` (and the two command modules below)
+    costs about a millisecond: their own imports stay loaded. Checked: 2.19.39 (`FlowSpec.__init__`,
+    `config_options_with_config_input`, `add_decorator_options`, `add_custom_parameters`)."""
     metaflow = sys.modules.get("metaflow")
     sys.modules.pop("metaflow.cli", None)
     if metaflow is not None:
         # `from . import cli` reads the package attribute before it looks at sys.modules.
         metaflow.__dict__.pop("cli", None)
+    # The commands that add the flow's Parameters as options when their module is executed
+    # (`@add_custom_parameters` on `run` and `init`; the CLI loads them lazily by name). One the
+    # worker learned and preloaded has no options for this flow's Parameters ("no such option").
+    components = sys.modules.get("metaflow.cli_components")
+    for name in FLOW_OPTION_COMMANDS:
+        sys.modules.pop("metaflow.cli_components." + name, None)
+        if components is not None:
+            components.__dict__.pop(name, None)
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):

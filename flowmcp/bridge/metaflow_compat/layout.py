@@ -171,3 +171,20 @@ def _names(folder):
 
 def _subfolders(folder):
     return [os.path.join(folder, n) for n in _names(folder) if os.path.isdir(os.path.join(folder, n))]
+
+
+def task_runtime_record(pathspec, attempt):
+    """What Metaflow's runtime saved of a local task's process: {"return_code", "killed",
+    "success"}, or None (another datastore, or not saved). Checked: 2.19.39 (`Worker.terminate`
+    saves it with `TaskDataStore.save_metadata("runtime")` as `<attempt>.runtime`)."""
+    import json
+
+    datastore = local_datastore_root()
+    if datastore is None:
+        return None
+    path = os.path.join(datastore, *pathspec.split("/"), "%d.runtime" % (attempt or 0))
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None

@@ -51,6 +51,14 @@ def task_status(task, meta=None):
             return "succeeded" if task.successful else "failed"
     except Exception:
         pass
+    # A process that ended without Python's help (os._exit, a signal) records no attempt_ok;
+    # Metaflow's runtime still saved its exit status
+    try:
+        runtime = compat.task_runtime_record(task.pathspec, task.current_attempt)
+    except Exception:
+        runtime = None
+    if runtime and not runtime.get("success") and not runtime.get("killed"):
+        return "failed"
     return "running"
 
 
@@ -225,6 +233,12 @@ def task_failure(task):
         pass
     out["stderr"] = bounded_log(task, "stderr")
     out["stdout"] = bounded_log(task, "stdout")
+    try:
+        runtime = compat.task_runtime_record(task.pathspec, task.current_attempt)
+    except Exception:
+        runtime = None
+    if runtime and runtime.get("return_code"):  # the process ended without a Python exception
+        out["return_code"] = runtime["return_code"]
     return out
 
 

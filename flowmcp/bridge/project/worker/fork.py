@@ -19,6 +19,11 @@ from ... import metaflow_compat as compat
 from .. import cli, dispatch
 
 MAX_MESSAGE = 1 << 20
+FORKED_STEPS_OPS = ("spin", "run")  # jobs whose step processes are forked (run: resume too)
+# Subcommands a local task runs as: anything else (`batch step`, `kubernetes step`) hands the
+# task to a compute layer, and that launcher process is left to Metaflow, as it starts it.
+LOCAL_TASK_COMMANDS = ("step", "spin-step")
+REMOTE_TASK_COMMANDS = ("batch", "kubernetes", "argo-workflows", "step-functions", "airflow")
 # Set by the worker's entry script (bridge/worker.py), which measured them as a script: the
 # recursion headroom of a script's module code in a new interpreter, and the function measuring it.
 SCRIPT_HEADROOM = 0
@@ -118,7 +123,7 @@ def job_child(job, env_changes, env_removed):
         os.environ.update(env)
         importlib.invalidate_caches()  # a helper module created since the worker started is seen
         baseline = set(sys.modules)
-        launcher = StepLauncher.install(job, baseline) if job.get("driver_op") == "spin" else None
+        launcher = StepLauncher.install(job, baseline) if job.get("driver_op") in FORKED_STEPS_OPS else None
         sys.argv = [job["driver"]] + list(job["argv"])  # as `python driver.py REQUEST RESULT` has it
         dispatch.handle(sys.argv)
         if launcher is not None:
@@ -132,9 +137,13 @@ def job_child(job, env_changes, env_removed):
 
 
 class StepLauncher:
-    """Stands in for `subprocess` in `metaflow.runtime`: the step process Metaflow starts with
-    `python flow.py spin-step ...` is forked from a zygote instead. Anything else Metaflow asks of
-    `subprocess` (another interpreter, other pipes) goes to the real module."""
+    """Stands in for `subprocess` in `metaflow.runtime`: each step process Metaflow starts with
+    `python flow.py step ...` (a run's tasks, a foreach's splits at once) or `spin-step ...` is
+    forked from a zygote instead. Anything else Metaflow asks of `subprocess` (another
+    interpreter, a compute layer's launcher, other pipes) goes to the real module.
+
+    The zygote answers each request with the new process's pid, and tells every exit as it
+    happens; exits are kept here by pid until the step's `Popen` stand-in asks for its own."""
 
     def __init__(self, job, baseline):
         import subprocess
@@ -143,7 +152,8 @@ class StepLauncher:
         self.flow_file = os.path.abspath(job["flow_file"])
         self.job_dir = job.get("job_dir")
         self.report = {"forked": 0, "spawned": 0, "reasons": []}
-        self.active = None
+        self.exits = {}
+        self.gone = False  # the zygote is gone: its step processes went with it
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env_at_fork = dict(os.environ)
         pid = os.fork()
@@ -189,17 +199,57 @@ class StepLauncher:
         if len(payload) > 200_000:
             self._note("spawned", "the step's environment is too large to hand over")
             return self._subprocess.Popen(cmdline, env=env, **kwargs)
-        self.active = ForkedStep(self.zygote, payload)
+        step = ForkedStep(self, payload)
         self._note("forked", None)
-        return self.active
+        return step
+
+    def start(self, payload, fds):
+        """Ask the zygote for a step process; its pid."""
+        socket.send_fds(self.zygote, [payload], fds)
+        while True:
+            message = self._receive(block=True)
+            if message is None:
+                raise OSError("the zygote stopped before it started the step process")
+            if "pid" in message and "exit" not in message:
+                return message["pid"]
+
+    def returncode(self, pid, block):
+        """The step process's exit status, once the zygote has told it (None while it runs)."""
+        while pid not in self.exits:
+            if self.gone:
+                return -signal.SIGKILL  # the zygote died, and its process group with it
+            if self._receive(block) is None and not block:
+                return None
+        return self.exits[pid]
+
+    def _receive(self, block):
+        if self.gone:
+            return None
+        self.zygote.setblocking(block)
+        try:
+            data = self.zygote.recv(MAX_MESSAGE)
+        except BlockingIOError:
+            return None
+        except OSError:
+            data = b""
+        finally:
+            self.zygote.setblocking(True)
+        if not data:
+            self.gone = True
+            return None
+        message = json.loads(data)
+        if "exit" in message:
+            self.exits[message["pid"]] = message["exit"]
+        return message
 
     def _why_not(self, cmdline, kwargs):
-        if self.active is not None and self.active.returncode is None:
-            return "a second step process at once"
         if len(cmdline) < 2 or os.path.realpath(cmdline[0]) != os.path.realpath(sys.executable):
             return "the step runs in another interpreter (%s)" % (cmdline[0] if cmdline else "?")
         if os.path.abspath(cmdline[1]) != self.flow_file:
             return "the step process is not the flow file"
+        command = next((a for a in cmdline[2:] if a in LOCAL_TASK_COMMANDS + REMOTE_TASK_COMMANDS), None)
+        if command not in LOCAL_TASK_COMMANDS:
+            return "the task runs through %s" % (command or "a command flowmcp does not know")
         pipe = self._subprocess.PIPE
         if any(kwargs.get(k) != pipe for k in ("stdin", "stdout", "stderr")):
             return "unexpected pipes"
@@ -207,7 +257,7 @@ class StepLauncher:
 
     def _note(self, kind, why):
         self.report[kind] += 1
-        if why:
+        if why and why not in self.report["reasons"]:
             self.report["reasons"].append(why)
         if self.job_dir:
             try:
@@ -218,20 +268,18 @@ class StepLauncher:
 
 
 class ForkedStep:
-    """The `Popen` Metaflow's spin runtime gets: pipes to a step process the zygote forked."""
+    """The `Popen` Metaflow's runtime gets: pipes to a step process the zygote forked."""
 
-    def __init__(self, zygote, payload):
-        self._zygote = zygote
+    def __init__(self, launcher, payload):
+        self._launcher = launcher
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            socket.send_fds(zygote, [payload], [in_r, out_w, err_w])
+            self.pid = launcher.start(payload, [in_r, out_w, err_w])
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
-        reply = json.loads(zygote.recv(MAX_MESSAGE))
-        self.pid = reply["pid"]
         self.args = None
         self.returncode = None
         # Owned by this object, as a Popen's pipes are; Metaflow reads and closes them.
@@ -239,25 +287,14 @@ class ForkedStep:
         self.stdout = os.fdopen(out_r, "rb")
         self.stderr = os.fdopen(err_r, "rb")
 
-    def _collect(self, block):
-        if self.returncode is not None:
-            return
-        self._zygote.setblocking(block)
-        try:
-            data = self._zygote.recv(MAX_MESSAGE)
-        except BlockingIOError:
-            return
-        finally:
-            self._zygote.setblocking(True)
-        # The zygote gone without a word: the step process went with it (same process group).
-        self.returncode = json.loads(data)["exit"] if data else -signal.SIGKILL
-
     def poll(self):
-        self._collect(block=False)
+        if self.returncode is None:
+            self.returncode = self._launcher.returncode(self.pid, block=False)
         return self.returncode
 
     def wait(self, timeout=None):
-        self._collect(block=True)
+        if self.returncode is None:
+            self.returncode = self._launcher.returncode(self.pid, block=True)
         return self.returncode
 
     def send_signal(self, sig):
@@ -277,10 +314,29 @@ class ForkedStep:
 def _zygote(sock, env_at_fork, baseline):
     """Forks step processes on request from a copy of the job child made before it ran anything,
     so each step starts from the worker's imports, as a new interpreter would, not from the
-    state the spin runtime built up."""
+    state the runtime built up. Several run at once (a foreach's splits); each exit is told as it
+    happens (SIGCHLD wakes the loop through a pipe)."""
+    import select
+
     code = 0
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    children = set()
     try:
         while True:
+            ready, _, _ = select.select([sock, wake_r], [], [])
+            if wake_r in ready:
+                try:
+                    while os.read(wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+            _tell_exits(sock, children)
+            if sock not in ready:
+                continue
             try:
                 payload, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
             except OSError:
@@ -291,16 +347,31 @@ def _zygote(sock, env_at_fork, baseline):
             pid = os.fork()
             if pid == 0:
                 sock.close()
+                os.close(wake_r)
+                os.close(wake_w)
                 _step_process(request, fds, env_at_fork, baseline)  # never returns
             for fd in fds:
                 os.close(fd)
+            children.add(pid)
             sock.send(json.dumps({"pid": pid}).encode())
-            _, status = os.waitpid(pid, 0)
-            sock.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
     except BaseException:
         traceback.print_exc()
         code = 1
     _leave(code)
+
+
+def _tell_exits(sock, children):
+    """Reap every step process that ended and tell its status (as `Popen.returncode` has it)."""
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            children.clear()
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        sock.send(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}).encode())
 
 
 def _module_headroom():
@@ -316,6 +387,7 @@ def _step_process(request, fds, env_at_fork, baseline):
     gave the command, the flow file executed fresh as `__main__`."""
     code = 1
     try:
+        _fresh_process_state()  # the zygote's SIGCHLD handler and wakeup fd; a numpy seed of its own
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
             os.close(fd)
