@@ -11,6 +11,14 @@ default), with `artifacts` overriding any input — any Python object; they trav
 It goes through flowmcp itself, so a failing step raises `StepFailed` with flowmcp's failure
 summary (your line, the exception, a did-you-mean) as its message. It needs only the local
 datastore, so it works in CI after one `python flow.py run` (or flowmcp's `run`).
+
+Each call starts a server and its warm worker, and stops them. A suite of step tests pays that
+once with `SpinSession` — or the session-scoped pytest fixture `flowmcp_session`, which
+installing flowmcp registers: while it is active, every `spin_step` of the test session goes
+through one server per project root, its warm worker kept between tests.
+
+    def test_train(flowmcp_session):
+        result = spin_step("flow.py", "train")
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import cloudpickle
 
 from .app import App
 
-__all__ = ["StepFailed", "StepResult", "spin_step"]
+__all__ = ["SpinSession", "StepFailed", "StepResult", "spin_step"]
 
 
 class StepFailed(AssertionError):
@@ -104,7 +112,10 @@ def spin_step(
     if module:
         arguments["artifacts_module"] = str(module)
     try:
-        text, answer, is_error = _call_in_thread(app, arguments)
+        if _active is not None:
+            text, answer, is_error = _active.call(root_path, python, arguments)
+        else:
+            text, answer, is_error = _call_in_thread(app, arguments)
     finally:
         if module:  # the inputs of this one call
             module.unlink(missing_ok=True)
@@ -112,6 +123,61 @@ def spin_step(
     if is_error:
         raise StepFailed(text)
     return StepResult(answer["pathspec"], root_path, answer, text)
+
+
+class SpinSession:
+    """One flowmcp server per project root (and its warm worker), kept for many `spin_step`
+    calls: `with SpinSession():` makes every `spin_step` inside use it; the pytest fixture
+    `flowmcp_session` keeps one for a whole test session. The servers run on an event loop of
+    their own thread, so sync and async tests alike can call `spin_step`."""
+
+    def __init__(self) -> None:
+        self._portal_cm = None
+        self._portal = None
+        self._clients: dict[tuple[Path, str | None], tuple[Any, Any]] = {}
+        self.apps: dict[tuple[Path, str | None], App] = {}  # the servers' state, by (root, python)
+
+    def __enter__(self) -> SpinSession:
+        global _active
+        if _active is not None:
+            raise RuntimeError("a SpinSession is already active")
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        _active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _active
+        _active = None
+        try:
+            for client_cm, _ in self._clients.values():
+                client_cm.__exit__(None, None, None)  # stops the server and its warm workers
+        finally:
+            self._clients.clear()
+            self.apps.clear()
+            self._portal_cm.__exit__(None, None, None)
+
+    def call(self, root: Path, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
+        from mcp import Client
+
+        from .server import build_server
+
+        key = (root, python)
+        if key not in self._clients:
+            self.apps[key] = App.create(str(root), python)
+            # One task of the portal's loop holds the client (and the server) open between calls
+            client_cm = self._portal.wrap_async_context_manager(Client(build_server(self.apps[key])))
+            self._clients[key] = (client_cm, client_cm.__enter__())
+        client = self._clients[key][1]
+        return _result(self._portal.call(client.call_tool, "spin", arguments))
+
+
+_active: SpinSession | None = None
+
+
+def _result(result) -> tuple[str, dict, bool]:
+    text = "\n".join(c.text for c in result.content if c.type == "text")
+    return text, result.structured_content or {}, bool(result.is_error)
 
 
 def _artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
@@ -140,9 +206,7 @@ def _call_in_thread(app: App, arguments: dict[str, Any]) -> tuple[str, dict, boo
 
     async def call() -> tuple[str, dict, bool]:
         async with Client(build_server(app)) as client:
-            result = await client.call_tool("spin", arguments)
-        text = "\n".join(c.text for c in result.content if c.type == "text")
-        return text, result.structured_content or {}, bool(result.is_error)
+            return _result(await client.call_tool("spin", arguments))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(anyio.run, call).result()

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,35 @@ async def test_logging_set_level_is_accepted(project):
         assert logger.level == logging.DEBUG
     finally:
         logger.setLevel(logging.NOTSET)
+
+
+def test_the_session_fixture_keeps_one_warm_worker_for_every_spin_step(tmp_path):
+    """`flowmcp_session` (registered by installing flowmcp) serves every spin_step of the test
+    session from one server: one warm worker, started once, gone when the session ends."""
+    project = make_project(tmp_path / "project", "params_flow.py")
+    subprocess.run([sys.executable, "params_flow.py", "--quiet", "--no-pylint", "run"], cwd=project, check=True,
+                   capture_output=True)
+    (project / "conftest.py").write_text(textwrap.dedent('''
+        import pytest
+
+
+        @pytest.fixture(autouse=True, scope="session")
+        def _one_server_for_the_session(flowmcp_session):
+            yield flowmcp_session
+    '''))
+    (project / "test_steps.py").write_text(STEP_TEST + textwrap.dedent('''
+
+        def test_every_call_went_through_the_session_and_its_one_warm_worker(flowmcp_session):
+            [app] = flowmcp_session.apps.values()  # the earlier tests' server
+            [worker] = app.bridge.warm.workers.values()
+            first = spin_step("params_flow.py", "score", artifacts={"total": 1})
+            second = spin_step("params_flow.py", "score", artifacts={"total": 2})
+            assert first.answer["warm"] and second.answer["warm"], (first.answer.get("path_note"), first.text)
+            assert list(app.bridge.warm.workers.values()) == [worker] and worker.alive()
+    '''))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_steps.py"],
+                         cwd=project, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "4 passed" in out.stdout
+    workers = subprocess.run(["pgrep", "-f", f"{project}/.flowmcp/workers"], capture_output=True, text=True)
+    assert workers.stdout.strip() == "", "the session's warm worker outlived the test session"

@@ -19,6 +19,7 @@ from .cli import (  # noqa: F401 (the seam's face: callers write compat.<name>)
     after_import,
     catch_cli_errors,
     catch_usage_errors,
+    defer_code_package,
     forget_cli,
     record_cli_state,
     replace_runtime_subprocess,

@@ -150,3 +150,51 @@ def replace_runtime_subprocess(stand_in):
     import metaflow.runtime
 
     metaflow.runtime.subprocess = stand_in
+
+
+def defer_code_package():
+    """Build the code package when something asks for it, not on every run and spin.
+
+    `run`, `resume` and `spin` build a MetaflowPackage (a tarball of the flow's folder and of every
+    module that asks to be packaged) in a thread they start at once. A local run never reads it;
+    the compute layers and the schedulers read it through `blob`, `package_sha()` and
+    `package_url()`, which all join that thread first. Here the thread starts at that first join
+    instead, so what they get is the same, and a local spin does not spend its time (and, under
+    the GIL, the step's) packaging. Checked: 2.19.39 (`MetaflowPackage.__init__` starts
+    `self._create_thread`; every reader joins it)."""
+    import metaflow.package as package
+
+    if isinstance(getattr(package, "threading", None), _DeferredThreading):
+        return
+    package.threading = _DeferredThreading(package.threading)
+
+
+class _DeferredThreading:
+    """`threading`, as `metaflow.package` sees it: its threads start when first joined."""
+
+    def __init__(self, threading):
+        self._threading = threading
+
+    def __getattr__(self, name):
+        return getattr(self._threading, name)
+
+    def Thread(self, *args, **kwargs):  # threading's name
+        return _StartedWhenJoined(self._threading.Thread(*args, **kwargs))
+
+
+class _StartedWhenJoined:
+    def __init__(self, thread):
+        self._thread = thread
+        self._started = False
+
+    def __getattr__(self, name):
+        return getattr(self._thread, name)
+
+    def start(self):
+        pass  # deferred: see defer_code_package
+
+    def join(self, timeout=None):
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        return self._thread.join(timeout)

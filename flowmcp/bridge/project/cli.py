@@ -43,6 +43,7 @@ def run_cli(flow_file, argv, on_cli=None):
         if on_cli is not None:
             on_cli(cli)
 
+    compat.defer_code_package()
     hook = compat.when_cli_imported(prepare)
     undo_usage = compat.catch_usage_errors(on_usage_error)
     flow_dir = os.path.dirname(os.path.abspath(flow_file))

@@ -28,7 +28,9 @@ FORK_UNSAFE = {
 
 # Keys that differ per job by design; any other difference from the worker's environment would
 # make its import-time configuration (metaflow_config reads the environment) wrong for the job.
-PER_JOB_ENV = ("FLOWMCP_CAPTURE_DIR", "FLOWMCP_CAPTURE_ARTIFACTS", "FLOWMCP_WARM")
+# Variables that change per job and never change what the worker imported; each job still gets
+# its own value (pytest names the current test in PYTEST_CURRENT_TEST: flowmcp.testing's session)
+PER_JOB_ENV = ("FLOWMCP_CAPTURE_DIR", "FLOWMCP_CAPTURE_ARTIFACTS", "FLOWMCP_WARM", "PYTEST_CURRENT_TEST")
 
 
 # What every spin and describe uses, imported before the first job (later jobs teach the rest).
