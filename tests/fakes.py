@@ -121,13 +121,21 @@ def load(text: str, root: Path) -> list[tuple[str, Any]]:
 LONG_TEXT = 20_000  # a log this long is cut where its length says, and lengths hold the machine's paths
 
 
+_LOGS = {"stderr", "stdout", "stacktrace"}
+_STORED = "stored_exception"  # Metaflow's record of the exception: its message is cut at a length too
+
+
 def _without_long_texts(value):
     if isinstance(value, str):
         return "<long text>" if len(value) > LONG_TEXT else value
     if isinstance(value, list):
         return [_without_long_texts(v) for v in value]
     if isinstance(value, dict):
-        return {k: _without_long_texts(v) for k, v in value.items()}
+        # A task's logs and stored stack trace are cut to a length, so where the cut falls moves
+        # with the length of the folder the flow ran in: compared as present, not as text
+        return {k: ("<log>" if k in _LOGS and isinstance(v, str) else
+                    {**v, "message": "<log>"} if k == _STORED and isinstance(v, dict) and "message" in v else
+                    _without_long_texts(v)) for k, v in value.items()}
     return value
 
 

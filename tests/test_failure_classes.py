@@ -19,13 +19,15 @@ from pathlib import Path
 import pytest
 
 HUNGRY_FLOW = textwrap.dedent('''
-    from metaflow import FlowSpec, step
+    from metaflow import FlowSpec, Parameter, step
 
 
     class HungryFlow(FlowSpec):
+        size = Parameter("chunks", type=int, default=2)
+
         @step
         def start(self):
-            self.chunks = 2
+            self.chunks = self.size
             self.next(self.eat)
 
         @step
@@ -87,17 +89,19 @@ def cgroup():
             time.sleep(0.1)
 
 
+@pytest.mark.parametrize("tool", ["spin", "run"])
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "new-interpreter"])
-def test_a_step_the_oom_killer_stops_is_named_as_such(tmp_path, cgroup, warm):
+def test_a_step_the_oom_killer_stops_is_named_as_such(tmp_path, cgroup, warm, tool):
     (tmp_path / "flow.py").write_text(HUNGRY_FLOW)
     env = dict(os.environ, USER="tester")
     subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "run"], cwd=tmp_path, env=env,
                    check=True, capture_output=True)
-    # Spin with enough chunks to pass the cgroup's limit; the spin runs in the cgroup, the test does not.
+    # Enough chunks to pass the cgroup's limit; the call runs in the cgroup, the test does not.
     (tmp_path / "more.py").write_text("ARTIFACTS = {'chunks': 30}\n")
+    arguments = {"flow": "flow.py", "step": "eat", "artifacts_module": "more.py"} if tool == "spin" else \
+        {"flow": "flow.py", "parameters": {"chunks": 30}}
     command = [shutil.which("flowmcp") or "flowmcp", "--root", str(tmp_path), *([] if warm else ["--no-warm"]),
-               "call", "spin", "--json", "--args",
-               json.dumps({"flow": "flow.py", "step": "eat", "artifacts_module": "more.py"})]
+               "call", tool, "--json", "--args", json.dumps(arguments)]
     script = f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"'
     out = subprocess.run(["sh", "-c", script, "sh", *command], env=env, capture_output=True, text=True, timeout=300)
     answer = json.loads(out.stdout)
@@ -106,6 +110,7 @@ def test_a_step_the_oom_killer_stops_is_named_as_such(tmp_path, cgroup, warm):
     assert failure["hints"][0].startswith("The kernel's OOM killer stopped it"), failure["hints"]
     assert "(0.9 GiB here)" in failure["hints"][0]
     assert answer["warm"] is warm
+    assert failure["step"] == "eat"
 
 
 WARNING_FLOW = textwrap.dedent('''

@@ -251,7 +251,7 @@ CRASH_FLOW = textwrap.dedent('''
         @step
         def work(self):
             if self.input == 1:
-                os._exit(3)
+                CRASH
             self.value = self.input
             self.next(self.join)
 
@@ -269,12 +269,16 @@ CRASH_FLOW = textwrap.dedent('''
 ''')
 
 
-def test_a_task_that_ends_its_process_fails_with_the_same_answer_warm_or_plain(tmp_path):
+@pytest.mark.parametrize("crash, expected", [
+    ("os._exit(3)", "Exit: the step process exited with code 3"),
+    ("os.kill(os.getpid(), 11)", "Killed: the step process was killed by SIGSEGV (11)"),
+], ids=["os._exit", "segfault"])
+def test_a_task_that_ends_its_process_fails_with_the_same_answer_warm_or_plain(tmp_path, crash, expected):
     answers = {}
     for path in ("warm", "plain"):
         root = tmp_path / path
         root.mkdir()
-        (root / "flow.py").write_text(CRASH_FLOW)
+        (root / "flow.py").write_text(CRASH_FLOW.replace("CRASH", crash))
         (result,) = call(root, path == "warm", ("run", {"flow": "flow.py"}))
         answer = result.structured_content
         assert answer["status"] == "failed" and answer["warm"] is (path == "warm")
@@ -282,7 +286,8 @@ def test_a_task_that_ends_its_process_fails_with_the_same_answer_warm_or_plain(t
         work = next(s for s in answer["steps"] if s["step"] == "work")
         # That task failed; Metaflow stopped the splits still running, as it does on any path
         assert work["failed_tasks"] == 1, result.content[0].text
-    assert answers["warm"] == answers["plain"] == "Exit: the step process exited with code 3"
+    assert answers["warm"] == answers["plain"]
+    assert answers["warm"].splitlines()[0] == expected
 
 
 def test_runs_that_must_start_new_interpreters_say_why(tmp_path):

@@ -21,6 +21,7 @@ MAX_MESSAGE_CHARS = 4000
 MAX_LOCALS = 12
 LOCAL_SUMMARY_CHARS = 160
 CHAIN_DEPTH = 3
+METAFLOW_STACK_DUMP = "\nStack when the timeout was raised"  # checked: 2.19.39 (plugins/timeout_decorator.py)
 
 # flowmcp's own folder: its frames (the step hook wrapping the step function, the driver) are
 # neither the user's nor Metaflow's.
@@ -154,11 +155,15 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
     root = root or project_root()
     _seen = _seen if _seen is not None else set()
     _seen.add(id(ex))
+    message = safe_str(ex)
+    if type(ex).__module__.startswith("metaflow"):
+        # @timeout's message carries a dump of the stack, which the frames already hold
+        message = message.split(METAFLOW_STACK_DUMP)[0]
     rec = {
         "type": type(ex).__name__,
         "module": type(ex).__module__,
-        "message": bounded_message(safe_str(ex)),
-        "message_chars": len(safe_str(ex)),
+        "message": bounded_message(message),
+        "message_chars": len(message),
     }
     notes = getattr(ex, "__notes__", None)
     if notes:

@@ -210,8 +210,7 @@ def _from_exception_record(exc: dict, root: Path) -> Failure:
         )
     message = (syntax or {}).get("msg") or exc.get("message", "")
     if str(exc.get("module") or "").startswith("metaflow"):
-        # Metaflow wraps its messages for a terminal; @timeout's carries a stack dump the trace has
-        message = " ".join(plain_metaflow_text(message.split("\nStack when the timeout was raised")[0]).split())
+        message = " ".join(plain_metaflow_text(message).split())  # wrapped for a terminal
     failure = Failure(
         exception_type=exc.get("type", "Exception"),
         message=message,

@@ -135,6 +135,10 @@ def op_run(req):
         try:
             run = compat.run("%s/%s" % (req["flow_name"], run_id))
             result["run"] = runs.run_record(run, detail=True)
+            # The ledger may not have the run's file yet (the server writes it when it reads the
+            # run's name in the output, and a fast run can end first): this job knows it.
+            result["run"]["file"] = result["run"].get("file") or os.path.relpath(
+                os.path.abspath(flow_file), capture.project_root())
         except Exception as ex:
             result["run"] = None
             result["read_error"] = "%s: %s" % (type(ex).__name__, ex)
