@@ -314,3 +314,46 @@ def test_a_task_metaflow_hands_to_a_compute_layer_is_never_forked(tmp_path):
     assert launcher._why_not(local, pipes) is None
     assert launcher._why_not(remote, pipes) == "the task runs through kubernetes"
     assert launcher._why_not(["/usr/bin/python3.9", *local[1:]], pipes).startswith("the step runs in another")
+
+
+DEFERRED_PACKAGE = textwrap.dedent('''
+    import io, sys, tarfile
+    sys.path.insert(0, sys.argv[1])
+    from _flowmcp_loader import package as load_flowmcp
+    load_flowmcp()
+    from _flowmcp.bridge import metaflow_compat as compat
+    from metaflow import FlowSpec, step
+    from metaflow.metaflow_environment import MetaflowEnvironment
+
+    class TinyFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    def names(deferred):
+        import metaflow.package as package
+        if deferred:
+            compat.defer_code_package()
+        flow = TinyFlow(use_cli=False)
+        built = package.MetaflowPackage(flow, MetaflowEnvironment(flow), lambda *a, **k: None)
+        waiting = "_flowmcp_pending" in built.__dict__
+        with tarfile.open(fileobj=io.BytesIO(built.blob), mode="r:gz") as tar:
+            return waiting, sorted(tar.getnames())
+
+    plain, deferred = names(False), names(True)
+    assert not plain[0] and deferred[0], (plain[0], deferred[0])  # built only when read
+    assert plain[1] == deferred[1] and any(n.endswith("flow.py") for n in plain[1]), (plain[1][:5], deferred[1][:5])
+    print("same package")
+''')
+
+
+def test_a_code_package_built_when_read_is_the_package_metaflow_builds(tmp_path):
+    (tmp_path / "flow.py").write_text(DEFERRED_PACKAGE)
+    hook = Path(__file__).parent.parent / "flowmcp" / "bridge" / "hook"
+    out = subprocess.run([sys.executable, "flow.py", str(hook)], cwd=tmp_path, env=env(), capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "same package" in out.stdout, out.stderr[-3000:]
