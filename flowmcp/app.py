@@ -110,6 +110,19 @@ class App:
         self._described[path] = (key, desc)
         return desc
 
+    def described_before(self, flow: str) -> FlowDescription | None:
+        """The last description of this file when the file has changed since (else None): what a
+        spin may start from while the new version is described (see tools/spin.py)."""
+        path = self.flow_path(flow)
+        cached = self._described.get(path)
+        if cached is None:
+            return None
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return cached[1] if cached[0] != (stat.st_mtime_ns, stat.st_size) else None
+
     def check_runnable(self, desc: FlowDescription) -> None:
         """A file that never starts its flow (`python file.py` does nothing) cannot be run or spun."""
         error = desc.cli_error or {}

@@ -357,3 +357,58 @@ def test_a_code_package_built_when_read_is_the_package_metaflow_builds(tmp_path)
     out = subprocess.run([sys.executable, "flow.py", str(hook)], cwd=tmp_path, env=env(), capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "same package" in out.stdout, out.stderr[-3000:]
+
+
+EDITED = textwrap.dedent('''
+    from metaflow import FlowSpec, step
+
+
+    class EditFlow(FlowSpec):
+        @step
+        def start(self):
+            self.x = 1
+            self.next(self.train)
+
+        @step
+        def train(self):
+            self.y = self.x + 1
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+
+    if __name__ == "__main__":
+        EditFlow()
+''')
+
+
+def test_a_spin_started_before_the_edit_is_described_answers_as_the_edit_says(tmp_path):
+    """After an edit the spin starts at once from the last description, while the new version
+    is described; it is kept only when the two agree, else the new version decides."""
+    (tmp_path / "flow.py").write_text(EDITED)
+    edits = [
+        ("self.y = self.x + 1", "self.y = self.x + 2"),  # agrees: the early spin stands
+        ("self.y = self.x + 2", "self.y = self.x +"),  # does not load
+        ("self.y = self.x +", "self.y = self.x + 3"),
+        ("class EditFlow", "class RenamedFlow"),  # another flow: spun as that one
+    ]
+
+    async def go():
+        answers = []
+        async with Client(build_server(App.create(tmp_path))) as client:
+            assert not (await client.call_tool("run", {"flow": "flow.py"})).is_error
+            await client.call_tool("spin", {"flow": "flow.py", "step": "train"})
+            for old, new in edits:
+                source = (tmp_path / "flow.py").read_text()
+                (tmp_path / "flow.py").write_text(source.replace(old, new).replace("EditFlow()", "RenamedFlow()")
+                                                  if old == "class EditFlow" else source.replace(old, new))
+                answers.append(await client.call_tool("spin", {"flow": "flow.py", "step": "train"}))
+        return answers
+
+    agrees, broken, fixed, renamed = anyio.run(go)
+    assert agrees.structured_content["artifacts"][0]["summary"] == "int 3", agrees.content[0].text
+    assert broken.is_error and broken.content[0].text.startswith("flow.py:13 in <module> — SyntaxError")
+    assert fixed.structured_content["artifacts"][0]["summary"] == "int 4"
+    assert renamed.is_error and "RenamedFlow has no runs yet" in renamed.content[0].text

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -16,7 +17,7 @@ from ..app import App, FlowDescription
 from ..bridge.client import Ran
 from ..bridge.protocol import SpinOutcome
 from ..bridge.warm import decorator_reason
-from ..errors import BadArgumentError
+from ..errors import BadArgumentError, FlowmcpError
 from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
@@ -66,9 +67,13 @@ async def spin(
     failing line of your code with a diagnosis."""
     with agent_errors("spin"):
         app = app_of(ctx)
-        desc, failed = await describe_or_fail(
-            app, flow, lambda name, failure: models.SpinResult(flow=name, step=step, status="failed", failure=failure)
-        )
+        # The inner loop is edit → spin: the edited file must be described again (~25 ms, a job of
+        # its own). The spin need not wait for that: it starts from the last description, and is
+        # kept only if the new one agrees on everything the spin was started with.
+        before = app.described_before(flow)
+        started_early = before is not None and before.cli_error is None and step in before.step_names
+        describing = DescribeLater(app, flow, step) if started_early else None
+        desc, failed = (before, None) if started_early else await describe_or_fail(app, flow, _failed_to_load(step))
         if failed:
             return failed
         app.check_runnable(desc)
@@ -102,9 +107,31 @@ async def spin(
                     "task pathspec, e.g. {\"<run>/<step>/<task>\": {\"name\": value}}."
                 )
         versions = step_versions(desc.file)
+        cold_reason = _cold_reason(step_info, desc, environment)
         try:
-            ran = await app.bridge.spin(request, timeout=timeout_s, events=TaskProgress(ctx, [step], f"spin {step}"),
-                                        flow_file=desc.file, cold_reason=_cold_reason(step_info, desc, environment))
+            spin_error = None
+            async with anyio.create_task_group() as describe_meanwhile:
+                if describing is not None:
+                    describe_meanwhile.start_soon(describing.run)
+                try:
+                    ran = await app.bridge.spin(request, timeout=timeout_s,
+                                                events=TaskProgress(ctx, [step], f"spin {step}"),
+                                                flow_file=desc.file, cold_reason=cold_reason)
+                except FlowmcpError as ex:  # judged once the new description is known
+                    spin_error = ex
+            if describing is not None:
+                if describing.error is not None:
+                    raise describing.error
+                if describing.failed is not None:
+                    return describing.failed  # the new version does not load: that is the answer
+                fresh = describing.desc
+                if _started_with(fresh, step, environment) != _started_with(desc, step, environment):
+                    # The edit changed what the spin was started with: spin again, as the new version says
+                    return await spin(flow, step, ctx, run, task, artifacts, artifacts_module, persist, timeout_s,
+                                      environment)
+                desc = fresh
+            if spin_error is not None:
+                raise spin_error
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
@@ -117,6 +144,35 @@ async def spin(
         if result.pathspec:
             app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
         return answer(render(result), result, is_error=result.status != "succeeded")
+
+
+class DescribeLater:
+    """The flow's new description, made while a spin already runs (see `spin`)."""
+
+    def __init__(self, app: App, flow: str, step: str):
+        self.app, self.flow, self.step = app, flow, step
+        self.desc: FlowDescription | None = None
+        self.failed: CallToolResult | None = None
+        self.error: FlowmcpError | None = None
+
+    async def run(self) -> None:
+        try:
+            self.desc, self.failed = await describe_or_fail(self.app, self.flow, _failed_to_load(self.step))
+        except FlowmcpError as ex:  # raised by the spin call, once the spin is over
+            self.error = ex
+
+
+def _failed_to_load(step: str):
+    return lambda name, failure: models.SpinResult(flow=name, step=step, status="failed", failure=failure)
+
+
+def _started_with(desc: FlowDescription | None, step: str, environment: str | None) -> tuple:
+    """What a spin is started with, from a description: the flow's name, the step's type and
+    whether it may run warm. Two descriptions that agree here start the same spin."""
+    if desc is None or desc.cli_error or step not in desc.step_names:
+        return (None,)
+    info = desc.step(step)
+    return desc.name, info["type"], _cold_reason(info, desc, environment)
 
 
 def _cold_reason(step_info: dict[str, Any], desc: FlowDescription, environment: str | None) -> str | None:
