@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from .errors import BridgeError, FlowFileError, InterpreterDied, NotFoundError
 from .ledger import RunLedger
 from .state import ProjectState
 from .summarize import failure as failure_summary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class App:
     task_group: Any = None  # set by the server's lifespan: where background runs live
     background: dict[str, Any] = field(default_factory=dict)  # pathspec -> BackgroundRun
     _told: set[str] = field(default_factory=set)  # notes said once per server
+    prewarm: bool = False  # start a warm worker when the server starts (a long-lived server)
 
     def __post_init__(self) -> None:
         self.bridge = Bridge(self.config)
@@ -109,6 +113,19 @@ class App:
                                cli_error=data.get("cli_error"))
         self._described[path] = (key, desc)
         return desc
+
+    async def warm_up(self) -> None:
+        """Start the warm worker the most recently edited flow would use, while the client is
+        still connecting: the first spin or run then finds its libraries imported. Best effort:
+        if it cannot start, the first job says why, as it would have."""
+        try:
+            files = await anyio.to_thread.run_sync(self.catalog.files)
+            if not files:
+                return
+            newest = max(files, key=lambda f: f.path.stat().st_mtime).path
+            await self.bridge.warm_up(newest)
+        except Exception as ex:
+            log.info("no warm worker at start: %s", ex)
 
     def described_before(self, flow: str) -> FlowDescription | None:
         """The last description of this file when the file has changed since (else None): what a

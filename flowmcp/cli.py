@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         from .headless import call
 
         return call(app, args.tool, args.args, args.json)
+    app.prewarm = True  # a server lives for a session: its first spin should not wait for imports
     server = build_server(app)
     if args.command == "serve" and args.http:
         from .http import TokenRequired, serve

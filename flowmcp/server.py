@@ -65,6 +65,8 @@ def build_server(app: App) -> MCPServer:
         # are cancelled, and cancelling a job kills its whole process tree.
         async with anyio.create_task_group() as task_group:
             app.task_group = task_group
+            if app.prewarm:
+                task_group.start_soon(app.warm_up)
             try:
                 yield app
             finally:

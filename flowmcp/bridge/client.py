@@ -132,6 +132,10 @@ class Bridge:
                                   flow_file=flow_file, cold_reason=cold_reason)
         return _ran(p.SPIN, outcome)
 
+    async def warm_up(self, flow_file: Path) -> None:
+        """Start the warm worker this flow's jobs would use, ahead of the first one."""
+        await self.jobs.warm.prewarm(flow_file, self.jobs.job_env(self.jobs.jobs_dir / "prewarm", with_artifacts=False))
+
     # ---- where things are (tools never read Metaflow's folders themselves)
 
     def is_spin(self, flow_name: str, run_id: str) -> bool:

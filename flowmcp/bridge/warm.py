@@ -194,6 +194,15 @@ class WarmPool:
         worker.busy += 1
         return WarmJob(stream, int(reply["pid"]), worker, rest), note
 
+    async def prewarm(self, flow_file: Path, env: dict[str, str]) -> None:
+        """Start the worker `flow_file`'s jobs would use (a job arriving meanwhile waits for it)."""
+        if self.off:
+            return
+        try:
+            await self._worker_for(flow_imports(flow_file, self.config.root), env)
+        except (WarmUnavailable, OSError):
+            pass  # the first job tries again, and says why not
+
     async def _worker_for(self, key: frozenset[str], env: dict[str, str]) -> tuple[WorkerProcess, str | None]:
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
