@@ -70,6 +70,8 @@ def main() -> None:
     for root in roots.values():
         shutil.rmtree(root, ignore_errors=True)
     ratio = statistics.median(times["session"]) / statistics.median(times["plain"])
+    print(f"(medians: {statistics.median(times['session']):.1f} s with the fixture, "
+          f"{statistics.median(times['plain']):.1f} s without)")
     print(f"| {args.tests}-test spin_step suite | with flowmcp_session / without | {ratio:.2f} "
           f"{'✓' if ratio <= TARGET else '✗'} | ≤ {TARGET:.2f} |")
 

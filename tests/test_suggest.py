@@ -9,6 +9,7 @@ import random
 import re
 import string
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,87 @@ def test_python_offers_nothing_above_its_candidate_cap_and_closest_still_does():
 def test_private_names_stay_hidden_unless_asked_for():
     assert suggest.public(["_fit", "fit", "__init__"], "fitt") == ["fit"]
     assert suggest.public(["_fit", "fit"], "_fitt") == ["_fit", "fit"]
+
+
+VERSION_CHECK = '''
+import contextlib, importlib.util, io, random, re, string, sys, traceback
+spec = importlib.util.spec_from_file_location("suggest", sys.argv[1])
+suggest = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(suggest)
+PRINTED = re.compile(r"Did you mean: '([^']+)'\\\\?")
+
+
+def printed(ex):
+    if sys.version_info >= (3, 12):
+        text = "".join(traceback.format_exception(ex))
+    else:
+        buffer = io.StringIO()
+        with contextlib.redirect_stderr(buffer):
+            sys.__excepthook__(type(ex), ex, ex.__traceback__)
+        text = buffer.getvalue()
+    found = PRINTED.search(text.splitlines()[-1])
+    return found.group(1) if found else None
+
+
+rng = random.Random(7)
+words = ["predict_proba", "predict", "fit", "fit_transform", "transform", "score", "coef_", "Alpha", "alpha",
+         "alphas", "get_params", "set_params", "classes_", "decision_function"]
+agreed = offered = 0
+for _ in range(600):
+    names = rng.sample(words, rng.randint(3, len(words)))
+    holder = type("Holder", (), {n: 1 for n in names})()
+    chars = list(rng.choice(names))
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(chars))
+        op = rng.choice(["case", "insert", "delete", "replace"])
+        if op == "case":
+            chars[i] = chars[i].swapcase()
+        elif op == "insert":
+            chars.insert(i, rng.choice(string.ascii_lowercase))
+        elif op == "delete" and len(chars) > 1:
+            del chars[i]
+        else:
+            chars[i] = rng.choice(string.ascii_lowercase)
+    wrong = "".join(chars)
+    if not wrong.isidentifier() or hasattr(holder, wrong):
+        continue
+    try:
+        getattr(holder, wrong)
+    except AttributeError as ex:
+        expected = printed(ex)
+        ours = suggest.python_suggestion(wrong, suggest.public(sorted(dir(holder)), wrong))
+        assert ours == expected, (wrong, names, ours, expected)
+        agreed += 1
+        offered += expected is not None
+print("agreed", agreed, "offered", offered)
+'''
+
+
+def _interpreters() -> list[str]:
+    """Other CPython versions on this machine (pyenv's, or on PATH): the rule is checked on each."""
+    import shutil
+
+    found = []
+    for version in ("3.10", "3.12", "3.13"):
+        candidates = sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/python3"))
+        on_path = shutil.which(f"python{version}")
+        if on_path and "/shims/" not in on_path:
+            candidates.append(Path(on_path))
+        if candidates:
+            found.append(str(candidates[0]))
+    return found
+
+
+@pytest.mark.parametrize("python", _interpreters() or [None])
+def test_the_rule_matches_each_interpreters_own_suggestions(python, tmp_path):
+    if python is None:
+        pytest.skip("no other CPython 3.10+ on this machine")
+    import subprocess
+
+    (tmp_path / "check.py").write_text(VERSION_CHECK)
+    module = Path(suggest.__file__)
+    out = subprocess.run([python, str(tmp_path / "check.py"), str(module)], capture_output=True, text=True,
+                         timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    agreed, offered = (int(n) for n in out.stdout.split()[1::2])
+    assert agreed > 400 and offered > 100

@@ -9,9 +9,11 @@ names). `python_suggestion` gives Python's one answer, `closest` the best few in
 — its first is always Python's choice. tests/test_suggest.py checks both against the running
 interpreter's own suggestions.
 
-The rule changed a little between versions, and this follows the interpreter it runs in (the
-step's own): 3.12+ never suggest a name that needs as many edits as the wrong name has
-characters, and give up above 750 candidates; 3.10 and 3.11 have no such cap and give up at 750.
+The rule differs a little between versions, and this follows the interpreter it runs in (the
+step's own). The C implementation (3.10, 3.11, and 3.13+ through its `_suggestions` module) gives
+up at 750 candidates. The pure-Python one of 3.12 never suggests a name that needs as many edits
+as the wrong name has characters, and gives up above 750. tests/test_suggest.py checks each
+interpreter found on the machine.
 
 Standard library only and Python 3.9-compatible: the step process imports it (bridge/capture.py).
 """
@@ -23,8 +25,19 @@ import sys
 CASE_COST = 1
 MOVE_COST = 2
 MAX_NAME_CHARS = 40  # longer names are never matched (as CPython)
-MAX_PYTHON_CANDIDATES = 750  # CPython offers nothing when there are this many candidates (3.12+: more)
-_CAPPED_BY_LENGTH = sys.version_info >= (3, 12)
+MAX_PYTHON_CANDIDATES = 750  # CPython offers nothing when there are this many candidates (3.12: more)
+
+
+def _pure_python_rule():
+    """3.12 computes suggestions in traceback.py; 3.10, 3.11 and 3.13+ in C."""
+    if sys.version_info < (3, 12):
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("_suggestions") is None
+
+
+_CAPPED_BY_LENGTH = _pure_python_rule()
 
 
 def distance(a, b, limit):
