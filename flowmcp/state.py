@@ -12,10 +12,16 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from . import locks
+
+log = logging.getLogger(__name__)
 
 MAX_RUNS_KEPT = 200  # per flow: the step versions of older runs are forgotten
 
@@ -43,52 +49,97 @@ def _is_step(decorator: ast.expr) -> bool:
 
 
 class ProjectState:
-    """A small JSON document; every change is written atomically before the call answers."""
+    """A small JSON document shared by every flowmcp process on the root.
+
+    Each change is made under a lock on a file beside it, to the document as it is on disk then
+    (another server may have written since), and written atomically before the call answers. A
+    document of the wrong shape (edited by hand, written by something else) is set aside as
+    `state.json.bad-<time>` with a warning, and flowmcp starts a new one: never fatal."""
 
     def __init__(self, path: Path):
         self.path = path
-        self._data: dict[str, Any] | None = None
+        self._data: dict[str, Any] = {"flows": {}}
+        self._stamp: tuple[int, int] | None = None
 
     def _load(self) -> dict[str, Any]:
-        if self._data is None:
-            try:
-                self._data = json.loads(self.path.read_text())
-            except (OSError, ValueError):
-                self._data = {}
-            self._data.setdefault("flows", {})
+        """The document as on disk (re-read only when the file changed)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            self._data, self._stamp = {"flows": {}}, None
+            return self._data
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            self._data, self._stamp = self._read(), stamp
         return self._data
 
-    def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except OSError:
+            return {"flows": {}}
+        except ValueError:
+            data = None
+        if _well_formed(data):
+            return data
+        aside = self.path.with_name(f"{self.path.name}.bad-{int(time.time())}")
+        try:
+            os.replace(self.path, aside)
+            log.warning("%s was not flowmcp's state (wrong shape); set aside as %s", self.path, aside.name)
+        except OSError:
+            pass
+        return {"flows": {}}
+
+    def _update(self, change: Callable[[dict[str, Any]], bool | None]) -> None:
+        """Apply `change` to the document as it is on disk now, and write it (unless it says False)."""
+        with locks.exclusive(self.path.with_name(self.path.name + ".lock")):
+            self._stamp = None  # read what another server may have written
+            data = self._load()
+            if change(data) is False:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
+            st = self.path.stat()
+            self._data, self._stamp = data, (st.st_mtime_ns, st.st_size)
+
+    @staticmethod
+    def _flow_in(data: dict[str, Any], flow: str) -> dict[str, Any]:
+        return data["flows"].setdefault(flow, {"runs": {}, "steps": {}})
 
     def _flow(self, flow: str) -> dict[str, Any]:
-        return self._load()["flows"].setdefault(flow, {"runs": {}, "steps": {}})
+        return self._load()["flows"].get(flow) or {"runs": {}, "steps": {}}
 
     def record_run(self, flow: str, run_id: str, versions: dict[str, str], step_status: dict[str, str],
                    pathspec: str) -> None:
         """A run verified (or failed) each step it ran, at the version it ran. `flow` is the flow's
         identity (file and class: `FlowDescription.key`); `pathspec` names the run in answers."""
-        entry = self._flow(flow)
-        entry["runs"][run_id] = versions
-        for old in sorted(entry["runs"], key=_run_key)[:-MAX_RUNS_KEPT]:
-            del entry["runs"][old]
-        for step, status in step_status.items():
-            if step in versions and status in ("succeeded", "failed"):
-                self._verify(entry, step, versions[step], status == "succeeded", f"run {pathspec}")
-        self._save()
+
+        def change(data: dict[str, Any]) -> None:
+            entry = self._flow_in(data, flow)
+            entry["runs"][run_id] = versions
+            for old in sorted(entry["runs"], key=_run_key)[:-MAX_RUNS_KEPT]:
+                del entry["runs"][old]
+            for step, status in step_status.items():
+                if step in versions and status in ("succeeded", "failed"):
+                    self._verify(entry, step, versions[step], status == "succeeded", f"run {pathspec}")
+
+        self._update(change)
 
     def record_spin(self, flow: str, step: str, version: str | None, ok: bool, pathspec: str | None) -> None:
         if version is None:
             return
-        entry = self._flow(flow)
-        last = entry["steps"].get(step)
-        if ok and last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"):
-            return  # a run already verified this very code, and recorded its outputs: keep saying so
-        self._verify(entry, step, version, ok, f"spin {pathspec}" if pathspec else "spin")
-        self._save()
+
+        def change(data: dict[str, Any]) -> bool | None:
+            entry = self._flow_in(data, flow)
+            last = entry["steps"].get(step)
+            if ok and last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"):
+                return False  # a run already verified this very code, and recorded its outputs: keep saying so
+            self._verify(entry, step, version, ok, f"spin {pathspec}" if pathspec else "spin")
+            return None
+
+        self._update(change)
 
     @staticmethod
     def _verify(entry: dict, step: str, version: str, ok: bool, by: str) -> None:
@@ -99,6 +150,20 @@ class ProjectState:
 
     def last_check(self, flow: str, step: str) -> dict[str, Any] | None:
         return self._flow(flow)["steps"].get(step)
+
+
+def _well_formed(data: Any) -> bool:
+    """{"flows": {flow: {"runs": {run: {step: version}}, "steps": {step: {...}}}}}"""
+    if not isinstance(data, dict) or not isinstance(data.get("flows"), dict):
+        return False
+    for entry in data["flows"].values():
+        if not isinstance(entry, dict) or not isinstance(entry.get("runs"), dict) \
+                or not isinstance(entry.get("steps"), dict):
+            return False
+        if not all(isinstance(v, dict) for v in entry["runs"].values()) or \
+                not all(isinstance(v, dict) and {"version", "ok", "by"} <= set(v) for v in entry["steps"].values()):
+            return False
+    return True
 
 
 def _run_key(run_id: str) -> tuple[int, str]:

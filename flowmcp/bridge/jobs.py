@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from .. import locks
 from ..config import Config
 from ..errors import BridgeError, InterpreterDied
 from ..summarize.logs import TailBuffer
@@ -35,6 +36,7 @@ POLL_S = 0.2  # how often a job's output file is read for progress
 KEEPALIVE_S = 4.0  # a progress tick at least this often, even when the flow prints nothing
 MAX_READ_BYTES = 1 << 20  # per poll: a flood of output is skipped to its last megabyte
 JOBS_KEPT = 20  # finished job folders kept under .flowmcp/jobs for a person to look at
+ACTIVE_LOCK = ".active"  # locked by the server whose job uses the folder
 
 
 @dataclass
@@ -134,6 +136,7 @@ class JobRunner:
         job = self.jobs_dir / f"{op}-{uuid.uuid4().hex[:12]}"
         job.mkdir(parents=True)
         self._active.add(job)
+        in_use = locks.Held(job / ACTIVE_LOCK)  # another server on this root prunes around it
         capture_dir = job / "capture"
         request = dict(request or {}, op=op, run_id_file=str(job / "run_id"))
         (job / "request.json").write_text(json.dumps(request))
@@ -182,17 +185,21 @@ class JobRunner:
             outcome.path_note = note
             return outcome
         finally:
+            in_use.release()
             self._active.discard(job)
             self._prune_jobs()
 
     def _prune_jobs(self) -> None:
+        """Keep the newest finished job folders; never one a job still uses, this server's or
+        another's on the same root (each holds a lock on its folder while it runs)."""
         try:
             done = [p for p in self.jobs_dir.iterdir() if p not in self._active]
             done.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         except OSError:
             return
         for old in done[JOBS_KEPT:]:
-            shutil.rmtree(old, ignore_errors=True)
+            if not locks.held_elsewhere(old / ACTIVE_LOCK):
+                shutil.rmtree(old, ignore_errors=True)
 
 
 async def _finish(process, job: Path, timeout: float | None, events: JobEvents | None) -> JobOutcome:
