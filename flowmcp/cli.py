@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from . import __version__
@@ -113,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{', '.join(misplaced)} does not apply to demo: it makes its own project "
                          "(--dir DIR chooses where)")
         return run_demo(args.dir, python=args.python)
+    early_worker = None
+    if args.command != "call":
+        # A server lives for a session: its first spin should not wait for imports. The worker
+        # starts now, while this process imports the server's own stack (see bridge/early.py).
+        from .bridge import early
+        from .config import Config
+
+        with contextlib.suppress(ValueError):  # App.create below says what is wrong
+            early_worker = early.start(Config.create(args.root, args.python, warm=not args.no_warm))
     from .app import App
     from .server import build_server
 
@@ -127,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         from .headless import call
 
         return call(app, args.tool, args.args, args.json)
-    app.prewarm = True  # a server lives for a session: its first spin should not wait for imports
+    app.prewarm = True
+    if early_worker is not None:
+        app.bridge.jobs.warm.adopt(early_worker)
     server = build_server(app)
     if args.command == "serve" and args.http:
         from .http import TokenRequired, serve

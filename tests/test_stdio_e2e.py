@@ -94,3 +94,24 @@ def test_demo_never_overwrites_an_existing_project(tmp_path):
     out = subprocess.run([FLOWMCP, "demo", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "choose an empty --dir" in out.stderr
     assert (tmp_path / "product_flow.py").read_text() == "# mine\n"
+
+
+def test_the_server_starts_the_warm_worker_as_it_starts_and_its_first_spin_uses_it(tmp_path):
+    """`flowmcp serve` starts the worker of the newest flow before it imports its own stack
+    (bridge/early.py); the first spin finds it and no second worker is started."""
+    project = make_project(tmp_path / "p", "params_flow.py")
+    env = dict(os.environ, USER="tester")
+    subprocess.run([sys.executable, "params_flow.py", "--quiet", "--no-pylint", "run"], cwd=project, env=env,
+                   check=True, capture_output=True)
+    session = RawSession([sys.executable, "-m", "flowmcp", "--root", str(project)], env=env)
+    try:
+        session.initialize()
+        early = project / ".flowmcp" / "workers" / f"w{session.proc.pid}-0.json"
+        assert early.exists()  # started before the server answered initialize
+        answer = session.tool("spin", {"flow": "params_flow.py", "step": "score"})
+        assert answer["structuredContent"]["warm"] is True, answer
+        assert answer["structuredContent"].get("path_note") is None, answer  # no restart, no refusal
+        workers = sorted(p.name for p in (project / ".flowmcp" / "workers").glob("*.json"))
+        assert workers == [early.name]
+    finally:
+        session.close()

@@ -19,7 +19,7 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.bridge import warm
+from flowmcp.bridge import early, warm
 from flowmcp.bridge.imports import flow_imports
 from flowmcp.bridge.project.worker import preload
 from flowmcp.bridge.warm import decorator_reason, unavailable_reason
@@ -226,7 +226,7 @@ async def test_a_worker_that_cannot_start_leaves_the_spin_to_a_new_interpreter(t
         print("no worker today", file=sys.stderr)
         sys.exit(3)
         """)
-    monkeypatch.setattr(warm, "WORKER", broken)
+    monkeypatch.setattr(early, "WORKER", broken)
     root = make_project(tmp_path / "p", "params_flow.py")
     async with Client(build_server(App.create(root))) as c:
         assert not (await call(c, "run", flow="params_flow.py"))[2]
@@ -297,7 +297,7 @@ async def test_a_killed_worker_is_replaced_and_the_answer_says_so(tmp_path):
 
 
 async def test_an_idle_worker_leaves_by_itself_and_the_next_spin_starts_another(tmp_path, monkeypatch):
-    monkeypatch.setattr(warm, "IDLE_S", 1.0)
+    monkeypatch.setattr(early, "IDLE_S", 1.0)
     root = make_project(tmp_path / "p", "params_flow.py")
     app = App.create(root)
     async with Client(build_server(app)) as c:

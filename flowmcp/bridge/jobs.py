@@ -11,7 +11,6 @@ summaries as JSON files. Only `client.py` uses this module: tools see typed reco
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -27,11 +26,11 @@ from .. import locks
 from ..config import Config
 from ..errors import BridgeError, InterpreterDied
 from ..summarize.logs import TailBuffer
+from . import early
 from .processes import kill_tree
 from .warm import WARM_OPS, WarmPool
 
 DRIVER = Path(__file__).with_name("driver.py")
-HOOK_DIR = Path(__file__).with_name("hook")
 POLL_S = 0.2  # how often a job's output file is read for progress
 KEEPALIVE_S = 4.0  # a progress tick at least this often, even when the flow prints nothing
 MAX_READ_BYTES = 1 << 20  # per poll: a flood of output is skipped to its last megabyte
@@ -112,10 +111,7 @@ class JobRunner:
             await self.warm.aclose()
 
     def job_env(self, capture_dir: Path, with_artifacts: bool) -> dict[str, str]:
-        env = self.config.child_env()
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(HOOK_DIR), env.get("PYTHONPATH", "")) if p
-        )
+        env = early.job_env(self.config)
         env["FLOWMCP_CAPTURE_DIR"] = str(capture_dir)
         env["FLOWMCP_CAPTURE_ARTIFACTS"] = "1" if with_artifacts else "0"
         return env

@@ -27,13 +27,12 @@ import anyio
 from anyio.abc import ByteStream, Process
 
 from ..config import Config
+from .early import EarlyWorker, StartedProcess, worker_spec
 from .imports import flow_imports
 from .processes import kill_tree
 
-WORKER = Path(__file__).with_name("worker.py")
 WARM_OPS = {"describe", "spin", "run"}  # the jobs that load a flow file (run: resume too); the rest read runs
 MAX_WORKERS = 3  # flows with different imports, each kept warm; the least recently used goes first
-IDLE_S = 900.0  # a worker unused this long exits by itself (it holds the flow's libraries in memory)
 READY_TIMEOUT_S = 300.0  # a cold import of a big library set on a slow disk
 SOCKET_WAIT_S = 30.0
 WORKER_FILES_KEPT = 10  # worker configs and logs kept under .flowmcp/workers
@@ -219,6 +218,12 @@ class WarmPool:
                 note = f"Warm worker restarted: {changed} (installed packages or Metaflow's config)."
                 await self._retire(worker)
                 worker = None
+            if worker is not None and not worker.status:  # adopted, not yet asked whether it is ready
+                try:
+                    worker.status = await self._ready(worker)
+                except WarmUnavailable:
+                    await self._retire(worker)
+                    worker = None
             if worker is None:
                 await self._evict()
                 worker = await self._start(key, env)
@@ -250,38 +255,35 @@ class WarmPool:
             # Unix socket paths are short (108 bytes): not under the project root.
             self._socket_dir = Path(tempfile.mkdtemp(prefix="flowmcp-"))
         self._count += 1
-        folder = self.config.state_dir / "workers"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"w{os.getpid()}-{self._count}"
-        socket_path = self._socket_dir / f"{self._count}.sock"
-        config_path = folder / f"{name}.json"
-        config_path.write_text(json.dumps({
-            "socket": str(socket_path), "root": str(self.config.root),
-            "modules": sorted(m for m in key if m.split(".")[0] not in self.denied), "idle_exit_s": IDLE_S,
-            "deny": {name: f"not preloaded: {why}" for name, why in self.denied.items()},
-        }))
-        log = folder / f"{name}.log"
-        self._prune_files(folder)
-        worker_env = {k: v for k, v in env.items() if not k.startswith("FLOWMCP_CAPTURE")}
-        worker_env["FLOWMCP_WARM"] = "1"
+        self._prune_files(self.config.state_dir / "workers")
+        spec = worker_spec(self.config, key, env, self.denied, self._socket_dir, f"w{os.getpid()}-{self._count}")
         # Not a child task of any tool call: it outlives the call that started it.
-        with open(log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once)
+        with open(spec.log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once)
             process = await anyio.open_process(
-                [self.config.python, str(WORKER), str(config_path)],
+                spec.argv,
                 stdin=subprocess.PIPE,  # its end closing (we stopped) tells the worker to leave
                 stdout=out,
                 stderr=out,
-                cwd=str(self.config.root),
-                env=worker_env,
+                cwd=spec.cwd,
+                env=spec.env,
                 start_new_session=True,
             )
-        worker = WorkerProcess(key=key, process=process, socket=socket_path, log=log)
+        worker = WorkerProcess(key=key, process=process, socket=spec.socket, log=spec.log)
         try:
             worker.status = await self._ready(worker)
         except BaseException:
             await worker.stop()
             raise
         return worker
+
+    def adopt(self, early: EarlyWorker) -> None:
+        """Take the worker the server started as it started (bridge/early.py); its readiness is
+        checked before its first job, as for a worker the pool starts."""
+        if self.off:
+            early.process.kill()
+            return
+        self.workers[early.key] = WorkerProcess(key=early.key, process=StartedProcess(early.process),
+                                                socket=early.spec.socket, log=early.spec.log)
 
     def _prune_files(self, folder: Path) -> None:
         """Keep the config and log of the newest workers (and of every live one) for a person."""
