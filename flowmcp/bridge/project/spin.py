@@ -248,17 +248,27 @@ def repair_latest_run(flow_name):
     current = cli.read_text(path) if path else None
     if not current or current not in set(compat.spin_run_ids(flow_name)):
         return
-    real = runs.flow_run_ids(flow_name)
-    if not real:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        return
-    tmp = "%s.flowmcp-%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        f.write(real[0])
-    os.replace(tmp, path)
+    written = None
+    for _ in range(3):
+        # A run starting meanwhile writes its own id: if the newest real run changed while this
+        # wrote an older one, write again (run ids are start times: the newest wins, as it should)
+        real = runs.flow_run_ids(flow_name)
+        if not real:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            return
+        if real[0] == written:
+            return
+        now = cli.read_text(path)
+        if now != current and now != written:
+            return  # someone else wrote it since: theirs stands
+        written = real[0]
+        tmp = "%s.flowmcp-%d" % (path, os.getpid())
+        with open(tmp, "w") as f:
+            f.write(written)
+        os.replace(tmp, path)
 
 
 def read_spin_task(req, flow_name, run_id, step):
