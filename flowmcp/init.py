@@ -114,7 +114,8 @@ def _toml_server(text: str, command: str, args: list[str]) -> str:
         existing = tomllib.loads(text)
     except tomllib.TOMLDecodeError as ex:
         raise ValueError(f"not valid TOML ({ex})") from None
-    if TOML_BEGIN in text and TOML_END in text:
+    _check_markers(text, TOML_BEGIN, TOML_END)
+    if TOML_BEGIN in text:
         new = _replace_between(text, TOML_BEGIN, TOML_END, block)
     elif SERVER_NAME in existing.get("mcp_servers", {}):
         raise ValueError(f"it already has an [mcp_servers.{SERVER_NAME}] table that flowmcp did not write")
@@ -126,9 +127,21 @@ def _toml_server(text: str, command: str, args: list[str]) -> str:
 
 def _marked_section(text: str, rules: str) -> str:
     block = f"{BEGIN}\n{rules.rstrip()}\n{END}"
-    if BEGIN in text and END in text:
+    _check_markers(text, BEGIN, END)
+    if BEGIN in text:
         return _replace_between(text, BEGIN, END, block)
     return (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+
+
+def _check_markers(text: str, begin: str, end: str) -> None:
+    """One begin marker before one end marker, or none of either. Anything else (an end marker
+    deleted by hand, a block pasted twice) would make the replacement take the user's text with
+    it: refuse, and change nothing."""
+    begins, ends = text.count(begin), text.count(end)
+    if (begins, ends) == (0, 0) or ((begins, ends) == (1, 1) and text.index(begin) < text.index(end)):
+        return
+    raise ValueError(f"its flowmcp markers are not one begin followed by one end ({begins} begin, {ends} end), "
+                     "so flowmcp cannot tell its block from your text")
 
 
 def _replace_between(text: str, begin: str, end: str, block: str) -> str:

@@ -175,6 +175,25 @@ def test_init_updates_only_between_its_markers(tmp_path):
     assert not (tmp_path / "AGENTS.md").exists()
 
 
+@pytest.mark.parametrize("damage", ["end marker deleted", "block pasted twice", "end before begin"])
+def test_init_never_takes_user_text_with_damaged_markers(tmp_path, damage):
+    from flowmcp.init import BEGIN, END
+
+    assert _init(tmp_path, "--client", "claude").returncode == 0
+    claude = tmp_path / "CLAUDE.md"
+    block = claude.read_text()
+    damaged = {
+        "end marker deleted": "My notes.\n" + block.replace(END, "") + "More of my notes.\n",
+        "block pasted twice": block + "Between, mine.\n" + block,
+        "end before begin": f"{END}\nMine.\n{BEGIN}\n",
+    }[damage]
+    claude.write_text(damaged)
+    for _ in range(2):  # a second run must not take anything either
+        out = _init(tmp_path, "--client", "claude")
+        assert out.returncode == 1 and "skipped  CLAUDE.md: its flowmcp markers" in out.stdout, out.stdout
+        assert claude.read_text() == damaged
+
+
 def test_init_dry_run_writes_nothing(tmp_path):
     (tmp_path / "CLAUDE.md").write_text("mine\n")
     out = _init(tmp_path, "--dry-run")
