@@ -73,6 +73,8 @@ def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
 
 
 def _apply(path: Path, edit, dry_run: bool) -> Change:
+    if path.exists() and not path.is_file():
+        return Change(path, "skipped", "it is not a regular file (a folder?); rename it, then run flowmcp init again")
     old = path.read_text() if path.exists() else None
     try:
         new = edit(old or "")

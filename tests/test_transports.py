@@ -83,6 +83,9 @@ def test_a_token_is_checked_on_every_request_and_dns_rebinding_stays_blocked(tmp
         assert _post(port, {}) == 401
         assert _post(port, {"authorization": "Bearer wrong"}) == 401
         assert _post(port, {"authorization": "Bearer s3cret-token"}) == 200
+        assert _post(port, {"authorization": "bearer s3cret-token"}) == 200  # the scheme is case-insensitive
+        assert _post(port, {"authorization": "Basic s3cret-token"}) == 401
+        assert _post(port, {"authorization": "s3cret-token"}) == 401
         # a page on another site, resolved to this machine, must not get through
         assert _post(port, {"authorization": "Bearer s3cret-token", "host": "evil.example:80"}) in (403, 421)
     finally:

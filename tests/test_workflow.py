@@ -194,6 +194,13 @@ def test_init_never_takes_user_text_with_damaged_markers(tmp_path, damage):
         assert claude.read_text() == damaged
 
 
+def test_init_skips_a_folder_where_it_would_write_a_file(tmp_path):
+    (tmp_path / "CLAUDE.md").mkdir()
+    out = _init(tmp_path, "--client", "claude")
+    assert out.returncode == 1 and "skipped  CLAUDE.md: it is not a regular file" in out.stdout, out.stdout + out.stderr
+    assert (tmp_path / "CLAUDE.md").is_dir() and (tmp_path / ".mcp.json").exists()
+
+
 def test_init_dry_run_writes_nothing(tmp_path):
     (tmp_path / "CLAUDE.md").write_text("mine\n")
     out = _init(tmp_path, "--dry-run")
