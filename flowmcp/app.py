@@ -13,7 +13,7 @@ import anyio
 from .bridge import capture
 from .bridge.client import Bridge
 from .bridge.housekeeping import Housekeeper
-from .catalog import FlowCatalog
+from .catalog import FlowCatalog, source_text
 from .config import Config
 from .errors import BridgeError, FlowFileError, InterpreterDied, NotFoundError
 from .ledger import RunLedger
@@ -85,6 +85,8 @@ class App:
             raise FlowFileError(f"Flow file {flow!r} does not exist under {self.config.root}.{hint}")
         if path.is_dir():
             raise FlowFileError(f"{flow!r} is a directory; pass the flow's .py file.")
+        if not path.is_file():  # a FIFO or a device would block whoever reads it
+            raise FlowFileError(f"{flow!r} is not a regular file; pass the flow's .py file.")
         if path.suffix != ".py":
             raise FlowFileError(f"{flow!r} is not a Python file; pass the flow's .py file.")
         return path
@@ -191,8 +193,11 @@ class App:
     def _check_syntax(self, path: Path) -> None:
         """Compile the file here first: a syntax error answers in milliseconds, not after an
         interpreter and Metaflow have started."""
+        source = source_text(path)  # a file too big to compile here is left to the project's Python
+        if source is None:
+            return
         try:
-            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+            compile(source, str(path), "exec", dont_inherit=True)
         except SyntaxError as ex:
             raise self._load_error(capture.exception_record(ex, root=str(self.config.root)), path) from None
         except ValueError:  # NUL bytes and the like: let Python in the project say it

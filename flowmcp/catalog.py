@@ -103,6 +103,17 @@ def _flow_file(path: Path) -> FlowFile | None:
     return FlowFile(path=path, classes=tuple(_CLASS.findall(head)))
 
 
+MAX_SOURCE_BYTES = 2_000_000  # a flow file, or a module it imports, read whole in the server
+
+
+def source_text(path: Path) -> str | None:
+    """The whole text of a project source file, for the server's own parsing (the syntax check,
+    step versions, imports, hints); None for anything but a regular file of at most
+    MAX_SOURCE_BYTES — a 20 MB generated file is left to the project's own Python to read."""
+    text = read_head(path, MAX_SOURCE_BYTES + 1)
+    return text if text is not None and len(text) <= MAX_SOURCE_BYTES else None
+
+
 def read_head(path: Path, limit: int) -> str | None:
     """At most `limit` bytes of a regular file as text; None for anything else. Opened without
     blocking and checked after opening, so a FIFO swapped in after a stat cannot hang the reader."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import locks
+from .catalog import source_text
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,12 @@ MAX_RUNS_KEPT = 200  # per flow: the step versions of older runs are forgotten
 
 def step_versions(flow_file: Path) -> dict[str, str]:
     """{step name: short hash of its source} for the `@step` methods of the file's classes."""
+    source = source_text(Path(flow_file))
     try:
-        tree = ast.parse(Path(flow_file).read_text())
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(source) if source is not None else None
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is None:
         return {}
     versions = {}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):

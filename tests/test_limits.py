@@ -51,3 +51,30 @@ def test_a_step_printing_100_mb_keeps_the_server_small_and_the_answer_short(roug
     assert len(result["content"][0]["text"]) < 2500
     print(f"server peak RSS with a 100 MB-printing step: {peak:.0f} MB")
     assert peak < 250
+
+
+async def test_a_fifo_named_like_a_flow_is_refused_at_once_and_the_server_keeps_serving(tmp_path):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    os.mkfifo(root / "pipe_flow.py")
+    async with Client(build_server(App.create(root))) as c:
+        import anyio
+
+        with anyio.fail_after(20):  # nothing opens the FIFO for reading, so nothing blocks
+            for tool, args in (("spin", {"flow": "pipe_flow.py", "step": "start"}), ("run", {"flow": "pipe_flow.py"})):
+                text, _, is_error = await call(c, tool, **args)
+                assert is_error and "is not a regular file" in text, text
+            text, _, is_error = await call(c, "list_runs")
+            assert not is_error, text
+
+
+async def test_a_huge_flow_file_runs_without_the_server_parsing_it_whole(tmp_path):
+    """A 3 MB flow file (generated code, a pasted dataset) is left to the project's Python: the
+    server's own syntax check, step versions and import scan skip it, and the run works."""
+    root = make_project(tmp_path / "p", "params_flow.py")
+    source = (root / "params_flow.py").read_text()
+    padding = "".join(f"# padding line {i:07d} " + "x" * 60 + "\n" for i in range(40_000))
+    (root / "big_flow.py").write_text(source.replace("class ParamsFlow", padding + "class ParamsFlow"))
+    assert (root / "big_flow.py").stat().st_size > 3_000_000
+    async with Client(build_server(App.create(root))) as c:
+        text, data, is_error = await call(c, "run", flow="big_flow.py")
+        assert not is_error and data["status"] == "succeeded", text

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ..catalog import source_text
+
 MAX_FILES_READ = 200  # project modules followed from one flow file
 
 
@@ -21,9 +23,12 @@ def flow_imports(flow_file: Path, root: Path) -> frozenset[str]:
         if path in seen:
             continue
         seen.add(path)
+        source = source_text(path)
         try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError, OSError):
+            tree = ast.parse(source, filename=str(path)) if source is not None else None
+        except (SyntaxError, ValueError):
+            tree = None
+        if tree is None:
             continue  # the job will say what is wrong with it
         for name, level in imported_names(tree):
             if level:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..catalog import source_text
 from . import suggest
 
 if TYPE_CHECKING:
@@ -242,9 +243,10 @@ def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:
 
 def _parsed(flow_file: Path) -> ast.Module | None:
     """The flow's source as a tree; None when it cannot be read or parsed (then no hint)."""
+    source = source_text(Path(flow_file))
     try:
-        return ast.parse(Path(flow_file).read_text())
-    except (OSError, SyntaxError, ValueError):
+        return ast.parse(source) if source is not None else None
+    except (SyntaxError, ValueError):
         return None
 
 
