@@ -14,6 +14,11 @@ DEFAULT_KEEP_SPINS = 50
 DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
 
 
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: a longer one is not a path
+MAX_NAME_BYTES = 255  # NAME_MAX: one file or folder name
+MAX_PATH_SHOWN = 200  # of a path echoed back in an error
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
@@ -44,13 +49,23 @@ class Config:
         Symlinks are resolved first, so a link pointing out of the project is refused too."""
         if not isinstance(path, str) or not path.strip() or "\x00" in path:
             raise OutsideRootError(f"{what} path is empty or invalid; give a path relative to {self.root}")
+        shown = path if len(path) <= MAX_PATH_SHOWN else f"{path[:MAX_PATH_SHOWN]}…(+{len(path) - MAX_PATH_SHOWN:,})"
+        longest = max(len(part.encode("utf-8", "surrogatepass")) for part in Path(path).parts)
+        if len(path) > MAX_PATH_CHARS or longest > MAX_NAME_BYTES:
+            raise OutsideRootError(f"{what} path {shown!r} is too long ({len(path):,} characters, a name of "
+                                   f"{longest:,} bytes; at most {MAX_PATH_CHARS:,} and {MAX_NAME_BYTES}): "
+                                   f"give the path of a file under {self.root}")
         candidate = Path(path).expanduser()
         if not candidate.is_absolute():
             candidate = self.root / candidate
-        real = candidate.resolve()
+        try:
+            real = candidate.resolve()
+        except OSError as ex:  # a name too long for the file system, a symlink loop
+            raise OutsideRootError(f"{what} path {shown!r} cannot be resolved ({ex.strerror or ex}); "
+                                   f"give a path relative to {self.root}") from None
         if real != self.root and self.root not in real.parents:
             raise OutsideRootError(
-                f"{what} {path!r} is outside the project root {self.root}; "
+                f"{what} {shown!r} is outside the project root {self.root}; "
                 f"flowmcp only reads and runs files inside it (start the server with --root to change it)"
             )
         return real
