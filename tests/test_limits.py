@@ -78,3 +78,21 @@ async def test_a_huge_flow_file_runs_without_the_server_parsing_it_whole(tmp_pat
     async with Client(build_server(App.create(root))) as c:
         text, data, is_error = await call(c, "run", flow="big_flow.py")
         assert not is_error and data["status"] == "succeeded", text
+
+
+async def test_a_catastrophic_log_pattern_is_stopped_and_said_so(tmp_path, monkeypatch):
+    from flowmcp.bridge import client as bridge_client
+
+    monkeypatch.setattr(bridge_client, "PATTERN_TIMEOUT_S", 3)
+    root = make_project(tmp_path / "p", "params_flow.py")
+    source = (root / "params_flow.py").read_text()
+    (root / "params_flow.py").write_text(source.replace("class ParamsFlow", 'print("a" * 40)\n\n\nclass ParamsFlow'))
+    async with Client(build_server(App.create(root))) as c:
+        _, run, is_error = await call(c, "run", flow="params_flow.py")
+        assert not is_error
+        text, _, is_error = await call(c, "get_logs", pathspec=run["pathspec"] + "/start", stream="stdout",
+                                       pattern="(a+)+b")
+        assert is_error and "took longer than 3 s" in text and "simpler" in text, text
+        text, _, is_error = await call(c, "get_logs", pathspec=run["pathspec"] + "/start", stream="stdout",
+                                       pattern="a{40}")
+        assert not is_error and "1 of" in text, text  # and the server goes on serving

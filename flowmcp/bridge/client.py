@@ -28,6 +28,7 @@ ERRORS: dict[str, type[FlowmcpError]] = {
 }
 READ_TIMEOUT_S = 300  # a read of runs, logs or an artifact; a 1 GB artifact takes seconds
 DESCRIBE_TIMEOUT_S = 120
+PATTERN_TIMEOUT_S = 20  # get_logs with a pattern: reading the log takes well under a second
 
 R = TypeVar("R")
 
@@ -107,8 +108,21 @@ class Bridge:
 
     async def logs(self, pathspec: str, stream: str, *, spin: bool, head: int | None = None,
                    tail: int | None = None, pattern: str | None = None, full: bool = False) -> p.LogRecord:
-        return await self._read(p.LOGS, {"pathspec": pathspec, "stream": stream, "spin": spin, "head": head,
-                                         "tail": tail, "pattern": pattern, "full": full})
+        request = {"pathspec": pathspec, "stream": stream, "spin": spin, "head": head, "tail": tail,
+                   "pattern": pattern, "full": full}
+        if not pattern:
+            return await self._read(p.LOGS, request)
+        # A regular expression can take exponential time ((a+)+ on a long line): the job that
+        # matches it is stopped after a short deadline, and the server goes on serving
+        outcome = await self._job(p.LOGS, request, timeout=PATTERN_TIMEOUT_S)
+        if outcome.timed_out:
+            raise BadArgumentError(
+                f"pattern {pattern[:80]!r} took longer than {PATTERN_TIMEOUT_S:g} s to match {pathspec}'s "
+                f"{stream} and was stopped; nested repetition like (a+)+ can take exponential time: use a simpler "
+                "pattern, or a plain substring")
+        if not outcome.ok:
+            raise_for(p.LOGS, outcome.error)
+        return outcome.data
 
     async def cards(self, pathspec: str, *, spin: bool, index: int | None = None) -> p.CardsRecord:
         return await self._read(p.CARDS, {"pathspec": pathspec, "spin": spin, "index": index})
