@@ -102,7 +102,8 @@ def spin_step(
     root_path = Path(root).resolve() if root else Path.cwd().resolve()
     if root is None and root_path not in flow_path.parents:
         root_path = flow_path.parent
-    app = App.create(str(root_path), python)
+    # A session keeps one server (and its App) per root; without one, this call has its own
+    app = _active.app(root_path, python) if _active is not None else App.create(str(root_path), python)
     arguments: dict[str, Any] = {"flow": str(flow_path), "step": step, "persist": True, "timeout_s": timeout_s}
     if run is not None:
         arguments["run"] = str(run)
@@ -157,6 +158,13 @@ class SpinSession:
             self.apps.clear()
             self._portal_cm.__exit__(None, None, None)
 
+    def app(self, root: Path, python: str | None) -> App:
+        """The server state for this root and interpreter, made on first use."""
+        key = (root, python)
+        if key not in self.apps:
+            self.apps[key] = App.create(str(root), python)
+        return self.apps[key]
+
     def call(self, root: Path, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
         from mcp import Client
 
@@ -164,9 +172,8 @@ class SpinSession:
 
         key = (root, python)
         if key not in self._clients:
-            self.apps[key] = App.create(str(root), python)
             # One task of the portal's loop holds the client (and the server) open between calls
-            client_cm = self._portal.wrap_async_context_manager(Client(build_server(self.apps[key])))
+            client_cm = self._portal.wrap_async_context_manager(Client(build_server(self.app(root, python))))
             self._clients[key] = (client_cm, client_cm.__enter__())
         client = self._clients[key][1]
         return _result(self._portal.call(client.call_tool, "spin", arguments))

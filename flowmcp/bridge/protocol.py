@@ -235,14 +235,19 @@ class FlowsRecord(TypedDict):
     flows: list[FlowRuns]
 
 
-class RunOutcome(TypedDict, total=False):
-    """RUN: the CLI's exit and the run it recorded."""
+class CliOutcome(TypedDict, total=False):
+    """What every job that runs the flow's CLI (a run, a resume, a spin) reports of it."""
 
     exit_code: int
     oom_kills: int  # the kernel's OOM killer stopped this many processes during the job
     memory_limit: int | None  # bytes: the job's memory cgroup limit, else the machine's memory
     cli_error: CliError | None
     elapsed_s: float
+
+
+class RunOutcome(CliOutcome, total=False):
+    """RUN: the CLI's exit and the run it recorded."""
+
     run: RunRecord | None
     read_error: str
 
@@ -265,15 +270,10 @@ class SpinTaskRecord(TypedDict, total=False):
     read_error: str
 
 
-class SpinOutcome(TypedDict, total=False):
+class SpinOutcome(CliOutcome, total=False):
     """SPIN: the task the spin re-ran, the CLI's exit and the spin's own task."""
 
     source: SpinSource
-    exit_code: int
-    oom_kills: int  # the kernel's OOM killer stopped this many processes during the job
-    memory_limit: int | None  # bytes: the job's memory cgroup limit, else the machine's memory
-    cli_error: CliError | None
-    elapsed_s: float
     spin_run_id: str | None
     task: SpinTaskRecord
 

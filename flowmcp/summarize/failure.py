@@ -400,7 +400,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
     metaflow_error = (cli_error or {}).get("metaflow")
     if failed:
         summary = from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file, spin=spin)
-        summary.hints[:0] = _attempts(failed, root)
+        summary.hints[:0] = _attempts(failed, root, summary.headline())
     elif unsaved:
         summary = from_persist_error(unsaved[-1], root, step=step, task=task, flow_file=flow_file)
     elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
@@ -431,8 +431,9 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
     return summary
 
 
-def _attempts(failed: list[dict], root: Path) -> list[str]:
-    """@retry: how many times the task ran, and the first attempt's error when it differed."""
+def _attempts(failed: list[dict], root: Path, last_headline: str) -> list[str]:
+    """@retry: how many times the task ran, and the first attempt's error when it differed from
+    the last one's (`last_headline`, already summarized)."""
     last = failed[-1]
     same_task = [c for c in failed if (c.get("step"), c.get("task_id")) == (last.get("step"), last.get("task_id"))]
     attempts = (last.get("attempt") or 0) + 1
@@ -442,7 +443,7 @@ def _attempts(failed: list[dict], root: Path) -> list[str]:
     first = min(same_task, key=lambda c: c.get("attempt") or 0)
     if first is not last:
         first_headline = from_capture(first, root).headline()
-        if first_headline != from_capture(last, root).headline():
+        if first_headline != last_headline:
             line += f" Attempt 1 failed with: {first_headline}"
     return [line]
 
