@@ -35,10 +35,11 @@ async def test_four_spins_and_a_run_of_one_flow_at_once_all_finish_correctly(tmp
         text, data, is_error = results[name]
         assert not is_error, text
         # a successful run's state: the first run (or the new one, had it already finished)
-        assert data["source_task"].rsplit("/", 2)[0] in (first["pathspec"], run["pathspec"])
+        assert data["source_task"].rsplit("/", 2)[0] in (first["pathspec"], run["pathspec"]), (name, text)
     # latest_run names the newest real run, never a spin, however the calls interleaved
     latest = (project / ".metaflow" / "ParamsFlow" / "latest_run").read_text().strip()
-    assert latest == run["pathspec"].split("/")[1]
+    spins = {name: results[name][1].get("pathspec") for name in ("start", "square", "join", "score")}
+    assert latest == run["pathspec"].split("/")[1], (latest, first["pathspec"], run["pathspec"], spins)
 
 
 async def test_a_slow_inspect_does_not_delay_list_runs(tmp_path):
