@@ -196,9 +196,16 @@ def test_client_cache_copies_of_gone_runs_and_blobs_are_deleted(tmp_path):
         folder.mkdir(parents=True)
     (blobs / "abc.blob").write_text("copy")
     (blobs / "abd.blob").write_text("copy of a deleted blob")
-    assert prune_client_cache(tmp_path, cache) == 2
+    # A reader's copy in flight (FileCache.create_file writes `dlobj*`, then renames it):
+    # deleting it failed a concurrent spin in CI. One left by a killed reader an hour ago goes.
+    (blobs / "dlobjfresh").write_text("being written")
+    (blobs / "dlobjstale").write_text("left behind")
+    hour_ago = time.time() - 3700
+    os.utime(blobs / "dlobjstale", (hour_ago, hour_ago))
+    assert prune_client_cache(tmp_path, cache) == 3
     assert kept_task.exists() and not gone_task.exists()
     assert (blobs / "abc.blob").exists() and not (blobs / "abd.blob").exists()
+    assert (blobs / "dlobjfresh").exists() and not (blobs / "dlobjstale").exists()
 
 
 # ----------------------------------------------------------------------------- flowmcp call

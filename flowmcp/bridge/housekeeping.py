@@ -22,6 +22,7 @@ from . import metaflow_compat as layout
 
 PERSISTED_GRACE_S = 3600  # a spin the agent asked to persist is kept at least this long
 BLOB_GRACE_S = 600  # a blob this fresh may belong to a spin still being written
+TEMPORARY_GRACE_S = 3600  # a client-cache temporary file this fresh may still be being written
 
 log = logging.getLogger("flowmcp")
 
@@ -90,8 +91,6 @@ def _mtime(path: Path, default: float) -> float:
         return default
 
 
-
-
 def _collect_blobs(spins: Path, now: float) -> None:
     """Delete blobs of the flow's spin store that no remaining spin refers to."""
     referenced = set()
@@ -103,10 +102,15 @@ def _collect_blobs(spins: Path, now: float) -> None:
             blob.unlink(missing_ok=True)
 
 
-def prune_client_cache(root: Path, cache: Path) -> int:
-    """Delete client-cache copies whose source is gone (a deleted run or blob); return how many."""
+def prune_client_cache(root: Path, cache: Path, now: float | None = None) -> int:
+    """Delete client-cache copies whose source is gone (a deleted run or blob), and temporary
+    files a killed reader left behind; return how many. A temporary file younger than
+    TEMPORARY_GRACE_S is another process's copy being written: deleting it fails that read."""
+    now = time.time() if now is None else now
     removed = 0
     for path, is_folder, source_exists in list(layout.client_cache_copies(root, cache)):
+        if source_exists is None and now - _mtime(Path(path), now) < TEMPORARY_GRACE_S:
+            continue
         if source_exists:
             continue
         if is_folder:

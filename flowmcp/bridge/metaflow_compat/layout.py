@@ -143,7 +143,9 @@ CACHED_STORES = {"local": LOCAL_DIR, "spin": SPIN_DIR}
 
 def client_cache_copies(root, cache):
     """What the client cache holds for this root's stores, and whether its source still exists:
-    yields (path, is_folder, source_exists) for each blob copy and each task folder."""
+    yields (path, is_folder, source_exists) for each blob copy and each task folder, and
+    (path, False, None) for each temporary file (`dlobj*`) that a copy is being written through:
+    FileCache.create_file writes one and renames it to `<key>.blob`, so it is not a copy."""
     for kind, folder in CACHED_STORES.items():
         store = os.path.join(str(root), folder)
         prefix = "%s.%s." % (kind, store.replace("/", "_"))
@@ -155,7 +157,10 @@ def client_cache_copies(root, cache):
             if len(parts) == 1:  # a flow's blobs
                 for shard in _subfolders(path):
                     for name in _names(shard):
-                        key = name[: -len(".blob")] if name.endswith(".blob") else name
+                        if not name.endswith(".blob"):
+                            yield os.path.join(shard, name), False, None
+                            continue
+                        key = name[: -len(".blob")]
                         source = os.path.join(store, parts[0], "data", key[:2], key)
                         yield os.path.join(shard, name), False, os.path.exists(source)
             elif len(parts) == 5:  # a task's metadata
