@@ -169,3 +169,15 @@ def test_cut_middle_counts_exactly_what_it_cut(size):
     head, marker, tail = out.split(" … ")
     cut = int(marker.removesuffix(" chars cut").replace(",", ""))
     assert len(head) + cut + len(tail) == size
+
+
+def test_the_spin_client_hint_needs_the_users_code_to_call_the_client():
+    from flowmcp.summarize.hints import spin_context
+
+    client = failure.Frame("/venv/site-packages/metaflow/client/filecache.py", 275, "create_file")
+    step = failure.Frame("flow.py", 12, "train", user=True)
+    for frames, hinted in (([step, client], True), ([client], False)):
+        # Metaflow reading the parent's artifacts through its Client is not the user's Client call.
+        summary = failure.Failure("FileNotFoundError", "No such file or directory", frames=frames)
+        spin_context(summary, step_decorators=[])
+        assert any("sees only spin runs" in h for h in summary.hints) is hinted, summary.hints

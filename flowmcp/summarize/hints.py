@@ -41,13 +41,24 @@ def spin_context(failure: Failure, step_decorators: list[str]) -> None:
         failure.hints.insert(0, "Not your code: a known Metaflow 2.19 spin bug (an artifact passed down from "
                                 "further upstream is not found in the spin datastore). run(flow) runs this step "
                                 "correctly.")
-    elif any("metaflow/client/" in f for f in files):
+    elif _user_calls_client(failure):
         failure.hints.append("Under spin, Metaflow's Client sees only spin runs (the spin@ metadata provider), "
                              "not your flows' runs: pass the value in with artifacts={...} or artifacts_module, "
                              "or run(flow) to exercise this step.")
     if "catch" in step_decorators:
         failure.hints.append("spin runs the step without @catch (Metaflow drops it, and @retry, under spin): in a "
                              "run, @catch would record this error and the run would go on.")
+
+
+def _user_calls_client(failure: Failure) -> bool:
+    """The user's code called Metaflow's Client (a user frame, then client frames below it). A
+    client frame with no user frame above it is Metaflow loading the parent's artifacts."""
+    seen_user = False
+    for frame in failure.frames:
+        seen_user = seen_user or frame.user
+        if seen_user and "metaflow/client/" in frame.file.replace("\\", "/"):
+            return True
+    return False
 
 
 def hints_for(exc: dict, available: list[str] | None, failure: Failure, flow_file: Path | None,
