@@ -433,6 +433,36 @@ async def test_a_new_metaflow_config_restarts_the_worker(tmp_path, monkeypatch):
         assert f"Warm worker restarted: {home / 'config.json'} changed" in text
 
 
+async def test_a_job_gets_its_own_environment_unless_imports_read_it(tmp_path, monkeypatch):
+    root = make_project(tmp_path / "p", "params_flow.py")
+    (root / "env_flow.py").write_text(textwrap.dedent("""\
+        import os
+        from metaflow import FlowSpec, step
+
+        class EnvFlow(FlowSpec):
+            @step
+            def start(self):
+                self.seen = os.environ.get("APP_SETTING", "unset") + "/" + os.environ.get("METAFLOW_X_SETTING", "unset")
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+
+        if __name__ == "__main__":
+            EnvFlow()
+        """))
+    async with Client(build_server(App.create(root))) as c:
+        assert not (await call(c, "run", flow="env_flow.py"))[2]
+        monkeypatch.setenv("APP_SETTING", "a")  # the job's own: still warm, with its value
+        text, data, _ = await call(c, "spin", flow="env_flow.py", step="start")
+        assert data["warm"] and "'a/unset'" in text, text
+        monkeypatch.setenv("METAFLOW_X_SETTING", "b")  # read by Metaflow at import: not the worker's imports
+        text, data, _ = await call(c, "spin", flow="env_flow.py", step="start")
+        assert not data["warm"] and "environment differs from the worker's (METAFLOW_X_SETTING)" in text, text
+        assert "'a/b'" in text, text
+
+
 def test_the_worker_leaves_when_the_server_is_killed(tmp_path):
     root = make_project(tmp_path / "p", "params_flow.py")
     flowmcp = str(Path(sys.executable).with_name("flowmcp"))

@@ -26,11 +26,17 @@ FORK_UNSAFE = {
 }
 
 
-# Keys that differ per job by design; any other difference from the worker's environment would
-# make its import-time configuration (metaflow_config reads the environment) wrong for the job.
-# Variables that change per job and never change what the worker imported; each job still gets
-# its own value (pytest names the current test in PYTEST_CURRENT_TEST: flowmcp.testing's session)
-PER_JOB_ENV = ("FLOWMCP_CAPTURE_DIR", "FLOWMCP_CAPTURE_ARTIFACTS", "FLOWMCP_WARM", "PYTEST_CURRENT_TEST")
+# A job's child gets the job's whole environment. Variables read while libraries are imported
+# cannot change that way: a job whose value of one of these differs from the worker's would see
+# the worker's imports configured for another value (metaflow_config reads METAFLOW_* once; the
+# interpreter, the dynamic loader and numerical libraries' thread pools read theirs at start;
+# locale and time zone; where the home and the user are), so it takes the plain path. Any other
+# variable (an app's own, a CI step's GITHUB_ACTION) is simply the job's: the project server
+# serves callers whose environments differ in those.
+IMPORT_TIME_ENV = ("METAFLOW_", "FLOWMCP_", "PYTHON", "LD_", "DYLD_", "OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_",
+                   "VECLIB_", "CUDA_", "HOME", "USER", "LOGNAME", "USERNAME", "TZ", "LANG", "LC_", "VIRTUAL_ENV")
+# Of those, the ones that differ per job by design and never change what the worker imported.
+PER_JOB_ENV = ("FLOWMCP_CAPTURE_DIR", "FLOWMCP_CAPTURE_ARTIFACTS", "FLOWMCP_WARM")
 
 
 # What every spin and describe uses, imported before the first job (later jobs teach the rest).

@@ -224,8 +224,8 @@ class Worker:
         if self.hazard:
             return "forking is not safe here: " + self.hazard
         env = job["env"]
-        for key in set(env) | set(self.env_at_start):
-            if key in preload.PER_JOB_ENV:
+        for key in sorted(set(env) | set(self.env_at_start)):
+            if key in preload.PER_JOB_ENV or not key.startswith(preload.IMPORT_TIME_ENV):
                 continue
             if env.get(key) != self.env_at_start.get(key):
                 return "the job's environment differs from the worker's (%s)" % key
