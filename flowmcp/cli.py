@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
 from . import __version__
@@ -75,12 +76,51 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("tool", help="tool name, e.g. spin")
     call.add_argument("--args", default="{}", metavar="JSON", help="the tool's arguments as a JSON object")
     call.add_argument("--json", action="store_true", help="print the structured result instead of the text")
+    call.add_argument("--no-daemon", action="store_true",
+                      help="run the call in this process instead of the root's project server (also: "
+                      "FLOWMCP_NO_DAEMON=1)")
+    _add_idle_option(call)
     _add_project_options(call, SUB)
+    daemon = commands.add_parser("daemon", help="the project server that `flowmcp call` reuses: status, stop, start")
+    actions = daemon.add_subparsers(dest="action", required=True, metavar="{status,stop,start}")
+    for action, text in (("status", "show the root's project servers"), ("stop", "stop the root's project servers"),
+                         ("start", "start the project server for these options (a call starts one when needed)")):
+        sub = actions.add_parser(action, help=text)
+        _add_project_options(sub, SUB)
+        if action == "start":
+            _add_idle_option(sub)
+    serve_daemon = actions.add_parser("run")  # what `flowmcp call` starts in the background
+    serve_daemon.add_argument("--server", required=True)
+    serve_daemon.add_argument("--flow")
+    _add_idle_option(serve_daemon)
+    _add_project_options(serve_daemon, SUB)
     demo = commands.add_parser("demo", help="walk an agent's loop on a bundled example project")
     demo.add_argument("--dir", help="where to copy the example (default: a new temporary directory)")
     demo.add_argument("--python", metavar="PATH", dest="python" + SUB, default=argparse.SUPPRESS,
                       help="interpreter that runs the example's flow")
     return parser
+
+
+def _add_idle_option(parser: argparse.ArgumentParser) -> None:
+    from .daemon.identity import DEFAULT_IDLE_S, IDLE_ENV
+
+    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=None,
+                        help=f"a project server this starts stops after this long unused (default "
+                        f"${IDLE_ENV} or {DEFAULT_IDLE_S:g})")
+
+
+def _idle_s(parser: argparse.ArgumentParser, args: argparse.Namespace) -> float:
+    from .daemon.identity import DEFAULT_IDLE_S, IDLE_ENV
+
+    value = args.idle_timeout
+    if value is None:
+        try:
+            value = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_S)
+        except ValueError:
+            parser.error(f"${IDLE_ENV} is not a number of seconds: {os.environ[IDLE_ENV]!r}")
+    if not value > 0:
+        parser.error(f"--idle-timeout must be a positive number of seconds, got {value:g}")
+    return value
 
 
 def _server_options(args: argparse.Namespace) -> list[str]:
@@ -114,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{', '.join(misplaced)} does not apply to demo: it makes its own project "
                          "(--dir DIR chooses where)")
         return run_demo(args.dir, python=args.python)
+    if args.command == "call":
+        return _call(parser, args)
+    if args.command == "daemon" and args.action != "run":
+        return _daemon(parser, args)
     early_worker = None
     if args.command != "call":
         # A server lives for a session: its first spin should not wait for imports. The worker
@@ -122,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         from .config import Config
 
         with contextlib.suppress(ValueError):  # App.create below says what is wrong
-            early_worker = early.start(Config.create(args.root, args.python, warm=not args.no_warm))
+            config = Config.create(args.root, args.python, warm=not args.no_warm)
+            flow = config.root / args.flow if args.command == "daemon" and args.flow else None
+            early_worker = early.start(config, flow)
     from .app import App
     from .server import build_server
 
@@ -133,13 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return 2
-    if args.command == "call":
-        from .headless import call
-
-        return call(app, args.tool, args.args, args.json)
-    app.prewarm = True
+    app.prewarm = early_worker is None
     if early_worker is not None:
         app.bridge.jobs.warm.adopt(early_worker)
+    if args.command == "daemon":
+        from .daemon import server as project_server
+
+        return project_server.run(app, _daemon_options(app.config), args.server, _idle_s(parser, args))
     server = build_server(app)
     if args.command == "serve" and args.http:
         from .http import TokenRequired, serve
@@ -152,6 +198,112 @@ def main(argv: list[str] | None = None) -> int:
     else:
         server.run("stdio")
     return 0
+
+
+def _project_config(args: argparse.Namespace):
+    from .config import Config
+
+    return Config.create(args.root, args.python,
+                         keep_spins=DEFAULT_KEEP_SPINS if args.keep_spins is None else args.keep_spins,
+                         warm=not args.no_warm)
+
+
+def _daemon_options(config):
+    from .daemon.identity import Options
+
+    return Options.of(config)
+
+
+def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`flowmcp call`: through the root's project server, else in this process."""
+    from .headless import USAGE, parse_arguments
+
+    arguments = parse_arguments(args.args)
+    if arguments is None:
+        return USAGE
+    try:
+        config = _project_config(args)
+    except ValueError as ex:
+        print(f"flowmcp: {ex}", file=sys.stderr)
+        return USAGE
+    if not (args.no_daemon or os.environ.get("FLOWMCP_NO_DAEMON") or os.name != "posix"):
+        from .daemon import client
+
+        flow = arguments.get("flow") if isinstance(arguments.get("flow"), str) else None
+        options = _daemon_options(config)
+        try:
+            return client.call(options, options.argv(explicit_python=bool(args.python)), args.tool, arguments,
+                               args.json, _idle_s(parser, args), flow)
+        except client.Unavailable as ex:
+            print(f"flowmcp call: {ex}; this call runs in-process", file=sys.stderr)
+    from .app import App
+    from .headless import call
+
+    return call(App(config), args.tool, arguments, args.json)
+
+
+def _daemon(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`flowmcp daemon status|stop|start`."""
+    from .daemon import client
+
+    try:
+        config = _project_config(args)
+    except ValueError as ex:
+        print(f"flowmcp: {ex}", file=sys.stderr)
+        return 2
+    if args.action == "start":
+        from .daemon.identity import Paths, server_id
+
+        options = _daemon_options(config)
+        paths = Paths.of(options.root, server_id(options, os.environ))
+        try:
+            connection = client.connect(paths, dict(os.environ), options.argv(explicit_python=bool(args.python)),
+                                        _idle_s(parser, args), None, op="status")
+        except client.Unavailable as ex:
+            print(f"flowmcp daemon start: {ex}", file=sys.stderr)
+            return 1
+        connection.close()
+        print(f"project server pid {connection.reply.get('pid')} serves {options.root} (socket {paths.socket})")
+        return 0
+    found = client.servers(str(config.root))
+    if args.action == "stop":
+        stopped = [paths.id for paths, info, _status in found if client.stop(paths, info)]
+        print(f"stopped {len(stopped)} project server{'s' if len(stopped) != 1 else ''} of {config.root}"
+              if stopped else f"no project server was running for {config.root}")
+        return 0
+    from .daemon.identity import server_id
+
+    mine = server_id(_daemon_options(config), os.environ)
+    running = 0
+    for paths, info, status in found:
+        if status is None:
+            client.stop(paths, info)  # its record is stale: the files go
+            continue
+        running += 1
+        print(_status_line(status, paths, paths.id == mine))
+    if not running:
+        print(f"no project server is running for {config.root}")
+    return 0 if running else 1
+
+
+def _status_line(status: dict, paths, yours: bool) -> str:
+    busy = status.get("connections") or status.get("background_runs")
+    state = "busy" if busy else (f"idle {_duration(status.get('idle_s') or 0)} "
+                                 f"(stops at {_duration(status.get('idle_stop_s') or 0)})")
+    options = [f"python {status.get('python')}"] + ([] if status.get("warm") else ["--no-warm"])
+    return (f"✓ pid {status.get('pid')}, up {_duration(status.get('uptime_s') or 0)}, {state}, "
+            f"{status.get('calls')} calls, {status.get('warm_workers')} warm workers, "
+            f"{status.get('background_runs')} background runs; {', '.join(options)}; flowmcp {status.get('build')}"
+            f"{' (serves calls from this shell)' if yours else ''}; socket {paths.socket}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,19 @@ from .errors import OutsideRootError
 
 DEFAULT_KEEP_SPINS = 50
 DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
+
+
+# The environment of the caller a tool call serves. A server serves one client, whose
+# environment is the process's own; the project server (`flowmcp/daemon`) serves many
+# `flowmcp call` processes, and each call's flows get the caller's environment, not the one
+# of whoever started the server.
+CALLER_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("flowmcp_caller_env", default=None)
+
+
+def environ() -> Mapping[str, str]:
+    """The environment of the caller this code serves (see CALLER_ENV)."""
+    caller = CALLER_ENV.get()
+    return os.environ if caller is None else caller
 
 
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: a longer one is not a path
@@ -79,7 +94,7 @@ class Config:
 
     def child_env(self) -> dict[str, str]:
         """Environment for every process that runs the user's flows."""
-        env = dict(os.environ)
+        env = dict(environ())
         # Metaflow refuses to run without a user name, and editors often start servers without one.
         # Metaflow also rejects "root", which is who CI and containers often are.
         if not env.get("METAFLOW_USER"):

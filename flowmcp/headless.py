@@ -1,8 +1,12 @@
 """`flowmcp call TOOL --args JSON`: one tool call without an MCP client, for scripts and CI.
 
-It goes through the same server code as an agent's call (an in-process MCP client), so the
-answer is the same: the compact text, or the structured result with --json. Exit status: 0 when
-the tool succeeded, 1 when it answered with an error, 2 for a usage error.
+A call goes to the root's project server (`flowmcp/daemon`), started in the background when none
+runs; with `--no-daemon` (or where that cannot be), it runs here, through an in-process MCP
+client. Either way it goes through the same server code as an agent's call, so the answer is the
+same: the compact text, or the structured result with --json. Exit status: 0 when the tool
+succeeded, 1 when it answered with an error, 2 for a usage error.
+
+Only light modules at the top: the project server's callers import this module too.
 """
 
 from __future__ import annotations
@@ -10,23 +14,31 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from .app import App
+if TYPE_CHECKING:
+    from .app import App
 
 OK, TOOL_ERROR, USAGE = 0, 1, 2
 
 
-def call(app: App, tool: str, arguments_json: str, as_json: bool) -> int:
+def parse_arguments(arguments_json: str) -> dict[str, Any] | None:
+    """--args as a dict; None (after saying why on stderr) when it is not a JSON object."""
     try:
         arguments = json.loads(arguments_json)
     except json.JSONDecodeError as ex:
         print(f"flowmcp call: --args is not JSON ({ex.msg} at character {ex.pos})", file=sys.stderr)
-        return USAGE
+        return None
     if not isinstance(arguments, dict):
         print("flowmcp call: --args must be a JSON object, e.g. '{\"flow\": \"flow.py\"}'", file=sys.stderr)
-        return USAGE
+        return None
+    return arguments
+
+
+def call(app: App, tool: str, arguments: dict[str, Any], as_json: bool) -> int:
+    """The call in this process, through an in-memory MCP client (`--no-daemon`)."""
+    import anyio
+
     return anyio.run(_call, app, tool, arguments, as_json)
 
 
@@ -46,10 +58,10 @@ async def _call(app: App, tool: str, arguments: dict, as_json: bool) -> int:
             return USAGE
         result = await client.call_tool(tool, arguments)
     if as_json:
-        _print(json.dumps(result.structured_content if result.structured_content is not None else
-                          {"error": _text(result)}, indent=2))
+        print_answer(json.dumps(result.structured_content if result.structured_content is not None else
+                                {"error": _text(result)}, indent=2))
     else:
-        _print(_text(result))
+        print_answer(_text(result))
     return TOOL_ERROR if result.is_error else OK
 
 
@@ -68,7 +80,7 @@ def usage_problem(tool: str, schema: dict, arguments: dict) -> str | None:
     return None
 
 
-def _print(text: str) -> None:
+def print_answer(text: str) -> None:
     """Print the answer; a reader that went away (`| head`) ends the output, not with a traceback."""
     try:
         print(text)

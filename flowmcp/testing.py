@@ -19,6 +19,10 @@ through one server per project root, its warm worker kept between tests.
 
     def test_train(flowmcp_session):
         result = spin_step("flow.py", "train")
+
+`spin_step(..., daemon=True)` (or `FLOWMCP_TESTING_DAEMON=1`) goes through the root's project
+server instead, the one `flowmcp call` uses (`flowmcp/daemon`): it outlives the test session, so
+the next `pytest` finds the worker warm too; `flowmcp daemon stop` ends it.
 """
 
 from __future__ import annotations
@@ -92,16 +96,21 @@ def spin_step(
     root: str | os.PathLike | None = None,
     python: str | None = None,
     timeout_s: float = 600,
+    daemon: bool | None = None,
 ) -> StepResult:
     """Spin `step` of `flow` and return its outputs; raise StepFailed with the summary if it fails.
 
     `root` is the project root (default: the current directory, or the flow's folder when the
-    flow is outside it); `python` the interpreter that runs the flow (default as for the server).
+    flow is outside it); `python` the interpreter that runs the flow (default as for the server);
+    `daemon` goes through the root's project server (default: $FLOWMCP_TESTING_DAEMON).
     """
     flow_path = Path(flow).resolve()
     root_path = Path(root).resolve() if root else Path.cwd().resolve()
     if root is None and root_path not in flow_path.parents:
         root_path = flow_path.parent
+    if daemon is None:
+        daemon = os.environ.get("FLOWMCP_TESTING_DAEMON", "") not in ("", "0")
+    daemon = daemon and _active is None and os.name == "posix"
     # A session keeps one server (and its App) per root; without one, this call has its own
     app = _active.app(root_path, python) if _active is not None else App.create(str(root_path), python)
     arguments: dict[str, Any] = {"flow": str(flow_path), "step": step, "persist": True, "timeout_s": timeout_s}
@@ -115,6 +124,8 @@ def spin_step(
     try:
         if _active is not None:
             text, answer, is_error = _active.call(root_path, python, arguments)
+        elif daemon:
+            text, answer, is_error = _call_project_server(app, python, arguments)
         else:
             text, answer, is_error = _call_in_thread(app, arguments)
     finally:
@@ -217,3 +228,20 @@ def _call_in_thread(app: App, arguments: dict[str, Any]) -> tuple[str, dict, boo
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(anyio.run, call).result()
+
+
+def _call_project_server(app: App, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
+    """Call the spin tool through the root's project server (started if none runs)."""
+    from .daemon import client
+    from .daemon.identity import DEFAULT_IDLE_S, IDLE_ENV, Options
+
+    options = Options.of(app.config)
+    idle_s = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_S)
+    try:
+        result = client.call_tool(options, options.argv(explicit_python=bool(python)), "spin", arguments, idle_s,
+                                  arguments["flow"])
+    except client.Unavailable:  # no server can serve here: this call has its own, as without daemon
+        return _call_in_thread(app, arguments)
+    except client.ServerStopped as ex:
+        return str(ex), {}, True
+    return client.answer_text(result), result.get("structuredContent") or {}, bool(result.get("isError"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ E2E_MODULES = frozenset({
     "test_bench_smoke", "test_cli_options", "test_concurrency", "test_corpus", "test_degraded", "test_fuzz",
     "test_housekeeping", "test_inner_loop", "test_limits", "test_long_runs", "test_readme", "test_real_flows",
     "test_s3", "test_stdio_e2e", "test_tools", "test_transports", "test_warm", "test_workflow", "test_failure_classes",
-    "test_warm_runs", "test_shared_root",
+    "test_warm_runs", "test_shared_root", "test_daemon",
 })
 
 
@@ -44,6 +46,25 @@ def make_project(root: Path, *flows: str) -> Path:
     for name in flows:
         shutil.copy(FLOWS / name, root / name)
     return root
+
+
+# `flowmcp call` in a test starts a project server in the background (flowmcp/daemon): one a test
+# leaves running stops after two idle minutes, and those still running when the session ends go.
+os.environ["FLOWMCP_DAEMON_IDLE_S"] = "120"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_project_servers_left(tmp_path_factory):
+    yield
+    base = os.fsencode(tmp_path_factory.getbasetemp())
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (process / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"daemon" in argv and b"run" in argv and any(arg.startswith(base) for arg in argv):
+            with contextlib.suppress(OSError):
+                os.kill(int(process.name), signal.SIGTERM)
 
 
 @pytest.fixture(autouse=True)

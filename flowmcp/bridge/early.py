@@ -72,16 +72,18 @@ class EarlyWorker:
     socket_dir: Path
 
 
-def start(config: Config) -> EarlyWorker | None:
-    """Start the worker of the root's most recently edited flow; None when there is none to start."""
+def start(config: Config, flow: Path | None = None) -> EarlyWorker | None:
+    """Start the worker of `flow`, else of the root's most recently edited flow; None when there
+    is none to start."""
     if not config.warm or os.name != "posix":
         return None
     try:
-        files = FlowCatalog(config.root).files()
-        if not files:
-            return None
-        newest = max(files, key=lambda f: f.path.stat().st_mtime).path
-        key = flow_imports(newest, config.root)
+        if flow is None or not flow.is_file():
+            files = FlowCatalog(config.root).files()
+            if not files:
+                return None
+            flow = max(files, key=lambda f: f.path.stat().st_mtime).path
+        key = flow_imports(flow, config.root)
         socket_dir = Path(tempfile.mkdtemp(prefix="flowmcp-"))
         spec = worker_spec(config, key, job_env(config), {}, socket_dir, f"w{os.getpid()}-0")
         with open(spec.log, "wb") as out:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from ..app import App
+from ..config import environ
 from ..errors import FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
 from ..pathspec import Pathspec
@@ -84,7 +84,7 @@ def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolRe
 def redact(text: str) -> str:
     """Secret-looking environment values never reach an answer (a step may print or raise one):
     each becomes `$NAME`."""
-    for name, value in os.environ.items():
+    for name, value in environ().items():
         if len(value) >= MIN_SECRET_CHARS and _SECRET_NAME.search(name) and value in text:
             text = text.replace(value, f"${name}")
     return text

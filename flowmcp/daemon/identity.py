@@ -1,0 +1,150 @@
+"""Which project server a call may use, and where that server's files are.
+
+A server is reused only by calls that would have built the same server: the same root,
+interpreter, `--keep-spins` and `--no-warm`, the same flowmcp code, user and host, and the same
+environment variables that configure Metaflow or flowmcp (`METAFLOW_*`, `FLOWMCP_*`): the server
+process and its warm workers read those once, at start. The rest of a caller's environment
+travels with each call, so every call's flows see their caller's own variables.
+
+Files, under `<root>/.flowmcp/daemon/` (owner-only): `<id>.json` says who serves (pid, options,
+socket), `<id>.log` is the server's output, `<id>.lock` serializes starting it, `<id>.sock` is the
+socket — or, when that path is too long for a Unix socket, a socket in an owner-only folder of
+the temporary directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import __version__
+
+DAEMON_DIR = "daemon"
+IDLE_ENV = "FLOWMCP_DAEMON_IDLE_S"  # how long an unused server lives, in seconds
+DEFAULT_IDLE_S = 15 * 60
+# Variables that say how the daemon itself behaves, not what it serves: never part of its identity.
+_NOT_IDENTITY = (IDLE_ENV, "FLOWMCP_NO_DAEMON")
+_SOCKET_PATH_BYTES = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Options:
+    """What makes one server different from another for the same root."""
+
+    root: str
+    python: str
+    keep_spins: int
+    warm: bool
+
+    @classmethod
+    def of(cls, config) -> Options:
+        """The options of a resolved `config.Config`."""
+        return cls(root=str(config.root), python=os.path.abspath(config.python), keep_spins=config.keep_spins,
+                   warm=config.warm)
+
+    def argv(self, explicit_python: bool) -> list[str]:
+        """The options as `flowmcp` takes them, for the server a call starts. The interpreter is
+        passed only when the caller named it: the server then finds the same one the same way
+        (and says why it uses it, as the call would have)."""
+        argv = ["--root", self.root, "--keep-spins", str(self.keep_spins)]
+        argv += ["--python", self.python] if explicit_python else []
+        return argv + ([] if self.warm else ["--no-warm"])
+
+
+def build_id() -> str:
+    """flowmcp's version and the state of its files: a reinstall or an edit of an editable
+    install is another build, and a server of another build is never reused (it stops itself)."""
+    digest = hashlib.sha256(__version__.encode())
+    for folder, subfolders, files in os.walk(_PACKAGE):
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                try:
+                    info = os.stat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                digest.update(f"{folder}/{name}:{info.st_mtime_ns}:{info.st_size};".encode())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def identity_env(environ) -> dict[str, str]:
+    """The caller's variables the server reads once, at start (so they decide which server)."""
+    return {k: v for k, v in sorted(environ.items())
+            if k.startswith(("METAFLOW_", "FLOWMCP_")) and k not in _NOT_IDENTITY}
+
+
+def server_id(options: Options, environ, build: str | None = None) -> str:
+    """The name of the server these options and this environment may use."""
+    key = {"options": asdict(options), "build": build or build_id(), "env": identity_env(environ),
+           "uid": os.getuid(), "host": socket.gethostname()}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Paths:
+    folder: Path
+    id: str
+
+    @classmethod
+    def of(cls, root: str | os.PathLike, server: str) -> Paths:
+        return cls(Path(root) / ".flowmcp" / DAEMON_DIR, server)
+
+    @property
+    def info(self) -> Path:
+        return self.folder / f"{self.id}.json"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"{self.id}.log"
+
+    @property
+    def lock(self) -> Path:
+        return self.folder / f"{self.id}.lock"
+
+    @property
+    def socket(self) -> Path:
+        near = self.folder / f"{self.id}.sock"
+        if len(os.fsencode(near)) <= _SOCKET_PATH_BYTES:
+            return near
+        # A deep root: the socket goes to a short owner-only folder, named by root and server.
+        name = hashlib.sha256(f"{self.folder}\0{self.id}".encode()).hexdigest()[:20]
+        return Path(tempfile.gettempdir()) / f"flowmcp-{os.getuid()}" / f"{name}.sock"
+
+    def make_folders(self) -> None:
+        """The folders that hold the socket, owner-only: nobody else can reach the socket."""
+        for folder in {self.folder, self.socket.parent}:
+            owner_only_folder(folder)
+
+    def servers(self) -> list[str]:
+        """The ids of every server that left its record in this root."""
+        try:
+            return sorted(p.stem for p in self.folder.glob("*.json"))
+        except OSError:
+            return []
+
+
+def owner_only_folder(folder: Path) -> None:
+    """Make `folder` (and parents) and leave it readable by its owner only; refuse a folder that
+    another user owns or that is a link (someone else could then reach or replace the socket)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{folder} is not a folder of this user; remove it or choose another root")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+
+
+def read_info(paths: Paths) -> dict | None:
+    """The record a server wrote when it started listening, or None."""
+    try:
+        data = json.loads(paths.info.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
