@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spin_latency import FLOWS, cli_spin, edit, env, make_project  # noqa: E402
+from spin_latency import FLOWS, cli_spin, edit, env, make_project
 
 FLOWMCP = [sys.executable, "-m", "flowmcp"]
 ARGS = '{"flow": "flow.py", "step": "train"}'
@@ -85,10 +85,9 @@ def main() -> None:
     for kind in args.flows.split(","):
         r = measure(kind, args.rounds, args.first_rounds)
         med = {k: statistics.median(v) for k, v in r.items() if v}
-        first = med["first"] / med["first_cli"]
+        first, alone = med["first"] / med["first_cli"], med["alone"] / med["alone_cli"]
         print(f"| {FLOWS[kind][0]} | {med['cli']:.3f} | {med['ours']:.3f} | {med['ours'] / med['cli']:.2f} "
-              f"| ≤ {TARGETS.get(kind, 0):.2f} | {first:.2f} (≤ {FIRST_TARGET}) | {med['alone'] / med['alone_cli']:.2f} |",
-              flush=True)
+              f"| ≤ {TARGETS.get(kind, 0):.2f} | {first:.2f} (≤ {FIRST_TARGET}) | {alone:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ class App:
     task_group: Any = None  # set by the server's lifespan: where background runs live
     background: dict[str, Any] = field(default_factory=dict)  # pathspec -> BackgroundRun
     _told: set[str] = field(default_factory=set)  # notes said once per server
+    _describing: dict[tuple[Path, tuple[int, int]], Any] = field(default_factory=dict)  # -> anyio.Event
     prewarm: bool = False  # start a warm worker when the server starts (a long-lived server)
 
     def __post_init__(self) -> None:
@@ -92,13 +93,31 @@ class App:
         return path
 
     async def describe(self, flow: str) -> FlowDescription:
-        """Name, parameters and graph of a flow file, re-read only when the file changes."""
+        """Name, parameters and graph of a flow file, re-read only when the file changes. Calls
+        for a version already being described wait for that description (concurrent spins after
+        an edit, or a call arriving while the project server describes its flow at start)."""
         path = self.flow_path(flow)
         stat = path.stat()
         key = (stat.st_mtime_ns, stat.st_size)
         cached = self._described.get(path)
         if cached and cached[0] == key:
             return cached[1]
+        pending = self._describing.get((path, key))
+        if pending is not None:
+            await pending.wait()
+            cached = self._described.get(path)
+            if cached and cached[0] == key:
+                return cached[1]
+            # That description failed: this one tries again, and says why it fails.
+        self._describing[(path, key)] = done = anyio.Event()
+        try:
+            return await self._describe(path, key)
+        finally:
+            done.set()
+            if self._describing.get((path, key)) is done:
+                del self._describing[(path, key)]
+
+    async def _describe(self, path: Path, key: tuple[int, int]) -> FlowDescription:
         self._check_syntax(path)
         try:
             data = await self.bridge.describe(path)

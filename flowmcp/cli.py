@@ -170,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
             flow = config.root / args.flow if args.command == "daemon" and args.flow else None
             early_worker = early.start(config, flow)
     from .app import App
-    from .server import build_server
 
     try:
         app = App.create(args.root, args.python,
@@ -185,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "daemon":
         from .daemon import server as project_server
 
-        return project_server.run(app, _daemon_options(app.config), args.server, _idle_s(parser, args))
+        return project_server.run(app, _daemon_options(app.config), args.server, _idle_s(parser, args), args.flow)
+    from .server import build_server
+
     server = build_server(app)
     if args.command == "serve" and args.http:
         from .http import TokenRequired, serve

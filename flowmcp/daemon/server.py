@@ -29,20 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp_types as types
 from anyio.streams.buffered import BufferedByteReceiveStream
-from mcp.server.runner import serve_dual_era_loop
-from mcp.shared.message import SessionMessage
 
 from ..app import App
 from ..config import CALLER_ENV
 from .identity import Options, Paths, build_id
 
-try:  # the SDK's own stdio transport uses these: handlers run in the context of the line's reader
-    from mcp.shared._context_streams import create_context_streams
-except ImportError:  # pragma: no cover - a later SDK; plain streams lose only that context
-    def create_context_streams(size):
-        return anyio.create_memory_object_stream(size)
+# The MCP stack (half a second of imports) is imported on a thread while the flow of the call
+# that started this server is described: see `run`.
 
 log = logging.getLogger("flowmcp.daemon")
 
@@ -131,6 +125,8 @@ class ProjectServer:
 
     async def _session(self, lowlevel, state, init, stream, buffered, env: dict[str, str]) -> None:
         """Serve MCP on the connection until the caller closes it; then cancel what is left."""
+        from mcp.server.runner import serve_dual_era_loop
+
         self.connections += 1
         self.calls += 1
         token = CALLER_ENV.set(env)  # copied into the reader, so into every handler of this session
@@ -150,6 +146,9 @@ class ProjectServer:
 
     @staticmethod
     async def _read(buffered, read_send, scope: anyio.CancelScope) -> None:
+        import mcp_types as types
+        from mcp.shared.message import SessionMessage
+
         async with read_send:
             while True:
                 try:
@@ -241,12 +240,47 @@ class ProjectServer:
                 self.paths.info.unlink()
 
 
-def run(app: App, options: Options, server: str, idle_s: float) -> int:
+def run(app: App, options: Options, server: str, idle_s: float, flow: str | None = None) -> int:
     """`flowmcp daemon run`: serve until a stop reason; its output goes to the server's log."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     paths = Paths.of(options.root, server)
-    return anyio.run(ProjectServer(app, options, paths, idle_s).serve)
+    return anyio.run(_start_and_serve, ProjectServer(app, options, paths, idle_s), flow)
+
+
+async def _start_and_serve(server: ProjectServer, flow: str | None) -> int:
+    """The first call is waiting: describe its flow (in the warm worker the start began) while the
+    MCP stack is imported, so its spin or run finds the description made."""
+    async with anyio.create_task_group() as tg:
+        if flow:
+            tg.start_soon(_describe_quietly, server.app, flow)
+        await anyio.to_thread.run_sync(_import_mcp_stack)
+        code = await server.serve()
+        tg.cancel_scope.cancel()
+    return code
+
+
+async def _describe_quietly(app: App, flow: str) -> None:
+    with contextlib.suppress(Exception):  # the call describes it again, and says what is wrong
+        await app.describe(flow)
+
+
+def _import_mcp_stack() -> None:
+    import mcp.server.runner
+    import mcp.shared.message  # noqa: F401
+
+    from .. import server  # noqa: F401
+
+
+def create_context_streams(size: int):
+    """The SDK's own stdio transport uses these: handlers run in the context of the line's reader
+    (so with the caller's environment). A later SDK without them: plain streams; the context is
+    then the session's, which holds the caller's environment too."""
+    try:
+        from mcp.shared._context_streams import create_context_streams as create
+    except ImportError:  # pragma: no cover
+        return anyio.create_memory_object_stream(size)
+    return create(size)
 
 
 def _answers(path: Path) -> bool:
