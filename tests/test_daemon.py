@@ -277,3 +277,28 @@ def test_other_options_get_their_own_server_and_each_call_its_callers_environmen
     python, _why = find_interpreter(project.resolve(), None)
     options = Options(str(project.resolve()), os.path.abspath(python), DEFAULT_KEEP_SPINS, True)
     assert server_id(options, os.environ) in servers(project)  # this shell's calls: the first server
+
+
+def test_files_of_servers_gone_a_day_ago_are_pruned_when_a_server_starts(tmp_path):
+    from flowmcp.daemon.client import _prune_files_of_gone_servers
+
+    paths = Paths.of(tmp_path, "current")
+    paths.folder.mkdir(parents=True)
+    for name in ("current.log", "current.lock", "live.json", "live.log", "gone.log", "gone.lock", "fresh.log"):
+        (paths.folder / name).write_text("")
+    day_ago = time.time() - 25 * 3600
+    for name in ("current.log", "current.lock", "live.log", "gone.log", "gone.lock"):
+        os.utime(paths.folder / name, (day_ago, day_ago))
+    _prune_files_of_gone_servers(paths)
+    assert sorted(p.name for p in paths.folder.iterdir()) == [
+        "current.lock", "current.log", "fresh.log", "live.json", "live.log"]
+
+
+def test_spin_step_can_go_through_the_project_server(project):
+    from flowmcp.testing import spin_step
+
+    assert flowmcp(project, "call", "run", "--args", '{"flow": "params_flow.py"}').returncode == 0
+    server = only_server(project)
+    result = spin_step(project / "params_flow.py", "score", root=project, daemon=True, artifacts={"total": 5})
+    assert result["result"] == 10 and "(warm worker)" in result.text, result.text
+    assert only_server(project)["pid"] == server["pid"]  # the server `flowmcp call` started

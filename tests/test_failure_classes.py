@@ -100,8 +100,10 @@ def test_a_step_the_oom_killer_stops_is_named_as_such(tmp_path, cgroup, warm, to
     (tmp_path / "more.py").write_text("ARTIFACTS = {'chunks': 30}\n")
     arguments = {"flow": "flow.py", "step": "eat", "artifacts_module": "more.py"} if tool == "spin" else \
         {"flow": "flow.py", "parameters": {"chunks": 30}}
+    # --no-daemon: the call's own process, and so everything it starts, is in the cgroup (a project
+    # server started from the cgroup would outlive the test in it).
     command = [shutil.which("flowmcp") or "flowmcp", "--root", str(tmp_path), *([] if warm else ["--no-warm"]),
-               "call", tool, "--json", "--args", json.dumps(arguments)]
+               "call", tool, "--no-daemon", "--json", "--args", json.dumps(arguments)]
     script = f'echo $$ > "{cgroup / "cgroup.procs"}" && exec "$@"'
     out = subprocess.run(["sh", "-c", script, "sh", *command], env=env, capture_output=True, text=True, timeout=300)
     answer = json.loads(out.stdout)

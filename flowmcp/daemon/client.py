@@ -37,6 +37,7 @@ START_TIMEOUT_S = 60.0
 LOCK_TIMEOUT_S = 90.0  # another caller is starting the server: wait for it, then use it
 STOP_TIMEOUT_S = 10.0
 MAX_LINE_BYTES = 64 << 20
+FILES_KEPT_S = 24 * 3600  # a stopped server's log and lock
 CANCELLED = 130  # what a shell reports for a command ended by Ctrl-C
 _started: list[subprocess.Popen] = []  # kept referenced: a server outlives the call that started it
 
@@ -244,6 +245,7 @@ def connect(paths: Paths, environ: dict[str, str], spawn_options: list[str], idl
             if connection is not None:
                 return connection
         _stop_recorded(paths)  # hung, or gone leaving its socket
+        _prune_files_of_gone_servers(paths)
         process = _spawn(paths, spawn_options, idle_s, flow)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -328,6 +330,18 @@ def _spawn(paths: Paths, spawn_options: list[str], idle_s: float, flow: str | No
                                    start_new_session=True, close_fds=True)
     _started.append(process)
     return process
+
+
+def _prune_files_of_gone_servers(paths: Paths, now: float | None = None) -> None:
+    """The log and start lock of servers that stopped more than a day ago (another build, other
+    options): each server leaves them for a person to read, and they would pile up."""
+    now = time.time() if now is None else now
+    live = set(paths.servers())
+    for suffix in ("*.log", "*.lock"):
+        for path in paths.folder.glob(suffix):
+            with contextlib.suppress(OSError):
+                if path.stem not in live and path.stem != paths.id and now - path.stat().st_mtime > FILES_KEPT_S:
+                    path.unlink()
 
 
 def _log_tail(paths: Paths, lines: int = 5) -> str:
