@@ -109,6 +109,9 @@ async def test_a_run_whose_processes_are_gone_is_failed_never_running(sleepy):
         entry = app.ledger.read(*pathspec.split("/"))
         os.killpg(entry["pid"], signal.SIGKILL)
         await _no_processes_under(sleepy, ignore=tuple(w.process.pid for w in app.bridge.warm.workers.values()))
+        # This server sees its job end before it stops (else stopping would cancel the job first,
+        # and the run would be said cancelled: a race a loaded machine loses).
+        await _until(c, pathspec, lambda text, data: data["status"] != "running")
     async with Client(build_server(App.create(sleepy))) as c:
         _, runs, _ = await call(c, "list_runs", flow="sleepy_flow.py")
         [run] = runs["runs"]

@@ -297,8 +297,12 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
     if script_headroom is not None:
         fork.SCRIPT_HEADROOM, fork.headroom = script_headroom, headroom
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(config["socket"])  # before the imports: the server may connect and wait
+    # Bound and listening before the imports: the server may connect and wait. The socket gets
+    # its name only once it listens, so a connection is never refused between bind and listen.
+    bound = config["socket"] + ".new"
+    listener.bind(bound)
     listener.listen(64)
+    os.rename(bound, config["socket"])
     worker = Worker(config)
     worker.preload(preload.CORE + list(config.get("modules", [])))
     lacking = compat.missing("warm")
