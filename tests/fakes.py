@@ -160,4 +160,6 @@ def essence(text: str) -> str:
     text = re.sub(r"/[^\s\"']*?/(?:site|dist)-packages/", "<site-packages>/", text)  # where the venv is
     text = re.sub(r"/[^\s\"']*?/lib/python3\.\d+/", "<stdlib>/", text)
     text = re.sub(r"/[^\s\"']*?/flowmcp/(?=bridge/|summarize/)", "<flowmcp>/", text)  # where the checkout is
+    # flowmcp's own frames (a @timeout's stack dump shows the worker's): their lines move with any edit
+    text = re.sub(r'(<flowmcp>/[^\s"\\]+\.py\\?", line )\d+', r"\1<n>", text)
     return re.sub(r"/\S*/bin/python[\d.]*", "<python>", text)
