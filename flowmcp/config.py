@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -11,8 +10,10 @@ from pathlib import Path
 
 from .bridge.protocol import STATE_DIR
 from .errors import OutsideRootError
+from .interpreter import DEFAULT_KEEP_SPINS, check_keep_spins, find_interpreter, project_root
 
-DEFAULT_KEEP_SPINS = 50
+__all__ = ["CALLER_ENV", "DEFAULT_KEEP_SPINS", "DEFAULT_USER", "Config", "environ", "find_interpreter"]
+
 DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
 
 
@@ -46,11 +47,8 @@ class Config:
     @classmethod
     def create(cls, root: str | os.PathLike | None = None, python: str | None = None,
                keep_spins: int = DEFAULT_KEEP_SPINS, warm: bool = True) -> Config:
-        root_path = Path(root or os.getcwd()).expanduser().resolve()
-        if not root_path.is_dir():
-            raise ValueError(f"project root {root_path} is not a directory")
-        if keep_spins < 1:
-            raise ValueError(f"--keep-spins must be at least 1, got {keep_spins}")
+        root_path = project_root(root)
+        check_keep_spins(keep_spins)
         interpreter, source = find_interpreter(root_path, python)
         return cls(root=root_path, python=interpreter, python_source=source, keep_spins=keep_spins, warm=warm)
 
@@ -109,27 +107,3 @@ class Config:
         env.pop("PYTHONSTARTUP", None)
         env.update(self.extra_env)
         return env
-
-
-def find_interpreter(root: Path, explicit: str | None) -> tuple[str, str]:
-    """--python, else $VIRTUAL_ENV, else <root>/.venv, else the server's own interpreter."""
-    if explicit:
-        path = Path(explicit).expanduser()
-        if path.is_dir():  # a venv folder given instead of its python
-            path = _venv_python(path) or path
-        if not path.exists():
-            raise ValueError(f"--python {explicit}: no such interpreter")
-        return str(path), "--python"
-    venv = os.environ.get("VIRTUAL_ENV")
-    if venv and (python := _venv_python(Path(venv))):
-        return str(python), "$VIRTUAL_ENV"
-    if python := _venv_python(root / ".venv"):
-        return str(python), ".venv"
-    return sys.executable, "server"
-
-
-def _venv_python(venv: Path) -> Path | None:
-    for candidate in (venv / "bin" / "python", venv / "Scripts" / "python.exe"):
-        if candidate.exists():
-            return candidate
-    return None

@@ -19,11 +19,11 @@ import json
 import os
 import socket
 import stat
-import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import __version__
+from ..interpreter import check_keep_spins, find_interpreter, project_root
 
 DAEMON_DIR = "daemon"
 IDLE_ENV = "FLOWMCP_DAEMON_IDLE_S"  # how long an unused server lives, in seconds
@@ -34,8 +34,7 @@ _SOCKET_PATH_BYTES = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What makes one server different from another for the same root."""
 
     root: str
@@ -48,6 +47,15 @@ class Options:
         """The options of a resolved `config.Config`."""
         return cls(root=str(config.root), python=os.path.abspath(config.python), keep_spins=config.keep_spins,
                    warm=config.warm)
+
+    @classmethod
+    def resolve(cls, root: str | None, python: str | None, keep_spins: int, warm: bool) -> Options:
+        """The options as a server would resolve them (ValueError as Config.create raises it),
+        without importing the server's configuration."""
+        root_path = project_root(root)
+        check_keep_spins(keep_spins)
+        interpreter, _why = find_interpreter(root_path, python)
+        return cls(root=str(root_path), python=os.path.abspath(interpreter), keep_spins=keep_spins, warm=warm)
 
     def argv(self, explicit_python: bool) -> list[str]:
         """The options as `flowmcp` takes them, for the server a call starts. The interpreter is
@@ -82,15 +90,16 @@ def identity_env(environ) -> dict[str, str]:
 
 def server_id(options: Options, environ, build: str | None = None) -> str:
     """The name of the server these options and this environment may use."""
-    key = {"options": asdict(options), "build": build or build_id(), "env": identity_env(environ),
+    key = {"options": options._asdict(), "build": build or build_id(), "env": identity_env(environ),
            "uid": os.getuid(), "host": socket.gethostname()}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
 class Paths:
-    folder: Path
-    id: str
+    """Where the files of one server of a root are."""
+
+    def __init__(self, folder: Path, server: str):
+        self.folder, self.id = folder, server
 
     @classmethod
     def of(cls, root: str | os.PathLike, server: str) -> Paths:
@@ -114,6 +123,8 @@ class Paths:
         if len(os.fsencode(near)) <= _SOCKET_PATH_BYTES:
             return near
         # A deep root: the socket goes to a short owner-only folder, named by root and server.
+        import tempfile
+
         name = hashlib.sha256(f"{self.folder}\0{self.id}".encode()).hexdigest()[:20]
         return Path(tempfile.gettempdir()) / f"flowmcp-{os.getuid()}" / f"{name}.sock"
 

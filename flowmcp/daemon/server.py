@@ -61,10 +61,12 @@ class ProjectServer:
         self._scope: anyio.CancelScope | None = None
 
     async def serve(self) -> int:
+        from ..cli import started
         from ..server import build_server
 
         lowlevel = build_server(self.app)._lowlevel_server
         init = lowlevel.create_initialization_options()
+        started()
         path = self.paths.socket
         self.paths.make_folders()
         if _answers(path):
@@ -225,7 +227,7 @@ class ProjectServer:
 
     def _write_info(self, path: Path) -> None:
         info = {"pid": os.getpid(), "server": self.paths.id, "build": self.build, "socket": str(path),
-                "started": self.started, "idle_stop_s": self.idle_s, **self.options.__dict__}
+                "started": self.started, "idle_stop_s": self.idle_s, **self.options._asdict()}
         temporary = self.paths.info.with_suffix(f".json.{os.getpid()}")
         temporary.write_text(json.dumps(info, indent=1))
         os.replace(temporary, self.paths.info)

@@ -56,7 +56,18 @@ class Worker:
     # ---- imports
 
     def preload(self, names):
-        """Import installed libraries among `names` (dotted), stopping if one makes forking unsafe."""
+        """Import installed libraries among `names` (dotted), stopping if one makes forking unsafe.
+        The cyclic collector is off meanwhile: imports make long-lived objects, and collecting
+        during them costs time a waiting spin sees."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._preload(names)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _preload(self, names):
         done = []
         for name in names:
             if self.hazard or name in sys.modules or name in self.skipped:
