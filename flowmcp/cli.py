@@ -297,7 +297,12 @@ def _daemon(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     running = 0
     for paths, info, status in found:
         if status is None:
-            client.stop(paths, info)  # its record is stale: the files go
+            pid = (info or {}).get("pid")
+            if client.is_running(paths, info):  # alive but silent: say so, never stop it here
+                print(f"✗ pid {pid} does not answer on {paths.socket}; `flowmcp daemon stop` ends it")
+                running += 1
+            else:
+                client.stop(paths, info)  # its record is stale: the files go
             continue
         running += 1
         print(_status_line(status, paths, paths.id == mine))

@@ -380,7 +380,7 @@ def stop(paths: Paths, info: dict | None) -> bool:
         if connection is not None:
             connection.close()
             asked = True
-    running = asked or (isinstance(pid, int) and _is_server(pid, paths))
+    running = asked or is_running(paths, info)
     if isinstance(pid, int) and running and not _wait_gone(pid, STOP_TIMEOUT_S if asked else 0):
         for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 2.0)):
             with contextlib.suppress(OSError):
@@ -395,7 +395,7 @@ def _stop_recorded(paths: Paths) -> None:
     """Before a new server starts: the recorded one, if it still runs, is hung; stop it."""
     info = read_info(paths)
     pid = (info or {}).get("pid")
-    if isinstance(pid, int) and _is_server(pid, paths):
+    if is_running(paths, info):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
         _wait_gone(pid, 2.0)
@@ -409,6 +409,12 @@ def _remove_files(paths: Paths, pid: Any) -> None:
     if info is None or info.get("pid") == pid:
         with contextlib.suppress(OSError):
             paths.info.unlink()
+
+
+def is_running(paths: Paths, info: dict | None) -> bool:
+    """Whether the server a record names still runs (answering or not)."""
+    pid = (info or {}).get("pid")
+    return isinstance(pid, int) and _is_server(pid, paths)
 
 
 def _is_server(pid: int, paths: Paths) -> bool:

@@ -119,7 +119,9 @@ class ProjectServer:
             elif op == "stop":
                 await _send(stream, {"ok": True, "pid": os.getpid()})
                 self.stop("asked to stop (flowmcp daemon stop)")
-            elif op == "call" and _is_environment(hello.get("env")):
+            elif op == "call" and not _is_environment(hello.get("env")):
+                await _send(stream, {"ok": False, "refused": "a call carries its environment as strings"})
+            elif op == "call":
                 await _send(stream, {"ok": True, "pid": os.getpid()})
                 await self._session(lowlevel, state, init, stream, buffered, hello["env"])
             else:
@@ -185,7 +187,7 @@ class ProjectServer:
             "python": self.options.python, "warm": self.options.warm, "keep_spins": self.options.keep_spins,
             "started": self.started, "uptime_s": round(time.time() - self.started, 1), "idle_s": round(idle, 1),
             "idle_stop_s": self.idle_s, "connections": self.connections, "calls": self.calls,
-            "background_runs": sum(1 for _ in self._running_in_background()),
+            "background_runs": len(self._running_in_background()),
             "warm_workers": len(self.app.bridge.jobs.warm.workers),
         }
 
