@@ -7,6 +7,7 @@ the job's output file.
 
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -32,6 +33,7 @@ OPS = {
 
 def handle(argv):
     """Do the job `argv` names (`driver.py REQUEST.json RESULT.json`) and write its result file."""
+    die_with_parent()
     request_path, result_path = argv[1], argv[2]
     with open(request_path) as f:
         req = json.load(f)
@@ -58,3 +60,32 @@ def main(argv):
     sys.stderr.flush()
     # Skip interpreter teardown (atexit hooks of user libraries); everything is written.
     os._exit(0)
+
+
+# The signal the kernel sends a job when the process that started it dies: a real-time one,
+# which neither Metaflow nor a flow listens for.
+PARENT_GONE = getattr(signal, "SIGRTMIN", 34) + 7
+
+
+def die_with_parent():
+    """When the process that started this job dies — the server killed (SIGKILL, an OOM kill),
+    or the warm worker whose server died — the job and every process of its group (the step
+    processes Metaflow started) go too, as a cancel would have stopped them; else a run would
+    go on with nobody to read it. Linux only (prctl PR_SET_PDEATHSIG); elsewhere a job outlives
+    a killed server, as before. A job is its group's leader (a session of its own)."""
+    if not sys.platform.startswith("linux") or os.getpgrp() != os.getpid():
+        return
+    try:
+        import ctypes
+
+        signal.signal(PARENT_GONE, _stop_the_group)
+        if ctypes.CDLL(None, use_errno=True).prctl(1, PARENT_GONE, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError, ValueError):
+        return
+    if os.getppid() == 1:  # the parent died before we asked: too late for the signal
+        _stop_the_group(PARENT_GONE, None)
+
+
+def _stop_the_group(_signum, _frame):
+    os.killpg(os.getpgrp(), signal.SIGKILL)
