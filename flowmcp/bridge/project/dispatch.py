@@ -5,6 +5,7 @@ result file is the only channel the server parses; whatever the flow or Metaflow
 the job's output file.
 """
 
+import importlib.util
 import json
 import os
 import signal
@@ -33,11 +34,11 @@ OPS = {
 
 def handle(argv):
     """Do the job `argv` names (`driver.py REQUEST.json RESULT.json`) and write its result file."""
-    die_with_parent()
     request_path, result_path = argv[1], argv[2]
     with open(request_path) as f:
         req = json.load(f)
     try:
+        check_metaflow(req["op"])
         result = {"ok": True, "data": OPS[req["op"]](req)}
     except JobError as ex:
         result = {"ok": False, "error": ex.as_error()}
@@ -55,11 +56,29 @@ def handle(argv):
 
 
 def main(argv):
+    """A job in a new interpreter, the server's child (a warm worker's jobs: see
+    `worker/server.py` `stop_jobs`)."""
+    die_with_parent()
     handle(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip interpreter teardown (atexit hooks of user libraries); everything is written.
     os._exit(0)
+
+
+def check_metaflow(op):
+    """No Metaflow in this interpreter, or one flowmcp does not support, is said as such (the
+    server words the fix), not as whatever the op would trip over. The version is read for the
+    ops that load a flow, which import Metaflow anyway; the others only need it to be there."""
+    if "metaflow" not in sys.modules and importlib.util.find_spec("metaflow") is None:
+        raise JobError(protocol.NO_METAFLOW, "no Metaflow", python=sys.executable)
+    if op in protocol.LOADS_FLOW or op == protocol.RUN:
+        import metaflow
+
+        version = getattr(metaflow, "__version__", None)
+        if version is not None and not protocol.metaflow_supported(version):
+            raise JobError(protocol.METAFLOW_VERSION, "Metaflow %s" % version, python=sys.executable,
+                           version=version, where=os.path.dirname(getattr(metaflow, "__file__", "") or ""))
 
 
 # The signal the kernel sends a job when the process that started it dies: a real-time one,
@@ -68,11 +87,11 @@ PARENT_GONE = getattr(signal, "SIGRTMIN", 34) + 7
 
 
 def die_with_parent():
-    """When the process that started this job dies — the server killed (SIGKILL, an OOM kill),
-    or the warm worker whose server died — the job and every process of its group (the step
-    processes Metaflow started) go too, as a cancel would have stopped them; else a run would
-    go on with nobody to read it. Linux only (prctl PR_SET_PDEATHSIG); elsewhere a job outlives
-    a killed server, as before. A job is its group's leader (a session of its own)."""
+    """When the server that started this job dies (SIGTERM, SIGKILL, an OOM kill), the job and
+    every process of its group (the step processes Metaflow started) go too, as a cancel would
+    have stopped them; else a run would go on with nobody to read it. Linux only (prctl
+    PR_SET_PDEATHSIG); elsewhere a job outlives a killed server, as before. A job is its group's
+    leader (a session of its own)."""
     if not sys.platform.startswith("linux") or os.getpgrp() != os.getpid():
         return
     try:

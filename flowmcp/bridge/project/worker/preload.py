@@ -40,8 +40,7 @@ PER_JOB_ENV = ("FLOWMCP_CAPTURE_DIR", "FLOWMCP_CAPTURE_ARTIFACTS", "FLOWMCP_WARM
 
 
 # What every spin and describe uses, imported before the first job (later jobs teach the rest).
-CORE = ["metaflow", "metaflow.cli", "metaflow.runtime", "metaflow.client", "metaflow.task",
-        "ctypes"]  # every job asks the kernel to stop it with its parent (dispatch.die_with_parent)
+CORE = ["metaflow", "metaflow.cli", "metaflow.runtime", "metaflow.client", "metaflow.task"]
 
 
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))  # Python 3.10+; older: learn less

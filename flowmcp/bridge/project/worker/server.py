@@ -173,7 +173,8 @@ class Worker:
                         pass
                 elif key.data == "server":
                     if not os.read(sys.stdin.fileno(), 512):
-                        return  # the server is gone: nobody will ask for more
+                        self.stop_jobs()  # the server is gone: nobody reads their answers
+                        return  # nor will anybody ask for more
                 else:
                     self.read_request(key.fileobj, key.data)
             self.reap()
@@ -260,6 +261,16 @@ class Worker:
             fork.job_child(job, env_changes, env_removed)  # never returns
         self.jobs[pid] = (conn, job.get("job_dir"))
         send(conn, {"ok": True, "pid": pid})
+
+    def stop_jobs(self):
+        """Stop every running job with all its processes (each job is a session of its own): the
+        server that asked for them died, and a run would otherwise go on with nobody to read it.
+        A worker that dies itself leaves its jobs running: the server still waits for them."""
+        for pid in list(self.jobs):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
     def close_in_child(self, conn):
         """A job child keeps none of the worker's sockets and pipes (a job holding the listening
