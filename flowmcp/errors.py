@@ -51,3 +51,7 @@ class BridgeError(FlowmcpError):
 
 class InterpreterDied(BridgeError):
     pass
+
+
+class ProjectPythonError(FlowmcpError):
+    """The project's interpreter cannot run flows for flowmcp (no Metaflow, an unsupported one)."""

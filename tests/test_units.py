@@ -144,3 +144,21 @@ def test_a_path_too_long_for_the_file_system_says_so_and_echoes_only_its_start(t
     with pytest.raises(OutsideRootError, match="is too long") as raised:
         config.resolve(path, what="flow file")
     assert len(str(raised.value)) < 500  # the input is not echoed back whole
+
+
+def test_the_metaflow_pins_in_pyproject_are_the_supported_range():
+    from pathlib import Path
+
+    from flowmcp.bridge.protocol import SUPPORTED_METAFLOW
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    first, beyond = (".".join(map(str, release)) for release in SUPPORTED_METAFLOW)
+    pin = f"metaflow>={first},<{beyond}"
+    assert project["optional-dependencies"]["metaflow"] == [pin]
+    assert pin in project["optional-dependencies"]["test"]
+    assert not any(d.startswith(("metaflow", "ob-metaflow")) for d in project["dependencies"])  # stays the user's

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 
 from ..config import Config
-from ..errors import BadArgumentError, BridgeError, FlowFileError, FlowmcpError, NotFoundError
+from ..errors import BadArgumentError, BridgeError, FlowFileError, FlowmcpError, NotFoundError, ProjectPythonError
 from . import metaflow_compat as layout
 from . import protocol as p
 from .jobs import JobEvents, JobOutcome, JobRunner
@@ -50,10 +50,25 @@ class Ran(Generic[R]):
 def raise_for(op: str, error: dict[str, Any]) -> NoReturn:
     """The project's reported failure as flowmcp's error: the class from the table, its message."""
     kind = error.get("kind") or p.INTERNAL
+    if kind in (p.NO_METAFLOW, p.METAFLOW_VERSION):
+        raise ProjectPythonError(metaflow_problem(error), detail=error)
     message = error.get("message") or f"{op} failed"
     if kind == p.INTERNAL:
         message = f"flowmcp's {op} failed in the project's interpreter: {message}"
     raise ERRORS.get(kind, BridgeError)(message, detail=error)
+
+
+def metaflow_problem(error: dict[str, Any]) -> str:
+    """What is wrong with the project interpreter's Metaflow, and the command that fixes it."""
+    python = error.get("python") or "the project's interpreter"
+    (first, beyond) = p.SUPPORTED_METAFLOW
+    wanted = f"metaflow>={'.'.join(map(str, first))},<{'.'.join(map(str, beyond))}"
+    fix = (f"`{python} -m pip install '{wanted}'` (Outerbounds' platform: `{python} -m pip install -U "
+           f"ob-metaflow`), or start flowmcp with --python pointing at an interpreter that has it")
+    if error.get("kind") == p.NO_METAFLOW:
+        return f"The project's interpreter {python} has no Metaflow. Install it there: {fix}."
+    return (f"The project's interpreter {python} has Metaflow {error.get('version')} ({error.get('where')}); "
+            f"flowmcp works with {wanted[len('metaflow'):]}. Install a supported release there: {fix}.")
 
 
 class Bridge:

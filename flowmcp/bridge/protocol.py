@@ -40,6 +40,25 @@ OPS = (DESCRIBE, RUNS, FLOWS, RUN_DETAIL, RUN, SPIN, INSPECT, LOGS, CARDS, ARTIF
 LOADS_FLOW = frozenset({DESCRIBE, SPIN})  # ops that execute the flow file (the warm path may take them)
 # What a resource (a whole log, an artifact as JSON) may carry: fetched on purpose, still bounded.
 MAX_RESOURCE_CHARS = 5_000_000
+# The Metaflow releases flowmcp works with: from the first (inclusive) up to the second (exclusive).
+SUPPORTED_METAFLOW = ((2, 19, 39), (2, 20))
+
+
+def metaflow_release(version):
+    """The release numbers of a Metaflow version string ("2.19.39", "2.19.39.1" of ob-metaflow,
+    "2.19.40+dev"): the leading numbers, at most three."""
+    numbers = []
+    for part in str(version).replace("+", ".").replace("-", ".").split(".")[:3]:
+        if not part.isdigit():
+            break
+        numbers.append(int(part))
+    return tuple(numbers)
+
+
+def metaflow_supported(version):
+    first, beyond = SUPPORTED_METAFLOW
+    release = metaflow_release(version)
+    return bool(release) and first <= release and release[:len(beyond)] < beyond
 
 # ---------------------------------------------------------------------------- error kinds
 # Each kind names what went wrong in words the server turns into one of flowmcp's errors.
@@ -62,6 +81,8 @@ FLOW_IMPORT = "flow_import"  # the flow file raised while it was loaded
 NO_FLOW = "no_flow"  # the file defines no FlowSpec
 SEVERAL_FLOWS = "several_flows"  # the file defines several flows and starts none
 FLOW_CLI = "flow_cli"  # Metaflow refused to start the flow's CLI and no class could be described
+NO_METAFLOW = "no_metaflow"  # the project's interpreter has no `metaflow` package
+METAFLOW_VERSION = "metaflow_version"  # its Metaflow is outside SUPPORTED_METAFLOW
 INTERNAL = "internal"  # anything else the project's side did not expect (a flowmcp bug, or Metaflow's)
 
 BAD_ARGUMENT_KINDS = frozenset({BAD_PATH, BAD_RUN, BAD_ARTIFACTS_MODULE, AMBIGUOUS_STEP, JOIN_TOO_WIDE})
