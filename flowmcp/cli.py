@@ -316,10 +316,15 @@ def _status_line(status: dict, paths, yours: bool) -> str:
     state = "busy" if busy else (f"idle {_duration(status.get('idle_s') or 0)} "
                                  f"(stops at {_duration(status.get('idle_stop_s') or 0)})")
     options = [f"python {status.get('python')}"] + ([] if status.get("warm") else ["--no-warm"])
-    return (f"✓ pid {status.get('pid')}, up {_duration(status.get('uptime_s') or 0)}, {state}, "
-            f"{status.get('calls')} calls, {status.get('warm_workers')} warm workers, "
-            f"{status.get('background_runs')} background runs; {', '.join(options)}; flowmcp {status.get('build')}"
+    counts = ", ".join(_count(status.get(key) or 0, name) for key, name in (
+        ("calls", "call"), ("warm_workers", "warm worker"), ("background_runs", "background run")))
+    return (f"✓ pid {status.get('pid')}, up {_duration(status.get('uptime_s') or 0)}, {state}, {counts}; "
+            f"{', '.join(options)}; flowmcp {status.get('build')}"
             f"{' (serves calls from this shell)' if yours else ''}; socket {paths.socket}")
+
+
+def _count(n: int, name: str) -> str:
+    return f"{n} {name}{'' if n == 1 else 's'}"
 
 
 def _duration(seconds: float) -> str:
