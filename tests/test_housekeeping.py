@@ -65,3 +65,40 @@ async def test_spins_beyond_keep_spins_are_pruned_after_each_spin(tmp_path):
         spun = [(await call(c, "spin", flow="params_flow.py", step="end"))[1]["pathspec"] for _ in range(4)]
     left = sorted(p.name for p in (project / ".metaflow_spin" / "ParamsFlow").iterdir() if p.name.isdigit())
     assert left == sorted(s.split("/")[1] for s in spun[-2:])
+
+
+def test_a_blob_that_vanishes_while_it_is_pruned_is_no_error(tmp_path, monkeypatch):
+    """Another server (or spin) deletes blobs while this pass lists them: each one it lists is
+    gone by the time it is looked at, for real, on disk."""
+    from flowmcp.bridge import housekeeping
+
+    old = PERSISTED_GRACE_S + 60
+    _spin(tmp_path, "F", 2)
+    _spin(tmp_path, "F", 1, age_s=old)
+    blobs = [_blob(tmp_path, "F", key, age_s=BLOB_GRACE_S + 60) for key in ("aa11", "bb22", "cc33")]
+    listed = housekeeping.layout.blob_files
+
+    def vanishing(folder):
+        for key, path in listed(folder):
+            os.unlink(path)  # between the listing and the look at its age
+            yield key, path
+
+    monkeypatch.setattr(housekeeping.layout, "blob_files", vanishing)
+    assert prune_spins(tmp_path, "F", keep=1) == 1
+    assert not any(b.exists() for b in blobs)
+
+
+def test_a_pass_that_fails_is_logged_and_the_next_pass_runs(tmp_path, monkeypatch, caplog):
+    from flowmcp.bridge import housekeeping
+
+    calls = []
+
+    def failing(*args):
+        calls.append(args)
+        raise ValueError("a name nobody expected")
+
+    monkeypatch.setattr(housekeeping, "prune_spins", failing)
+    keeper = housekeeping.Housekeeper(tmp_path, tmp_path / "cache", keep_spins=1)
+    keeper.pass_over("F")  # never raises: background work must not take the server down
+    keeper.pass_over("F")
+    assert len(calls) == 2 and "housekeeping of F failed" in caplog.text
