@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ResourceLink, TextContent
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel
 
 from ..app import App
@@ -79,6 +80,24 @@ def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolRe
         structured_content=structured,
         is_error=is_error,
     )
+
+
+# The protocol revision that added `resource_link` content: an older client gets the text alone.
+RESOURCE_LINKS_SINCE = "2025-06-18"
+
+
+def linked(result: CallToolResult, ctx: Context, links: list[ResourceLink]) -> CallToolResult:
+    """The answer with links to the resources that hold the whole of what it summarizes (a card's
+    HTML, a whole log, an artifact's value), for a client that understands them: it can fetch
+    them, or show them to its person, without another tool call."""
+    version = ctx.protocol_version
+    if links and version is not None and is_version_at_least(version, RESOURCE_LINKS_SINCE):
+        result.content = [*result.content, *links]
+    return result
+
+
+def resource_link(uri: str, name: str, mime_type: str, description: str) -> ResourceLink:
+    return ResourceLink(type="resource_link", uri=uri, name=name, mime_type=mime_type, description=description)
 
 
 def redact(text: str) -> str:

@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ._common import agent_errors, answer, app_of, task_pathspec
+from ._common import agent_errors, answer, app_of, linked, resource_link, task_pathspec
 
 MAX_PATTERN_CHARS = 200
 
@@ -43,4 +43,6 @@ async def get_logs(
             text = f"{result.pathspec} {stream} ({what}):\n{result.text}"
         else:
             text = f"{result.pathspec} {stream}: empty" + (" for this pattern" if pattern else "")
-        return answer(text, result)
+        links = [resource_link(f"flowmcp://logs/{result.pathspec}/{stream}", f"{stream} of {result.pathspec}",
+                               "text/plain", f"The task's whole {stream}, cleaned ({result.total_lines:,} lines)")]
+        return linked(answer(text, result), ctx, links if result.pathspec.count("/") == 3 else [])

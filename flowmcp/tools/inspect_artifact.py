@@ -12,7 +12,7 @@ from pydantic import Field
 from .. import models
 from ..errors import BadArgumentError
 from ..pathspec import Pathspec
-from ._common import agent_errors, answer, app_of, task_pathspec
+from ._common import agent_errors, answer, app_of, linked, resource_link, task_pathspec
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ANSWER_CHARS = 1500
@@ -49,4 +49,6 @@ async def inspect_artifact(
         label = f"{result.pathspec}.{name}{result.path or ''}"
         text = f"{label}: {result.summary}" + (f"\n{result.detail}" if result.detail else "")
         await app.housekeep(Pathspec.parse(pathspec).flow)  # the client cache's copies of gone runs go
-        return answer(text, result)
+        links = [resource_link(f"flowmcp://artifact/{result.pathspec}/{name}", f"{name} of {result.pathspec}",
+                               "application/json", "The whole value as JSON (a summary when it is not JSON data)")]
+        return linked(answer(text, result), ctx, links if result.pathspec.count("/") == 3 else [])

@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from ._common import agent_errors, answer, app_of, task_pathspec
+from ._common import agent_errors, answer, app_of, linked, resource_link, task_pathspec
 
 
 async def list_cards(
@@ -33,4 +33,6 @@ async def list_cards(
         for card in cards:
             lines.append(f"[{card.index}] {card.type}" + (f" id={card.id}" if card.id else "") + f" — {card.uri}")
             lines.extend("    " + line for line in card.summary.splitlines())
-        return answer("\n".join(lines), result)
+        links = [resource_link(card.uri, f"card {card.index} of {task}", "text/html",
+                               f"The {card.type} card's full HTML") for card in cards]
+        return linked(answer("\n".join(lines), result), ctx, links)
