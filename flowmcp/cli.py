@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--client", choices=["claude", "cursor", "vscode", "codex", "all"], default="all",
                       help="which client to configure (default: all)")
     init.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
+    init.add_argument("--skill", action="store_true",
+                      help="also install an Agent Skill (SKILL.md: the workflow and the `flowmcp call` commands) "
+                      "where Claude Code (.claude/skills) and Codex (.agents/skills) read a project's skills")
     _add_project_options(init, SUB)
     call = commands.add_parser("call", help="call one tool without an MCP client (scripts, CI)")
     call.add_argument("tool", help="tool name, e.g. spin")
@@ -155,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return init_main(args.root, args.client, args.dry_run, args.python,
-                             server_options=_server_options(args))
+                             server_options=_server_options(args), skill=args.skill)
         except ValueError as ex:
             print(f"flowmcp init: {ex}", file=sys.stderr)
             return 2

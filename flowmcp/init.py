@@ -48,8 +48,15 @@ def launch_command(root: Path, python: str | None, server_options: list[str] | N
     return sys.executable, ["-m", "flowmcp", *options]
 
 
+# Where each client reads a project's Agent Skills (a folder with a SKILL.md): Claude Code in
+# .claude/skills, Codex (and others following the agent-skills standard) in .agents/skills.
+SKILL_FOLDERS = {"claude": (".claude", "skills"), "codex": (".agents", "skills")}
+SKILL_GENERATOR = "generator: flowmcp init --skill"
+
+
 def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
-                 python: str | None = None, server_options: list[str] | None = None) -> list[Change]:
+                 python: str | None = None, server_options: list[str] | None = None,
+                 skill: bool = False) -> list[Change]:
     root = root.resolve()
     command, args = launch_command(root, python, server_options)
     plan: list[tuple[Path, Any]] = []
@@ -69,7 +76,41 @@ def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
         plan.append((root / "CLAUDE.md", lambda text: _marked_section(text, rules)))
     if any(c in clients for c in ("cursor", "vscode", "codex")):
         plan.append((root / "AGENTS.md", lambda text: _marked_section(text, rules)))
+    if skill:
+        text = skill_text(command, args)
+        for client in clients:
+            if client in SKILL_FOLDERS:
+                plan.append((root.joinpath(*SKILL_FOLDERS[client], SERVER_NAME, "SKILL.md"),
+                             lambda old, text=text: _skill_file(old, text)))
     return [_apply(path, edit, dry_run) for path, edit in plan]
+
+
+def skill_text(command: str, args: list[str]) -> str:
+    """The Agent Skill: the workflow, and every tool as a `flowmcp call` command of this project."""
+    flowmcp = " ".join(_shell_word(word) for word in [command, *args])
+    template = (Path(__file__).parent / "templates" / "SKILL.md.template").read_text()
+    return template.format(flowmcp=flowmcp, begin=BEGIN, end=END)
+
+
+def _shell_word(word: str) -> str:
+    return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
+
+
+def _skill_file(old: str, new: str) -> str:
+    """Our SKILL.md: its frontmatter and the marked block are ours, anything the user added after
+    the block stays. A SKILL.md flowmcp did not write is the user's: left alone."""
+    if not old.strip():
+        return new
+    frontmatter = re.match(r"---\n.*?\n---\n", old, re.DOTALL)
+    if frontmatter is None or SKILL_GENERATOR not in frontmatter.group(0):
+        raise ValueError("a skill of that name exists that flowmcp did not write")
+    body = old[frontmatter.end():]
+    fresh = re.match(r"---\n.*?\n---\n", new, re.DOTALL)
+    block = new[fresh.end():].strip("\n")
+    _check_markers(body, BEGIN, END)
+    if BEGIN not in body:
+        raise ValueError("its flowmcp markers are gone, so flowmcp cannot tell its text from yours")
+    return fresh.group(0) + _replace_between(body, BEGIN, END, block)
 
 
 def _apply(path: Path, edit, dry_run: bool) -> Change:
@@ -152,12 +193,13 @@ def _replace_between(text: str, begin: str, end: str, block: str) -> str:
 
 
 def main(root: str | None, client: str, dry_run: bool, python: str | None,
-         server_options: list[str] | None = None) -> int:
+         server_options: list[str] | None = None, skill: bool = False) -> int:
     clients = list(CLIENTS) if client == "all" else [client]
     project = Path(root or ".").expanduser().resolve()
     if not project.is_dir():
         raise ValueError(f"project root {project} is not a directory")
-    changes = init_project(project, clients, dry_run=dry_run, python=python, server_options=server_options)
+    changes = init_project(project, clients, dry_run=dry_run, python=python, server_options=server_options,
+                           skill=skill)
     verb = {"created": "would create", "updated": "would update"} if dry_run else {}
     for change in changes:
         action = verb.get(change.action, change.action)

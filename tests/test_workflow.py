@@ -230,6 +230,68 @@ def test_claude_code_connects_to_the_server_init_registered(tmp_path):
     assert "Connected" in out.stdout, out.stdout + out.stderr
 
 
+SKILLS = (Path(".claude/skills/flowmcp/SKILL.md"), Path(".agents/skills/flowmcp/SKILL.md"))
+
+
+def test_init_skill_installs_where_claude_and_codex_read_skills_and_keeps_the_users_text(tmp_path):
+    flowmcp_init.init_project(tmp_path, list(flowmcp_init.CLIENTS), skill=True)
+    claude, codex = (tmp_path / path for path in SKILLS)
+    assert claude.read_text() == codex.read_text()
+    frontmatter = re.match(r"---\n(.*?)\n---\n", claude.read_text(), re.DOTALL).group(1)
+    fields = {key: value.strip() for key, _, value in (line.partition(":") for line in frontmatter.splitlines())
+              if not key.startswith(" ")}
+    # The agent-skills standard: a lowercase name matching its folder, a description of at most 1,024
+    assert fields["name"] == claude.parent.name == "flowmcp" and len(fields["description"]) <= 1024
+
+    claude.write_text(claude.read_text().replace("Work in this loop", "Work some other way") + "\nMy own note.\n")
+    changes = flowmcp_init.init_project(tmp_path, ["claude"], skill=True)
+    assert {c.path.name: c.action for c in changes}["SKILL.md"] == "updated"
+    assert "Work in this loop" in claude.read_text() and claude.read_text().endswith("My own note.\n")
+    changes = flowmcp_init.init_project(tmp_path, list(flowmcp_init.CLIENTS), skill=True)
+    assert {c.action for c in changes} == {"unchanged"}
+
+
+def test_init_skill_leaves_a_skill_it_did_not_write(tmp_path):
+    mine = tmp_path / SKILLS[0]
+    mine.parent.mkdir(parents=True)
+    mine.write_text("---\nname: flowmcp\ndescription: my own\n---\nMine.\n")
+    [change] = [c for c in flowmcp_init.init_project(tmp_path, ["claude"], skill=True) if c.path == mine]
+    assert change.action == "skipped" and "did not write" in change.detail
+    assert mine.read_text() == "---\nname: flowmcp\ndescription: my own\n---\nMine.\n"
+
+
+async def _tool_schemas(root: Path) -> dict[str, dict]:
+    async with Client(build_server(App.create(root))) as c:
+        return {t.name: t.input_schema for t in (await c.list_tools()).tools}
+
+
+def test_every_command_of_the_skill_is_one_the_tools_accept(tmp_path):
+    import anyio
+
+    from flowmcp.headless import usage_problem
+
+    root = make_project(tmp_path / "p", "params_flow.py")
+    command, args = flowmcp_init.launch_command(root, None)
+    text = flowmcp_init.skill_text(command, args)
+    schemas = anyio.run(_tool_schemas, root)
+    checked, tool = 0, None
+    for line in text.splitlines():
+        named = re.search(r" call (\w+) ", line)
+        tool = named.group(1) if named else tool
+        for arguments in re.findall(r"--args '(\{.*?\})'", line):
+            assert tool in schemas, line
+            assert usage_problem(tool, schemas[tool], json.loads(arguments)) is None, line
+            checked += 1
+    assert checked >= 9
+
+    # As written, from another folder: a command an agent copies works.
+    shutil.copy(root / "params_flow.py", root / "flow.py")
+    status = re.search(r"`(\S.* call flow_status --args '.*?')`", text).group(1)
+    out = subprocess.run(status, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    subprocess.run([*command.split(), *args, "daemon", "stop"], capture_output=True, timeout=60)
+    assert out.returncode == 0 and "ParamsFlow" in out.stdout, out.stdout + out.stderr
+
+
 def test_init_module_refuses_a_foreign_codex_table(tmp_path):
     text = '[mcp_servers.flowmcp]\ncommand = "somebody-else"\n'
     with pytest.raises(ValueError, match="did not write"):
