@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager
 
 import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, EmptyResult, SetLevelRequestParams, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    EmptyResult,
+    SetLevelRequestParams,
+    TextContent,
+    ToolAnnotations,
+)
 
 from . import __version__, completion, resources, tools, workflow
 from .app import App
@@ -100,4 +108,27 @@ def build_server(app: App) -> MCPServer:
         return EmptyResult()
 
     server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    _prompt_arguments_checked(server)
     return server
+
+
+def _prompt_arguments_checked(server: MCPServer) -> None:
+    """A prompt asked for by a name that does not exist, or without a required argument, is the
+    caller's mistake: say which (INVALID_PARAMS). The SDK raises a plain ValueError there, which
+    reaches the client as "Internal server error"."""
+    lowlevel = server._lowlevel_server
+    entry = lowlevel.get_request_handler("prompts/get")
+
+    async def get_prompt(ctx, params):
+        prompts = {p.name: p for p in await server.list_prompts()}
+        prompt = prompts.get(params.name)
+        if prompt is None:
+            raise MCPError(INVALID_PARAMS, f"No prompt {params.name!r}; the prompts are {', '.join(sorted(prompts))}")
+        arguments = prompt.arguments or []
+        missing = [a.name for a in arguments if a.required and a.name not in (params.arguments or {})]
+        if missing:
+            takes = ", ".join(f"{a.name}{' (required)' if a.required else ''}" for a in arguments)
+            raise MCPError(INVALID_PARAMS, f"Prompt {params.name} needs {', '.join(missing)}; it takes: {takes}")
+        return await entry.handler(ctx, params)
+
+    lowlevel.add_request_handler("prompts/get", entry.params_type, get_prompt)

@@ -258,3 +258,24 @@ async def test_run_status_reads_a_recorded_run_and_cancel_run_refuses_others(cli
     assert is_error and "not started by this server" in text
     text, _, is_error = await call(client, "run_status", pathspec="not a pathspec")
     assert is_error and "Flow/run_id" in text
+
+
+async def test_a_prompt_without_its_arguments_or_unknown_says_so(client):
+    from mcp.shared.exceptions import MCPError
+
+    with pytest.raises(MCPError, match=r"Prompt add_step needs step, purpose; it takes: flow \(required\)"):
+        await client.get_prompt("add_step", {"flow": "params_flow.py"})
+    with pytest.raises(MCPError, match=r"No prompt 'add_stp'; the prompts are add_step, "):
+        await client.get_prompt("add_stp", {})
+    done = await client.get_prompt("add_step", {"flow": "params_flow.py", "step": "score", "purpose": "p"})
+    assert "score" in done.messages[0].content.text  # and the server goes on serving
+
+
+def test_artifact_path_keys_read_as_python_string_literals():
+    from flowmcp.bridge.project.artifacts import parse_path
+    from flowmcp.bridge.protocol import JobError
+
+    assert parse_path("['é']") == [("key", "é")]
+    assert parse_path(r'["a\\b"]' + r"['it\'s']") == [("key", "a\\b"), ("key", "it's")]
+    with pytest.raises(JobError, match=r"not a valid Python string .*truncated \\xXX escape"):
+        parse_path(r"['\x']")

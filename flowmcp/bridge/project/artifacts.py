@@ -4,6 +4,7 @@ A path (`["weights"][0].coef_`) is parsed, never evaluated. Values are loaded he
 project's interpreter, so user classes unpickle and a 1 GB value never reaches the server.
 """
 
+import ast
 import difflib
 import json
 import os
@@ -44,11 +45,22 @@ def parse_path(path):
         if m.group("int") is not None:
             steps.append(("index", int(m.group("int"))))
         elif m.group("q") is not None:
-            steps.append(("key", m.group("key").encode().decode("unicode_escape")))
+            steps.append(("key", _string_key(m.group("q") + m.group("key") + m.group("q"), path)))
         else:
             steps.append(("attr", m.group("attr")))
         pos = m.end()
     return steps
+
+
+def _string_key(literal, path):
+    """A quoted key as Python reads the same string literal (escapes and non-ASCII alike); a
+    literal is all `ast.literal_eval` accepts, so nothing is evaluated."""
+    try:
+        return ast.literal_eval(literal)
+    except (SyntaxError, ValueError) as ex:
+        why = getattr(ex, "msg", None) or str(ex)
+        raise JobError(BAD_PATH, "The key %s in path %r is not a valid Python string (%s); write it as in "
+                                 "Python, with a backslash doubled" % (literal, path, why))
 
 
 def _render_path(steps):
