@@ -279,3 +279,13 @@ def test_artifact_path_keys_read_as_python_string_literals():
     assert parse_path(r'["a\\b"]' + r"['it\'s']") == [("key", "a\\b"), ("key", "it's")]
     with pytest.raises(JobError, match=r"not a valid Python string .*truncated \\xXX escape"):
         parse_path(r"['\x']")
+
+
+async def test_an_error_never_echoes_a_huge_argument_back_whole(client):
+    for tool, arguments in (("spin", {"flow": "params_flow.py", "step": "s" * 100_000}),
+                            ("inspect_artifact", {"pathspec": "ParamsFlow/1/start/1", "name": "n" * 100_000}),
+                            ("list_runs", {"flow": "f" * 100_000 + ".py"})):
+        result = await client.call_tool(tool, arguments)
+        text = result.content[0].text
+        assert result.is_error and len(text) <= 2_100, (tool, len(text))
+        assert "chars cut" in text or len(text) < 1_000, text[:300]

@@ -20,6 +20,7 @@ from ..config import environ
 from ..errors import FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
 from ..pathspec import Pathspec
+from ..summarize.text import cut_middle
 
 log = logging.getLogger("flowmcp")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PASSWD|KEY|CREDENTIAL|AUTH|SESSION|COOKIE|PRIVATE", re.IGNORECASE)
@@ -41,13 +42,20 @@ def agent_errors(tool: str) -> Iterator[None]:
     except ToolError:
         raise
     except FlowmcpError as ex:
-        raise ToolError(redact(str(ex))) from ex
+        raise ToolError(_bounded(redact(str(ex)))) from ex
     except Exception as ex:
         log.exception("tool %s failed", tool)
-        raise ToolError(redact(
+        raise ToolError(_bounded(redact(
             f"flowmcp hit an unexpected error in {tool}: {type(ex).__name__}: {ex}. "
             "The server is still running; retry, or report this with the flow that caused it."
-        )) from ex
+        ))) from ex
+
+
+MAX_ERROR_CHARS = 2_000  # an error echoing a 100 KB argument back is noise; its start and end say what
+
+
+def _bounded(message: str) -> str:
+    return cut_middle(message, MAX_ERROR_CHARS)
 
 
 async def describe_or_fail(app: App, flow: str, failed: Callable[[str, Failure], BaseModel]):
