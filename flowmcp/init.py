@@ -130,9 +130,11 @@ def _apply(path: Path, edit, dry_run: bool) -> Change:
 
 
 def _json_server(text: str, key: str, spec: dict[str, Any]) -> str:
-    """Set key.flowmcp in a JSON config; every other server and setting is kept as it was."""
+    """Set key.flowmcp in a JSON config; every other server and setting is kept as it was. A file
+    that reading and writing back would change (a key given twice, a number with more digits
+    than a float keeps) is refused: the user's text would not survive the rewrite."""
     try:
-        data = json.loads(text) if text.strip() else {}
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_exact_float) if text.strip() else {}
     except json.JSONDecodeError as ex:
         raise ValueError(f"not valid JSON ({ex.msg}, line {ex.lineno})") from None
     if not isinstance(data, dict) or not isinstance(data.get(key, {}), dict):
@@ -142,6 +144,29 @@ def _json_server(text: str, key: str, spec: dict[str, Any]) -> str:
         return text
     servers[SERVER_NAME] = spec
     return json.dumps(data, indent=2) + "\n"
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"it gives the key {twice[0]!r} twice, and rewriting it would drop one; keep one, "
+                         "or add the flowmcp server to it by hand")
+    return dict(pairs)
+
+
+def _exact_float(literal: str) -> float:
+    value = float(literal)
+    if float(repr(value)) != value or _digits(repr(value)) != _digits(literal):
+        raise ValueError(f"it holds the number {literal[:40]}, which rewriting would change to {value!r}; "
+                         "add the flowmcp server to it by hand")
+    return value
+
+
+def _digits(literal: str) -> str:
+    """The significant digits of a number's text (1.50 and 1.5e0 agree; 0.1000000000000000055 does not)."""
+    mantissa = literal.lower().split("e")[0].lstrip("+-").replace(".", "").strip("0")
+    return mantissa or "0"
 
 
 def _toml_server(text: str, command: str, args: list[str]) -> str:

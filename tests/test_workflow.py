@@ -292,6 +292,19 @@ def test_every_command_of_the_skill_is_one_the_tools_accept(tmp_path):
     assert out.returncode == 0 and "ParamsFlow" in out.stdout, out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("text, why", [
+    ('{"mcpServers": {}, "theme": "dark", "theme": "light"}', "gives the key 'theme' twice"),
+    ('{"mcpServers": {}, "budget": 12345678901234567890.5}', "holds the number 12345678901234567890.5"),
+    ('{"mcpServers": {}, "eps": 1.0000000000000000001}', "holds the number 1.0000000000000000001"),
+])
+def test_init_never_rewrites_a_config_it_would_change(tmp_path, text, why):
+    config = tmp_path / ".mcp.json"
+    config.write_text(text)
+    [change] = [c for c in flowmcp_init.init_project(tmp_path, ["claude"]) if c.path == config]
+    assert change.action == "skipped" and why in change.detail, change
+    assert config.read_text() == text
+
+
 def test_init_module_refuses_a_foreign_codex_table(tmp_path):
     text = '[mcp_servers.flowmcp]\ncommand = "somebody-else"\n'
     with pytest.raises(ValueError, match="did not write"):
