@@ -121,17 +121,12 @@ def _add_idle_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _idle_s(parser: argparse.ArgumentParser, args: argparse.Namespace) -> float:
-    from .daemon.identity import DEFAULT_IDLE_S, IDLE_ENV
+    from .daemon.identity import idle_seconds
 
-    value = args.idle_timeout
-    if value is None:
-        try:
-            value = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_S)
-        except ValueError:
-            parser.error(f"${IDLE_ENV} is not a number of seconds: {os.environ[IDLE_ENV]!r}")
-    if not value > 0:
-        parser.error(f"--idle-timeout must be a positive number of seconds, got {value:g}")
-    return value
+    try:
+        return idle_seconds(args.idle_timeout, os.environ)
+    except ValueError as ex:
+        parser.error(str(ex))
 
 
 def _server_options(args: argparse.Namespace) -> list[str]:

@@ -233,10 +233,10 @@ def _call_in_thread(app: App, arguments: dict[str, Any]) -> tuple[str, dict, boo
 def _call_project_server(app: App, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
     """Call the spin tool through the root's project server (started if none runs)."""
     from .daemon import client
-    from .daemon.identity import DEFAULT_IDLE_S, IDLE_ENV, Options
+    from .daemon.identity import Options, idle_seconds
 
     options = Options.of(app.config)
-    idle_s = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_S)
+    idle_s = idle_seconds(None, os.environ)
     try:
         result = client.call_tool(options, options.argv(explicit_python=bool(python)), "spin", arguments, idle_s,
                                   arguments["flow"])

@@ -66,6 +66,20 @@ class Options(NamedTuple):
         return argv + ([] if self.warm else ["--no-warm"])
 
 
+def idle_seconds(given: float | None, environ) -> float:
+    """How long a server a call starts lives unused: `given` (--idle-timeout), else $IDLE_ENV,
+    else the default; ValueError saying which is not a positive number of seconds."""
+    value = given
+    if value is None:
+        try:
+            value = float(environ.get(IDLE_ENV) or DEFAULT_IDLE_S)
+        except ValueError:
+            raise ValueError(f"${IDLE_ENV} is not a number of seconds: {environ[IDLE_ENV]!r}") from None
+    if not value > 0:
+        raise ValueError(f"--idle-timeout must be a positive number of seconds, got {value:g}")
+    return value
+
+
 def build_id() -> str:
     """flowmcp's version and the state of its files: a reinstall or an edit of an editable
     install is another build, and a server of another build is never reused (it stops itself)."""
