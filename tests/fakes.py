@@ -160,6 +160,8 @@ def essence(text: str) -> str:
     text = re.sub(r"/[^\s\"']*?/(?:site|dist)-packages/", "<site-packages>/", text)  # where the venv is
     text = re.sub(r"/[^\s\"']*?/lib/python3\.\d+/", "<stdlib>/", text)
     text = re.sub(r"/[^\s\"']*?/flowmcp/(?=bridge/|summarize/)", "<flowmcp>/", text)  # where the checkout is
-    # flowmcp's own frames (a @timeout's stack dump shows the worker's): their lines move with any edit
-    text = re.sub(r'(<flowmcp>/[^\s"\\]+\.py\\?", line )\d+', r"\1<n>", text)
+    # flowmcp's own frames (a @timeout's stack dump shows the worker's): their lines move with any
+    # edit; Metaflow's move between its releases (the support matrix runs the corpus on several)
+    text = re.sub(r'((?:<flowmcp>|<site-packages>/metaflow)/[^\s"\\]+\.py\\?", line )\d+', r"\1<n>", text)
+    text = re.sub(r'("file": "<site-packages>/metaflow/[^"]+",\n\s*"line": )\d+', r"\1<n>", text)
     return re.sub(r"/\S*/bin/python[\d.]*", "<python>", text)

@@ -35,7 +35,7 @@ async def test_an_interpreter_without_metaflow_is_said_with_the_fix(tmp_path, ba
                                 ("inspect_artifact", {"pathspec": "ParamsFlow/1/start/1", "name": "items"})):
             text, _, is_error = await call(c, tool, **arguments)
             assert is_error and f"The project's interpreter {bare_python} has no Metaflow" in text, text
-            assert f"`{bare_python} -m pip install 'metaflow>=2.19.39,<2.20'`" in text and "--python" in text, text
+            assert f"`{bare_python} -m pip install 'metaflow>=2.19.0,<2.20'`" in text and "--python" in text, text
 
 
 async def test_an_unsupported_metaflow_is_said_with_the_fix(tmp_path, bare_python):
@@ -45,13 +45,13 @@ async def test_an_unsupported_metaflow_is_said_with_the_fix(tmp_path, bare_pytho
     root = make_project(tmp_path / "p", "params_flow.py")
     async with Client(build_server(App.create(root, str(bare_python)))) as c:
         text, _, is_error = await call(c, "spin", flow="params_flow.py", step="start")
-        assert is_error and "has Metaflow 2.18.5" in text and "works with >=2.19.39,<2.20" in text, text
-        assert f"{bare_python} -m pip install 'metaflow>=2.19.39,<2.20'" in text, text
+        assert is_error and "has Metaflow 2.18.5" in text and "works with >=2.19.0,<2.20" in text, text
+        assert f"{bare_python} -m pip install 'metaflow>=2.19.0,<2.20'" in text, text
 
 
 @pytest.mark.parametrize("version, supported", [
-    ("2.19.39", True), ("2.19.40", True), ("2.19.39.1", True), ("2.19.41+dev", True), ("2.19.38", False),
-    ("2.20.0", False), ("2.18.9", False), ("garbage", False), ("3", False),
+    ("2.19.39", True), ("2.19.40", True), ("2.19.39.1", True), ("2.19.41+dev", True), ("2.19.0", True),
+    ("2.20.0", False), ("2.18.13", False), ("2.18.9", False), ("garbage", False), ("3", False),
 ])
 def test_which_metaflow_releases_are_supported(version, supported):
     assert protocol.metaflow_supported(version) is supported

@@ -4,9 +4,11 @@ Runs inside the project's interpreter (the driver, the warm worker, step process
 standard library only and imports Metaflow lazily. Every entry says what it relies on and the
 Metaflow versions it was checked against; everything else in the bridge asks here.
 
-Checked against: metaflow 2.19.39. One module per concern: `features` (what is needed, what is
-missing), `layout` (folders and files), `client` (reading runs and spins), `flows` (parameters,
-configs, decorators), `cli` (the flow's CLI in-process), `datastore` (the step process).
+Checked against: metaflow 2.19.39; entries name older releases where they differ, and `.ci/matrix`
+runs the end-to-end core on 2.19.0, 2.19.20 and 2.19.39. One module per concern: `features` (what
+is needed, what is missing), `layout` (folders and files), `client` (reading runs and spins),
+`flows` (parameters, configs, decorators), `cli` (the flow's CLI in-process), `datastore` (the
+step process).
 
 What flowmcp needs of Metaflow's internals is checked at start (`missing`, per feature). Where
 something is missing, the feature that needs it is off, the plain path takes over (printed

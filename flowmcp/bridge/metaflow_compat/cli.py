@@ -162,8 +162,8 @@ def defer_code_package():
     Here, with the local environment, the constructor runs at the first attribute read instead,
     and the thread starts at the first join: what a reader gets is the same, and a local spin
     spends none of its time packaging. (Another environment — @conda, @pypi — prepares itself
-    in the constructor: that one stays as it is.) Checked: 2.19.39 (`MetaflowPackage.__init__`
-    calls `environment.init_environment`, `system_context._update(package=self)`, starts
+    in the constructor: that one stays as it is.) Checked: 2.19.0–2.19.39 (`MetaflowPackage.__init__`
+    calls `environment.init_environment`, `system_context._update(package=self)` since 2.19.23, starts
     `self._create_thread`; every reader joins it; `run_cmds` imports the class by name)."""
     import metaflow.package as package
 
@@ -181,9 +181,11 @@ def _package_built_when_read(original):
             if getattr(environment, "TYPE", None) != "local":
                 original.__init__(self, flow, environment, *args, **kwargs)
                 return
-            from metaflow.system_context import system_context
-
             object.__setattr__(self, "_flowmcp_pending", (flow, environment, args, kwargs))
+            try:  # 2.19.23 added it; before, the constructor told no one
+                from metaflow.system_context import system_context
+            except ImportError:
+                return
             system_context._update(package=self)  # as the constructor would, for the hooks
 
         def __getattr__(self, name):
