@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve_daemon.add_argument("--flow")
     _add_idle_option(serve_daemon)
     _add_project_options(serve_daemon, SUB)
+    doctor = commands.add_parser("doctor", help="check the set-up: the project's Python, its Metaflow, the user name, "
+                                 "the profile's datastore and metadata service, warm workers, spins, client configs")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    _add_project_options(doctor, SUB)
     demo = commands.add_parser("demo", help="walk an agent's loop on a bundled example project")
     demo.add_argument("--dir", help="where to copy the example (default: a new temporary directory)")
     demo.add_argument("--python", metavar="PATH", dest="python" + SUB, default=argparse.SUPPRESS,
@@ -165,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{', '.join(misplaced)} does not apply to demo: it makes its own project "
                          "(--dir DIR chooses where)")
         return run_demo(args.dir, python=args.python)
+    if args.command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
+                          as_json=args.json)
     if args.command == "call":
         return _call(parser, args)
     if args.command == "daemon" and args.action != "run":

@@ -19,6 +19,8 @@ from typing import Any
 
 import anyio
 
+from . import doctor
+
 EXAMPLE = Path(__file__).parent / "examples" / "products"
 FLOW = "product_flow.py"
 BUG = ("rows = [r for r in self.rows if", "rows = [r for r in self.row if")
@@ -143,6 +145,14 @@ async def walk(folder: Path, python: str | None) -> list[str]:
 def run_demo(target: str | None = None, python: str | None = None) -> int:
     folder = prepare(target)
     print(f"flowmcp demo in {folder}")
+    # What the walk needs (an interpreter with a supported Metaflow, a user name, stores that
+    # answer): when something is missing, the doctor's report says what and how to fix it,
+    # instead of the walk's first call failing on it.
+    report = doctor.check(str(folder), python, warm_check=False)
+    if not report.ok:
+        print(report.text())
+        print("\nflowmcp demo: fix the ✗ lines above, then run the demo again.")
+        return 1
     failures = anyio.run(walk, folder, python)
     if failures:
         print(f"\n{len(failures)} step(s) did not behave:")

@@ -54,23 +54,75 @@ SKILL_FOLDERS = {"claude": (".claude", "skills"), "codex": (".agents", "skills")
 SKILL_GENERATOR = "generator: flowmcp init --skill"
 
 
+# Where each client reads a project's MCP servers: the file, and the key that holds them.
+CLIENT_CONFIGS = {
+    "claude": (".mcp.json", "mcpServers"),
+    "cursor": (".cursor/mcp.json", "mcpServers"),
+    "vscode": (".vscode/mcp.json", "servers"),
+    "codex": (".codex/config.toml", "mcp_servers"),
+}
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A server entry of a client config that starts flowmcp (or the reason the file cannot be read)."""
+
+    file: str  # relative to the root
+    server: str = ""
+    command: str = ""
+    root: str | None = None  # its --root (None: the folder the client starts it in)
+    python: str | None = None  # its --python
+    error: str | None = None
+
+
+def registered_servers(root: Path) -> list[Registered]:
+    """The entries of the project's client configs that start flowmcp, whatever their name."""
+    found = []
+    for file, key in CLIENT_CONFIGS.values():
+        path = root / file
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+            data = tomllib.loads(text) if file.endswith(".toml") else json.loads(text or "{}")
+        except (OSError, UnicodeDecodeError, ValueError) as ex:
+            found.append(Registered(file, error=f"cannot be read ({type(ex).__name__}: {ex})"))
+            continue
+        servers = data.get(key) if isinstance(data, dict) else None
+        for name, spec in (servers or {}).items() if isinstance(servers, dict) else ():
+            if not isinstance(spec, dict):
+                continue
+            command = str(spec.get("command") or "")
+            args = [str(a) for a in spec.get("args") or [] if isinstance(a, (str, int, float))]
+            if Path(command).name != SERVER_NAME and name != SERVER_NAME and SERVER_NAME not in args[:2]:
+                continue
+            found.append(Registered(file, name, command, _option(args, "--root"), _option(args, "--python")))
+    return found
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg[len(name) + 1:]
+    return None
+
+
 def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
                  python: str | None = None, server_options: list[str] | None = None,
                  skill: bool = False) -> list[Change]:
     root = root.resolve()
     command, args = launch_command(root, python, server_options)
     plan: list[tuple[Path, Any]] = []
-    if "claude" in clients:
-        plan.append((root / ".mcp.json", lambda text: _json_server(text, "mcpServers",
-                                                                   {"command": command, "args": args})))
-    if "cursor" in clients:
-        plan.append((root / ".cursor" / "mcp.json", lambda text: _json_server(text, "mcpServers",
-                                                                               {"command": command, "args": args})))
-    if "vscode" in clients:
-        plan.append((root / ".vscode" / "mcp.json", lambda text: _json_server(
-            text, "servers", {"type": "stdio", "command": command, "args": args})))
-    if "codex" in clients:
-        plan.append((root / ".codex" / "config.toml", lambda text: _toml_server(text, command, args)))
+    for client in clients:
+        file, key = CLIENT_CONFIGS[client]
+        if client == "codex":
+            plan.append((root / file, lambda text: _toml_server(text, command, args)))
+            continue
+        spec = {"type": "stdio", "command": command, "args": args} if client == "vscode" else {
+            "command": command, "args": args}
+        plan.append((root / file, lambda text, key=key, spec=spec: _json_server(text, key, spec)))
     rules = agent_rules()
     if "claude" in clients:
         plan.append((root / "CLAUDE.md", lambda text: _marked_section(text, rules)))

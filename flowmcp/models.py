@@ -197,3 +197,16 @@ class CardInfo(BaseModel):
 class CardsResult(BaseModel):
     pathspec: str
     cards: list[CardInfo] = Field(default_factory=list)
+
+
+class DoctorCheck(BaseModel):
+    name: str
+    status: Literal["ok", "warn", "fail"] = Field(description="ok; warn: works, worth fixing; fail: broken")
+    text: str = Field(description="What was found")
+    fix: str | None = Field(None, description="What to do about it")
+
+
+class DoctorResult(BaseModel):
+    root: str
+    ok: bool = Field(description="False when any check failed: flowmcp cannot work until it is fixed")
+    checks: list[DoctorCheck] = Field(default_factory=list)

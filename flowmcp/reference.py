@@ -37,8 +37,11 @@ def render(tools: list[Any]) -> str:
         required = set(tool.input_schema.get("required", []))
         out.append(f"### `{tool.name}`\n")
         out.append((tool.description or "").strip() + "\n")
-        out.append("| parameter | type | default | description |")
-        out.append("|---|---|---|---|")
+        if not props:
+            out.append("It takes no arguments.")
+        else:
+            out.append("| parameter | type | default | description |")
+            out.append("|---|---|---|---|")
         for name, schema in props.items():
             default = "required" if name in required else json.dumps(schema.get("default"))
             out.append(f"| `{name}` | {_type(schema)} | {default} | {schema.get('description', '')} |")

@@ -45,6 +45,8 @@ TOOLS = {
     tools.run_status: ("Status of a run", _READS),
     tools.get_logs: ("Read a task's logs", _READS),
     tools.list_cards: ("List a task's cards", _READS),
+    # Tries the profile's datastore and metadata service over the network, and may start a worker.
+    tools.doctor: ("Check the set-up", ToolAnnotations(read_only_hint=True, open_world_hint=True)),
     tools.cancel_run: ("Cancel a background run", ToolAnnotations(read_only_hint=False, destructive_hint=True,
                                                                    idempotent_hint=True, open_world_hint=False)),
 }

@@ -6,6 +6,8 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,11 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.server import build_server
 
+from .support import free_port, wait_for_port
+
 FLOWS = Path(__file__).parent / "flows"
 TOOL_NAMES = {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run", "resume",
-              "get_logs", "list_cards"}
+              "get_logs", "list_cards", "doctor"}
 
 
 # Modules whose tests start Metaflow, a warm worker or the flowmcp command: the e2e tier. The
@@ -27,6 +31,7 @@ E2E_MODULES = frozenset({
     "test_housekeeping", "test_inner_loop", "test_limits", "test_long_runs", "test_readme", "test_real_flows",
     "test_s3", "test_stdio_e2e", "test_tools", "test_transports", "test_warm", "test_workflow", "test_failure_classes",
     "test_warm_runs", "test_shared_root", "test_daemon", "test_orphans", "test_project_python", "test_resource_links",
+    "test_doctor", "test_core_matrix", "test_release",
 })
 
 
@@ -96,3 +101,32 @@ async def call(client, tool: str, **arguments):
     result = await client.call_tool(tool, arguments)
     text = "\n".join(c.text for c in result.content if c.type == "text")
     return text, result.structured_content or {}, bool(result.is_error)
+
+
+BUCKET = "flowmcp-test"
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch):
+    """moto's S3 server on 127.0.0.1, with Metaflow configured to use it as its datastore."""
+    moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+    if not Path(moto).exists():
+        pytest.skip("moto[server] is not installed")
+    port = free_port()
+    server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, server)
+        for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                           "AWS_DEFAULT_REGION": "us-east-1", "METAFLOW_DEFAULT_DATASTORE": "s3",
+                           "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{BUCKET}/metaflow",
+                           "METAFLOW_S3_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(key, value)
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

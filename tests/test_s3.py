@@ -3,47 +3,16 @@ with METAFLOW_DEFAULT_DATASTORE=s3, and every core tool working against it."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from mcp import Client
 
 from flowmcp.app import App
 from flowmcp.server import build_server
 
-from .conftest import call, make_project
-from .support import free_port, wait_for_port
+from .conftest import BUCKET, call, make_project
 
 boto3 = pytest.importorskip("boto3")
 pytestmark = pytest.mark.anyio
-
-BUCKET = "flowmcp-test"
-
-
-@pytest.fixture
-def s3_endpoint(monkeypatch):
-    moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-    if not Path(moto).exists():
-        pytest.skip("moto[server] is not installed")
-    port = free_port()
-    server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_port(port, server)
-        for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                           "AWS_DEFAULT_REGION": "us-east-1", "METAFLOW_DEFAULT_DATASTORE": "s3",
-                           "METAFLOW_DATASTORE_SYSROOT_S3": f"s3://{BUCKET}/metaflow",
-                           "METAFLOW_S3_ENDPOINT_URL": endpoint}.items():
-            monkeypatch.setenv(key, value)
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 async def test_run_spin_inspect_and_list_runs_work_on_an_s3_datastore(s3_endpoint, tmp_path):

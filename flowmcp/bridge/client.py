@@ -28,6 +28,7 @@ ERRORS: dict[str, type[FlowmcpError]] = {
 }
 READ_TIMEOUT_S = 300  # a read of runs, logs or an artifact; a 1 GB artifact takes seconds
 DESCRIBE_TIMEOUT_S = 120
+ENVIRONMENT_TIMEOUT_S = 60  # importing Metaflow and its extensions, then two remote checks of 8 s at most
 PATTERN_TIMEOUT_S = 20  # get_logs with a pattern: reading the log takes well under a second
 
 R = TypeVar("R")
@@ -145,6 +146,10 @@ class Bridge:
     async def artifact_value(self, pathspec: str, name: str, *, spin: bool) -> p.ValueRecord:
         return await self._read(p.ARTIFACT_VALUE, {"pathspec": pathspec, "name": name, "spin": spin})
 
+    async def environment(self, *, probe: bool = True) -> p.EnvironmentRecord:
+        """The interpreter, its Metaflow and the active profile's stores (tried when `probe`)."""
+        return await self._read(p.ENVIRONMENT, {"probe": probe}, ENVIRONMENT_TIMEOUT_S)
+
     # ---- running the user's code: the record and what the job left
 
     async def run(self, request: dict[str, Any], *, timeout: float | None, events: JobEvents | None,
@@ -164,6 +169,12 @@ class Bridge:
     async def warm_up(self, flow_file: Path) -> None:
         """Start the warm worker this flow's jobs would use, ahead of the first one."""
         await self.jobs.warm.prewarm(flow_file, self.jobs.job_env(self.jobs.jobs_dir / "prewarm", with_artifacts=False))
+
+    async def warm_check(self) -> tuple[str | None, dict[str, Any]]:
+        """(why warm jobs cannot run here, or None; the ready worker's status): starts the worker
+        a flow with no imports of its own would use, as its first spin would."""
+        env = self.jobs.job_env(self.jobs.jobs_dir / "prewarm", with_artifacts=False)
+        return await self.jobs.warm.check(env)
 
     # ---- where things are (tools never read Metaflow's folders themselves)
 

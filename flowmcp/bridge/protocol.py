@@ -36,12 +36,14 @@ INSPECT = "inspect"
 LOGS = "logs"
 CARDS = "cards"
 ARTIFACT_VALUE = "artifact_value"
-OPS = (DESCRIBE, RUNS, FLOWS, RUN_DETAIL, RUN, SPIN, INSPECT, LOGS, CARDS, ARTIFACT_VALUE)
+ENVIRONMENT = "environment"  # flowmcp doctor: the interpreter, its Metaflow and the profile's stores, tried
+OPS = (DESCRIBE, RUNS, FLOWS, RUN_DETAIL, RUN, SPIN, INSPECT, LOGS, CARDS, ARTIFACT_VALUE, ENVIRONMENT)
 LOADS_FLOW = frozenset({DESCRIBE, SPIN})  # ops that execute the flow file (the warm path may take them)
 # What a resource (a whole log, an artifact as JSON) may carry: fetched on purpose, still bounded.
 MAX_RESOURCE_CHARS = 5_000_000
 # The Metaflow releases flowmcp works with: from the first (inclusive) up to the second (exclusive).
-SUPPORTED_METAFLOW = ((2, 19, 39), (2, 20))
+# 2.19.0 is spin's first release; .ci/matrix runs the end-to-end core on 2.19.0, 2.19.20 and 2.19.39.
+SUPPORTED_METAFLOW = ((2, 19, 0), (2, 20))
 
 
 def metaflow_release(version):
@@ -185,6 +187,23 @@ class StepRecord(TypedDict, total=False):
     line: int
     inputs: list[str]
     decorators: list[str]
+
+
+class EnvironmentRecord(TypedDict, total=False):
+    """ENVIRONMENT: the project interpreter as `flowmcp doctor` reports it. `import_error` is set
+    (and the rest absent) when `import metaflow` fails; remote stores carry `ok` and `error`."""
+
+    python: str
+    python_version: str
+    distributions: list[str]  # "ob-metaflow 2.19.39.1": what installed the `metaflow` package
+    import_error: str
+    metaflow: dict[str, Any]  # version, where, supported
+    extensions: dict[str, str]  # extension package -> version
+    missing: dict[str, list[str]]  # feature -> the internals this Metaflow lacks for it
+    profile: dict[str, Any]  # name, file, exists
+    user: dict[str, Any]  # name (None: Metaflow has none), source
+    datastore: dict[str, Any]  # type, root, ok, error, unchecked
+    metadata: dict[str, Any]  # type, url, ok, error
 
 
 class FlowRecord(TypedDict, total=False):

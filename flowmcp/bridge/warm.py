@@ -202,6 +202,16 @@ class WarmPool:
         except (WarmUnavailable, OSError):
             pass  # the first job tries again, and says why not
 
+    async def check(self, env: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
+        """(why not, or None; the status of a ready worker holding Metaflow alone)."""
+        if self.off:
+            return self.off, {}
+        try:
+            worker, _ = await self._worker_for(frozenset(), env)
+        except (WarmUnavailable, OSError) as ex:
+            return f"the worker did not start: {ex}", {}
+        return self.off, worker.status
+
     async def _worker_for(self, key: frozenset[str], env: dict[str, str]) -> tuple[WorkerProcess, str | None]:
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:

@@ -2,6 +2,7 @@
 schema, whose docstring is the description the agent reads, and whose return model is the
 output schema."""
 
+from .doctor import doctor
 from .flow_status import flow_status
 from .get_logs import get_logs
 from .inspect_artifact import inspect_artifact
@@ -13,6 +14,6 @@ from .run_status import cancel_run, run_status
 from .spin import spin
 
 __all__ = [
-    "cancel_run", "flow_status", "get_logs", "inspect_artifact", "list_cards", "list_runs", "resume", "run",
+    "cancel_run", "doctor", "flow_status", "get_logs", "inspect_artifact", "list_cards", "list_runs", "resume", "run",
     "run_status", "spin",
 ]

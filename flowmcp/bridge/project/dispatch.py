@@ -15,7 +15,7 @@ import traceback
 from .. import metaflow_compat as compat
 from .. import protocol
 from ..protocol import INTERNAL, JobError
-from . import artifacts, cli, flows, logs_cards, runs, spin
+from . import artifacts, cli, environment, flows, logs_cards, runs, spin
 
 USES_FEATURES = {protocol.DESCRIBE, protocol.RUN, protocol.SPIN}  # the ops whose answers a missing internal changes
 OPS = {
@@ -29,6 +29,7 @@ OPS = {
     protocol.LOGS: logs_cards.op_logs,
     protocol.CARDS: logs_cards.op_cards,
     protocol.ARTIFACT_VALUE: artifacts.op_artifact_value,
+    protocol.ENVIRONMENT: environment.op_environment,
 }
 
 
@@ -69,7 +70,10 @@ def main(argv):
 def check_metaflow(op):
     """No Metaflow in this interpreter, or one flowmcp does not support, is said as such (the
     server words the fix), not as whatever the op would trip over. The version is read for the
-    ops that load a flow, which import Metaflow anyway; the others only need it to be there."""
+    ops that load a flow, which import Metaflow anyway; the others only need it to be there.
+    ENVIRONMENT reports all of this itself, as facts."""
+    if op == protocol.ENVIRONMENT:
+        return
     if "metaflow" not in sys.modules and importlib.util.find_spec("metaflow") is None:
         raise JobError(protocol.NO_METAFLOW, "no Metaflow", python=sys.executable)
     if op in protocol.LOADS_FLOW or op == protocol.RUN:
