@@ -15,7 +15,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
 
-PROJECT_OPTIONS = ("root", "python", "keep_spins", "no_warm")
+PROJECT_OPTIONS = ("root", "python", "keep_spins", "no_warm", "browser")
 SUB = "_sub"  # suffix of a project option's destination when given after the command
 
 
@@ -33,6 +33,9 @@ def _add_project_options(parser: argparse.ArgumentParser, suffix: str = "") -> N
     parser.add_argument("--no-warm", action="store_true", default=argparse.SUPPRESS, dest="no_warm" + suffix,
                         help="start a new interpreter for every spin instead of forking a warm worker "
                         "that keeps Metaflow and the flow's libraries imported")
+    parser.add_argument("--browser", metavar="PATH", dest="browser" + suffix, default=argparse.SUPPRESS,
+                        help="Chromium or Chrome that view_card renders cards with (default: $FLOWMCP_BROWSER, "
+                        "then chromium, google-chrome and the like on PATH)")
 
 
 def _merge_project_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        misplaced = [f"--{n.replace('_', '-')}" for n in ("root", "keep_spins", "no_warm") if getattr(args, n)]
+        misplaced = [f"--{n.replace('_', '-')}" for n in ("root", "keep_spins", "no_warm", "browser")
+                     if getattr(args, n)]
         if misplaced:
             parser.error(f"{', '.join(misplaced)} does not apply to demo: it makes its own project "
                          "(--dir DIR chooses where)")
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import run_doctor
 
         return run_doctor(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
-                          as_json=args.json)
+                          browser=args.browser, as_json=args.json)
     if args.command == "call":
         return _call(parser, args)
     if args.command == "daemon" and args.action != "run":
@@ -186,13 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         from .config import Config
 
         with contextlib.suppress(ValueError):  # App.create below says what is wrong
-            config = Config.create(args.root, args.python, warm=not args.no_warm)
+            config = Config.create(args.root, args.python, warm=not args.no_warm, browser=args.browser)
             flow = config.root / args.flow if args.command == "daemon" and args.flow else None
             early_worker = early.start(config, flow)
     from .app import App
 
     try:
-        app = App.create(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm)
+        app = App.create(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
+                         browser=args.browser)
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return 2
@@ -227,7 +232,8 @@ def _keep_spins(args: argparse.Namespace) -> int:
 def _project_config(args: argparse.Namespace):
     from .config import Config
 
-    return Config.create(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm)
+    return Config.create(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
+                         browser=args.browser)
 
 
 def _daemon_options(config):
@@ -248,7 +254,7 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .daemon.identity import Options
 
         try:  # resolved as the server resolves them, without importing its configuration
-            options = Options.resolve(args.root, args.python, _keep_spins(args), not args.no_warm)
+            options = Options.resolve(args.root, args.python, _keep_spins(args), not args.no_warm, args.browser)
         except ValueError as ex:
             print(f"flowmcp: {ex}", file=sys.stderr)
             return USAGE

@@ -43,14 +43,16 @@ class Config:
     extra_env: dict[str, str] = field(default_factory=dict)
     keep_spins: int = DEFAULT_KEEP_SPINS  # per flow; older spins are pruned after each spin
     warm: bool = True  # spin and describe in a warm worker (--no-warm: always a new interpreter)
+    browser: str | None = None  # --browser: what view_card renders with (else $FLOWMCP_BROWSER, then PATH)
 
     @classmethod
     def create(cls, root: str | os.PathLike | None = None, python: str | None = None,
-               keep_spins: int = DEFAULT_KEEP_SPINS, warm: bool = True) -> Config:
+               keep_spins: int = DEFAULT_KEEP_SPINS, warm: bool = True, browser: str | None = None) -> Config:
         root_path = project_root(root)
         check_keep_spins(keep_spins)
         interpreter, source = find_interpreter(root_path, python)
-        return cls(root=root_path, python=interpreter, python_source=source, keep_spins=keep_spins, warm=warm)
+        return cls(root=root_path, python=interpreter, python_source=source, keep_spins=keep_spins, warm=warm,
+                   browser=browser)
 
     @property
     def state_dir(self) -> Path:

@@ -85,6 +85,7 @@ async def diagnose(app, *, probe: bool = True, warm: bool = True) -> Report:
             checks.extend(_stores(env))
     if warm:
         checks.append(await _warm(app, env))
+    checks.append(await _browser(config))
     checks.append(_spins(config))
     checks.extend(client_configs(config.root))
     return Report(config.root, checks)
@@ -214,6 +215,27 @@ async def _warm(app, env: p.EnvironmentRecord | None) -> Check:
                  fix)
 
 
+async def _browser(config) -> Check:
+    """view_card's browser: found, and answering `--version` (it is optional: nothing else needs it)."""
+    import anyio
+
+    from . import browser
+
+    try:
+        found = browser.find_browser(config.browser, environ())
+    except browser.BrowserMissing as ex:
+        return Check("browser", WARN, f"view_card cannot render cards: {ex}",
+                     f"{browser.install_hint()}, or pass --browser PATH; everything else works without one")
+    try:
+        with anyio.fail_after(10):
+            done = await anyio.run_process([found, "--version"], check=False)
+        version = done.stdout.decode(errors="replace").strip() or f"exit status {done.returncode}"
+    except (OSError, TimeoutError) as ex:
+        return Check("browser", WARN, f"{found} does not answer `--version` ({type(ex).__name__})",
+                     "pass --browser PATH of a working Chromium or Chrome")
+    return Check("browser", OK, f"{found} ({version}) for view_card")
+
+
 def _spins(config) -> Check:
     folder = Path(environ().get("METAFLOW_DATASTORE_SYSROOT_SPIN") or config.root / ".metaflow_spin")
     size, spins = _du(folder)
@@ -289,14 +311,14 @@ def client_configs(root: Path) -> list[Check]:
 
 
 def check(root: str | None, python: str | None, *, keep_spins: int = DEFAULT_KEEP_SPINS, warm: bool = True,
-          warm_check: bool = True) -> Report:
+          browser: str | None = None, warm_check: bool = True) -> Report:
     """The report for these server options, from outside any event loop."""
     import anyio
 
     from .app import App
 
     try:
-        app = App.create(root, python, keep_spins=keep_spins, warm=warm)
+        app = App.create(root, python, keep_spins=keep_spins, warm=warm, browser=browser)
     except ValueError as ex:
         return failed_to_start(root, str(ex))
 
@@ -309,12 +331,12 @@ def check(root: str | None, python: str | None, *, keep_spins: int = DEFAULT_KEE
     return anyio.run(checked)
 
 
-def run_doctor(root: str | None, python: str | None, *, keep_spins: int, warm: bool, as_json: bool = False,
-               out=None) -> int:
+def run_doctor(root: str | None, python: str | None, *, keep_spins: int, warm: bool, browser: str | None = None,
+               as_json: bool = False, out=None) -> int:
     """`flowmcp doctor`: print the report; 0 when everything needed works, 1 otherwise."""
     import json
     import sys
 
-    report = check(root, python, keep_spins=keep_spins, warm=warm)
+    report = check(root, python, keep_spins=keep_spins, warm=warm, browser=browser)
     print(json.dumps(report.record(), indent=2) if as_json else report.text(), file=out or sys.stdout)
     return 0 if report.ok else 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -104,6 +104,9 @@ class InspectResult(BaseModel):
     size_bytes: int | None = None
     summary: str
     detail: str = ""
+    picture: str | None = Field(None, description="The value is a picture of this kind: as_image=true shows it")
+    image: dict[str, Any] | None = Field(None, description="With as_image: the picture's mime, width, height, "
+                                         "source (its bytes are the image content)")
 
 
 class RunInfo(BaseModel):
@@ -210,3 +213,18 @@ class DoctorResult(BaseModel):
     root: str
     ok: bool = Field(description="False when any check failed: flowmcp cannot work until it is fixed")
     checks: list[DoctorCheck] = Field(default_factory=list)
+
+
+class ViewCardResult(BaseModel):
+    pathspec: str = Field(description="The task whose card this is")
+    index: int
+    type: str
+    id: str | None = None
+    uri: str = Field(description="MCP resource with the card's full HTML")
+    width: int = Field(description="Page width rendered, px")
+    height: int = Field(description="Page height shown in the pictures, px (before scaling)")
+    page_height: int = Field(description="The whole page's height at this width, px")
+    images: int = Field(description="Pictures in the answer, top to bottom")
+    image_bytes: int
+    scale: float = Field(description="Below 1 when the pictures were scaled down to stay under ~1 MB")
+    cut: bool = Field(description="The pictures end before the page does (see full_page)")

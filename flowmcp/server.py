@@ -45,6 +45,7 @@ TOOLS = {
     tools.run_status: ("Status of a run", _READS),
     tools.get_logs: ("Read a task's logs", _READS),
     tools.list_cards: ("List a task's cards", _READS),
+    tools.view_card: ("See a card as it renders", _READS),
     # Tries the profile's datastore and metadata service over the network, and may start a worker.
     tools.doctor: ("Check the set-up", ToolAnnotations(read_only_hint=True, open_world_hint=True)),
     tools.cancel_run: ("Cancel a background run", ToolAnnotations(read_only_hint=False, destructive_hint=True,

@@ -61,13 +61,23 @@ def test_a_set_up_project_is_all_ticks_and_exits_0(root):
                           capture_output=True, text=True, timeout=120)
     report = done.stdout
     assert done.returncode == 0, report + done.stderr
-    for name in ("interpreter", "metaflow", "user", "datastore", "metadata", "warm workers", "spin folder",
-                 "client .mcp.json", "client .codex/config.toml"):
+    names = ["interpreter", "metaflow", "user", "datastore", "metadata", "warm workers", "spin folder",
+             "client .mcp.json", "client .codex/config.toml"]
+    for name in names + (["browser"] if _has_browser() else []):
         assert line(report, name).startswith("✓"), report
     assert "given with --python" in line(report, "interpreter")
     assert "from metaflow 2.19" in line(report, "metaflow") and "extensions: none" in line(report, "metaflow")
     assert f"local at {root}/.metaflow" in line(report, "datastore")
     assert report.rstrip().endswith("Everything flowmcp needs works.")
+
+
+def _has_browser() -> bool:
+    from flowmcp import browser
+
+    try:
+        return bool(browser.find_browser())
+    except browser.BrowserMissing:
+        return False
 
 
 @pytest.mark.anyio
@@ -249,6 +259,18 @@ def test_warm_workers_off_are_a_warning_with_the_reason(root, monkeypatch):
     assert line(report, "metaflow internals").startswith(
         "! metaflow internals: this Metaflow lacks what flowmcp uses: warm needs metaflow.runtime.SpinRuntime"), report
     assert line(report, "warm workers").startswith("! warm workers: off:") and "SpinRuntime" in report, report
+
+
+def test_no_browser_is_a_warning_with_how_to_install_one(root, monkeypatch, tmp_path):
+    from flowmcp import browser
+
+    monkeypatch.setattr(browser, "MAC_APPS", ())
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # the venv: python, flowmcp, no chromium
+    monkeypatch.delenv("FLOWMCP_BROWSER", raising=False)
+    code, report = doctor(root, sys.executable)
+    assert code == 0 and line(report, "browser").startswith("! browser: view_card cannot render cards: no Chromium"), \
+        report
+    assert "everything else works without one" in line(report, "browser")
 
 
 def test_an_old_python_fails(root):

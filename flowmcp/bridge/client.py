@@ -118,9 +118,10 @@ class Bridge:
     async def run_detail(self, pathspec: str) -> p.RunRecord:
         return await self._read(p.RUN_DETAIL, {"pathspec": pathspec})
 
-    async def inspect(self, pathspec: str, name: str, path: str, *, spin: bool, max_chars: int) -> p.ArtifactRecord:
+    async def inspect(self, pathspec: str, name: str, path: str, *, spin: bool, max_chars: int,
+                      as_image: bool = False) -> p.ArtifactRecord:
         return await self._read(p.INSPECT, {"pathspec": pathspec, "name": name, "path": path, "spin": spin,
-                                            "max_chars": max_chars})
+                                            "max_chars": max_chars, "as_image": as_image})
 
     async def logs(self, pathspec: str, stream: str, *, spin: bool, head: int | None = None,
                    tail: int | None = None, pattern: str | None = None, full: bool = False) -> p.LogRecord:

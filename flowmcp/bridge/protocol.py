@@ -70,6 +70,7 @@ BAD_RUN = "bad_run"  # a run argument that is not a run id or Flow/run_id
 BAD_ARTIFACTS_MODULE = "bad_artifacts_module"  # an artifacts module that raises or has no ARTIFACTS dict
 AMBIGUOUS_STEP = "ambiguous_step"  # Flow/run/step of a foreach: the task must be named
 JOIN_TOO_WIDE = "join_too_wide"  # a join Metaflow's spin cannot re-run (5 or more inputs)
+NOT_A_PICTURE = "not_a_picture"  # inspect_artifact(as_image=True) of a value that is no picture
 NO_RUN = "no_run"  # a run that does not exist
 NO_RUNS = "no_runs"  # a flow with no run to take a spin's parent state from
 STEP_NOT_IN_RUN = "step_not_in_run"  # a step the chosen run never ran
@@ -87,7 +88,7 @@ NO_METAFLOW = "no_metaflow"  # the project's interpreter has no `metaflow` packa
 METAFLOW_VERSION = "metaflow_version"  # its Metaflow is outside SUPPORTED_METAFLOW
 INTERNAL = "internal"  # anything else the project's side did not expect (a flowmcp bug, or Metaflow's)
 
-BAD_ARGUMENT_KINDS = frozenset({BAD_PATH, BAD_RUN, BAD_ARTIFACTS_MODULE, AMBIGUOUS_STEP, JOIN_TOO_WIDE})
+BAD_ARGUMENT_KINDS = frozenset({BAD_PATH, BAD_RUN, BAD_ARTIFACTS_MODULE, AMBIGUOUS_STEP, JOIN_TOO_WIDE, NOT_A_PICTURE})
 NOT_FOUND_KINDS = frozenset({NO_RUN, NO_RUNS, STEP_NOT_IN_RUN, NO_TASK, NO_ARTIFACT, NO_CARD, NO_LOGS, NOT_FOUND})
 FLOW_FILE_KINDS = frozenset({SYNTAX, FLOW_IMPORT, NO_FLOW, SEVERAL_FLOWS, FLOW_CLI})
 
@@ -329,6 +330,8 @@ class ArtifactRecord(TypedDict, total=False):
     size_bytes: int | None
     summary: str
     detail: str
+    picture: str | None  # the value is a picture of this kind (as_image shows it)
+    image: dict[str, Any] | None  # with as_image: mime, data (base64), width, height, source
 
 
 class LogRecord(TypedDict, total=False):

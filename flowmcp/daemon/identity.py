@@ -41,21 +41,24 @@ class Options(NamedTuple):
     python: str
     keep_spins: int
     warm: bool
+    browser: str | None = None
 
     @classmethod
     def of(cls, config) -> Options:
         """The options of a resolved `config.Config`."""
         return cls(root=str(config.root), python=os.path.abspath(config.python), keep_spins=config.keep_spins,
-                   warm=config.warm)
+                   warm=config.warm, browser=config.browser)
 
     @classmethod
-    def resolve(cls, root: str | None, python: str | None, keep_spins: int, warm: bool) -> Options:
+    def resolve(cls, root: str | None, python: str | None, keep_spins: int, warm: bool,
+                browser: str | None = None) -> Options:
         """The options as a server would resolve them (ValueError as Config.create raises it),
         without importing the server's configuration."""
         root_path = project_root(root)
         check_keep_spins(keep_spins)
         interpreter, _why = find_interpreter(root_path, python)
-        return cls(root=str(root_path), python=os.path.abspath(interpreter), keep_spins=keep_spins, warm=warm)
+        return cls(root=str(root_path), python=os.path.abspath(interpreter), keep_spins=keep_spins, warm=warm,
+                   browser=browser)
 
     def argv(self, explicit_python: bool) -> list[str]:
         """The options as `flowmcp` takes them, for the server a call starts. The interpreter is
@@ -63,6 +66,7 @@ class Options(NamedTuple):
         (and says why it uses it, as the call would have)."""
         argv = ["--root", self.root, "--keep-spins", str(self.keep_spins)]
         argv += ["--python", self.python] if explicit_python else []
+        argv += ["--browser", self.browser] if self.browser else []
         return argv + ([] if self.warm else ["--no-warm"])
 
 

@@ -12,8 +12,9 @@ from .resume import resume
 from .run import run
 from .run_status import cancel_run, run_status
 from .spin import spin
+from .view_card import view_card
 
 __all__ = [
     "cancel_run", "doctor", "flow_status", "get_logs", "inspect_artifact", "list_cards", "list_runs", "resume", "run",
-    "run_status", "spin",
+    "run_status", "spin", "view_card",
 ]

@@ -273,7 +273,7 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
             return_code=info.get("return_code"),
         ))
     return models.RunResult(
-        notes=_caught(app, ran.captures, steps),
+        notes=_caught(app, ran.captures, steps) + _card_lines(desc, record.get("pathspec"), steps),
         artifacts=_artifacts_by_step(ran.captures, [s.step for s in steps]),
         flow=desc.name,
         pathspec=record.get("pathspec"),
@@ -290,6 +290,16 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
     )
 
 MAX_CAUGHT_SHOWN = 3
+
+
+def _card_lines(desc: FlowDescription, pathspec: str | None, steps: list[models.StepStatus]) -> list[str]:
+    """The view_card call for each step of the run that rendered a card (its @card steps that ran)."""
+    ran = {s.step for s in steps if s.status == "succeeded"}
+    with_cards = [name for name in desc.step_names if name in ran and "card" in desc.step(name).get("decorators", [])]
+    if not pathspec or not with_cards:
+        return []
+    calls = ", ".join(f'view_card(pathspec="{pathspec}/{name}")' for name in with_cards[:4])
+    return [f"Cards: see them with {calls}" + (f" and {len(with_cards) - 4} more" if len(with_cards) > 4 else "")]
 
 def _caught(app: App, captures: list[dict], steps: list[models.StepStatus]) -> list[str]:
     """Exceptions that @catch swallowed: the step succeeded, yet its code raised."""

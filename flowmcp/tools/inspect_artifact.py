@@ -6,7 +6,7 @@ import re
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ImageContent
 from pydantic import Field
 
 from .. import models
@@ -28,12 +28,18 @@ async def inspect_artifact(
         Field(description="Drill into the value: ['key'], [0], .attr — e.g. '[\"weights\"][0]' or '.coef_'; "
               "empty for the whole value"),
     ] = "",
+    as_image: Annotated[
+        bool,
+        Field(description="Answer with the picture itself: a matplotlib Figure or Axes, a PIL image, a numpy image "
+              "array (H×W, H×W×3/4) or PNG/JPEG bytes (under ~1 MB)"),
+    ] = False,
 ) -> Annotated[CallToolResult, models.InspectResult]:
     """Summarize one artifact of a task: its type and shape (a 100,000×13 DataFrame, a 50 MB blob).
 
     Use it after run or a persisted spin to check what a step produced, without loading the
     value into the conversation. A wrong name answers with close matches and the names that
-    exist; `path` is parsed, never evaluated as code."""
+    exist; `path` is parsed, never evaluated as code. For a plot or image, as_image=true answers
+    with the picture."""
     with agent_errors("inspect_artifact"):
         app = app_of(ctx)
         pathspec, is_spin = task_pathspec(app, pathspec)
@@ -41,14 +47,25 @@ async def inspect_artifact(
             raise BadArgumentError(f"{name!r} is not an artifact name (a Python identifier such as 'model').")
         # The whole answer, label included, stays within the artifact budget.
         label = f"{pathspec}/<task>.{name}{path}: "
-        d = await app.bridge.inspect(pathspec, name, path, spin=is_spin, max_chars=ANSWER_CHARS - len(label))
+        d = await app.bridge.inspect(pathspec, name, path, spin=is_spin, max_chars=ANSWER_CHARS - len(label),
+                                     as_image=as_image)
+        image = d.get("image")
         result = models.InspectResult(
             pathspec=d["pathspec"], name=name, path=d.get("path"), type=d.get("type", "?"), shape=d.get("shape"),
             size_bytes=d.get("size_bytes"), summary=d.get("summary", ""), detail=d.get("detail", ""),
+            picture=d.get("picture"), image={k: v for k, v in image.items() if k != "data"} if image else None,
         )
         label = f"{result.pathspec}.{name}{result.path or ''}"
         text = f"{label}: {result.summary}" + (f"\n{result.detail}" if result.detail else "")
+        if image:
+            text += (f"\nPicture ({image['source']}): {image['mime']}, {image['width']}×{image['height']} px, "
+                     f"{len(image['data']) * 3 // 4 / 1024:,.0f} KB")
+        elif result.picture:
+            text += f"\nA picture ({result.picture}): inspect_artifact(..., as_image=true) shows it."
         await app.housekeep(Pathspec.parse(pathspec).flow)  # the client cache's copies of gone runs go
         links = [resource_link(f"flowmcp://artifact/{result.pathspec}/{name}", f"{name} of {result.pathspec}",
                                "application/json", "The whole value as JSON (a summary when it is not JSON data)")]
-        return linked(answer(text, result), ctx, links if result.pathspec.count("/") == 3 else [])
+        answered = answer(text, result)
+        if image:
+            answered.content.append(ImageContent(type="image", data=image["data"], mime_type=image["mime"]))
+        return linked(answered, ctx, links if result.pathspec.count("/") == 3 else [])

@@ -295,8 +295,8 @@ def render(r: models.SpinResult) -> str:
     lines.extend(w for w in r.warnings if not (r.failure and w in r.failure.summary))
     if r.stdout_tail:
         lines.append("stdout:\n" + _indent(r.stdout_tail))
-    for card in r.cards:
-        lines.append(f"Card: {card}")
+    for index, card in enumerate(r.cards):  # in name order, as list_cards and view_card number them
+        lines.append(f"Card: {card} — see it: view_card(pathspec=\"{r.pathspec}\", index={index})")
     if r.status == "succeeded":
         if r.persisted:
             lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")

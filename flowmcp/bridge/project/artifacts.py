@@ -5,6 +5,7 @@ project's interpreter, so user classes unpickle and a 1 GB value never reaches t
 """
 
 import ast
+import base64
 import difflib
 import json
 import os
@@ -16,8 +17,8 @@ from pathlib import Path
 from ...catalog import FlowCatalog
 from ...summarize import artifacts as summaries
 from .. import metaflow_compat as compat
-from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_FOUND, JobError
-from . import runs
+from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_A_PICTURE, NOT_FOUND, JobError
+from . import images, runs
 
 PATH_TOKEN = re.compile(
     r"""\s*(?:
@@ -188,6 +189,17 @@ def op_inspect(req):
     summary["pathspec"] = task.pathspec
     summary["name"] = name
     summary["path"] = _render_path(steps) if steps else None
+    summary["picture"] = images.kind(value)
+    if req.get("as_image"):
+        try:
+            picture = images.picture(value)
+        except images.NotAPicture as ex:
+            what = summary.get("summary") or type(value).__name__
+            raise JobError(NOT_A_PICTURE, "%s.%s%s is %s: %s. as_image shows a matplotlib Figure or Axes, a PIL "
+                           "image, a numpy image array (H×W, H×W×3 or H×W×4) or PNG/JPEG bytes."
+                           % (task.pathspec, name, summary["path"] or "", what, ex))
+        picture["data"] = base64.b64encode(picture["data"]).decode("ascii")
+        summary["image"] = picture
     return summary
 
 

@@ -1,0 +1,321 @@
+"""A real headless Chromium (or Chrome) that renders a card's HTML to a bounded PNG.
+
+No browser is ever downloaded: `--browser PATH`, else $FLOWMCP_BROWSER, else the usual names on
+PATH and the usual macOS application paths. The browser speaks the DevTools protocol on a pipe
+(`--remote-debugging-pipe`: it reads commands on fd 3 and writes answers on fd 4, each a JSON
+text ending in NUL), so there is no port to find and no websocket library to depend on.
+
+Every exchange has a deadline, the page cannot reach the network (host names resolve to
+nothing), and the browser's whole process group is killed when a render ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "microsoft-edge",
+         "microsoft-edge-stable")
+MAC_APPS = ("/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+            "/Applications/Chromium.app/Contents/MacOS/Chromium")
+MAX_PNG_BYTES = 1_000_000  # one answer's picture: what a client reads without choking
+MIN_SCALE = 0.5  # smaller than this, text in a card is no longer readable
+MAX_PAGE_HEIGHT = 12_000  # px captured of a full page; the rest is said to be cut
+VIEWPORT_HEIGHT = 900
+MIN_PAGE_HEIGHT = 120  # px: a picture no shorter than this
+TILE_HEIGHT = 1_500  # px of page per picture: clients shrink taller pictures until text is unreadable
+STEP_TIMEOUT_S = 20.0  # one DevTools exchange (start, load, a screenshot)
+SETTLE_S = 5.0  # how long a page's scripts get to finish drawing (charts, dynamic cards)
+
+
+class BrowserMissing(Exception):
+    """No browser to render with; the message says how to install one."""
+
+
+class BrowserFailed(Exception):
+    """The browser did not start, answer, or render in time; the message says what happened."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    images: list[bytes]  # PNGs, top to bottom: a tall page comes as tiles a reader can read
+    width: int  # px of the page captured (before scaling)
+    height: int  # px of the page captured, all tiles together
+    page_height: int  # px of the whole page at this width
+    scale: float  # < 1 when the pictures were scaled down to stay under MAX_PNG_BYTES together
+    cut: bool  # the pictures end before the page does
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(png) for png in self.images)
+
+
+def find_browser(explicit: str | None = None, env: dict[str, str] | None = None) -> str:
+    """The browser to use, or BrowserMissing with the way to install one here."""
+    env = os.environ if env is None else env
+    wanted = explicit or env.get("FLOWMCP_BROWSER")
+    if wanted:
+        path = shutil.which(wanted, path=env.get("PATH")) or (wanted if Path(wanted).is_file() else None)
+        if path is None or not os.access(path, os.X_OK):
+            raise BrowserMissing(f"the browser {wanted!r} (from {'--browser' if explicit else '$FLOWMCP_BROWSER'}) "
+                                 "is not an executable file; pass the path of Chromium or Chrome")
+        return path
+    for name in NAMES:
+        found = shutil.which(name, path=env.get("PATH"))
+        if found:
+            return found
+    for app in MAC_APPS:
+        if os.access(app, os.X_OK):
+            return app
+    raise BrowserMissing(f"no Chromium or Chrome found (looked for {', '.join(NAMES)} on PATH). {install_hint()}, "
+                         "or start flowmcp with --browser PATH")
+
+
+def install_hint() -> str:
+    if sys.platform == "darwin":
+        return "Install one with `brew install --cask chromium` (or Google Chrome)"
+    if sys.platform.startswith("linux"):
+        family = _linux_family()
+        if family & {"debian", "ubuntu"}:
+            return "Install one with `sudo apt-get install chromium`"
+        if family & {"fedora", "rhel", "centos"}:
+            return "Install one with `sudo dnf install chromium`"
+        if "arch" in family:
+            return "Install one with `sudo pacman -S chromium`"
+        return "Install Chromium with your distribution's package manager"
+    return "Install Chromium or Google Chrome"
+
+
+def _linux_family() -> set[str]:
+    """The distribution and what it derives from (/etc/os-release ID and ID_LIKE)."""
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return set()
+    names: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key in ("ID", "ID_LIKE"):
+            names.update(value.strip().strip('"').split())
+    return names
+
+
+_TRAMPOLINE = ("import os, sys; os.dup2(int(sys.argv[1]), 3, inheritable=True); "
+               "os.dup2(int(sys.argv[2]), 4, inheritable=True); os.execv(sys.argv[3], sys.argv[3:])")
+
+
+def _flags(profile: str) -> list[str]:
+    flags = [
+        "--headless", "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
+        "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+        "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "about:blank",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        flags.insert(0, "--no-sandbox")  # Chromium refuses to start as root with its sandbox on
+    return flags
+
+
+async def render(browser: str, html: Path, *, width: int, full_page: bool, timeout: float = 60.0) -> Shot:
+    """`html` (a file) rendered at `width` px: its first screen, or the whole page (up to
+    MAX_PAGE_HEIGHT) in tiles, as PNGs of at most MAX_PNG_BYTES together."""
+    if not html.is_absolute():
+        raise ValueError(f"render() takes an absolute path, not {html}")
+    profile = tempfile.mkdtemp(prefix="flowmcp-browser-")
+    log = Path(profile) / "browser.log"
+    commands_r, commands_w = os.pipe()  # we write; the browser reads on fd 3
+    answers_r, answers_w = os.pipe()  # the browser writes on fd 4; we read
+    process = None
+    try:
+        with open(log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once)
+            # A small trampoline puts the pipes on the fds Chromium expects (3 and 4), then becomes
+            # the browser (a shell's redirections take one-digit fds only).
+            process = await anyio.open_process(
+                [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, str(commands_r), str(answers_w), browser,
+                 *_flags(profile)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(commands_r, answers_w),
+                start_new_session=True)
+        os.close(commands_r)
+        os.close(answers_w)
+        commands_r = answers_w = -1
+        pipe = _Pipe(commands_w, answers_r, log)
+        with anyio.fail_after(timeout):
+            return await _capture(pipe, html, width, full_page)
+    except TimeoutError:
+        raise BrowserFailed(f"the browser did not finish within {timeout:g} s and was stopped{_tail(log)}") from None
+    except OSError as ex:
+        raise BrowserFailed(f"the browser {browser} could not be started: {ex}") from None
+    finally:
+        for fd in (commands_r, answers_w, commands_w, answers_r):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if process is not None:
+            await _stop(process)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool) -> Shot:
+    target = await pipe.send("Target.createTarget", {"url": "about:blank"})
+    attached = await pipe.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
+    session = attached["sessionId"]
+    await pipe.send("Page.enable", session=session)
+    await _viewport(pipe, session, width, VIEWPORT_HEIGHT)
+    await pipe.send("Page.navigate", {"url": html.as_uri()}, session=session)  # absolute: render() resolved it
+    await pipe.event("Page.loadEventFired", session)
+    page_height = await _settled_height(pipe, session, width)
+    # The first screen; a page not much taller than that comes whole rather than cut just short of its end.
+    first_screen = page_height if page_height <= VIEWPORT_HEIGHT * 1.25 else VIEWPORT_HEIGHT
+    height = min(page_height, MAX_PAGE_HEIGHT) if full_page else first_screen
+    cut = page_height > height
+    await _viewport(pipe, session, width, height)
+    tiles = [(top, min(TILE_HEIGHT, height - top)) for top in range(0, height, TILE_HEIGHT)]
+    scale = 1.0
+    images = [await _screenshot(pipe, session, width, top, tall, scale) for top, tall in tiles]
+    while sum(map(len, images)) > MAX_PNG_BYTES and scale > MIN_SCALE:
+        scale = max(MIN_SCALE, scale * math.sqrt(MAX_PNG_BYTES / sum(map(len, images))) * 0.95)
+        images = [await _screenshot(pipe, session, width, top, tall, scale) for top, tall in tiles]
+    while sum(map(len, images)) > MAX_PNG_BYTES and len(images) > 1:  # at the smallest readable scale: less page
+        images.pop()
+        tiles.pop()
+        cut = True
+    while sum(map(len, images)) > MAX_PNG_BYTES and tiles[0][1] > 200:
+        tiles = [(0, int(tiles[0][1] * MAX_PNG_BYTES / len(images[0]) * 0.9))]
+        images = [await _screenshot(pipe, session, width, 0, tiles[0][1], scale)]
+        cut = True
+    await pipe.send("Browser.close")
+    return Shot(images, width, sum(tall for _, tall in tiles), page_height, round(scale, 2), cut)
+
+
+async def _viewport(pipe: _Pipe, session: str, width: int, height: int) -> None:
+    await pipe.send("Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": max(1, height), "deviceScaleFactor": 1, "mobile": False},
+                    session=session)
+
+
+async def _settled_height(pipe: _Pipe, session: str, width: int) -> int:
+    """The page's height once its scripts are done drawing: the same height, text and loaded
+    images twice in a row (a card renders from its embedded data after load; charts after that)."""
+    probe = ("JSON.stringify([document.readyState, document.documentElement.scrollHeight, "
+             "document.body ? document.body.innerText.length : 0, "
+             "Array.from(document.images).every(i => i.complete)])")
+    previous, same = None, 0
+    with anyio.move_on_after(SETTLE_S):
+        while same < 2:
+            answer = await pipe.send("Runtime.evaluate", {"expression": probe, "returnByValue": True},
+                                     session=session)
+            reading = answer.get("result", {}).get("value")
+            ready = bool(reading) and json.loads(reading)[0] == "complete" and json.loads(reading)[3]
+            same = same + 1 if reading == previous and ready else 0
+            previous = reading
+            await anyio.sleep(0.15)
+    if not previous:
+        return VIEWPORT_HEIGHT
+    # A page styled to fill the window (min-height: 100vh) is as tall as any window: its content's
+    # own height shows in a short one, so the picture has no blank tail.
+    await _viewport(pipe, session, width, MIN_PAGE_HEIGHT)
+    answer = await pipe.send("Runtime.evaluate", {"expression": "document.documentElement.scrollHeight",
+                                                  "returnByValue": True}, session=session)
+    return max(MIN_PAGE_HEIGHT, int(answer.get("result", {}).get("value") or json.loads(previous)[1]))
+
+
+async def _screenshot(pipe: _Pipe, session: str, width: int, top: int, height: int, scale: float) -> bytes:
+    shot = await pipe.send("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": top, "width": width, "height": height, "scale": scale}}, session=session)
+    png = base64.b64decode(shot["data"])
+    png_size(png)  # a PNG, or BrowserFailed
+    return png
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's header."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise BrowserFailed("the browser's screenshot is not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+class _Pipe:
+    """DevTools protocol messages over the browser's pipe: commands answered by id, events kept
+    until asked for. Each exchange has STEP_TIMEOUT_S."""
+
+    def __init__(self, write_fd: int, read_fd: int, log: Path):
+        self.write_fd, self.read_fd, self.log = write_fd, read_fd, log
+        self._id = 0
+        self._buffer = b""
+        self._events: list[dict[str, Any]] = []
+
+    async def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None) -> dict:
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        data = json.dumps(message).encode() + b"\0"
+        with self._deadline(method):
+            await anyio.to_thread.run_sync(os.write, self.write_fd, data, abandon_on_cancel=True)
+            while True:
+                reply = await self._next()
+                if reply.get("id") == self._id:
+                    if "error" in reply:
+                        raise BrowserFailed(f"{method}: {reply['error'].get('message')}")
+                    return reply.get("result", {})
+                if "method" in reply:
+                    self._events.append(reply)
+
+    async def event(self, method: str, session: str) -> dict:
+        with self._deadline(method):
+            while True:
+                for i, event in enumerate(self._events):
+                    if event["method"] == method and event.get("sessionId") == session:
+                        return self._events.pop(i).get("params", {})
+                reply = await self._next()
+                if "method" in reply:
+                    self._events.append(reply)
+
+    @contextlib.contextmanager
+    def _deadline(self, method: str):
+        try:
+            with anyio.fail_after(STEP_TIMEOUT_S):
+                yield
+        except TimeoutError:
+            raise BrowserFailed(f"the browser did not answer {method} within {STEP_TIMEOUT_S:g} s and was "
+                                f"stopped{_tail(self.log)}") from None
+
+    async def _next(self) -> dict:
+        while b"\0" not in self._buffer:
+            chunk = await anyio.to_thread.run_sync(os.read, self.read_fd, 1 << 20, abandon_on_cancel=True)
+            if not chunk:
+                raise BrowserFailed(f"the browser closed its DevTools pipe{_tail(self.log)}")
+            self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(message)
+
+
+async def _stop(process) -> None:
+    """Kill the browser's whole process group (renderers, GPU and zygote processes too)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, 9)
+    with anyio.move_on_after(5), anyio.CancelScope(shield=True):
+        await process.wait()
+
+
+def _tail(log: Path, chars: int = 300) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines()
+                 if line.strip() and "dbus" not in line.lower()]
+    except OSError:
+        return ""
+    text = "\n".join(lines)[-chars:]
+    return f" (its last output: {text})" if text else ""

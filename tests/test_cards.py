@@ -1,0 +1,216 @@
+"""Cards and plots the agent can see: real cards rendered by a real headless Chromium (the
+default card, a blank card with Markdown + Table + a matplotlib Image, a card with
+refresh_interval), plots as artifacts (as_image), and every way a render can go wrong."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from PIL import Image, ImageStat
+
+from flowmcp import browser
+from flowmcp.app import App
+from flowmcp.server import build_server
+
+from .conftest import call, make_project
+
+pytestmark = pytest.mark.anyio
+
+try:
+    BROWSER = browser.find_browser()
+except browser.BrowserMissing:
+    BROWSER = None
+    if os.environ.get("FLOWMCP_REQUIRE_BROWSER"):  # CI installs Debian's chromium: a missing one is a failure there
+        raise
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium or Chrome on this machine")
+
+
+@pytest.fixture(scope="module")
+def picture_run(tmp_path_factory):
+    """One recorded run of the picture flow, shared by the module's tests (it takes seconds)."""
+    import anyio
+
+    os.environ.setdefault("USER", "tester")
+    root = make_project(tmp_path_factory.mktemp("cards") / "p", "picture_flow.py", "params_flow.py")
+
+    async def record():
+        async with Client(build_server(App.create(root))) as c:
+            text, run, is_error = await call(c, "run", flow="picture_flow.py")
+            assert not is_error and run["status"] == "succeeded", text
+            params_text, params_run, _ = await call(c, "run", flow="params_flow.py")
+            assert params_run["status"] == "succeeded", params_text
+            return text, run["pathspec"], params_run["pathspec"]
+
+    text, pathspec, params = anyio.run(record)
+    return root, text, pathspec, params
+
+
+def _pictures(result) -> list[Image.Image]:
+    return [Image.open(io.BytesIO(base64.b64decode(c.data))) for c in result.content if c.type == "image"]
+
+
+def _not_blank(picture: Image.Image) -> bool:
+    return max(ImageStat.Stat(picture.convert("L")).stddev) > 10
+
+
+async def _view(c, **arguments):
+    result = await c.call_tool("view_card", arguments)
+    return result, result.content[0].text, result.structured_content or {}
+
+
+@needs_browser
+@pytest.mark.parametrize("era", ["auto", "legacy"])
+async def test_each_kind_of_card_renders_as_a_readable_picture(picture_run, era):
+    root, run_text, pathspec, _ = picture_run
+    for step in ("plot", "report", "live"):
+        assert f'view_card(pathspec="{pathspec}/{step}")' in run_text, run_text
+    async with Client(build_server(App.create(root)), mode=era) as c:
+        result, text, data = await _view(c, pathspec=f"{pathspec}/plot", full_page=True)  # the default card
+        pictures = _pictures(result)
+        assert not result.is_error and len(pictures) == data["images"] >= 2, text
+        assert all(p.width == 1000 and p.height <= browser.TILE_HEIGHT and _not_blank(p) for p in pictures), text
+        assert sum(p.height for p in pictures) == data["height"] == data["page_height"] and not data["cut"]
+        assert text.startswith(f"default card [0] of {pathspec}/plot/") and f"{len(pictures)} PNGs" in text
+        assert data["image_bytes"] <= browser.MAX_PNG_BYTES
+
+        result, text, data = await _view(c, pathspec=f"{pathspec}/report", id="report", width=800)
+        (picture,) = _pictures(result)
+        assert picture.width == 800 and _not_blank(picture), text
+        assert "blank card [0] id=report" in text and "table: 8 rows × 2 columns" in text, text
+        # the matplotlib chart is drawn: a good share of the bars' blue (tab:blue is #1f77b4)
+        blue = sum(1 for r, g, b in picture.convert("RGB").getdata() if abs(r - 31) < 20 and abs(g - 119) < 20
+                   and abs(b - 180) < 20)
+        assert blue > 2000, blue
+
+        result, text, data = await _view(c, pathspec=f"{pathspec}/live", type="blank")  # refresh_interval=1
+        (picture,) = _pictures(result)
+        assert "progressBar" in text and _not_blank(picture), text
+        green = sum(1 for r, g, b in picture.convert("RGB").getdata() if g > 100 and r < 60 and b < 60)
+        assert green > 1000, green  # the progress bar, drawn by the card's script after load, at 3/3
+
+
+@needs_browser
+async def test_the_picture_changes_when_the_step_changes(picture_run):
+    root, _, pathspec, _ = picture_run
+    async with Client(build_server(App.create(root))) as c:
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report")
+        before = base64.b64decode(result.content[1].data)
+        text, spun, is_error = await call(c, "spin", flow="picture_flow.py", step="report", run=pathspec,
+                                          artifacts={"values": [9, 9, 9]})
+        assert not is_error, text
+        assert f'view_card(pathspec="{spun["pathspec"]}", index=0)' in text, text
+        result, text, _ = await _view(c, pathspec=spun["pathspec"], index=0)
+        after = base64.b64decode(result.content[1].data)
+        assert not result.is_error and "table: 3 rows × 2 columns" in text, text
+        assert after != before and Image.open(io.BytesIO(after)).height < Image.open(io.BytesIO(before)).height
+
+
+@pytest.mark.parametrize("name, source, size", [
+    ("figure", "matplotlib Figure", (400, 300)), ("axes", "matplotlib Figure (of the Axes)", (400, 300)),
+    ("gradient", "numpy image array", (96, 64)), ("rgb", "numpy image array", (50, 40)),
+    ("png", "PNG bytes", (400, 300)), ("pil", "PIL image", (80, 40)),
+])
+async def test_plots_and_images_as_artifacts_answer_with_the_picture(picture_run, name, source, size):
+    root, _, pathspec, _ = picture_run
+    async with Client(build_server(App.create(root))) as c:
+        text, data, is_error = await call(c, "inspect_artifact", pathspec=f"{pathspec}/plot", name=name)
+        assert not is_error and data["picture"] and "inspect_artifact(..., as_image=true) shows it" in text, text
+        result = await c.call_tool("inspect_artifact", {"pathspec": f"{pathspec}/plot", "name": name, "as_image": True})
+    (picture,) = _pictures(result)
+    assert not result.is_error and picture.size == size, result.content[0].text
+    assert f"Picture ({source}): image/png, {size[0]}×{size[1]} px" in result.content[0].text
+    assert result.structured_content["image"] == {"mime": "image/png", "width": size[0], "height": size[1],
+                                                  "source": source}
+    if name in ("figure", "gradient", "rgb"):
+        assert _not_blank(picture)
+
+
+async def test_as_image_of_what_is_no_picture_says_what_it_takes(picture_run):
+    root, _, pathspec, _ = picture_run
+    async with Client(build_server(App.create(root))) as c:
+        text, _, is_error = await call(c, "inspect_artifact", pathspec=f"{pathspec}/start", name="values",
+                                       as_image=True)
+    assert is_error and "values is list of 8 (int)" in text and "as_image shows a matplotlib Figure" in text, text
+
+
+@needs_browser
+async def test_no_card_and_a_card_that_is_not_there_are_said(picture_run):
+    root, _, pathspec, params = picture_run
+    async with Client(build_server(App.create(root))) as c:
+        result, text, _ = await _view(c, pathspec=f"{params}/start")
+        assert result.is_error and "rendered no cards: add @card to the step" in text, text
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report", index=3)
+        assert result.is_error and "has no card with index=3; its cards: [0] blank id=report." in text, text
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report", type="default")
+        assert result.is_error and "has no card with type='default'" in text, text
+
+
+async def test_without_a_browser_view_card_says_how_to_install_one(picture_run, monkeypatch, tmp_path):
+    root, _, pathspec, _ = picture_run
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium, chrome or edge here
+    monkeypatch.delenv("FLOWMCP_BROWSER", raising=False)
+    monkeypatch.setattr(browser, "MAC_APPS", ())
+    async with Client(build_server(App.create(root))) as c:
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report")
+        assert result.is_error and "view_card needs a browser: no Chromium or Chrome found" in text, text
+        assert "Install one with" in text and "--browser PATH" in text and "list_cards describes" in text, text
+        text, cards, is_error = await call(c, "list_cards", pathspec=f"{pathspec}/report")
+        assert not is_error and cards["cards"], text  # everything else works as before
+    async with Client(build_server(App.create(root, browser="/no/such/chromium"))) as c:
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report")
+        assert result.is_error and "'/no/such/chromium' (from --browser) is not an executable file" in text, text
+
+
+def _fake_browser(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "fake-chromium"
+    script.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
+                      f"open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+async def test_a_browser_that_hangs_is_stopped_at_its_deadline_and_not_left_behind(picture_run, tmp_path,
+                                                                                    monkeypatch):
+    root, _, pathspec, _ = picture_run
+    hangs = _fake_browser(tmp_path, "time.sleep(3600)")  # never reads fd 3, never answers on fd 4
+    monkeypatch.setattr(browser, "STEP_TIMEOUT_S", 2.0)
+    async with Client(build_server(App.create(root, browser=str(hangs)))) as c:
+        started = time.monotonic()
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report")
+        assert time.monotonic() - started < 15
+        assert result.is_error and "did not answer Target.createTarget within 2 s and was stopped" in text, text
+        text, _, is_error = await call(c, "list_runs", flow="picture_flow.py")  # the server goes on
+        assert not is_error, text
+    _gone(int((tmp_path / "pid").read_text()))
+
+
+def _gone(pid: int) -> None:
+    assert not os.path.exists(f"/proc/{pid}"), f"the browser (pid {pid}) was left running"
+
+
+async def test_a_browser_that_dies_at_start_is_said_with_its_output(picture_run, tmp_path):
+    root, _, pathspec, _ = picture_run
+    dies = _fake_browser(tmp_path, "print('cannot open display', file=sys.stderr); sys.exit(1)")
+    async with Client(build_server(App.create(root, browser=str(dies)))) as c:
+        result, text, _ = await _view(c, pathspec=f"{pathspec}/report")
+    assert result.is_error and "the browser closed its DevTools pipe" in text and "cannot open display" in text, text
+
+
+def test_the_browser_is_found_where_users_have_it(tmp_path, monkeypatch):
+    for name in ("google-chrome", "chromium"):
+        fake = tmp_path / name
+        fake.write_text("#!/bin/sh\n")
+        fake.chmod(0o755)
+    assert browser.find_browser(env={"PATH": str(tmp_path)}) == str(tmp_path / "chromium")  # first of NAMES
+    assert browser.find_browser(str(tmp_path / "google-chrome"), env={"PATH": ""}) == str(tmp_path / "google-chrome")
+    with pytest.raises(browser.BrowserMissing, match="FLOWMCP_BROWSER"):
+        browser.find_browser(env={"PATH": "", "FLOWMCP_BROWSER": str(tmp_path / "nope")})
+    if Path("/etc/debian_version").exists():
+        assert "apt-get install chromium" in browser.install_hint()
