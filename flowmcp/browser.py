@@ -56,6 +56,7 @@ class Shot:
     page_height: int  # px of the whole page at this width
     scale: float  # < 1 when the pictures were scaled down to stay under MAX_PNG_BYTES together
     cut: bool  # the pictures end before the page does
+    value: Any = None  # what `value_of` evaluated to in the page, once it was drawn
 
     @property
     def bytes(self) -> int:
@@ -128,9 +129,11 @@ def _flags(profile: str) -> list[str]:
     return flags
 
 
-async def render(browser: str, html: Path, *, width: int, full_page: bool, timeout: float = 60.0) -> Shot:
+async def render(browser: str, html: Path, *, width: int, full_page: bool, timeout: float = 60.0,
+                 wait_for: str | None = None, value_of: str | None = None) -> Shot:
     """`html` (a file) rendered at `width` px: its first screen, or the whole page (up to
-    MAX_PAGE_HEIGHT) in tiles, as PNGs of at most MAX_PNG_BYTES together."""
+    MAX_PAGE_HEIGHT) in tiles, as PNGs of at most MAX_PNG_BYTES together. `wait_for` (a script
+    expression) must be true before the page counts as drawn; `value_of` is evaluated after."""
     if not html.is_absolute():
         raise ValueError(f"render() takes an absolute path, not {html}")
     profile = tempfile.mkdtemp(prefix="flowmcp-browser-")
@@ -152,7 +155,7 @@ async def render(browser: str, html: Path, *, width: int, full_page: bool, timeo
         commands_r = answers_w = -1
         pipe = _Pipe(commands_w, answers_r, log)
         with anyio.fail_after(timeout):
-            return await _capture(pipe, html, width, full_page)
+            return await _capture(pipe, html, width, full_page, wait_for, value_of)
     except TimeoutError:
         raise BrowserFailed(f"the browser did not finish within {timeout:g} s and was stopped{_tail(log)}") from None
     except OSError as ex:
@@ -167,7 +170,8 @@ async def render(browser: str, html: Path, *, width: int, full_page: bool, timeo
         shutil.rmtree(profile, ignore_errors=True)
 
 
-async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool) -> Shot:
+async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool, wait_for: str | None,
+                   value_of: str | None) -> Shot:
     target = await pipe.send("Target.createTarget", {"url": "about:blank"})
     attached = await pipe.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
     session = attached["sessionId"]
@@ -175,6 +179,11 @@ async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool) -> Shot
     await _viewport(pipe, session, width, VIEWPORT_HEIGHT)
     await pipe.send("Page.navigate", {"url": html.as_uri()}, session=session)  # absolute: render() resolved it
     await pipe.event("Page.loadEventFired", session)
+    if wait_for:
+        with anyio.move_on_after(STEP_TIMEOUT_S):
+            while not await _evaluate(pipe, session, f"Boolean({wait_for})"):  # noqa: ASYNC110 (polling the page)
+                await anyio.sleep(0.1)
+    value = await _evaluate(pipe, session, value_of) if value_of else None
     page_height = await _settled_height(pipe, session, width)
     # The first screen; a page not much taller than that comes whole rather than cut just short of its end.
     first_screen = page_height if page_height <= VIEWPORT_HEIGHT * 1.25 else VIEWPORT_HEIGHT
@@ -196,7 +205,12 @@ async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool) -> Shot
         images = [await _screenshot(pipe, session, width, 0, tiles[0][1], scale)]
         cut = True
     await pipe.send("Browser.close")
-    return Shot(images, width, sum(tall for _, tall in tiles), page_height, round(scale, 2), cut)
+    return Shot(images, width, sum(tall for _, tall in tiles), page_height, round(scale, 2), cut, value)
+
+
+async def _evaluate(pipe: _Pipe, session: str, expression: str) -> Any:
+    answer = await pipe.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
+    return answer.get("result", {}).get("value")
 
 
 async def _viewport(pipe: _Pipe, session: str, width: int, height: int) -> None:
@@ -220,7 +234,7 @@ async def _settled_height(pipe: _Pipe, session: str, width: int) -> int:
             ready = bool(reading) and json.loads(reading)[0] == "complete" and json.loads(reading)[3]
             same = same + 1 if reading == previous and ready else 0
             previous = reading
-            await anyio.sleep(0.15)
+            await anyio.sleep(0.08)
     if not previous:
         return VIEWPORT_HEIGHT
     # A page styled to fill the window (min-height: 100vh) is as tall as any window: its content's

@@ -20,7 +20,7 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, completion, resources, tools, workflow
+from . import __version__, apps, completion, resources, tools, workflow
 from .app import App
 
 INSTRUCTIONS = """\
@@ -92,10 +92,13 @@ def build_server(app: App) -> MCPServer:
         lifespan=lifespan,
         # Tool failures are answers to the agent, not server trouble: keep stderr for real problems.
         log_level="WARNING",
+        extensions=[apps.extension()],
+        middleware=[apps.offered_to_app_hosts],
     )
     for fn, (title, hints) in TOOLS.items():
         server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,
-                        description=inspect.cleandoc(fn.__doc__ or ""))
+                        description=inspect.cleandoc(fn.__doc__ or ""),
+                        meta=apps.UI_META if fn.__name__ in apps.APP_TOOLS else None)
     for fn, title in workflow.PROMPTS.items():
         server.prompt(title=title)(fn)
     resources.register(server, app)

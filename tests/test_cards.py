@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.extension import ClientExtension
 from PIL import Image, ImageStat
 
 from flowmcp import browser
@@ -214,3 +215,87 @@ def test_the_browser_is_found_where_users_have_it(tmp_path, monkeypatch):
         browser.find_browser(env={"PATH": "", "FLOWMCP_BROWSER": str(tmp_path / "nope")})
     if Path("/etc/debian_version").exists():
         assert "apt-get install chromium" in browser.install_hint()
+
+
+class AppsHost(ClientExtension):
+    """A client that renders MCP Apps, as it declares itself (the ext-apps spec, 2026-01-26)."""
+
+    identifier = "io.modelcontextprotocol/ui"
+
+    def settings(self):
+        return {"mimeTypes": ["text/html;profile=mcp-app"]}
+
+
+@pytest.mark.parametrize("era", ["auto", "legacy"])
+async def test_the_card_viewer_app_is_offered_only_to_hosts_that_render_apps(picture_run, era):
+    root = picture_run[0]
+    async with Client(build_server(App.create(root)), mode=era, extensions=[AppsHost()]) as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        assert tools["view_card"].meta == {"ui": {"resourceUri": "ui://flowmcp/card-viewer.html"}}
+        assert all(not (t.meta or {}).get("ui") for name, t in tools.items() if name != "view_card")
+        (content,) = (await c.read_resource("ui://flowmcp/card-viewer.html")).contents
+        assert content.mime_type == "text/html;profile=mcp-app" and "ui/initialize" in content.text
+        assert content.meta == {"ui": {"csp": {}, "prefersBorder": True}}  # nothing from the network
+        listed = {r.uri: r for r in (await c.list_resources()).resources}
+        assert listed["ui://flowmcp/card-viewer.html"].mime_type == "text/html;profile=mcp-app"
+    async with Client(build_server(App.create(root)), mode=era) as c:  # a client without the extension
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        assert not (tools["view_card"].meta or {}).get("ui")
+
+
+HOST_PAGE = """<!doctype html><html><body style="margin:0">
+<iframe id="app" style="width:1000px;height:200px;border:0"></iframe>
+<script>
+const VIEWER = %(viewer)s, CARD = %(card)s, URI = %(uri)s;
+const state = {log: [], reads: [], height: 0};
+const frame = document.getElementById("app");
+window.addEventListener("message", (event) => {
+  if (event.source !== frame.contentWindow) return;
+  const m = event.data;
+  const tell = (message) => frame.contentWindow.postMessage(Object.assign({jsonrpc: "2.0"}, message), "*");
+  state.log.push(m.method || "answer");
+  if (m.method === "ui/initialize") tell({id: m.id, result: {protocolVersion: m.params.protocolVersion,
+      hostInfo: {name: "test host", version: "1"}, hostCapabilities: {serverResources: {}}, hostContext: {}}});
+  if (m.method === "ui/notifications/initialized") {
+    tell({method: "ui/notifications/tool-input", params: {arguments: {pathspec: URI}}});
+    tell({method: "ui/notifications/tool-result", params: {content: [{type: "text", text: "a card"}],
+          structuredContent: {uri: URI}}});
+  }
+  if (m.method === "resources/read") {
+    state.reads.push(m.params.uri);
+    tell({id: m.id, result: {contents: [{uri: m.params.uri, mimeType: "text/html", text: CARD}]}});
+  }
+  if (m.method === "ui/notifications/size-changed") {
+    state.height = m.params.height;
+    frame.style.height = m.params.height + "px";
+  }
+});
+frame.srcdoc = VIEWER;
+</script></body></html>"""
+
+
+@needs_browser
+async def test_the_card_viewer_shows_the_card_in_a_host(picture_run, tmp_path):
+    """The view's side of the exchange, in a real Chromium: a host page answers ui/initialize,
+    sends the tool's result, serves resources/read with the card MCP gives, and sizes the frame."""
+    import json
+
+    root, _, pathspec, _ = picture_run
+    async with Client(build_server(App.create(root)), extensions=[AppsHost()]) as c:
+        _, _, data = await _view(c, pathspec=f"{pathspec}/report")
+        card = (await c.read_resource(data["uri"])).contents[0].text
+        viewer = (await c.read_resource("ui://flowmcp/card-viewer.html")).contents[0].text
+    page = tmp_path / "host.html"
+    def literal(text: str) -> str:  # a JS string literal that cannot end the host's <script>
+        return json.dumps(text).replace("</", "<\\/")
+
+    page.write_text(HOST_PAGE % {"viewer": literal(viewer), "card": literal(card), "uri": literal(data["uri"])})
+    shot = await browser.render(BROWSER, page, width=1000, full_page=True, wait_for="state.height > 400",
+                                value_of="JSON.stringify(state)")
+    state = json.loads(shot.value)
+    assert state["reads"] == [data["uri"]], state
+    assert state["log"][:2] == ["ui/initialize", "ui/notifications/initialized"] and state["height"] > 400, state
+    picture = Image.open(io.BytesIO(shot.images[0]))
+    blue = sum(1 for r, g, b in picture.convert("RGB").getdata() if abs(r - 31) < 20 and abs(g - 119) < 20
+               and abs(b - 180) < 20)
+    assert blue > 2000, blue  # the card's chart, drawn inside the app's frame

@@ -46,6 +46,15 @@ async def test_each_prompt_renders_with_its_arguments_and_names_the_tools(client
     assert text.index("run(") < text.rindex("spin(") < text.rindex("run(")  # run, spin, then run to record
 
 
+async def test_build_card_walks_spin_view_adjust_with_the_real_tool_names(client):
+    text = (await client.get_prompt("build_card", {"flow": "f.py", "step": "report"})).messages[0].content.text
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert text.index('spin(flow="f.py", step="report")') < text.index("view_card(") < text.index("go back to 3")
+    for argument in ("pathspec", "index", "full_page", "width"):
+        assert argument in tools["view_card"].input_schema["properties"] and f"{argument}=" in text
+    assert "as_image=true" in text and "as_image" in tools["inspect_artifact"].input_schema["properties"]
+
+
 async def test_optional_prompt_arguments_have_defaults(client):
     text = (await client.get_prompt("debug_failure", {"flow": "f.py"})).messages[0].content.text
     assert "the latest failed one" in text

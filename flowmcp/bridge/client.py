@@ -141,8 +141,11 @@ class Bridge:
             raise_for(p.LOGS, outcome.error)
         return outcome.data
 
-    async def cards(self, pathspec: str, *, spin: bool, index: int | None = None) -> p.CardsRecord:
-        return await self._read(p.CARDS, {"pathspec": pathspec, "spin": spin, "index": index})
+    async def cards(self, pathspec: str, *, spin: bool, index: int | None = None,
+                    listing: bool = False) -> p.CardsRecord:
+        """A task's cards described (no index), one card's HTML (index), or both (index, listing:
+        `html` is None when the task has no card of that index)."""
+        return await self._read(p.CARDS, {"pathspec": pathspec, "spin": spin, "index": index, "listing": listing})
 
     async def artifact_value(self, pathspec: str, name: str, *, spin: bool) -> p.ValueRecord:
         return await self._read(p.ARTIFACT_VALUE, {"pathspec": pathspec, "name": name, "spin": spin})

@@ -353,7 +353,7 @@ class CardRecord(TypedDict, total=False):
 
 
 class CardsRecord(TypedDict, total=False):
-    """CARDS: a task's cards described, or one card's HTML (with `index`)."""
+    """CARDS: a task's cards described, one card's HTML (with `index`), or both (`listing` too)."""
 
     pathspec: str
     cards: list[CardRecord]

@@ -17,8 +17,6 @@ from ..config import environ
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
 from ._common import agent_errors, answer, app_of, task_pathspec
 
-CARD_VIEWER = "ui://flowmcp/card-viewer.html"  # the MCP App that shows the card to the person (apps.py)
-
 
 async def view_card(
     pathspec: Annotated[str, Field(description="Flow/run/step[/task] of a run or spin (the spin's pathspec)")],
@@ -41,15 +39,19 @@ async def view_card(
     with agent_errors("view_card"):
         app = app_of(ctx)
         task, is_spin = task_pathspec(app, pathspec)
-        listed = await app.bridge.cards(task, spin=is_spin)
-        task = listed["pathspec"]
-        card = _chosen(task, listed["cards"], index, type, id)
         try:
             found = browser.find_browser(app.config.browser, environ())
         except browser.BrowserMissing as ex:
             raise FlowmcpError(f"view_card needs a browser: {ex}. Everything else works without one; list_cards "
                                "describes the card in words.") from None
-        html = (await app.bridge.cards(task, spin=is_spin, index=card["index"]))["html"]
+        # One job reads the listing and the card it guesses (index, else the first); another only
+        # when type or id picks a different one.
+        listed = await app.bridge.cards(task, spin=is_spin, index=index or 0, listing=True)
+        task = listed["pathspec"]
+        card = _chosen(task, listed["cards"], index, type, id)
+        html = listed.get("html") if card["index"] == (index or 0) else None
+        if html is None:
+            html = (await app.bridge.cards(task, spin=is_spin, index=card["index"]))["html"]
         folder = Path(tempfile.mkdtemp(prefix="card-", dir=_scratch(app)))
         page = folder / "card.html"
         try:

@@ -77,14 +77,20 @@ def op_cards(req):
     task = runs.open_task(req["pathspec"], bool(req.get("spin")))
     cards = _card_files(task, bool(req.get("spin")))
     index = req.get("index")
-    if index is not None:
+    if index is not None and not req.get("listing"):
         if not 0 <= index < len(cards):
             raise JobError(NO_CARD, "%s has %d card(s); index %d does not exist."
                            % (task.pathspec, len(cards), index))
         return {"pathspec": task.pathspec, "html": cards[index][3]()}
-    out = []
+    out, html = [], None
     for i, (kind, card_id, digest, read) in enumerate(cards):
+        text = read()
         out.append({"index": i, "type": kind, "id": card_id, "hash": digest,
-                    "summary": card_summaries.describe(read())})
-    return {"pathspec": task.pathspec, "cards": out}
+                    "summary": card_summaries.describe(text)})
+        if i == index:
+            html = text
+    record = {"pathspec": task.pathspec, "cards": out}
+    if index is not None:  # the listing, and the chosen card's HTML: view_card in one job
+        record["html"] = html
+    return record
 
