@@ -37,3 +37,45 @@ def test_a_dying_server_takes_its_running_flow_with_it(tmp_path, how, warm):
     while processes_under(root):
         assert time.monotonic() < deadline, f"left running after {how.name}: {processes_under(root)}"
         time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stop", ["timeout", "cancel"])
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "new-interpreter"])
+async def test_a_steps_escaped_children_go_with_a_timeout_or_a_cancel(tmp_path, stop, warm):
+    """A step's children in a session of their own (setsid, a double-forked daemon) are outside the
+    job's process group; timeout_s and cancel_run stop them too (the job is their subreaper)."""
+    import anyio
+    from mcp import Client
+
+    from flowmcp.app import App
+    from flowmcp.server import build_server
+
+    from .conftest import call
+
+    root = make_project(tmp_path / "p", "escaping_flow.py")
+    pids_file = root / "escaped.pids"
+    async with Client(build_server(App.create(root, warm=warm))) as c:
+        if stop == "timeout":
+            text, result, _ = await call(c, "run", flow="escaping_flow.py", timeout_s=10)
+        else:
+            text, started, _ = await call(c, "run", flow="escaping_flow.py", wait=False)
+            with anyio.fail_after(60):
+                while not pids_file.exists():  # noqa: ASYNC110 (a file the step writes)
+                    await anyio.sleep(0.2)
+            text, result, _ = await call(c, "cancel_run", pathspec=started["pathspec"])
+        assert result["status"] == ("timed_out" if stop == "timeout" else "cancelled"), text
+    pids = [int(p) for p in pids_file.read_text().split()]
+    assert len(pids) >= 2, pids
+    with anyio.fail_after(10):
+        while alive := [pid for pid in pids if _alive(pid)]:  # noqa: ASYNC110 (processes ending)
+            await anyio.sleep(0.2)
+    assert not alive

@@ -60,6 +60,7 @@ def main(argv):
     """A job in a new interpreter, the server's child (a warm worker's jobs: see
     `worker/server.py` `stop_jobs`)."""
     die_with_parent()
+    become_subreaper()
     handle(argv)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -108,6 +109,21 @@ def die_with_parent():
         return
     if os.getppid() == 1:  # the parent died before we asked: too late for the signal
         _stop_the_group(PARENT_GONE, None)
+
+
+def become_subreaper():
+    """Processes a step starts outside the job's group (a child in a session of its own, a
+    double-forked daemon) are re-parented to the job when their parent exits, not to init: they
+    stay the job's descendants, and a timeout or a cancel finds them (`processes.kill_tree`).
+    Linux only (prctl PR_SET_CHILD_SUBREAPER)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 def _stop_the_group(_signum, _frame):

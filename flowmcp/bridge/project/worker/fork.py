@@ -105,6 +105,7 @@ def job_child(job, env_changes, env_removed):
     code = 1
     try:
         os.setsid()
+        dispatch.become_subreaper()
         _fresh_process_state()
         out = os.open(job["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
