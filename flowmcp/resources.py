@@ -10,7 +10,8 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from .app import App
 from .errors import BadArgumentError, FlowmcpError, NotFoundError, OutsideRootError
-from .tools._common import redact, task_pathspec
+from .redaction import redact, redact_card
+from .tools._common import task_pathspec
 
 
 def register(server: MCPServer, app: App) -> None:
@@ -18,7 +19,7 @@ def register(server: MCPServer, app: App) -> None:
                      title="A Metaflow card's HTML")
     async def card(flow: str, run_id: str, step: str, task_id: str, index: str) -> str:
         async with _reading(app, f"{flow}/{run_id}/{step}/{task_id}") as (pathspec, spin):
-            return (await app.bridge.cards(pathspec, spin=spin, index=_index(index)))["html"]
+            return redact_card((await app.bridge.cards(pathspec, spin=spin, index=_index(index)))["html"])
 
     @server.resource("flowmcp://logs/{flow}/{run_id}/{step}/{task_id}/{stream}", mime_type="text/plain",
                      title="A task's whole log, cleaned")

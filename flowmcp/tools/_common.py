@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,15 +14,13 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel
 
 from ..app import App
-from ..config import environ
 from ..errors import FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
 from ..pathspec import Pathspec
+from ..redaction import redact, redact_data
 from ..summarize.text import cut_middle
 
 log = logging.getLogger("flowmcp")
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PASSWD|KEY|CREDENTIAL|AUTH|SESSION|COOKIE|PRIVATE", re.IGNORECASE)
-MIN_SECRET_CHARS = 8  # shorter values would replace ordinary words
 
 
 def app_of(ctx: Context) -> App:
@@ -82,7 +78,7 @@ def artifact_summaries(captured: dict | None) -> list[ArtifactSummary]:
 
 def answer(text: str, model: BaseModel, *, is_error: bool = False) -> CallToolResult:
     """A compact text for the agent plus the full typed data as structuredContent."""
-    structured = json.loads(redact(json.dumps(model.model_dump(mode="json"))))
+    structured = redact_data(model.model_dump(mode="json"))  # before serialising: no escape hides one
     return CallToolResult(
         content=[TextContent(type="text", text=redact(text))],
         structured_content=structured,
@@ -106,15 +102,6 @@ def linked(result: CallToolResult, ctx: Context, links: list[ResourceLink]) -> C
 
 def resource_link(uri: str, name: str, mime_type: str, description: str) -> ResourceLink:
     return ResourceLink(type="resource_link", uri=uri, name=name, mime_type=mime_type, description=description)
-
-
-def redact(text: str) -> str:
-    """Secret-looking environment values never reach an answer (a step may print or raise one):
-    each becomes `$NAME`."""
-    for name, value in environ().items():
-        if len(value) >= MIN_SECRET_CHARS and _SECRET_NAME.search(name) and value in text:
-            text = text.replace(value, f"${name}")
-    return text
 
 
 def task_pathspec(app: App, pathspec: str) -> tuple[str, bool]:

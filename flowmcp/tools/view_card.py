@@ -15,6 +15,7 @@ from pydantic import Field
 from .. import browser, models
 from ..config import environ
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
+from ..redaction import redact_card
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 
@@ -55,7 +56,7 @@ async def view_card(
         folder = Path(tempfile.mkdtemp(prefix="card-", dir=_scratch(app)))
         page = folder / "card.html"
         try:
-            await anyio.Path(page).write_text(html)
+            await anyio.Path(page).write_text(redact_card(html))  # a secret the step drew is not drawn
             shot = await browser.render(found, page, width=width, full_page=full_page)
         except browser.BrowserFailed as ex:
             raise FlowmcpError(f"view_card: {ex}") from None
