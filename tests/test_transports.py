@@ -91,3 +91,56 @@ def test_a_token_is_checked_on_every_request_and_dns_rebinding_stays_blocked(tmp
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _half_sent(port: int, count: int) -> list:
+    """`count` connections that each send the start of a request and never finish it."""
+    import socket
+
+    sockets = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        sockets.append(s)
+    return sockets
+
+
+def _closed_by_server(s) -> bool:
+    s.settimeout(0.2)
+    try:
+        return s.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:  # reset
+        return True
+
+
+def test_slow_clients_cannot_hold_the_server_or_flood_its_log(tmp_path):
+    """Half-sent requests (a byte now and then, before any token check) are closed at the request
+    deadline; beyond the connection cap, new ones are closed at once; a real client is served
+    meanwhile, and the log says so a handful of times, not once per connection."""
+    import time
+
+    env = dict(os.environ, FLOWMCP_HTTP_REQUEST_TIMEOUT_S="3", FLOWMCP_HTTP_MAX_CONNECTIONS="150")
+    proc, port = _start(make_project(tmp_path / "p", "params_flow.py"), env=env)
+    slow = []
+    try:
+        slow = _half_sent(port, 100)
+        for s in slow[:50]:
+            s.sendall(b"a")  # a byte now and then: uvicorn alone would keep waiting
+        started = time.monotonic()
+        assert _post(port, {}) == 200 and time.monotonic() - started < 2  # served meanwhile
+        over = _half_sent(port, 100)  # 200 open, 150 allowed
+        time.sleep(0.5)
+        assert sum(_closed_by_server(s) for s in over) >= 45  # refused at once
+        time.sleep(3.5)
+        assert all(_closed_by_server(s) for s in slow), "a half-sent request outlived its deadline"
+        assert _post(port, {}) == 200
+        slow += over
+    finally:
+        for s in slow:
+            s.close()
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
+    assert output.count("closed a connection that sent no whole request") <= 6, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
