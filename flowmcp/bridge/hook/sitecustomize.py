@@ -42,5 +42,25 @@ def _install():
     compat.after_import("metaflow.task", install)
 
 
+def _refuse_a_swapped_flow_file():
+    """A step process Metaflow starts runs the flow file by its path: when that path is under
+    the project root but has become a link to somewhere else since the job checked it, leave
+    before Python reads it (the job reads its own copy with no link followed: cli.py)."""
+    root = os.environ.get("FLOWMCP_ROOT")
+    script = sys.argv[0] if sys.argv else ""
+    if not root or not script.endswith(".py"):
+        return
+    path = os.path.abspath(script)
+    if not path.startswith(os.path.join(root, "")):
+        return  # flowmcp's own driver, or a script outside the project: not a flow file
+    real = os.path.realpath(path)
+    if real != path and not real.startswith(os.path.join(os.path.realpath(root), "")):
+        sys.stderr.write("flowmcp: %s is now a link to %s, outside the project root; not running it\n"
+                         % (script, real))
+        sys.stderr.flush()
+        os._exit(1)
+
+
+_refuse_a_swapped_flow_file()
 _install()
 _chain_to_next_sitecustomize()

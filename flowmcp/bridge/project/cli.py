@@ -4,12 +4,15 @@ In-process saves an interpreter start per job and lets us catch Metaflow's own e
 problems, bad pathspecs, configs that do not parse) as objects before they are printed.
 """
 
+import errno
 import os
+import stat
 import sys
 import time
 
 from .. import capture
 from .. import metaflow_compat as compat
+from ..protocol import BAD_PATH, JobError
 from . import runs
 from .memory import OomWatch
 
@@ -76,13 +79,48 @@ def exec_as_main(flow_file):
     imports Metaflow's CLI itself, as under `python flow.py` (see `forget_cli`)."""
     import __main__
 
-    with open(flow_file, "rb") as f:
-        source = f.read()
+    source = read_beneath_root(flow_file)
     code = compile(source, flow_file, "exec")
     __main__.__file__ = flow_file
     __main__.__dict__.pop("__cached__", None)
     compat.forget_cli()
     exec(code, __main__.__dict__)
+
+
+def read_beneath_root(path):
+    """The bytes of `path`, a file under the project root, opened one folder at a time from the
+    root without following a link (`O_NOFOLLOW` at every step). The server checked the path; a
+    link swapped in for the file or a folder since then must not make the job run what it points
+    at. Outside a flowmcp job (no FLOWMCP_ROOT), a plain read."""
+    root = os.environ.get("FLOWMCP_ROOT")
+    relative = os.path.relpath(os.path.abspath(path), root) if root else None
+    if not root or relative.startswith(os.pardir) or not hasattr(os, "O_NOFOLLOW"):
+        with open(path, "rb") as f:
+            return f.read()
+    parts = relative.split(os.sep)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (0 if last else os.O_DIRECTORY)
+            try:
+                next_fd = os.open(part, flags, dir_fd=fd)
+            except OSError as ex:
+                if ex.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise JobError(BAD_PATH, "%s is now a link (to %s): flowmcp runs only files inside the project "
+                                   "root, and this one changed since it was checked. Put the flow file itself "
+                                   "there." % (path, os.path.realpath(os.path.join(root, *parts[:i + 1]))))
+                raise
+            os.close(fd)
+            fd = next_fd
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise JobError(BAD_PATH, "%s is not a regular file; pass the flow's .py file." % path)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def read_text(path):
