@@ -221,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"flowmcp: {ex}", file=sys.stderr)
             return 2
     else:
-        server.run("stdio")
+        import anyio
+
+        from .stdio import serve as serve_stdio
+
+        anyio.run(serve_stdio, server)
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -113,5 +115,34 @@ def test_the_server_starts_the_warm_worker_as_it_starts_and_its_first_spin_uses_
         assert answer["structuredContent"].get("path_note") is None, answer  # no restart, no refusal
         workers = sorted(p.name for p in (project / ".flowmcp" / "workers").glob("*.json"))
         assert workers == [early.name]
+    finally:
+        session.close()
+
+
+def test_every_line_gets_an_answer_even_one_that_cannot_be_read(tmp_path):
+    """A number of 5,000 digits, arrays nested 3,000 deep, JSON cut short, JSON that is not a
+    JSON-RPC message: each gets its JSON-RPC error, with the request's id when it has one, and the
+    server answers the next request as before."""
+    session = RawSession([sys.executable, "-m", "flowmcp", "--root", str(make_project(tmp_path / "p"))])
+    try:
+        session.initialize()
+        lines = {
+            7: ('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_runs","arguments":{"limit":'
+                + "9" * 5000 + "}}}", -32700, "a number this long cannot be read"),
+            8: ('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_runs","arguments":{"x":'
+                + "[" * 3000 + "]" * 3000 + "}}}", -32700, "nested too deep"),
+            "nine": ('{"jsonrpc":"2.0","id":"nine","method":', -32700, "EOF while parsing"),
+            None: ('{"jsonrpc":"2.0","surprise":true}', -32600, "Invalid request"),
+        }
+        for expected_id, (line, code, words) in lines.items():
+            session.proc.stdin.write(line + "\n")
+            session.proc.stdin.flush()
+            ready, _, _ = select.select([session.proc.stdout], [], [], 20)
+            assert ready, f"no answer to {line[:80]}…"
+            answer = json.loads(session.proc.stdout.readline())
+            assert answer.get("id") == expected_id and answer["error"]["code"] == code, answer
+            assert words in answer["error"]["message"], answer
+        session.send("ping")
+        assert session.receive() == {"jsonrpc": "2.0", "id": session.next_id, "result": {}}
     finally:
         session.close()
