@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import logging
@@ -69,6 +70,44 @@ def _telling_what_is_off(app: App, tool):
     return answer_and_tell
 
 
+def _known_arguments_only(get_server):
+    """Server middleware: a tool call naming an argument the tool does not take is an error
+    that says so, with the names it takes (the SDK drops unknown arguments silently: `spin(...,
+    run_pathspec=X)` would spin the latest run, and the agent would read the answer as X's)."""
+
+    async def middleware(ctx, call_next):
+        params = getattr(ctx, "params", None)
+        if getattr(ctx, "method", None) == "tools/call" and isinstance(params, dict):
+            tool = get_server()._tool_manager.get_tool(str(params.get("name")))
+            arguments = params.get("arguments")
+            if tool is not None and isinstance(arguments, dict):
+                problem = unknown_arguments(tool.parameters, arguments)
+                if problem:
+                    return CallToolResult(content=[TextContent(type="text", text=f"{tool.name}: {problem}")],
+                                          is_error=True)
+        return await call_next(ctx)
+
+    return middleware
+
+
+def unknown_arguments(schema: dict, arguments: dict) -> str | None:
+    """'unknown argument run_pathspec (did you mean run?); it takes: …', or None."""
+    properties = schema.get("properties") or {}
+    unknown = [name for name in arguments if name not in properties]
+    if not unknown:
+        return None
+    said = []
+    for name in unknown[:5]:
+        # a name it contains (run_pathspec → run), else a close spelling (stauts → status)
+        parts = sorted((p for p in properties if p in name.lower().split("_")), key=len, reverse=True)
+        close = parts[:1] or difflib.get_close_matches(name, list(properties), n=1, cutoff=0.5)
+        said.append(f"{name[:60]}" + (f" (did you mean {close[0]}?)" if close else ""))
+    required = set(schema.get("required") or [])
+    takes = ", ".join(f"{n}{' (required)' if n in required else ''}" for n in properties)
+    return (f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(said)}; nothing was done. "
+            f"It takes: {takes}")
+
+
 def build_server(app: App) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[App]:
@@ -93,7 +132,7 @@ def build_server(app: App) -> MCPServer:
         # Tool failures are answers to the agent, not server trouble: keep stderr for real problems.
         log_level="WARNING",
         extensions=[apps.extension()],
-        middleware=[apps.offered_to_app_hosts],
+        middleware=[apps.offered_to_app_hosts, _known_arguments_only(lambda: server)],
     )
     for fn, (title, hints) in TOOLS.items():
         server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,

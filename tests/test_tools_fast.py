@@ -289,3 +289,12 @@ async def test_an_error_never_echoes_a_huge_argument_back_whole(client):
         text = result.content[0].text
         assert result.is_error and len(text) <= 2_100, (tool, len(text))
         assert "chars cut" in text or len(text) < 1_000, text[:300]
+
+
+async def test_an_argument_the_tool_does_not_take_is_an_error_not_silently_dropped(client, fake):
+    text, _, is_error = await call(client, "spin", flow="params_flow.py", step="score", run_pathspec="ParamsFlow/1")
+    assert is_error and "spin: unknown argument run_pathspec (did you mean run?); nothing was done" in text, text
+    assert "It takes: flow (required), step (required), run," in text
+    assert fake.calls == []  # the bridge was never asked
+    text, _, is_error = await call(client, "list_runs", flow="params_flow.py", limit=2, stauts="failed", x=1)
+    assert is_error and "unknown arguments stauts (did you mean status?), x" in text, text
