@@ -44,8 +44,11 @@ async def offered_to_app_hosts(ctx: Any, call_next) -> Any:
         meta = tool.get("_meta") if isinstance(tool, dict) else tool.meta
         if meta and "ui" in meta:
             meta = {k: v for k, v in meta.items() if k != "ui"} or None
-            if isinstance(tool, dict):
-                tool["_meta"] = meta
+            if isinstance(tool, dict):  # `_meta` is an object when present: absent, never null
+                if meta:
+                    tool["_meta"] = meta
+                else:
+                    tool.pop("_meta", None)
             else:
                 tool.meta = meta
     return result

@@ -146,3 +146,18 @@ def test_every_line_gets_an_answer_even_one_that_cannot_be_read(tmp_path):
         assert session.receive() == {"jsonrpc": "2.0", "id": session.next_id, "result": {}}
     finally:
         session.close()
+
+
+def test_tools_list_carries_no_null_meta_for_clients_without_mcp_apps(tmp_path):
+    """`_meta` is an object when present (the conformance suite checks it): the card viewer's link
+    is taken out for a client that does not render MCP Apps, not set to null."""
+    session = RawSession([sys.executable, "-m", "flowmcp", "--root", str(make_project(tmp_path / "p"))])
+    try:
+        session.initialize()
+        session.send("tools/list", {})
+        tools = session.receive()["result"]["tools"]
+        assert {t["name"] for t in tools} >= {"view_card", "spin"}
+        assert all("_meta" not in t or isinstance(t["_meta"], dict) for t in tools), tools
+        assert not any((t.get("_meta") or {}).get("ui") for t in tools)
+    finally:
+        session.close()
