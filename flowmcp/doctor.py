@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .bridge import protocol as p
-from .bridge.client import metaflow_problem
+from .bridge.client import metaflow_fix, supported_pin
 from .config import DEFAULT_KEEP_SPINS, DEFAULT_USER, environ
 from .errors import FlowmcpError
 
@@ -121,17 +121,15 @@ def _metaflow(env: p.EnvironmentRecord) -> list[Check]:
         return [Check("metaflow", FAIL, f"`import metaflow` fails: {env['import_error']}", fix)]
     info = env.get("metaflow")
     if info is None:
-        return [Check("metaflow", FAIL, f"{python} has no Metaflow",
-                      metaflow_problem({"kind": p.NO_METAFLOW, "python": python}).split(": ", 1)[1])]
+        return [Check("metaflow", FAIL, f"{python} has no Metaflow", metaflow_fix(python))]
     provided = ", ".join(dists) or "no installed distribution (a folder on the path)"
     extensions = env.get("extensions") or {}
     loaded = ", ".join(f"{n} {v}".strip() for n, v in sorted(extensions.items())) or "none"
     text = f"{info['version']} from {provided}; extensions: {loaded}"
     checks = []
     if not info["supported"]:
-        problem = metaflow_problem({"kind": p.METAFLOW_VERSION, "python": python, "version": info["version"],
-                                    "where": info["where"]})
-        checks.append(Check("metaflow", FAIL, text, problem.split("Install a supported release there: ", 1)[-1]))
+        checks.append(Check("metaflow", FAIL, f"{text} — flowmcp works with {supported_pin()[len('metaflow'):]}",
+                            metaflow_fix(python)))
     elif len(dists) > 1:
         checks.append(Check("metaflow", WARN, text, "several distributions install the `metaflow` package and "
                             "overwrite each other's files: uninstall all but one, then reinstall it"))

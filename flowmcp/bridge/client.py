@@ -59,13 +59,22 @@ def raise_for(op: str, error: dict[str, Any]) -> NoReturn:
     raise ERRORS.get(kind, BridgeError)(message, detail=error)
 
 
+def metaflow_fix(python: str) -> str:
+    """The commands that give `python` a Metaflow flowmcp supports."""
+    return (f"`{python} -m pip install '{supported_pin()}'` (Outerbounds' platform: `{python} -m pip install -U "
+            f"ob-metaflow`), or start flowmcp with --python pointing at an interpreter that has it")
+
+
+def supported_pin() -> str:
+    first, beyond = p.SUPPORTED_METAFLOW
+    return f"metaflow>={'.'.join(map(str, first))},<{'.'.join(map(str, beyond))}"
+
+
 def metaflow_problem(error: dict[str, Any]) -> str:
     """What is wrong with the project interpreter's Metaflow, and the command that fixes it."""
     python = error.get("python") or "the project's interpreter"
-    (first, beyond) = p.SUPPORTED_METAFLOW
-    wanted = f"metaflow>={'.'.join(map(str, first))},<{'.'.join(map(str, beyond))}"
-    fix = (f"`{python} -m pip install '{wanted}'` (Outerbounds' platform: `{python} -m pip install -U "
-           f"ob-metaflow`), or start flowmcp with --python pointing at an interpreter that has it")
+    wanted = supported_pin()
+    fix = metaflow_fix(python)
     if error.get("kind") == p.NO_METAFLOW:
         return f"The project's interpreter {python} has no Metaflow. Install it there: {fix}."
     return (f"The project's interpreter {python} has Metaflow {error.get('version')} ({error.get('where')}); "
