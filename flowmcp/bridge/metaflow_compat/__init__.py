@@ -24,6 +24,7 @@ from .cli import (  # noqa: F401 (the seam's face: callers write compat.<name>)
     defer_code_package,
     forget_cli,
     record_cli_state,
+    remember_version,
     replace_runtime_subprocess,
     when_cli_imported,
 )

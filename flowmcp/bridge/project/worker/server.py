@@ -327,6 +327,7 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
     os.rename(bound, config["socket"])
     worker = Worker(config)
     worker.preload(preload.CORE + list(config.get("modules", [])))
+    compat.remember_version()
     lacking = compat.missing("warm")
     if lacking:  # every job is refused, with the reason the answer gives
         worker.unsupported = "this Metaflow lacks %s, which the warm path needs" % ", ".join(lacking)
