@@ -77,14 +77,15 @@ async def diagnose(app, *, probe: bool = True, warm: bool = True) -> Report:
         env = None
         checks.append(Check("interpreter", FAIL, f"{config.python} did not answer: {ex}",
                             "start flowmcp with --python pointing at the project's Python (3.9 or newer)"))
+    usable = env is not None and bool((env.get("metaflow") or {}).get("supported"))
     if env is not None:
         checks.append(_interpreter(config, env))
         checks.extend(_metaflow(env))
-        if "metaflow" in env:
+        if usable:  # what follows is read through Metaflow itself
             checks.append(_user(env))
             checks.extend(_stores(env))
     if warm:
-        checks.append(await _warm(app, env))
+        checks.append(await _warm(app, usable))
     checks.append(await _browser(config))
     checks.append(_spins(config))
     checks.extend(client_configs(config.root))
@@ -200,9 +201,9 @@ def _store_fix(store: dict[str, Any]) -> str:
     return f"check the profile's METAFLOW_DATASTORE_SYSROOT_{str(store.get('type')).upper()} and its credentials"
 
 
-async def _warm(app, env: p.EnvironmentRecord | None) -> Check:
-    if env is None or "metaflow" not in env:
-        reason, status = "the project's interpreter has no working Metaflow", {}
+async def _warm(app, usable: bool) -> Check:
+    if not usable:
+        reason, status = "the project's interpreter has no working, supported Metaflow", {}
     else:
         reason, status = await app.bridge.warm_check()
     if reason is None:

@@ -117,6 +117,7 @@ def test_an_unsupported_metaflow_fails_with_the_range(root, bare_python):
     assert code == 1 and line(report, "metaflow").startswith("✗ metaflow: 2.18.5 from no installed distribution"), \
         report
     assert "pip install 'metaflow>=2.19" in line(report, "metaflow"), report
+    assert "user:" not in report and "datastore:" not in report, report  # not read through a Metaflow it cannot use
 
 
 def test_two_distributions_of_the_metaflow_package_are_a_warning(root, tmp_path):
