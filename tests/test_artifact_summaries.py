@@ -756,3 +756,23 @@ def test_pipeline_names_its_steps_and_each_step_briefly():
 def test_estimator_with_nan_default_is_not_reported_as_changed():
     impute = pytest.importorskip("sklearn.impute")
     assert describe(impute.SimpleImputer()).splitlines()[0] == "SimpleImputer(), not fitted"
+
+
+def test_plots_and_images_say_what_they_show_in_a_line():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    figure, axes = plt.subplots(figsize=(4, 3))
+    axes.bar(range(3), [1, 2, 3])
+    axes.set_title("Sales")
+    axes.set_xlabel("month")
+    assert describe(figure) == "matplotlib Figure 400×300 px with 1 Axes\nAxes 'Sales': 3 patches; x 'month'"
+    assert describe(axes).splitlines() == ["matplotlib Axes 'Sales': 3 patches; x 'month'",
+                                          "of matplotlib Figure 400×300 px with 1 Axes"]
+    empty, _ = plt.subplots()
+    assert "Axes (untitled): empty — nothing drawn" in describe(empty)  # the chart an agent should not ship
+    assert describe(Image.new("RGB", (80, 40))) == "PIL image 80×40 px, mode RGB"
+    assert summarize(Image.new("L", (8, 4)))["shape"] == [4, 8]
+    plt.close("all")

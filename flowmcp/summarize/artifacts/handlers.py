@@ -31,6 +31,11 @@ from .dispatch import (
 from .estimators import (
     _summarize_estimator,
 )
+from .pictures import (
+    _summarize_axes,
+    _summarize_figure,
+    _summarize_pil_image,
+)
 from .plumbing import (
     _COLLECTION_TYPES,
     _ROUTINE_TYPES,
@@ -99,4 +104,8 @@ _LIBRARY_HANDLERS = (
     ("polars.LazyFrame", _summarize_polars_lazy),
     ("torch.Tensor", _summarize_torch_tensor),
     ("sklearn.BaseEstimator", _summarize_estimator),
+    ("matplotlib.Figure", _summarize_figure),
+    ("matplotlib.SubFigure", _summarize_figure),
+    ("matplotlib.Axes", _summarize_axes),
+    ("PIL.Image", _summarize_pil_image),
 )
