@@ -299,3 +299,23 @@ async def test_the_card_viewer_shows_the_card_in_a_host(picture_run, tmp_path):
     blue = sum(1 for r, g, b in picture.convert("RGB").getdata() if abs(r - 31) < 20 and abs(g - 119) < 20
                and abs(b - 180) < 20)
     assert blue > 2000, blue  # the card's chart, drawn inside the app's frame
+
+
+async def test_each_kind_of_picture_artifact_changes_when_the_step_changes(picture_run):
+    root, _, pathspec, _ = picture_run
+    names = ("figure", "axes", "gradient", "rgb", "png", "pil")
+    async with Client(build_server(App.create(root))) as c:
+        before = {}
+        for name in names:
+            result = await c.call_tool("inspect_artifact", {"pathspec": f"{pathspec}/plot", "name": name,
+                                                            "as_image": True})
+            before[name] = result.content[1].data
+        text, spun, is_error = await call(c, "spin", flow="picture_flow.py", step="plot", run=pathspec,
+                                          artifacts={"values": [7, 2, 9]}, persist=True)
+        assert not is_error, text
+        for name in names:
+            result = await c.call_tool("inspect_artifact", {"pathspec": spun["pathspec"], "name": name,
+                                                            "as_image": True})
+            (picture,) = _pictures(result)
+            assert not result.is_error and result.content[1].data != before[name], name
+            assert picture.size == Image.open(io.BytesIO(base64.b64decode(before[name]))).size, name

@@ -27,12 +27,13 @@ class PictureFlow(FlowSpec):
         ax.set_title(self.title)
         self.figure = fig
         self.axes = ax
-        self.gradient = np.linspace(0.0, 1.0, 64 * 96).reshape(64, 96)
-        self.rgb = (np.random.RandomState(0).rand(40, 50, 3) * 255).astype("uint8")
+        # every picture depends on the input values, so a spin with other values draws others
+        self.gradient = np.linspace(0.0, 1.0, 64 * 96).reshape(64, 96) ** (1 + self.values[0])
+        self.rgb = (np.random.RandomState(sum(self.values)).rand(40, 50, 3) * 255).astype("uint8")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         self.png = buffer.getvalue()
-        self.pil = PILImage.new("RGB", (80, 40), (200, 30, 30))
+        self.pil = PILImage.new("RGB", (80, 40), (self.values[0] * 20 % 256, 30, 30))
         self.next(self.report)
 
     @card(type="blank", id="report")
