@@ -38,7 +38,9 @@ class Check:
     fix: str | None = None
 
     def line(self) -> str:
-        head = f"{MARKS[self.status]} {self.name}: {self.text}"
+        """One line (an error quoted in the text keeps its lines, joined by " / "), and the fix."""
+        text = " / ".join(part.strip() for part in self.text.splitlines() if part.strip())
+        head = f"{MARKS[self.status]} {self.name}: {text}"
         return head if not self.fix else f"{head}\n    fix: {self.fix}"
 
 

@@ -274,6 +274,15 @@ def test_no_browser_is_a_warning_with_how_to_install_one(root, monkeypatch, tmp_
     assert "everything else works without one" in line(report, "browser")
 
 
+def test_an_interpreter_that_does_not_run_fails(root, tmp_path):
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'error while loading shared libraries: libpython3.11.so' >&2\nexit 127\n")
+    broken.chmod(0o755)
+    code, report = doctor(root, str(broken))
+    assert code == 1 and line(report, "interpreter").startswith(f"✗ interpreter: {broken} did not answer"), report
+    assert "libpython3.11.so" in report and "--python" in line(report, "interpreter"), report
+
+
 def test_an_old_python_fails(root):
     old = Path("/root/.pyenv/versions/3.8.18/bin/python")
     if not old.exists():
