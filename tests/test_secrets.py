@@ -19,6 +19,7 @@ from .test_redaction import TOKEN, _leaks
 
 pytestmark = pytest.mark.anyio
 
+
 def _everything(result) -> str:
     parts = [c.text for c in result.content if c.type == "text"]
     return "\n".join(parts) + json.dumps(result.structured_content or {}, ensure_ascii=False)
