@@ -64,14 +64,11 @@ def picture(value):
 def _figure(figure):
     width, height = figure.get_size_inches()
     dpi = min(float(figure.dpi), MAX_EDGE / max(width, height, 0.01))
-    for _ in range(4):
-        out = io.BytesIO()
-        figure.savefig(out, format="png", dpi=dpi)
-        data = out.getvalue()
-        if len(data) <= MAX_BYTES:
-            return data
-        dpi *= (MAX_BYTES / float(len(data))) ** 0.5 * 0.9
-    raise NotAPicture("the figure does not fit in %d bytes as a PNG" % MAX_BYTES)
+
+    def draw(out, scale):
+        figure.savefig(out, format="png", dpi=dpi * scale)
+
+    return _within_bytes(draw, "figure")
 
 
 def _pil(image):
@@ -79,15 +76,27 @@ def _pil(image):
     image.thumbnail((MAX_EDGE, MAX_EDGE))
     if image.mode not in ("1", "L", "LA", "RGB", "RGBA", "P"):
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
+
+    def draw(out, scale):
+        shown = image if scale == 1 else image.resize((max(1, int(image.size[0] * scale)),
+                                                       max(1, int(image.size[1] * scale))))
+        shown.save(out, format="PNG", optimize=True)
+
+    return _within_bytes(draw, "image")
+
+
+def _within_bytes(draw, what):
+    """draw(out, scale) into a PNG at scale 1, then smaller (area in step with the bytes over
+    MAX_BYTES) until it fits; NotAPicture after four tries."""
+    scale = 1.0
     for _ in range(4):
         out = io.BytesIO()
-        image.save(out, format="PNG", optimize=True)
+        draw(out, scale)
         data = out.getvalue()
         if len(data) <= MAX_BYTES:
             return data
-        factor = (MAX_BYTES / float(len(data))) ** 0.5 * 0.9
-        image = image.resize((max(1, int(image.size[0] * factor)), max(1, int(image.size[1] * factor))))
-    raise NotAPicture("the image does not fit in %d bytes as a PNG" % MAX_BYTES)
+        scale *= (MAX_BYTES / float(len(data))) ** 0.5 * 0.9
+    raise NotAPicture("the %s does not fit in %d bytes as a PNG" % (what, MAX_BYTES))
 
 
 def _image_shape(array):
