@@ -60,18 +60,22 @@ def forms(value: str) -> Iterator[str]:
                 yield core
 
 
-def redact(text: str, found: list[tuple[str, str]] | None = None) -> str:
+def replacements(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(form, `$NAME`) for every form of every secret: worked out once per answer, not per string."""
+    return [(form, f"${name}") for name, value in found for form in dict.fromkeys(forms(value)) if form]
+
+
+def redact(text: str, replacing: list[tuple[str, str]] | None = None) -> str:
     """`text` with each secret, in each of its forms, replaced by `$NAME`."""
-    for name, value in secrets() if found is None else found:
-        for form in dict.fromkeys(forms(value)):
-            if form and form in text:
-                text = text.replace(form, f"${name}")
+    for form, name in replacements(secrets()) if replacing is None else replacing:
+        if form in text:
+            text = text.replace(form, name)
     return text
 
 
 def redact_data(data: Any) -> Any:
     """A JSON-shaped value with every string (keys too) redacted: before it is serialised."""
-    found = secrets()
+    found = replacements(secrets())
     if not found:
         return data
 
@@ -89,7 +93,7 @@ def redact_data(data: Any) -> Any:
 
 def redact_card(page: str) -> str:
     """A card's HTML with its base64 data decoded, redacted and encoded again, then the page."""
-    found = secrets()
+    found = replacements(secrets())
     if not found:
         return page
 
