@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .bridge import metaflow_compat as layout
 from .bridge import protocol as p
 from .bridge.client import metaflow_fix, supported_pin
 from .config import DEFAULT_KEEP_SPINS, DEFAULT_USER, environ
@@ -238,7 +239,9 @@ async def _browser(config) -> Check:
 
 
 def _spins(config) -> Check:
-    folder = Path(environ().get("METAFLOW_DATASTORE_SYSROOT_SPIN") or config.root / ".metaflow_spin")
+    # Where the project's spins go, as Metaflow's spin datastore and the pruner find it (layout.spin_root)
+    sysroot = environ().get("METAFLOW_DATASTORE_SYSROOT_SPIN")
+    folder = Path(os.path.dirname(sysroot.rstrip("/")) if sysroot else config.root) / layout.SPIN_DIR
     size, spins = _du(folder)
     kept = f"the newest {config.keep_spins} spins of each flow are kept (--keep-spins), persisted ones at least an hour"
     text = f"{_mb(size)} in {folder} ({spins} spins); {kept}"
