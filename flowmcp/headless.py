@@ -70,7 +70,7 @@ def usage_problem(tool: str, schema: dict, arguments: dict) -> str | None:
     what the tool takes; the tool's own checks (types, ranges) answer as tool errors."""
     properties = schema.get("properties") or {}
     required = list(schema.get("required") or [])
-    takes = ", ".join(f"{name}{' (required)' if name in required else ''}" for name in properties)
+    takes = arguments_taken(schema)
     missing = [name for name in required if name not in arguments]
     if missing:
         return f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}; it takes: {takes}"
@@ -78,6 +78,12 @@ def usage_problem(tool: str, schema: dict, arguments: dict) -> str | None:
     if unknown:
         return f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; it takes: {takes}"
     return None
+
+
+def arguments_taken(schema: dict) -> str:
+    """'flow (required), step (required), run': the arguments a tool's input schema takes."""
+    required = set(schema.get("required") or [])
+    return ", ".join(f"{name}{' (required)' if name in required else ''}" for name in schema.get("properties") or {})
 
 
 def print_answer(text: str) -> None:

@@ -23,6 +23,7 @@ from mcp.types import (
 
 from . import __version__, apps, completion, resources, tools, workflow
 from .app import App
+from .headless import arguments_taken
 
 INSTRUCTIONS = """\
 Develop Metaflow flows one verified step at a time (flow_status(flow) shows where you are):
@@ -102,10 +103,8 @@ def unknown_arguments(schema: dict, arguments: dict) -> str | None:
         parts = sorted((p for p in properties if p in name.lower().split("_")), key=len, reverse=True)
         close = parts[:1] or difflib.get_close_matches(name, list(properties), n=1, cutoff=0.5)
         said.append(f"{name[:60]}" + (f" (did you mean {close[0]}?)" if close else ""))
-    required = set(schema.get("required") or [])
-    takes = ", ".join(f"{n}{' (required)' if n in required else ''}" for n in properties)
     return (f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(said)}; nothing was done. "
-            f"It takes: {takes}")
+            f"It takes: {arguments_taken(schema)}")
 
 
 def build_server(app: App) -> MCPServer:

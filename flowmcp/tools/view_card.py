@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -116,6 +117,4 @@ def _scratch(app) -> Path:
 
 
 def _remove(folder: Path) -> None:
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
