@@ -164,4 +164,9 @@ def essence(text: str) -> str:
     # edit; Metaflow's move between its releases (the support matrix runs the corpus on several)
     text = re.sub(r'((?:<flowmcp>|<site-packages>/metaflow)/[^\s"\\]+\.py\\?", line )\d+', r"\1<n>", text)
     text = re.sub(r'("file": "<site-packages>/metaflow/[^"]+",\n\s*"line": )\d+', r"\1<n>", text)
+    # The warm worker's frames below a step process (a stack dump shows them) depend on whether a
+    # spare or a fork ran the step: one marker stands for the run of them
+    worker_frame = (r'File \\*"<flowmcp>/bridge/project/worker/\w+\.py\\*", line <n>, in \w+'
+                    r'\\+n[ >]*(?:[^\\]|\\+(?!n))*\\+n[ >]*')  # the frame's line, its code line
+    text = re.sub(f"(?:{worker_frame})+", "<the warm worker's frames> ", text)
     return re.sub(r"/\S*/bin/python[\d.]*", "<python>", text)

@@ -17,6 +17,7 @@ import traceback
 
 from ... import metaflow_compat as compat
 from .. import cli, dispatch
+from . import spare
 
 MAX_MESSAGE = 1 << 20
 FORKED_STEPS_OPS = ("spin", "run")  # jobs whose step processes are forked (run: resume too)
@@ -100,20 +101,28 @@ def _exit_code(ex):
     return 1
 
 
-def job_child(job, env_changes, env_removed):
-    """A job, in a fork of the worker: the driver, as `python driver.py REQUEST RESULT` runs it."""
+def prepare_job_process():
+    """What a job child does before it knows its job (a spare does it ahead of time): a session
+    of its own, the job's descendants kept as its own, a new interpreter's signals and no stdin."""
+    os.setsid()
+    dispatch.become_subreaper()
+    _fresh_process_state()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+def job_child(job, env_changes, env_removed, zygote=None):
+    """A job, in a fork of the worker: the driver, as `python driver.py REQUEST RESULT` runs it.
+    A spare comes prepared, with the zygote it forked before it waited (`spare_child`)."""
     code = 1
     try:
-        os.setsid()
-        dispatch.become_subreaper()
-        _fresh_process_state()
+        if zygote is None:
+            prepare_job_process()
         out = os.open(job["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
-        os.close(null)
         _std_streams()
         os.chdir(job["cwd"])
         env = dict(job["env"])
@@ -123,8 +132,12 @@ def job_child(job, env_changes, env_removed):
         os.environ.clear()
         os.environ.update(env)
         importlib.invalidate_caches()  # a helper module created since the worker started is seen
-        baseline = set(sys.modules)
-        launcher = StepLauncher.install(job, baseline) if job.get("driver_op") in FORKED_STEPS_OPS else None
+        baseline = zygote.baseline if zygote is not None else set(sys.modules)
+        launcher = None
+        if job.get("driver_op") in FORKED_STEPS_OPS:
+            launcher = StepLauncher.install(job, zygote or Zygote.start(baseline))
+        elif zygote is not None:
+            zygote.close()  # a job without step processes
         sys.argv = [job["driver"]] + list(job["argv"])  # as `python driver.py REQUEST RESULT` has it
         dispatch.handle(sys.argv)
         if launcher is not None:
@@ -137,6 +150,66 @@ def job_child(job, env_changes, env_removed):
         _leave(code)
 
 
+def spare_child(sock, worker_pid):
+    """A job child forked before its job, while the worker is idle: prepared, its zygote and a
+    spare step process forked, its pages copied ahead (`spare.prefault`); then it waits on `sock`
+    for the job the worker hands it (a line of JSON), or leaves when the worker closes it."""
+    code = 0
+    try:
+        spare.die_with_parent(worker_pid)
+        prepare_job_process()
+        zygote = Zygote.start(set(sys.modules), spare_step=True, closing=[sock])
+        spare.prefault(lambda: spare.readable(sock))
+        received = b""
+        while not received.endswith(b"\n"):
+            chunk = sock.recv(MAX_MESSAGE)
+            if not chunk:
+                zygote.close()
+                _leave(0)  # retired, or the worker is gone
+            received += chunk
+        sock.close()
+        handed = json.loads(received)
+        spare.die_with_parent(None)  # a job now: it outlives the worker, as every job does
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    if code:
+        _leave(code)
+    job_child(handed["job"], handed["env_changes"], handed["env_removed"], zygote)
+
+
+class Zygote:
+    """A fork of a job child made before the job ran anything, which forks the step processes
+    (see `_zygote`). `env` and `baseline`: the environment and modules it was forked with."""
+
+    def __init__(self, sock, pid, env, baseline):
+        self.sock, self.pid, self.env, self.baseline = sock, pid, env, baseline
+
+    @classmethod
+    def start(cls, baseline, spare_step=False, closing=()):
+        """Fork it; `spare_step`: with a step process forked ahead; `closing`: this process's
+        sockets the zygote must not hold."""
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = dict(os.environ)
+        pid = os.fork()
+        if pid == 0:
+            parent.close()
+            for other in closing:
+                other.close()
+            _zygote(child, env, baseline, spare_step)  # never returns
+        child.close()
+        return cls(parent, pid, env, baseline)
+
+    def close(self):
+        """Let the zygote go (it leaves when its socket closes) and reap it: an orphan would be
+        left to an init that, in many containers, never reaps."""
+        self.sock.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
 class StepLauncher:
     """Stands in for `subprocess` in `metaflow.runtime`: each step process Metaflow starts with
     `python flow.py step ...` (a run's tasks, a foreach's splits at once) or `spin-step ...` is
@@ -146,7 +219,7 @@ class StepLauncher:
     The zygote answers each request with the new process's pid, and tells every exit as it
     happens; exits are kept here by pid until the step's `Popen` stand-in asks for its own."""
 
-    def __init__(self, job, baseline):
+    def __init__(self, job, zygote):
         import subprocess
 
         self._subprocess = subprocess
@@ -155,29 +228,17 @@ class StepLauncher:
         self.report = {"forked": 0, "spawned": 0, "reasons": []}
         self.exits = {}
         self.gone = False  # the zygote is gone: its step processes went with it
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env_at_fork = dict(os.environ)
-        pid = os.fork()
-        if pid == 0:
-            parent.close()
-            _zygote(child, env_at_fork, baseline)  # never returns
-        child.close()
-        self.zygote, self.zygote_pid = parent, pid
+        self._zygote = zygote
+        self.zygote = zygote.sock
 
     @classmethod
-    def install(cls, job, baseline):
-        launcher = cls(job, baseline)
+    def install(cls, job, zygote):
+        launcher = cls(job, zygote)
         compat.replace_runtime_subprocess(launcher)
         return launcher
 
     def close(self):
-        """Let the zygote go (it leaves when its socket closes) and reap it: an orphan would be
-        left to an init that, in many containers, never reaps."""
-        self.zygote.close()
-        try:
-            os.waitpid(self.zygote_pid, 0)
-        except ChildProcessError:
-            pass
+        self._zygote.close()
 
     def __getattr__(self, name):
         return getattr(self._subprocess, name)
@@ -188,7 +249,7 @@ class StepLauncher:
             self._note("spawned", why)
             return self._subprocess.Popen(cmdline, env=env, **kwargs)
         env = dict(os.environ if env is None else env)
-        base = dict(os.environ)
+        base = self._zygote.env  # what the step process starts from: the changes are made there
         changes = {
             "set": {k: v for k, v in env.items() if base.get(k) != v},
             "unset": [k for k in base if k not in env],
@@ -312,14 +373,17 @@ class ForkedStep:
         self.send_signal(signal.SIGKILL)
 
 
-def _zygote(sock, env_at_fork, baseline):
+def _zygote(sock, env_at_fork, baseline, spare_step=False):
     """Forks step processes on request from a copy of the job child made before it ran anything,
     so each step starts from the worker's imports, as a new interpreter would, not from the
     state the runtime built up. Several run at once (a foreach's splits); each exit is told as it
-    happens (SIGCHLD wakes the loop through a pipe)."""
+    happens (SIGCHLD wakes the loop through a pipe). With `spare_step`, the first request goes to
+    a step process forked (and its pages copied) while the job child was still a spare."""
     import select
 
     code = 0
+    spare.die_with_parent(os.getppid())  # it serves its job child alone
+    waiting = _SpareStep.start(env_at_fork, baseline, sock) if spare_step else None
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -344,13 +408,15 @@ def _zygote(sock, env_at_fork, baseline):
                 break
             if not payload:
                 break
-            request = json.loads(payload)
-            pid = os.fork()
-            if pid == 0:
-                sock.close()
-                os.close(wake_r)
-                os.close(wake_w)
-                _step_process(request, fds, env_at_fork, baseline)  # never returns
+            pid = waiting.hand(payload, fds) if waiting is not None else None
+            waiting = None
+            if pid is None:
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    _step_process(json.loads(payload), fds, env_at_fork, baseline)  # never returns
             for fd in fds:
                 os.close(fd)
             children.add(pid)
@@ -358,7 +424,57 @@ def _zygote(sock, env_at_fork, baseline):
     except BaseException:
         traceback.print_exc()
         code = 1
+    if waiting is not None:
+        waiting.close()
     _leave(code)
+
+
+class _SpareStep:
+    """A step process the zygote forked before its first request: it copies its pages ahead
+    (`spare.prefault`), then takes the request's payload and pipes over a socket pair."""
+
+    def __init__(self, sock, pid):
+        self.sock, self.pid = sock, pid
+
+    @classmethod
+    def start(cls, env_at_fork, baseline, zygote_sock):
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        zygote_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            spare.die_with_parent(zygote_pid)
+            parent.close()
+            zygote_sock.close()
+            spare.prefault(lambda: spare.readable(child))
+            try:
+                payload, fds, _, _ = socket.recv_fds(child, MAX_MESSAGE, 3)
+            except OSError:
+                payload = b""
+            if not payload:
+                _leave(0)  # the job needed no step process
+            child.close()
+            spare.die_with_parent(None)  # a step now: it ends as forked steps do
+            _step_process(json.loads(payload), fds, env_at_fork, baseline)  # never returns
+        child.close()
+        return cls(parent, pid)
+
+    def hand(self, payload, fds):
+        """Give it the request: its pid, or None when it is gone (the zygote forks instead)."""
+        try:
+            socket.send_fds(self.sock, [payload], fds)
+        except OSError:
+            self.close()
+            return None
+        self.sock.close()
+        return self.pid
+
+    def close(self):
+        """Let it go unused, and reap it."""
+        self.sock.close()
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def _tell_exits(sock, children):
@@ -400,6 +516,7 @@ def _step_process(request, fds, env_at_fork, baseline):
         os.environ.clear()
         os.environ.update(env)
         os.chdir(request["cwd"])
+        importlib.invalidate_caches()  # a spare step process waited: modules written since are seen
         argv = request["argv"]
         sys.argv = list(argv[1:])
         sys.path.insert(0, os.path.dirname(os.path.abspath(argv[1])))  # `python flow.py` puts its folder first

@@ -29,7 +29,7 @@ import time
 
 from ... import metaflow_compat as compat
 from .. import dispatch  # noqa: F401 (loaded before any fork, so no job pays for it)
-from . import fork, preload
+from . import fork, preload, spare
 from .fork import MAX_MESSAGE
 
 IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
@@ -47,6 +47,8 @@ class Worker:
         self.unsupported = None  # the warm path cannot work with this Metaflow: why
         self.hazard_module = None
         self.jobs = {}  # job child pid -> (connection, job folder)
+        self.spare = None  # (pid, socket) of a job child forked ahead, waiting for a job
+        self.spares = spare.enabled()
         self.wakeup_fds = ()
         self.startup_modules = frozenset(config.get("startup_modules") or ())
         self.idle_exit_s = float(config.get("idle_exit_s") or IDLE_EXIT_S)
@@ -129,6 +131,7 @@ class Worker:
                     names.append(name)
             patterns.extend(reported.get("patterns", []))
         if names:
+            self.retire_spare()  # forked without them
             self.preload(sorted(set(names), key=lambda n: (n.count("."), n)))
         for pattern, flags in patterns:
             try:
@@ -150,6 +153,7 @@ class Worker:
             "unsupported": self.unsupported,
             "hazard_module": self.hazard_module,
             "modules": len(sys.modules),
+            "spare": self.spare[0] if self.spare else None,
         }
 
     def serve(self, listener):
@@ -163,6 +167,7 @@ class Worker:
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
         self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "server")
         while True:
+            self.keep_spare()
             for key, _ in self.selector.select(min(60.0, self.idle_exit_s)):
                 if key.data == "accept":
                     self.accept(listener)
@@ -255,17 +260,69 @@ class Worker:
             return
         env_changes = {k: v for k, v in os.environ.items() if self.env_at_start.get(k) != v}
         env_removed = [k for k in self.env_at_start if k not in os.environ]
-        pid = os.fork()
-        if pid == 0:
-            self.close_in_child(conn)
-            fork.job_child(job, env_changes, env_removed)  # never returns
+        pid = self.hand_to_spare({"job": job, "env_changes": env_changes, "env_removed": env_removed})
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                self.close_in_child(conn)
+                fork.job_child(job, env_changes, env_removed)  # never returns
         self.jobs[pid] = (conn, job.get("job_dir"))
         send(conn, {"ok": True, "pid": pid})
+
+    # ---- the spare job child
+
+    def keep_spare(self):
+        """Fork a spare job child while idle (never while a job runs: it would take that job's
+        processor time), unless forking is off here."""
+        if self.spare is not None or self.jobs or not self.spares or self.hazard or self.unsupported:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        worker_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            self.close_in_child(None)
+            ours.close()
+            fork.spare_child(theirs, worker_pid)  # never returns
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def hand_to_spare(self, handed):
+        """Give the job to the spare: its pid, or None when there is none (or it is gone)."""
+        if self.spare is None:
+            return None
+        pid, sock = self.spare
+        self.spare = None
+        try:
+            sock.sendall(json.dumps(handed).encode() + b"\n")
+        except OSError:
+            self.retire_spare(pid, sock)
+            return None
+        sock.close()
+        return pid
+
+    def retire_spare(self, pid=None, sock=None):
+        """End the spare (its session: the zygote and spare step process too): it holds a copy
+        of a state the worker has moved on from, or nobody will need it."""
+        if pid is None:
+            if self.spare is None:
+                return
+            (pid, sock), self.spare = self.spare, None
+        sock.close()
+        for kill in (os.kill, os.killpg):  # the group may not exist yet (it makes it first thing)
+            try:
+                kill(pid, signal.SIGKILL)  # its zygote and spare step process die with it
+            except OSError:
+                pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
     def stop_jobs(self):
         """Stop every running job with all its processes (each job is a session of its own): the
         server that asked for them died, and a run would otherwise go on with nobody to read it.
         A worker that dies itself leaves its jobs running: the server still waits for them."""
+        self.retire_spare()
         for pid in list(self.jobs):
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -275,7 +332,10 @@ class Worker:
     def close_in_child(self, conn):
         """A job child keeps none of the worker's sockets and pipes (a job holding the listening
         socket or a connection would keep the server from seeing the worker go)."""
-        conn.close()
+        if conn is not None:
+            conn.close()
+        if self.spare is not None:
+            self.spare[1].close()
         for key in list(self.selector.get_map().values()):
             if key.data in ("server", "signal"):
                 continue  # stdin is replaced by /dev/null in the child; the wakeup pipe is below
@@ -287,13 +347,21 @@ class Worker:
             os.close(fd)
 
     def reap(self):
-        while self.jobs:
+        while self.jobs or self.spare:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and pid == self.spare[0]:
+                # A spare only ends when told to: one that died is a fault of this machine's
+                # (a kernel refusing what it does, a kill), so no more are made; jobs fork.
+                self.spare[1].close()
+                self.spare, self.spares = None, False
+                print("flowmcp worker: the spare job child ended (%s); jobs fork from now on"
+                      % os.waitstatus_to_exitcode(status), file=sys.stderr, flush=True)
+                continue
             conn, job_dir = self.jobs.pop(pid, (None, None))
             if conn is not None:
                 try:
@@ -336,6 +404,7 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
     try:
         worker.serve(listener)
     finally:
+        worker.retire_spare()
         listener.close()
         try:
             os.unlink(config["socket"])

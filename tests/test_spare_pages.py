@@ -1,0 +1,43 @@
+"""Copying a fork's pages ahead (`spare.prefault`): only pages in memory, stopping when work arrives."""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+from flowmcp.bridge.project.worker import spare
+
+
+def private_dirty_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+
+
+def test_only_pages_in_memory_are_found_to_copy():
+    area = mmap.mmap(-1, 64 * mmap.PAGESIZE)
+    for page in (3, 4, 5, 10):
+        area[page * mmap.PAGESIZE] = 1
+    start = spare.ctypes.addressof(spare.ctypes.c_char.from_buffer(area))
+    with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
+        runs = spare.present_runs(pagemap, start, start + 64 * mmap.PAGESIZE)
+    assert [((a - start) // mmap.PAGESIZE, (b - start) // mmap.PAGESIZE) for a, b in runs] == [(3, 6), (10, 11)]
+
+
+def test_a_fork_copies_its_shared_pages_ahead_and_stops_when_work_arrives():
+    shared = bytearray(16 << 20)  # written here: in memory, shared with the fork
+    shared[::4096] = b"x" * len(shared[::4096])
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child reports through its exit status)
+        os.close(read_end)
+        copied = spare.prefault(lambda: False)
+        stopped = spare.prefault(lambda: True)
+        os.write(write_end, f"{copied} {stopped} {private_dirty_kb(os.getpid())}".encode())
+        os._exit(0)
+    os.close(write_end)
+    copied, stopped, dirty_kb = (int(x) for x in os.read(read_end, 100).split())
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert copied >= len(shared) and dirty_kb * 1024 >= len(shared)
+    assert stopped == 0
+    del shared
