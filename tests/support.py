@@ -101,3 +101,17 @@ def processes_under(root, include_zombies: bool = False, ignore: tuple[int, ...]
     return [line for line in out.splitlines()
             if str(root) in line and "ps -eo" not in line and (include_zombies or " Z" not in line)
             and int(line.split()[0]) not in ignore]
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (Linux: /proc's children lists)."""
+    found, todo = [], [pid]
+    while todo:
+        try:
+            with open(f"/proc/{todo[0]}/task/{todo[0]}/children") as f:
+                children = [int(p) for p in f.read().split()]
+        except OSError:
+            children = []
+        found += children
+        todo = todo[1:] + children
+    return found

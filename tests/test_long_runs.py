@@ -14,10 +14,11 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
+from flowmcp.bridge import warm
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
-from .support import processes_under
+from .support import descendants, processes_under
 
 pytestmark = pytest.mark.anyio
 
@@ -78,10 +79,24 @@ async def _until(client, pathspec, done, deadline_s=60):
             await anyio.sleep(0.2)
 
 
-async def _no_processes_under(root, ignore=(), deadline_s=10):
+async def _no_processes_under(root, app=None, deadline_s=10):
+    """Wait until nothing runs under `root` but the app's idle warm workers (and their spares)."""
     with anyio.fail_after(deadline_s):
-        while processes_under(root, ignore=ignore):  # noqa: ASYNC110 (other processes' lives: nothing to await)
+        while processes_under(root, ignore=await _idle_warm_pids(app)):  # noqa: ASYNC110 (other processes' lives)
             await anyio.sleep(0.1)
+
+
+async def _idle_warm_pids(app) -> tuple[int, ...]:
+    pids = []
+    for worker in app.bridge.warm.workers.values() if app is not None else ():
+        pids.append(worker.process.pid)
+        try:
+            spare = (await warm._ask_status(worker, timeout=5)).get("spare")
+        except warm.TALK_ERRORS:
+            continue
+        if spare:  # a job child forked ahead, with its zygote and step process: idle, as the worker
+            pids += [spare, *descendants(spare)]
+    return tuple(pids)
 
 
 async def test_a_run_stopped_by_its_timeout_is_timed_out_everywhere(sleepy):
@@ -108,7 +123,7 @@ async def test_a_run_whose_processes_are_gone_is_failed_never_running(sleepy):
         # The run's processes die without flowmcp stopping them (a server killed, an OOM kill).
         entry = app.ledger.read(*pathspec.split("/"))
         os.killpg(entry["pid"], signal.SIGKILL)
-        await _no_processes_under(sleepy, ignore=tuple(w.process.pid for w in app.bridge.warm.workers.values()))
+        await _no_processes_under(sleepy, app)
         # This server sees its job end before it stops (else stopping would cancel the job first,
         # and the run would be said cancelled: a race a loaded machine loses).
         await _until(c, pathspec, lambda text, data: data["status"] != "running")
@@ -161,8 +176,7 @@ async def test_client_cancellation_kills_the_run_and_the_server_keeps_serving(sl
         for _ in range(3):
             with anyio.move_on_after(2.5):
                 await c.call_tool("run", {"flow": "sleepy_flow.py"})
-        workers = tuple(w.process.pid for w in app.bridge.warm.workers.values())  # serve the next spin
-        await _no_processes_under(sleepy, ignore=workers)
+        await _no_processes_under(sleepy, app)  # the warm workers stay: they serve the next spin
         result = await c.call_tool("list_runs", {"flow": "sleepy_flow.py"})
         assert not result.is_error and "SleepyFlow/" in result.content[0].text
         statuses = {r["status"] for r in result.structured_content["runs"]}

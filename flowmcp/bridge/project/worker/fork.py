@@ -81,13 +81,34 @@ def _report_learned(baseline, job_dir):
         pass
 
 
-def _leave(code):
-    """End a forked process: what it printed is flushed, nothing of the worker's is torn down."""
+def _leave(code, tell=None):
+    """End a forked process: what it printed is flushed, nothing of the worker's is torn down.
+    `tell(code)` says it is over before the kernel frees the process's memory (several
+    milliseconds for a process holding its own copy of the worker's): whoever waits for it goes
+    on meanwhile. Its standard streams are closed first, so readers see their end too."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()
+        if tell is not None:
+            for fd in (0, 1, 2):
+                os.close(fd)
+            tell(code & 0xFF)  # what the process's exit status will say
+    except BaseException:
+        pass
     finally:
         os._exit(code)
+
+
+def _teller(sock, message):
+    """A `tell` for `_leave` that sends `message(code)` over `sock` (if it can: else the waiter
+    learns of the exit the usual way, from the process's end)."""
+    def tell(code):
+        try:
+            sock.send(message(code))
+        except OSError:
+            pass
+
+    return tell
 
 
 def _exit_code(ex):
@@ -112,9 +133,10 @@ def prepare_job_process():
     os.close(null)
 
 
-def job_child(job, env_changes, env_removed, zygote=None):
+def job_child(job, env_changes, env_removed, done, zygote=None):
     """A job, in a fork of the worker: the driver, as `python driver.py REQUEST RESULT` runs it.
-    A spare comes prepared, with the zygote it forked before it waited (`spare_child`)."""
+    A spare comes prepared, with the zygote it forked before it waited (`spare_child`). The job's
+    end is told on `done`, the worker's socket for it."""
     code = 1
     try:
         if zygote is None:
@@ -147,7 +169,7 @@ def job_child(job, env_changes, env_removed, zygote=None):
     except BaseException:
         traceback.print_exc()
     finally:
-        _leave(code)
+        _leave(code, _teller(done, lambda code: json.dumps({"exit": code}).encode() + b"\n"))
 
 
 def spare_child(sock, worker_pid):
@@ -167,7 +189,6 @@ def spare_child(sock, worker_pid):
                 zygote.close()
                 _leave(0)  # retired, or the worker is gone
             received += chunk
-        sock.close()
         handed = json.loads(received)
         spare.die_with_parent(None)  # a job now: it outlives the worker, as every job does
     except BaseException:
@@ -175,7 +196,7 @@ def spare_child(sock, worker_pid):
         code = 1
     if code:
         _leave(code)
-    job_child(handed["job"], handed["env_changes"], handed["env_removed"], zygote)
+    job_child(handed["job"], handed["env_changes"], handed["env_removed"], sock, zygote)
 
 
 class Zygote:
@@ -376,29 +397,36 @@ class ForkedStep:
 def _zygote(sock, env_at_fork, baseline, spare_step=False):
     """Forks step processes on request from a copy of the job child made before it ran anything,
     so each step starts from the worker's imports, as a new interpreter would, not from the
-    state the runtime built up. Several run at once (a foreach's splits); each exit is told as it
-    happens (SIGCHLD wakes the loop through a pipe). With `spare_step`, the first request goes to
-    a step process forked (and its pages copied) while the job child was still a spare."""
+    state the runtime built up. Several run at once (a foreach's splits); each exit is told as
+    soon as the step process says it is over (`ends`), else when it is reaped (SIGCHLD wakes the
+    loop through a pipe). With `spare_step`, the first request goes to a step process forked (and
+    its pages copied) while the job child was still a spare."""
     import select
 
     code = 0
     spare.die_with_parent(os.getppid())  # it serves its job child alone
-    waiting = _SpareStep.start(env_at_fork, baseline, sock) if spare_step else None
+    ends, step_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # every step holds `step_end`
+    waiting = _SpareStep.start(env_at_fork, baseline, [sock, ends], step_end) if spare_step else None
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
-    children = set()
+    children = {}  # pid -> whether its exit was told
     try:
         while True:
-            ready, _, _ = select.select([sock, wake_r], [], [])
+            ready, _, _ = select.select([sock, wake_r, ends], [], [])
             if wake_r in ready:
                 try:
                     while os.read(wake_r, 512):
                         pass
                 except BlockingIOError:
                     pass
+            if ends in ready:
+                said = json.loads(ends.recv(256))
+                if children.get(said["pid"]) is False:
+                    sock.send(json.dumps(said).encode())
+                    children[said["pid"]] = True
             _tell_exits(sock, children)
             if sock not in ready:
                 continue
@@ -414,12 +442,13 @@ def _zygote(sock, env_at_fork, baseline, spare_step=False):
                 pid = os.fork()
                 if pid == 0:
                     sock.close()
+                    ends.close()
                     os.close(wake_r)
                     os.close(wake_w)
-                    _step_process(json.loads(payload), fds, env_at_fork, baseline)  # never returns
+                    _step_process(json.loads(payload), fds, env_at_fork, baseline, step_end)  # never returns
             for fd in fds:
                 os.close(fd)
-            children.add(pid)
+            children[pid] = False
             sock.send(json.dumps({"pid": pid}).encode())
     except BaseException:
         traceback.print_exc()
@@ -437,14 +466,15 @@ class _SpareStep:
         self.sock, self.pid = sock, pid
 
     @classmethod
-    def start(cls, env_at_fork, baseline, zygote_sock):
+    def start(cls, env_at_fork, baseline, zygote_sockets, step_end):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         zygote_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             spare.die_with_parent(zygote_pid)
             parent.close()
-            zygote_sock.close()
+            for other in zygote_sockets:
+                other.close()
             spare.prefault(lambda: spare.readable(child))
             try:
                 payload, fds, _, _ = socket.recv_fds(child, MAX_MESSAGE, 3)
@@ -454,7 +484,7 @@ class _SpareStep:
                 _leave(0)  # the job needed no step process
             child.close()
             spare.die_with_parent(None)  # a step now: it ends as forked steps do
-            _step_process(json.loads(payload), fds, env_at_fork, baseline)  # never returns
+            _step_process(json.loads(payload), fds, env_at_fork, baseline, step_end)  # never returns
         child.close()
         return cls(parent, pid)
 
@@ -478,7 +508,8 @@ class _SpareStep:
 
 
 def _tell_exits(sock, children):
-    """Reap every step process that ended and tell its status (as `Popen.returncode` has it)."""
+    """Reap every step process that ended and tell its status (as `Popen.returncode` has it),
+    unless the process told it itself before its memory was freed."""
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -487,8 +518,8 @@ def _tell_exits(sock, children):
             return
         if pid == 0:
             return
-        children.discard(pid)
-        sock.send(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}).encode())
+        if children.pop(pid, True) is False:
+            sock.send(json.dumps({"pid": pid, "exit": os.waitstatus_to_exitcode(status)}).encode())
 
 
 def _module_headroom():
@@ -499,9 +530,10 @@ def _module_headroom():
     return namespace["headroom"]
 
 
-def _step_process(request, fds, env_at_fork, baseline):
+def _step_process(request, fds, env_at_fork, baseline, step_end):
     """`python flow.py spin-step ...`, in a fork: the pipes, argv, folder and environment Metaflow
-    gave the command, the flow file executed fresh as `__main__`."""
+    gave the command, the flow file executed fresh as `__main__`. Its end is told to the zygote
+    on `step_end`."""
     code = 1
     try:
         _fresh_process_state()  # the zygote's SIGCHLD handler and wakeup fd; a numpy seed of its own
@@ -541,5 +573,5 @@ def _step_process(request, fds, env_at_fork, baseline):
     except BaseException:
         traceback.print_exc()
     finally:
-        _leave(code)
+        _leave(code, _teller(step_end, lambda code: json.dumps({"pid": os.getpid(), "exit": code}).encode()))
 

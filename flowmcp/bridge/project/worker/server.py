@@ -46,7 +46,8 @@ class Worker:
         self.hazard = None
         self.unsupported = None  # the warm path cannot work with this Metaflow: why
         self.hazard_module = None
-        self.jobs = {}  # job child pid -> (connection, job folder)
+        self.jobs = {}  # job child pid -> (connection, job folder); no connection once its exit was told
+        self.done = {}  # job child pid -> the socket on which it tells its end
         self.spare = None  # (pid, socket) of a job child forked ahead, waiting for a job
         self.spares = spare.enabled()
         self.wakeup_fds = ()
@@ -180,6 +181,8 @@ class Worker:
                     if not os.read(sys.stdin.fileno(), 512):
                         self.stop_jobs()  # the server is gone: nobody reads their answers
                         return  # nor will anybody ask for more
+                elif isinstance(key.data, tuple):
+                    self.job_said_done(key.fileobj, key.data[1])
                 else:
                     self.read_request(key.fileobj, key.data)
             self.reap()
@@ -260,13 +263,22 @@ class Worker:
             return
         env_changes = {k: v for k, v in os.environ.items() if self.env_at_start.get(k) != v}
         env_removed = [k for k in self.env_at_start if k not in os.environ]
-        pid = self.hand_to_spare({"job": job, "env_changes": env_changes, "env_removed": env_removed})
+        pid, done = self.hand_to_spare({"job": job, "env_changes": env_changes, "env_removed": env_removed})
         if pid is None:
+            done, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             pid = os.fork()
             if pid == 0:
-                self.close_in_child(conn)
-                fork.job_child(job, env_changes, env_removed)  # never returns
+                try:
+                    self.close_in_child(conn)
+                    done.close()
+                    fork.job_child(job, env_changes, env_removed, theirs)  # never returns
+                finally:
+                    os._exit(1)  # a fork never returns into the worker's loop, whatever happened
+            theirs.close()
         self.jobs[pid] = (conn, job.get("job_dir"))
+        # The job says it is over before its memory is freed: the server hears it then
+        self.done[pid] = done
+        self.selector.register(done, selectors.EVENT_READ, ("done", pid))
         send(conn, {"ok": True, "pid": pid})
 
     # ---- the spare job child
@@ -280,25 +292,44 @@ class Worker:
         worker_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self.close_in_child(None)
-            ours.close()
-            fork.spare_child(theirs, worker_pid)  # never returns
+            try:
+                self.close_in_child(None)
+                ours.close()
+                fork.spare_child(theirs, worker_pid)  # never returns
+            finally:
+                os._exit(1)  # a fork never returns into the worker's loop, whatever happened
         theirs.close()
         self.spare = (pid, ours)
 
     def hand_to_spare(self, handed):
-        """Give the job to the spare: its pid, or None when there is none (or it is gone)."""
+        """Give the job to the spare: (its pid, its socket, now the job's), or (None, None) when
+        there is none (or it is gone)."""
         if self.spare is None:
-            return None
+            return None, None
         pid, sock = self.spare
         self.spare = None
         try:
             sock.sendall(json.dumps(handed).encode() + b"\n")
         except OSError:
             self.retire_spare(pid, sock)
-            return None
-        sock.close()
-        return pid
+            return None, None
+        return pid, sock
+
+    def job_said_done(self, sock, pid):
+        """A job child told its exit status as it left: pass it on now (reaping it comes later)."""
+        try:
+            said = json.loads(sock.recv(256) or b"{}")
+        except (OSError, ValueError):
+            said = {}
+        self.forget_done(pid)
+        conn, job_dir = self.jobs.get(pid, (None, None))
+        if "exit" in said and conn is not None:
+            try:
+                send(conn, {"exit": said["exit"]})
+            except OSError:
+                pass
+            conn.close()
+            self.jobs[pid] = (None, job_dir)
 
     def retire_spare(self, pid=None, sock=None):
         """End the spare (its session: the zygote and spare step process too): it holds a copy
@@ -317,6 +348,12 @@ class Worker:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
+
+    def forget_done(self, pid):
+        sock = self.done.pop(pid, None)
+        if sock is not None:
+            self.selector.unregister(sock)
+            sock.close()
 
     def stop_jobs(self):
         """Stop every running job with all its processes (each job is a session of its own): the
@@ -342,7 +379,8 @@ class Worker:
             key.fileobj.close()
         self.selector.close()
         for other, _ in self.jobs.values():
-            other.close()
+            if other is not None:
+                other.close()
         for fd in self.wakeup_fds:
             os.close(fd)
 
@@ -362,6 +400,7 @@ class Worker:
                 print("flowmcp worker: the spare job child ended (%s); jobs fork from now on"
                       % os.waitstatus_to_exitcode(status), file=sys.stderr, flush=True)
                 continue
+            self.forget_done(pid)
             conn, job_dir = self.jobs.pop(pid, (None, None))
             if conn is not None:
                 try:

@@ -1,11 +1,14 @@
-"""Copying a fork's pages ahead (`spare.prefault`): only pages in memory, stopping when work arrives."""
+"""The warm worker's forks, without Metaflow: copying a spare's pages ahead (`spare.prefault`: only
+pages in memory, stopping when work arrives), and what a fork of the worker closes."""
 
 from __future__ import annotations
 
 import mmap
 import os
+import socket
 
 from flowmcp.bridge.project.worker import spare
+from flowmcp.bridge.project.worker.server import Worker
 
 
 def private_dirty_kb(pid: int) -> int:
@@ -41,3 +44,12 @@ def test_a_fork_copies_its_shared_pages_ahead_and_stops_when_work_arrives():
     assert copied >= len(shared) and dirty_kb * 1024 >= len(shared)
     assert stopped == 0
     del shared
+
+
+def test_a_fork_made_while_a_job_has_told_its_end_closes_the_other_jobs_sockets(tmp_path):
+    worker = Worker({"root": str(tmp_path)})
+    told, running = socket.socketpair()
+    worker.jobs = {101: (None, None), 102: (running, None)}  # 101 told its end, not yet reaped
+    worker.close_in_child(None)
+    assert running.fileno() == -1
+    told.close()
