@@ -10,6 +10,7 @@ an older version of an upstream step. Kept in `.flowmcp/state.json` under the ro
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import logging
@@ -29,20 +30,25 @@ MAX_RUNS_KEPT = 200  # per flow: the step versions of older runs are forgotten
 
 def step_versions(flow_file: Path) -> dict[str, str]:
     """{step name: short hash of its source} for the `@step` methods of the file's classes."""
-    source = source_text(Path(flow_file))
+    return dict(_versions_of(source_text(Path(flow_file))))
+
+
+@functools.lru_cache(maxsize=64)
+def _versions_of(source: str | None) -> tuple[tuple[str, str], ...]:
+    """Every spin and run asks this of a file that mostly has not changed: parsed once per text."""
     try:
         tree = ast.parse(source) if source is not None else None
     except (SyntaxError, ValueError):
         tree = None
     if tree is None:
-        return {}
+        return ()
     versions = {}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         for fn in cls.body:
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(_is_step(d) for d in fn.decorator_list):
                 digest = hashlib.sha1(ast.dump(fn, include_attributes=False).encode()).hexdigest()
                 versions[fn.name] = digest[:12]
-    return versions
+    return tuple(versions.items())
 
 
 def _is_step(decorator: ast.expr) -> bool:

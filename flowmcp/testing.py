@@ -28,16 +28,24 @@ the next `pytest` finds the worker warm too; `flowmcp daemon stop` ends it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import cloudpickle
 
-from .app import App
+from .config import Config
+
+if TYPE_CHECKING:
+    from .app import App
+
+# Light on purpose: a test module importing this pays milliseconds at collection. The server's
+# stack (MCP, validation) is imported at the first call, while the warm worker starts beside it.
 
 __all__ = ["SpinSession", "StepFailed", "StepResult", "spin_step"]
 
@@ -111,23 +119,22 @@ def spin_step(
     if daemon is None:
         daemon = os.environ.get("FLOWMCP_TESTING_DAEMON", "") not in ("", "0")
     daemon = daemon and _active is None and os.name == "posix"
-    # A session keeps one server (and its App) per root; without one, this call has its own
-    app = _active.app(root_path, python) if _active is not None else App.create(str(root_path), python)
+    config = Config.create(str(root_path), python)
     arguments: dict[str, Any] = {"flow": str(flow_path), "step": step, "persist": True, "timeout_s": timeout_s}
     if run is not None:
         arguments["run"] = str(run)
     if task is not None:
         arguments["task"] = str(task)
-    module = _artifacts_module(app, artifacts) if artifacts else None
+    module = _artifacts_module(config, artifacts) if artifacts else None
     if module:
         arguments["artifacts_module"] = str(module)
     try:
-        if _active is not None:
-            text, answer, is_error = _active.call(root_path, python, arguments)
+        if _active is not None:  # the session's server for this root
+            text, answer, is_error = _active.call(config, flow_path, arguments)
         elif daemon:
-            text, answer, is_error = _call_project_server(app, python, arguments)
-        else:
-            text, answer, is_error = _call_in_thread(app, arguments)
+            text, answer, is_error = _call_project_server(config, python, arguments)
+        else:  # a server of this call's own
+            text, answer, is_error = _call_in_thread(config, flow_path, arguments)
     finally:
         if module:  # the inputs of this one call
             module.unlink(missing_ok=True)
@@ -146,8 +153,8 @@ class SpinSession:
     def __init__(self) -> None:
         self._portal_cm = None
         self._portal = None
-        self._clients: dict[tuple[Path, str | None], tuple[Any, Any]] = {}
-        self.apps: dict[tuple[Path, str | None], App] = {}  # the servers' state, by (root, python)
+        self._clients: dict[tuple[Path, str], tuple[Any, Any]] = {}
+        self.apps: dict[tuple[Path, str], App] = {}  # the servers' state, by (root, interpreter)
 
     def __enter__(self) -> SpinSession:
         global _active
@@ -169,23 +176,15 @@ class SpinSession:
             self.apps.clear()
             self._portal_cm.__exit__(None, None, None)
 
-    def app(self, root: Path, python: str | None) -> App:
-        """The server state for this root and interpreter, made on first use."""
-        key = (root, python)
-        if key not in self.apps:
-            self.apps[key] = App.create(str(root), python)
-        return self.apps[key]
-
-    def call(self, root: Path, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
-        from mcp import Client
-
-        from .server import build_server
-
-        key = (root, python)
+    def call(self, config: Config, flow: Path, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
+        key = (config.root, config.python)
         if key not in self._clients:
             # One task of the portal's loop holds the client (and the server) open between calls
-            client_cm = self._portal.wrap_async_context_manager(Client(build_server(self.app(root, python))))
+            app = _app_with_early_worker(config, flow)
+            client_cm = self._portal.wrap_async_context_manager(_client(app))
             self._clients[key] = (client_cm, client_cm.__enter__())
+            self.apps[key] = app
+            _import_reader_meanwhile()
         client = self._clients[key][1]
         return _result(self._portal.call(client.call_tool, "spin", arguments))
 
@@ -198,10 +197,10 @@ def _result(result) -> tuple[str, dict, bool]:
     return text, result.structured_content or {}, bool(result.is_error)
 
 
-def _artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
+def _artifacts_module(config: Config, artifacts: dict[str, Any]) -> Path:
     """An ARTIFACTS module for Metaflow that unpickles the given objects (cloudpickle: lambdas,
     local classes and numpy arrays all travel)."""
-    folder = app.config.state_dir / "artifacts"
+    folder = config.state_dir / "artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"test_inputs_{uuid.uuid4().hex[:12]}"
     (folder / f"{stem}.pkl").write_bytes(cloudpickle.dumps(artifacts))
@@ -215,33 +214,66 @@ def _artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
     return module
 
 
-def _call_in_thread(app: App, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
-    """Call the spin tool through an in-process MCP client, on a thread of its own so it works
-    from sync and async tests alike."""
+def _app_with_early_worker(config: Config, flow: Path) -> App:
+    """The server's state for `config`, its warm worker started before the server's own stack is
+    imported (as `flowmcp serve` does, bridge/early.py): the two imports overlap."""
+    from .bridge import early
+
+    early_worker = early.start(config, flow)
+    from .app import App
+
+    app = App(config)
+    if early_worker is not None:
+        app.bridge.jobs.warm.adopt(early_worker)
+    return app
+
+
+def _import_reader_meanwhile() -> None:
+    """Import Metaflow, which reading a step's outputs needs here, on a thread of its own while
+    the first spin runs (this process only waits for it): not meanwhile the server's own imports,
+    which would take twice as long sharing the interpreter."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # StepResult says why when it reads
+            import metaflow  # noqa: F401
+
+    threading.Thread(target=load, name="flowmcp-import-metaflow", daemon=True).start()
+
+
+def _client(app: App):
     from mcp import Client
 
     from .server import build_server
 
+    return Client(build_server(app))
+
+
+def _call_in_thread(config: Config, flow: Path, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
+    """Call the spin tool through an in-process MCP client, on a thread of its own so it works
+    from sync and async tests alike."""
+    app = _app_with_early_worker(config, flow)
+
     async def call() -> tuple[str, dict, bool]:
-        async with Client(build_server(app)) as client:
+        async with _client(app) as client:
+            _import_reader_meanwhile()
             return _result(await client.call_tool("spin", arguments))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(anyio.run, call).result()
 
 
-def _call_project_server(app: App, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
+def _call_project_server(config: Config, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
     """Call the spin tool through the root's project server (started if none runs)."""
     from .daemon import client
     from .daemon.identity import Options, idle_seconds
 
-    options = Options.of(app.config)
+    options = Options.of(config)
     idle_s = idle_seconds(None, os.environ)
     try:
         result = client.call_tool(options, options.argv(explicit_python=bool(python)), "spin", arguments, idle_s,
                                   arguments["flow"])
     except client.Unavailable:  # no server can serve here: this call has its own, as without daemon
-        return _call_in_thread(app, arguments)
+        return _call_in_thread(config, Path(arguments["flow"]), arguments)
     except client.ServerStopped as ex:
         return str(ex), {}, True
     return client.answer_text(result), result.get("structuredContent") or {}, bool(result.get("isError"))

@@ -97,6 +97,20 @@ def test_flow_imports_follow_project_modules_but_never_list_them(tmp_path):
     assert not {n for n in found if n.split(".")[0] in ("helpers", "pkg", "inner")}
 
 
+def test_flow_imports_are_read_again_when_a_module_appears_or_changes(tmp_path):
+    write(tmp_path / "flow.py", "import helpers\nimport metaflow\n")
+    assert flow_imports(tmp_path / "flow.py", tmp_path) == {"helpers", "metaflow"}  # an installed one, so far
+    write(tmp_path / "helpers.py", "import decimal\n")  # now the project's own: it shadows the other
+    assert flow_imports(tmp_path / "flow.py", tmp_path) == {"decimal", "metaflow"}
+    write(tmp_path / "helpers.py", "import fractions\n")
+    os.utime(tmp_path / "helpers.py", ns=(1, 1))  # an edit that kept the size: told by the time
+    assert flow_imports(tmp_path / "flow.py", tmp_path) == {"fractions", "metaflow"}
+    (tmp_path / "pkg").mkdir()
+    write(tmp_path / "pkg" / "__init__.py", "import statistics\n")
+    write(tmp_path / "helpers.py", "import pkg\n")
+    assert flow_imports(tmp_path / "flow.py", tmp_path) == {"statistics", "metaflow"}
+
+
 def test_flow_imports_include_step_bodies_and_skip_type_checking_blocks(tmp_path):
     write(tmp_path / "flow.py", """
         from typing import TYPE_CHECKING

@@ -13,7 +13,37 @@ MAX_FILES_READ = 200  # project modules followed from one flow file
 
 def flow_imports(flow_file: Path, root: Path) -> frozenset[str]:
     """Dotted names of the non-project modules `flow_file` imports, directly or through the
-    project's own modules (the flow's folder is where `python flow.py` finds those)."""
+    project's own modules (the flow's folder is where `python flow.py` finds those). Asked before
+    every warm job: read again only when a file it read, or a folder it looked in, changed."""
+    cached = _known.get((flow_file, root))
+    if cached is not None and _stamps(cached[0]) == cached[1]:
+        return cached[2]
+    found, read = _flow_imports(flow_file, root)
+    # A folder's time changes when a file appears in it or goes: a module that now shadows an
+    # installed one, or a package that became a project module, is seen
+    watched = sorted(read | {folder for path in read for folder in path.parents if root in folder.parents}
+                     | {flow_file.parent, root})
+    _known[(flow_file, root)] = (watched, _stamps(watched), found)
+    return found
+
+
+_known: dict[tuple[Path, Path], tuple[list[Path], list[tuple[int, int] | None], frozenset[str]]] = {}
+
+
+def _stamps(paths: list[Path]) -> list[tuple[int, int] | None]:
+    stamps = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+    return stamps
+
+
+def _flow_imports(flow_file: Path, root: Path) -> tuple[frozenset[str], set[Path]]:
+    """(the names, the files read)."""
     flow_dir = flow_file.parent
     found: set[str] = set()
     seen: set[Path] = set()
@@ -41,7 +71,7 @@ def flow_imports(flow_file: Path, root: Path) -> frozenset[str]:
                 found.add(name)
             else:
                 queue.extend(files)
-    return frozenset(found)
+    return frozenset(found), seen
 
 
 def imported_names(tree: ast.AST) -> list[tuple[str, int]]:

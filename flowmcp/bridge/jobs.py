@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -150,7 +151,7 @@ class JobRunner:
                 }, env)
                 if process is not None:
                     try:
-                        outcome = await _finish(process, job, timeout, events)
+                        outcome = await _finish(process, job, timeout, events, self._prune_jobs)
                     except BridgeError as ex:
                         # The warm machinery broke before the driver could report (the driver
                         # reports the user's failures): do the job again the plain way — unless
@@ -177,13 +178,12 @@ class JobRunner:
                     env=env,
                     start_new_session=True,
                 )
-            outcome = await _finish(process, job, timeout, events)
+            outcome = await _finish(process, job, timeout, events, self._prune_jobs)
             outcome.path_note = note
             return outcome
         finally:
             in_use.release()
             self._active.discard(job)
-            self._prune_jobs()
 
     def _prune_jobs(self) -> None:
         """Keep the newest finished job folders; never one a job still uses, this server's or
@@ -198,12 +198,15 @@ class JobRunner:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-async def _finish(process, job: Path, timeout: float | None, events: JobEvents | None) -> JobOutcome:
-    """Follow a started job to its end (or its timeout) and read what it left."""
+async def _finish(process, job: Path, timeout: float | None, events: JobEvents | None,
+                  meanwhile: Callable[[], None]) -> JobOutcome:
+    """Follow a started job to its end (or its timeout) and read what it left; `meanwhile` is done
+    while it runs (housekeeping a caller would otherwise wait for)."""
     watcher = OutputWatcher(job / "output.log")
     timed_out = False
     if events is not None:
         await events.launched(process.pid)
+    meanwhile()
     try:
         with anyio.move_on_after(timeout) as scope:
             await _follow(process, watcher, events)
