@@ -95,6 +95,9 @@ async def test_a_spin_after_an_idle_moment_runs_in_the_spare_and_a_new_one_follo
     app = App.create(root)
     async with Client(build_server(app)) as c:
         assert not (await call(c, "run", flow="pids_flow.py"))[2]
+        # The run's plainly forked processes told what they wrote: spares copy that ahead
+        copied = (await worker_status(app))["copied_ahead_kb"]
+        assert copied["job"] > 1000 and copied["step"] > 1000, copied
         for _ in range(2):
             job_child, step_process = await ready_spare(app)
             text, data, is_error = await call(c, "spin", flow="pids_flow.py", step="start")

@@ -53,3 +53,25 @@ def test_a_fork_made_while_a_job_has_told_its_end_closes_the_other_jobs_sockets(
     worker.close_in_child(None)
     assert running.fileno() == -1
     told.close()
+
+
+def test_a_fork_finds_the_pages_it_wrote_and_not_the_ones_it_only_shares():
+    shared = bytearray(64 * mmap.PAGESIZE)
+    shared[:: mmap.PAGESIZE] = b"x" * 64  # in memory, shared with the fork below
+    start = spare.ctypes.addressof((spare.ctypes.c_char * len(shared)).from_buffer(shared))
+    first = -(-start // mmap.PAGESIZE)  # the buffer's first whole page
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child reports through the pipe)
+        os.close(read_end)
+        for page in (first + 5, first + 6, first + 20):
+            shared[page * mmap.PAGESIZE - start] = 1
+        written = {address // mmap.PAGESIZE for lo, hi in spare.written_runs()
+                   for address in range(lo, hi, mmap.PAGESIZE)}
+        os.write(write_end, " ".join(str(p - first) for p in range(first, first + 60) if p in written).encode())
+        os._exit(0)
+    os.close(write_end)
+    found = os.read(read_end, 1000).decode().split()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert found == ["5", "6", "20"]

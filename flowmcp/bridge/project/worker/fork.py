@@ -63,8 +63,9 @@ def _std_streams():
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
 
 
-def _report_learned(baseline, job_dir):
-    """Tell the worker the modules and regular expressions this process loaded beyond its own."""
+def _report_learned(baseline, job_dir, pages_of=None):
+    """Tell the worker the modules and regular expressions this process loaded beyond its own;
+    with `pages_of` ("job" or "step"), the pages it wrote too (`spare.written_runs`)."""
     if not job_dir:
         return
     modules = []
@@ -76,7 +77,10 @@ def _report_learned(baseline, job_dir):
                 if len(key) == 3 and isinstance(key[1], str) and not key[2] & re.DEBUG]
     try:
         with open(os.path.join(job_dir, "learned-%d.json" % os.getpid()), "w") as f:
-            json.dump({"modules": sorted(modules), "patterns": patterns}, f)
+            learned = {"modules": sorted(modules), "patterns": patterns}
+            if pages_of:
+                learned.update(pages_of=pages_of, pages=spare.written_runs())
+            json.dump(learned, f)
     except OSError:
         pass
 
@@ -164,7 +168,7 @@ def job_child(job, env_changes, env_removed, done, zygote=None):
         dispatch.handle(sys.argv)
         if launcher is not None:
             launcher.close()
-        _report_learned(baseline, job.get("job_dir"))
+        _report_learned(baseline, job.get("job_dir"), "job" if job.get("learn_pages") else None)
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -172,16 +176,17 @@ def job_child(job, env_changes, env_removed, done, zygote=None):
         _leave(code, _teller(done, lambda code: json.dumps({"exit": code}).encode() + b"\n"))
 
 
-def spare_child(sock, worker_pid):
+def spare_child(sock, worker_pid, working):
     """A job child forked before its job, while the worker is idle: prepared, its zygote and a
-    spare step process forked, its pages copied ahead (`spare.prefault`); then it waits on `sock`
-    for the job the worker hands it (a line of JSON), or leaves when the worker closes it."""
+    spare step process forked, the pages a job and a step write copied ahead (`working`: "job"
+    and "step" runs, `spare.prefault`; none before the worker has learned them); then it waits
+    on `sock` for the job the worker hands it (a line of JSON), or leaves when the worker closes it."""
     code = 0
     try:
         spare.die_with_parent(worker_pid)
         prepare_job_process()
-        zygote = Zygote.start(set(sys.modules), spare_step=True, closing=[sock])
-        spare.prefault(lambda: spare.readable(sock))
+        zygote = Zygote.start(set(sys.modules), spare_step=working["step"] if working else [], closing=[sock])
+        spare.prefault(lambda: spare.readable(sock), working["job"] if working else [])
         received = b""
         while not received.endswith(b"\n"):
             chunk = sock.recv(MAX_MESSAGE)
@@ -207,9 +212,9 @@ class Zygote:
         self.sock, self.pid, self.env, self.baseline = sock, pid, env, baseline
 
     @classmethod
-    def start(cls, baseline, spare_step=False, closing=()):
-        """Fork it; `spare_step`: with a step process forked ahead; `closing`: this process's
-        sockets the zygote must not hold."""
+    def start(cls, baseline, spare_step=None, closing=()):
+        """Fork it; `spare_step`: with a step process forked ahead, which copies those pages
+        (see `spare.prefault`); `closing`: this process's sockets the zygote must not hold."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         pid = os.fork()
@@ -246,6 +251,7 @@ class StepLauncher:
         self._subprocess = subprocess
         self.flow_file = os.path.abspath(job["flow_file"])
         self.job_dir = job.get("job_dir")
+        self.learn_pages = bool(job.get("learn_pages"))
         self.report = {"forked": 0, "spawned": 0, "reasons": []}
         self.exits = {}
         self.gone = False  # the zygote is gone: its step processes went with it
@@ -277,6 +283,7 @@ class StepLauncher:
             "argv": [str(a) for a in cmdline],
             "cwd": os.getcwd(),
             "job_dir": self.job_dir,
+            "learn_pages": self.learn_pages,
         }
         payload = json.dumps(changes).encode()
         if len(payload) > 200_000:
@@ -394,7 +401,7 @@ class ForkedStep:
         self.send_signal(signal.SIGKILL)
 
 
-def _zygote(sock, env_at_fork, baseline, spare_step=False):
+def _zygote(sock, env_at_fork, baseline, spare_step=None):
     """Forks step processes on request from a copy of the job child made before it ran anything,
     so each step starts from the worker's imports, as a new interpreter would, not from the
     state the runtime built up. Several run at once (a foreach's splits); each exit is told as
@@ -406,7 +413,9 @@ def _zygote(sock, env_at_fork, baseline, spare_step=False):
     code = 0
     spare.die_with_parent(os.getppid())  # it serves its job child alone
     ends, step_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # every step holds `step_end`
-    waiting = _SpareStep.start(env_at_fork, baseline, [sock, ends], step_end) if spare_step else None
+    waiting = None
+    if spare_step is not None:
+        waiting = _SpareStep.start(env_at_fork, baseline, [sock, ends], step_end, spare_step)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -466,7 +475,7 @@ class _SpareStep:
         self.sock, self.pid = sock, pid
 
     @classmethod
-    def start(cls, env_at_fork, baseline, zygote_sockets, step_end):
+    def start(cls, env_at_fork, baseline, zygote_sockets, step_end, pages):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         zygote_pid = os.getpid()
         pid = os.fork()
@@ -475,7 +484,7 @@ class _SpareStep:
             parent.close()
             for other in zygote_sockets:
                 other.close()
-            spare.prefault(lambda: spare.readable(child))
+            spare.prefault(lambda: spare.readable(child), pages)
             try:
                 payload, fds, _, _ = socket.recv_fds(child, MAX_MESSAGE, 3)
             except OSError:
@@ -569,7 +578,7 @@ def _step_process(request, fds, env_at_fork, baseline, step_end):
         import atexit
 
         atexit._run_exitfuncs()  # what interpreter shutdown would run; the rest is skipped
-        _report_learned(baseline, request.get("job_dir"))
+        _report_learned(baseline, request.get("job_dir"), "step" if request.get("learn_pages") else None)
     except BaseException:
         traceback.print_exc()
     finally:

@@ -50,6 +50,7 @@ class Worker:
         self.done = {}  # job child pid -> the socket on which it tells its end
         self.spare = None  # (pid, socket) of a job child forked ahead, waiting for a job
         self.spares = spare.enabled()
+        self.working = None  # {"job": runs, "step": runs}: the pages a spin's processes wrote
         self.wakeup_fds = ()
         self.startup_modules = frozenset(config.get("startup_modules") or ())
         self.idle_exit_s = float(config.get("idle_exit_s") or IDLE_EXIT_S)
@@ -114,7 +115,7 @@ class Worker:
         new third-party package, never a project module (each reported module's file must lie in
         a library folder). Regular expressions the job compiled: compiling is pure, and the
         `re` cache otherwise starts empty in every fork."""
-        names, patterns = [], []
+        names, patterns, pages = [], [], {}
         for entry in sorted(os.listdir(job_dir)) if os.path.isdir(job_dir) else []:
             if not entry.startswith("learned-"):
                 continue
@@ -131,9 +132,15 @@ class Worker:
                 if known and (path is None or preload.inside(path, self.dirs)):
                     names.append(name)
             patterns.extend(reported.get("patterns", []))
+            if reported.get("pages_of") in ("job", "step"):
+                pages.setdefault(reported["pages_of"], []).extend(reported.get("pages") or [])
         if names:
             self.retire_spare()  # forked without them
             self.preload(sorted(set(names), key=lambda n: (n.count("."), n)))
+        if self.working is None and pages.get("job") and pages.get("step"):
+            # A spin or run's processes, forked plainly, said what they wrote: spares copy that
+            self.working = {kind: sorted(map(tuple, runs)) for kind, runs in pages.items()}
+            self.retire_spare()  # it copied nothing ahead
         for pattern, flags in patterns:
             try:
                 re.compile(pattern, flags)
@@ -155,6 +162,9 @@ class Worker:
             "hazard_module": self.hazard_module,
             "modules": len(sys.modules),
             "spare": self.spare[0] if self.spare else None,
+            # The pages a spare copies ahead, in kB: what a spin's job child and step process wrote
+            "copied_ahead_kb": {kind: sum(end - start for start, end in runs) // 1024
+                                for kind, runs in (self.working or {}).items()},
         }
 
     def serve(self, listener):
@@ -263,6 +273,8 @@ class Worker:
             return
         env_changes = {k: v for k, v in os.environ.items() if self.env_at_start.get(k) != v}
         env_removed = [k for k in self.env_at_start if k not in os.environ]
+        if self.working is None and self.spares and job.get("driver_op") in fork.FORKED_STEPS_OPS:
+            job = dict(job, learn_pages=True)  # what spares will copy ahead: this job's processes say
         pid, done = self.hand_to_spare({"job": job, "env_changes": env_changes, "env_removed": env_removed})
         if pid is None:
             done, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -295,7 +307,7 @@ class Worker:
             try:
                 self.close_in_child(None)
                 ours.close()
-                fork.spare_child(theirs, worker_pid)  # never returns
+                fork.spare_child(theirs, worker_pid, self.working)  # never returns
             finally:
                 os._exit(1)  # a fork never returns into the worker's loop, whatever happened
         theirs.close()

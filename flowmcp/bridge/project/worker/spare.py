@@ -22,6 +22,9 @@ MADV_POPULATE_WRITE = 23  # Linux 5.14+; elsewhere the madvise fails and nothing
 CHUNK = 2 << 20  # bytes copied between two looks for work
 PAGE = mmap.PAGESIZE
 PRESENT = re.compile(rb"[\x80-\xff]+")  # runs of pagemap entries with the "present" bit
+# ... with "present" and "exclusively mapped" (bit 56: the low bit of the top byte): in a fork,
+# the pages it wrote (copied) or allocated
+WRITTEN = re.compile(b"[" + b"".join(re.escape(bytes([b])) for b in range(0x81, 0x100, 2)) + b"]+")
 SKIPPED_MAPPINGS = ("[stack]", "[vvar]", "[vdso]", "[vsyscall]", "[vvar_vclock]")
 
 _madvise = None
@@ -56,16 +59,32 @@ def present_runs(pagemap, start, end):
     return [(start + m.start() * PAGE, start + m.end() * PAGE) for m in PRESENT.finditer(top_bytes)]
 
 
-def prefault(work_waiting):
-    """Copy this process's shared pages now, a chunk at a time, until done or `work_waiting()`.
-    Returns the bytes made private (0 where the kernel cannot do it)."""
+def written_runs():
+    """[start, end] of the runs of pages this fork has written or allocated: what a job of its
+    kind copies, which later spares copy ahead (and nothing else)."""
+    runs = []
+    try:
+        with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
+            for start, end in private_writable_mappings():
+                pagemap.seek(start // PAGE * 8)
+                top_bytes = pagemap.read((end - start) // PAGE * 8)[7::8]
+                runs += [[start + m.start() * PAGE, start + m.end() * PAGE] for m in WRITTEN.finditer(top_bytes)]
+    except OSError:
+        return []
+    return runs
+
+
+def prefault(work_waiting, regions=None):
+    """Copy this process's shared pages now, a chunk at a time, until done or `work_waiting()`:
+    those in `regions` (a job's written runs, `written_runs`), else every private writable page
+    in memory. Returns the bytes made private (0 where the kernel cannot do it)."""
     madvise = _libc_madvise()
     if madvise is None:
         return 0
     done = 0
     try:
         with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
-            for region in private_writable_mappings():
+            for region in private_writable_mappings() if regions is None else regions:
                 for start, end in present_runs(pagemap, *region):
                     for at in range(start, end, CHUNK):
                         if work_waiting():
