@@ -41,7 +41,8 @@ FLOWS = {
         df = pd.DataFrame({"x": range(self.x), "y": [i % 2 for i in range(self.x)]})
         self.model = LogisticRegression().fit(df[["x"]], df["y"])"""),
 }
-TARGETS = {"trivial": 0.25, "sklearn": 0.10}  # warm spin / CLI spin, from the issue
+TARGETS = {"trivial": 0.12, "sklearn": 0.06}  # warm spin / CLI spin, from the issue (14; 5 asked 0.25, 0.10)
+COLD_TARGET = 0.45  # the first spin of a fresh server / one CLI spin
 
 FLOW = """\
 {imports}from metaflow import FlowSpec, step
@@ -163,14 +164,14 @@ def main() -> None:
     args = parser.parse_args()
     extra = ["--no-warm"] if args.no_warm else []
     print(f"| flow | CLI spin (s) | flowmcp spin (s) | ratio | target | cold: CLI (s) | cold: flowmcp (s) "
-          f"| cold ratio |  ({args.rounds} warm rounds, {args.cold_rounds} cold; medians)")
+          f"| cold ratio (target ≤ {COLD_TARGET}) |  ({args.rounds} warm rounds, {args.cold_rounds} cold; medians)")
     print("|---|---|---|---|---|---|---|---|")
     for kind in args.flows.split(","):
         r = measure(kind, args.rounds, args.cold_rounds, extra)
         med = {k: statistics.median(v) for k, v in r.items() if isinstance(v, list)}
-        target = f"≤ {TARGETS[kind]:.2f}" if kind in TARGETS else "—"
-        path = "" if r["warm"] else " (not warm)"
         ratio, cold_ratio = med["ours"] / med["cli"], med["cold_ours"] / med["cold_cli"]
+        target = f"≤ {TARGETS[kind]:.2f} {'✓' if ratio <= TARGETS[kind] else '✗'}" if kind in TARGETS else "—"
+        path = "" if r["warm"] else " (not warm)"
         print(f"| {FLOWS[kind][0]} | {med['cli']:.3f} | {med['ours']:.3f}{path} | {ratio:.3f} | {target} "
               f"| {med['cold_cli']:.3f} | {med['cold_ours']:.3f} | {cold_ratio:.2f} |", flush=True)
 

@@ -99,13 +99,8 @@ def die_with_parent():
     leader (a session of its own)."""
     if not sys.platform.startswith("linux") or os.getpgrp() != os.getpid():
         return
-    try:
-        import ctypes
-
-        signal.signal(PARENT_GONE, _stop_the_group)
-        if ctypes.CDLL(None, use_errno=True).prctl(1, PARENT_GONE, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
-            return
-    except (OSError, AttributeError, ValueError):
+    signal.signal(PARENT_GONE, _stop_the_group)
+    if not prctl(PR_SET_PDEATHSIG, PARENT_GONE):
         return
     if os.getppid() == 1:  # the parent died before we asked: too late for the signal
         _stop_the_group(PARENT_GONE, None)
@@ -116,14 +111,23 @@ def become_subreaper():
     double-forked daemon) are re-parented to the job when their parent exits, not to init: they
     stay the job's descendants, and a timeout or a cancel finds them (`processes.kill_tree`).
     Linux only (prctl PR_SET_CHILD_SUBREAPER)."""
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def prctl(option, value):
+    """Linux's `prctl(option, value)`: whether it was done (never elsewhere)."""
     if not sys.platform.startswith("linux"):
-        return
+        return False
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError, ValueError):
-        pass
+        return False
 
 
 def _stop_the_group(_signum, _frame):
