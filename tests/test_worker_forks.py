@@ -75,3 +75,17 @@ def test_a_fork_finds_the_pages_it_wrote_and_not_the_ones_it_only_shares():
     os.close(read_end)
     os.waitpid(pid, 0)
     assert found == ["5", "6", "20"]
+
+
+def test_a_spare_is_forked_while_idle_and_beside_one_job_only_when_jobs_come_back_to_back(tmp_path):
+    worker = Worker({"root": str(tmp_path)})
+    worker.spares = True
+    assert worker.spare_wanted()  # idle
+    worker.jobs = {101: (None, None)}
+    assert not worker.spare_wanted()  # an agent's spin: the next one comes after an idle moment
+    worker.back_to_back = True
+    assert worker.spare_wanted()  # a test suite's: the spare is made beside it
+    worker.jobs[102] = (None, None)
+    assert not worker.spare_wanted()  # never beside two
+    worker.jobs, worker.hazard = {}, "a thread"
+    assert not worker.spare_wanted()

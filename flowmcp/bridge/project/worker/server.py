@@ -33,6 +33,7 @@ from . import fork, preload, spare
 from .fork import MAX_MESSAGE
 
 IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
+BACK_TO_BACK_S = 0.1  # a job starting this soon after the last one ended: jobs come back to back
 
 
 class Worker:
@@ -51,6 +52,8 @@ class Worker:
         self.spare = None  # (pid, socket) of a job child forked ahead, waiting for a job
         self.spares = spare.enabled()
         self.working = None  # {"job": runs, "step": runs}: the pages a spin's processes wrote
+        self.last_end = 0.0  # when the last job ended (monotonic)
+        self.back_to_back = False  # jobs come with no idle moment between them (a test suite)
         self.wakeup_fds = ()
         self.startup_modules = frozenset(config.get("startup_modules") or ())
         self.idle_exit_s = float(config.get("idle_exit_s") or IDLE_EXIT_S)
@@ -273,6 +276,8 @@ class Worker:
             return
         env_changes = {k: v for k, v in os.environ.items() if self.env_at_start.get(k) != v}
         env_removed = [k for k in self.env_at_start if k not in os.environ]
+        if not self.jobs:
+            self.back_to_back = time.monotonic() - self.last_end < BACK_TO_BACK_S
         if self.working is None and self.spares and job.get("driver_op") in fork.FORKED_STEPS_OPS:
             job = dict(job, learn_pages=True)  # what spares will copy ahead: this job's processes say
         pid, done = self.hand_to_spare({"job": job, "env_changes": env_changes, "env_removed": env_removed})
@@ -295,10 +300,17 @@ class Worker:
 
     # ---- the spare job child
 
+    def spare_wanted(self):
+        """Whether to fork a spare job child now: unless forking is off here, while idle — or,
+        when jobs come back to back (no idle moment to fork it in), beside one running job: a
+        spin's processes run one at a time, and the spare copies its pages on another processor
+        meanwhile. Never beside more jobs (a run's parallel tasks, a spin and a describe): it
+        would take their processor time."""
+        busy = len(self.jobs) > (1 if self.back_to_back else 0)
+        return self.spare is None and not busy and self.spares and not (self.hazard or self.unsupported)
+
     def keep_spare(self):
-        """Fork a spare job child while idle (never while a job runs: it would take that job's
-        processor time), unless forking is off here."""
-        if self.spare is not None or self.jobs or not self.spares or self.hazard or self.unsupported:
+        if not self.spare_wanted():
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         worker_pid = os.getpid()
@@ -335,6 +347,7 @@ class Worker:
             said = {}
         self.forget_done(pid)
         conn, job_dir = self.jobs.get(pid, (None, None))
+        self.last_end = time.monotonic()
         if "exit" in said and conn is not None:
             try:
                 send(conn, {"exit": said["exit"]})
@@ -415,6 +428,7 @@ class Worker:
             self.forget_done(pid)
             conn, job_dir = self.jobs.pop(pid, (None, None))
             if conn is not None:
+                self.last_end = time.monotonic()
                 try:
                     send(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 except OSError:
