@@ -1,12 +1,12 @@
 """Processes forked ahead of need: a spare job child (with its zygote and a spare step process)
-waits while the worker is idle, so a spin pays neither a fork nor most of its page copies.
+waits, forked while the worker was idle, so a spin pays neither a fork nor most of its page copies.
 
 A fork shares the worker's memory copy-on-write, and a Python process writes to nearly every
 page it reads from (reference counts): a job child and its step process each copied ~4,000
 pages (about 15 ms each, measured with `perf` here) while the spin waited. A spare makes those
-copies before the job arrives — `madvise(MADV_POPULATE_WRITE)` over its private writable
-memory, a few megabytes at a time, stopping as soon as work arrives — and is otherwise exactly
-the process a fork at that moment would have made.
+copies before the job arrives — `madvise(MADV_POPULATE_WRITE)` over the pages the worker's first
+spin wrote (`written_runs`), a few megabytes at a time, stopping as soon as work arrives — and is
+otherwise exactly the process a fork at that moment would have made.
 """
 
 import ctypes
