@@ -211,10 +211,20 @@ async def _warm(app, usable: bool) -> Check:
         reason, status = await app.bridge.warm_check()
     if reason is None:
         return Check("warm workers", OK, f"spins fork from a worker with {status.get('modules', '?')} modules "
-                     "imported (Linux fork)")
+                     f"imported (Linux fork); {spares_detail(status)}")
     fix = "start flowmcp without --no-warm" if "--no-warm" in reason else None
     return Check("warm workers", WARN, f"off: {reason}; every spin starts a new interpreter (slower, same answers)",
                  fix)
+
+
+def spares_detail(status: dict) -> str:
+    """What the worker's spares do on this machine (see bridge/project/worker/spare.py)."""
+    if not status.get("spares", True):
+        return "spares off (FLOWMCP_SPARES=0): every job pays its fork"
+    if not status.get("copy_ahead", True):
+        return ("spares are forked ahead, but this kernel cannot copy their pages ahead (MADV_POPULATE_WRITE: "
+                "Linux 5.14+), so each spin copies them as it runs")
+    return "a spare job child and step process wait with their pages copied ahead"
 
 
 async def _browser(config) -> Check:

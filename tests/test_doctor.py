@@ -68,6 +68,10 @@ def test_a_set_up_project_is_all_ticks_and_exits_0(root):
     assert "given with --python" in line(report, "interpreter")
     assert "from metaflow 2.19" in line(report, "metaflow") and "extensions: none" in line(report, "metaflow")
     assert f"local at {root}/.metaflow" in line(report, "datastore")
+    from flowmcp.bridge.project.worker import spare
+    from flowmcp.doctor import spares_detail
+
+    assert spares_detail({"copy_ahead": spare.can_copy_ahead()}) in line(report, "warm workers")
     assert report.rstrip().endswith("Everything flowmcp needs works.")
 
 
@@ -247,6 +251,16 @@ def test_a_metadata_service_that_does_not_answer_fails(root, monkeypatch):
     code, report = doctor(root, sys.executable)
     assert code == 1 and "Connection refused" in line(report, "metadata"), report
     assert "METAFLOW_DEFAULT_METADATA=local" in line(report, "metadata")
+
+
+def test_the_warm_line_says_what_spares_do_here(root, monkeypatch):
+    monkeypatch.setenv("FLOWMCP_SPARES", "0")
+    code, report = doctor(root, sys.executable)
+    assert code == 0 and "spares off (FLOWMCP_SPARES=0): every job pays its fork" in line(report, "warm workers")
+    # A kernel older than 5.14 (RHEL 8's 4.18) forks spares but cannot copy their pages ahead:
+    from flowmcp.doctor import spares_detail
+
+    assert "cannot copy their pages ahead" in spares_detail({"spares": True, "copy_ahead": False})
 
 
 def test_warm_workers_off_are_a_warning_with_the_reason(root, monkeypatch):

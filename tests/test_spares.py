@@ -15,6 +15,7 @@ from mcp import Client
 
 from flowmcp.app import App
 from flowmcp.bridge import warm
+from flowmcp.bridge.project.worker import spare
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
@@ -51,13 +52,15 @@ async def worker_status(app: App) -> dict:
 
 
 async def ready_spare(app: App) -> tuple[int, int]:
-    """The spare job child's pid and its spare step process's, once both have copied their pages."""
+    """The spare job child's pid and its spare step process's, once both have copied their pages
+    (where the kernel can: else once they are there)."""
+    copied_ahead_kb = COPIED_AHEAD_KB if spare.can_copy_ahead() else 0
     with anyio.fail_after(SPARE_READY_S):
         while True:
             pid = (await worker_status(app)).get("spare")
             below = descendants(pid) if pid else []  # its zygote, then the zygote's spare step process
             steps = below[1:]
-            if steps and min(private_dirty_kb(pid), private_dirty_kb(steps[0])) > COPIED_AHEAD_KB:
+            if steps and min(private_dirty_kb(pid), private_dirty_kb(steps[0])) > copied_ahead_kb:
                 return pid, steps[0]
             await anyio.sleep(0.1)
 

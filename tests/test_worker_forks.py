@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import platform
 import socket
 
 from flowmcp.bridge.project.worker import spare
@@ -89,3 +90,8 @@ def test_a_spare_is_forked_while_idle_and_beside_one_job_only_when_jobs_come_bac
     assert not worker.spare_wanted()  # never beside two
     worker.jobs, worker.hazard = {}, "a thread"
     assert not worker.spare_wanted()
+
+
+def test_copying_ahead_is_known_to_work_on_linux_5_14_and_later():
+    major, minor = (int(part) for part in platform.release().split(".")[:2])
+    assert spare.can_copy_ahead() == ((major, minor) >= (5, 14))

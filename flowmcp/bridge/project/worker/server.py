@@ -51,6 +51,7 @@ class Worker:
         self.done = {}  # job child pid -> the socket on which it tells its end
         self.spare = None  # (pid, socket) of a job child forked ahead, waiting for a job
         self.spares = spare.enabled()
+        self.copy_ahead = self.spares and spare.can_copy_ahead()  # else spares save the fork alone
         self.working = None  # {"job": runs, "step": runs}: the pages a spin's processes wrote
         self.last_end = 0.0  # when the last job ended (monotonic)
         self.back_to_back = False  # jobs come with no idle moment between them (a test suite)
@@ -165,6 +166,8 @@ class Worker:
             "hazard_module": self.hazard_module,
             "modules": len(sys.modules),
             "spare": self.spare[0] if self.spare else None,
+            "spares": self.spares,
+            "copy_ahead": self.copy_ahead,
             # The pages a spare copies ahead, in kB: what a spin's job child and step process wrote
             "copied_ahead_kb": {kind: sum(end - start for start, end in runs) // 1024
                                 for kind, runs in (self.working or {}).items()},

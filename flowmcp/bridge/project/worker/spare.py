@@ -101,6 +101,21 @@ def prefault(work_waiting, regions=None):
     return done
 
 
+def can_copy_ahead():
+    """Whether this kernel copies pages ahead for a spare (MADV_POPULATE_WRITE, Linux 5.14+):
+    tried on one page of memory of this process's own."""
+    madvise = _libc_madvise()
+    if madvise is None:
+        return False
+    page = mmap.mmap(-1, PAGE)
+    first = ctypes.c_char.from_buffer(page)
+    try:
+        return madvise(ctypes.addressof(first), PAGE, MADV_POPULATE_WRITE) == 0
+    finally:
+        del first  # the map cannot close while a view of it lives
+        page.close()
+
+
 def _libc_madvise():
     global _madvise
     if _madvise is None:
