@@ -115,3 +115,18 @@ def descendants(pid: int) -> list[int]:
         found += children
         todo = todo[1:] + children
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def private_dirty_kb(pid: int) -> int:
+    """The memory `pid` has written and holds alone, in kB (Linux: smaps_rollup)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))

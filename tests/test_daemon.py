@@ -19,6 +19,7 @@ from flowmcp.config import DEFAULT_KEEP_SPINS, find_interpreter
 from flowmcp.daemon.identity import Options, Paths, read_info, server_id
 
 from .conftest import make_project
+from .support import alive
 
 FLOWMCP = [sys.executable, "-m", "flowmcp"]
 
@@ -69,14 +70,6 @@ def servers(project: Path) -> dict[str, dict]:
 def only_server(project: Path) -> dict:
     [info] = servers(project).values()
     return info
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
 
 
 def wait_for(predicate, timeout: float, what: str):

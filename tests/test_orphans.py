@@ -11,7 +11,7 @@ import time
 import pytest
 
 from .conftest import make_project
-from .support import RawSession, processes_under
+from .support import RawSession, alive, processes_under
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal")
 
@@ -37,14 +37,6 @@ def test_a_dying_server_takes_its_running_flow_with_it(tmp_path, how, warm):
     while processes_under(root):
         assert time.monotonic() < deadline, f"left running after {how.name}: {processes_under(root)}"
         time.sleep(0.2)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.anyio
@@ -76,6 +68,6 @@ async def test_a_steps_escaped_children_go_with_a_timeout_or_a_cancel(tmp_path, 
     pids = [int(p) for p in pids_file.read_text().split()]
     assert len(pids) >= 2, pids
     with anyio.fail_after(10):
-        while alive := [pid for pid in pids if _alive(pid)]:  # noqa: ASYNC110 (processes ending)
+        while running := [pid for pid in pids if alive(pid)]:  # noqa: ASYNC110 (processes ending)
             await anyio.sleep(0.2)
-    assert not alive
+    assert not running

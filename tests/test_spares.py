@@ -19,25 +19,12 @@ from flowmcp.bridge.project.worker import spare
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
-from .support import descendants
+from .support import alive, descendants, private_dirty_kb
 
 pytestmark = pytest.mark.anyio
 
 SPARE_READY_S = 20
 COPIED_AHEAD_KB = 8_000  # a spare's own copy of the worker's memory (~30 MB for Metaflow alone)
-
-
-def private_dirty_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 async def ended(*pids: int) -> None:

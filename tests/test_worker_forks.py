@@ -11,10 +11,7 @@ import socket
 from flowmcp.bridge.project.worker import spare
 from flowmcp.bridge.project.worker.server import Worker
 
-
-def private_dirty_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+from .support import private_dirty_kb
 
 
 def test_only_pages_in_memory_are_found_to_copy():

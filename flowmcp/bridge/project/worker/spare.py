@@ -50,26 +50,24 @@ def private_writable_mappings():
     return regions
 
 
-def present_runs(pagemap, start, end):
+def present_runs(pagemap, start, end, entries=PRESENT):
     """The runs (start, end) of pages of [start, end) that are in memory now: those a fork shares,
-    and a write copies. Pages never touched are left alone: populating them would only allocate
-    memory nobody uses (a library's reserved arenas can be hundreds of megabytes)."""
+    and a write copies (or, with `entries=WRITTEN`, those this fork wrote). Pages never touched are
+    left alone: populating them would only allocate memory nobody uses (a library's reserved
+    arenas can be hundreds of megabytes)."""
     pagemap.seek(start // PAGE * 8)
-    entries = pagemap.read((end - start) // PAGE * 8)
-    top_bytes = entries[7::8]  # little-endian: bit 63 of each entry, "present", is this byte's top bit
-    return [(start + m.start() * PAGE, start + m.end() * PAGE) for m in PRESENT.finditer(top_bytes)]
+    top_bytes = pagemap.read((end - start) // PAGE * 8)[7::8]  # little-endian: each entry's top byte
+    return [(start + m.start() * PAGE, start + m.end() * PAGE) for m in entries.finditer(top_bytes)]
 
 
 def written_runs():
-    """[start, end] of the runs of pages this fork has written or allocated: what a job of its
+    """(start, end) of the runs of pages this fork has written or allocated: what a job of its
     kind copies, which later spares copy ahead (and nothing else)."""
     runs = []
     try:
         with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
             for start, end in private_writable_mappings():
-                pagemap.seek(start // PAGE * 8)
-                top_bytes = pagemap.read((end - start) // PAGE * 8)[7::8]
-                runs += [[start + m.start() * PAGE, start + m.end() * PAGE] for m in WRITTEN.finditer(top_bytes)]
+                runs += present_runs(pagemap, start, end, WRITTEN)
     except OSError:
         return []
     return runs
