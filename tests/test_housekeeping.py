@@ -67,6 +67,30 @@ async def test_spins_beyond_keep_spins_are_pruned_after_each_spin(tmp_path):
     assert left == sorted(s.split("/")[1] for s in spun[-2:])
 
 
+def test_each_persisted_spin_is_read_once_across_passes(tmp_path, monkeypatch):
+    """A pass runs after every spin and keeps persisted spins younger than an hour: a test suite
+    leaves hundreds. Each is read once; a spin read as not persisted (maybe still being written)
+    is read again; a spin that is gone is forgotten."""
+    from flowmcp.bridge import housekeeping
+
+    read = []
+    real = housekeeping.layout.saved_objects
+    monkeypatch.setattr(housekeeping.layout, "saved_objects", lambda run: read.append(run.name) or real(run))
+    for run_id in range(1, 6):
+        _spin(tmp_path, "F", run_id, objects={"x": f"k{run_id}"})
+    not_yet = _spin(tmp_path, "F", 0)  # no objects (yet)
+    saved = housekeeping.SavedObjects()
+
+    assert prune_spins(tmp_path, "F", keep=1, saved=saved) == 1  # 0 goes: not persisted
+    assert sorted(read) == ["0", "1", "2", "3", "4", "5"] and not not_yet.exists()  # 5: for its blobs
+    read.clear()
+    assert prune_spins(tmp_path, "F", keep=1, saved=saved) == 0
+    assert read == []  # known persisted: not read again
+    os.utime(tmp_path / ".metaflow_spin" / "F" / "1", (0, 0))  # an hour old now: it goes, unread
+    assert prune_spins(tmp_path, "F", keep=1, saved=saved) == 1
+    assert read == [] and str(tmp_path / ".metaflow_spin" / "F" / "1") not in saved._known
+
+
 def test_a_blob_that_vanishes_while_it_is_pruned_is_no_error(tmp_path, monkeypatch):
     """Another server (or spin) deletes blobs while this pass lists them: each one it lists is
     gone by the time it is looked at, for real, on disk."""
@@ -93,7 +117,7 @@ def test_a_pass_that_fails_is_logged_and_the_next_pass_runs(tmp_path, monkeypatc
 
     calls = []
 
-    def failing(*args):
+    def failing(*args, **kwargs):
         calls.append(args)
         raise ValueError("a name nobody expected")
 

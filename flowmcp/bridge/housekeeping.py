@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import anyio
@@ -32,6 +33,7 @@ class Housekeeper:
 
     def __init__(self, root: Path, client_cache: Path, keep_spins: int):
         self.root, self.client_cache, self.keep_spins = root, client_cache, keep_spins
+        self.saved = SavedObjects()
         self._running: dict[str, bool] = {}  # flow -> another pass wanted when this one ends
 
     async def after(self, flow_name: str, task_group=None) -> None:
@@ -60,27 +62,55 @@ class Housekeeper:
         another server is pruning, a name we did not expect) is logged, and the next pass tries
         again."""
         try:
-            prune_spins(self.root, flow_name, self.keep_spins)
+            prune_spins(self.root, flow_name, self.keep_spins, saved=self.saved)
             prune_client_cache(self.root, self.client_cache)
         except Exception:
             log.exception("housekeeping of %s failed; it will be tried again after the next spin", flow_name)
 
 
-def prune_spins(root: Path, flow: str, keep: int, now: float | None = None) -> int:
+class SavedObjects:
+    """What each persisted spin saved ({artifact: content key}), read once per spin. A pass runs
+    after every spin and keeps every persisted spin younger than an hour: a suite of step tests
+    leaves hundreds, and reading them all again each time cost more CPU than the spin itself. A
+    spin's `<attempt>.data.json` does not change once written; one not seen persisted yet (maybe
+    still being written) is read again next time."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, dict[str, str]] = {}
+
+    def __call__(self, run: Path) -> dict[str, str]:
+        found = self._known.get(str(run))
+        if found is None:
+            found = layout.saved_objects(run)
+            if found:
+                self._known[str(run)] = found
+        return found
+
+    def forget_all_but(self, flow_folder: Path, runs: Iterable[Path]) -> None:
+        """Drop what is known of this flow's spins that are gone (removed here or by another server)."""
+        present = {str(run) for run in runs}
+        prefix = str(flow_folder) + "/"
+        for key in [k for k in self._known if k.startswith(prefix) and k not in present]:
+            del self._known[key]
+
+
+def prune_spins(root: Path, flow: str, keep: int, now: float | None = None, saved: SavedObjects | None = None) -> int:
     """Remove old spins of `flow` beyond the newest `keep`; return how many were removed."""
     now = time.time() if now is None else now
+    saved = SavedObjects() if saved is None else saved
     spins = Path(layout.spin_flow_folder(root, flow))
     runs = sorted((spins / r for r in layout.spin_run_ids(flow, root)), key=lambda p: int(p.name), reverse=True)
-    removed = 0
+    removed = []
     for run in runs[keep:]:
-        if layout.saved_objects(run) and now - _mtime(run, now) < PERSISTED_GRACE_S:
+        if now - _mtime(run, now) < PERSISTED_GRACE_S and saved(run):
             continue
         shutil.rmtree(run, ignore_errors=True)
         shutil.rmtree(layout.spin_card_folder(root, flow, run.name), ignore_errors=True)
-        removed += 1
+        removed.append(run)
+    saved.forget_all_but(spins, (run for run in runs if run not in removed))
     if removed:
-        _collect_blobs(spins, now)
-    return removed
+        _collect_blobs(spins, now, saved)
+    return len(removed)
 
 
 def _mtime(path: Path, default: float) -> float:
@@ -91,11 +121,11 @@ def _mtime(path: Path, default: float) -> float:
         return default
 
 
-def _collect_blobs(spins: Path, now: float) -> None:
+def _collect_blobs(spins: Path, now: float, saved: SavedObjects) -> None:
     """Delete blobs of the flow's spin store that no remaining spin refers to."""
     referenced = set()
-    for run_id in layout.spin_run_ids(spins.name, spins.parent.parent):
-        referenced.update(layout.saved_objects(spins / run_id).values())
+    for run_id in layout.spin_run_ids(spins.name, spins.parent.parent):  # listed again: another server's new spins
+        referenced.update(saved(spins / run_id).values())
     for key, path in layout.blob_files(spins):
         blob = Path(path)
         if key not in referenced and now - _mtime(blob, now) > BLOB_GRACE_S:
