@@ -406,12 +406,20 @@ def test_the_session_fixture_keeps_one_warm_worker_for_every_spin_step(tmp_path)
     subprocess.run([sys.executable, "params_flow.py", "--quiet", "--no-pylint", "run"], cwd=project, check=True,
                    capture_output=True)
     (project / "conftest.py").write_text(textwrap.dedent('''
+        import atexit
+        import gc
+
         import pytest
 
 
         @pytest.fixture(autouse=True, scope="session")
         def _one_server_for_the_session(flowmcp_session):
             yield flowmcp_session
+
+
+        @atexit.register
+        def _frozen_at_exit():  # registered before flowmcp.testing's handler: runs after it
+            open("frozen_at_exit", "w").write(str(gc.get_freeze_count()))
     '''))
     (project / "test_steps.py").write_text(STEP_TEST + textwrap.dedent('''
 
@@ -427,5 +435,6 @@ def test_the_session_fixture_keeps_one_warm_worker_for_every_spin_step(tmp_path)
                          cwd=project, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "4 passed" in out.stdout
+    assert int((project / "frozen_at_exit").read_text()) > 10_000  # the exit left the server's stack alone
     workers = subprocess.run(["pgrep", "-f", f"{project}/.flowmcp/workers"], capture_output=True, text=True)
     assert workers.stdout.strip() == "", "the session's warm worker outlived the test session"
