@@ -75,7 +75,8 @@ def test_each_persisted_spin_is_read_once_across_passes(tmp_path, monkeypatch):
 
     read = []
     real = housekeeping.layout.saved_objects
-    monkeypatch.setattr(housekeeping.layout, "saved_objects", lambda run: read.append(run.name) or real(run))
+    monkeypatch.setattr(housekeeping.layout, "saved_objects",
+                        lambda run: read.append(os.path.basename(run)) or real(run))
     for run_id in range(1, 6):
         _spin(tmp_path, "F", run_id, objects={"x": f"k{run_id}"})
     not_yet = _spin(tmp_path, "F", 0)  # no objects (yet)
@@ -86,9 +87,9 @@ def test_each_persisted_spin_is_read_once_across_passes(tmp_path, monkeypatch):
     read.clear()
     assert prune_spins(tmp_path, "F", keep=1, saved=saved) == 0
     assert read == []  # known persisted: not read again
-    os.utime(tmp_path / ".metaflow_spin" / "F" / "1", (0, 0))  # an hour old now: it goes, unread
-    assert prune_spins(tmp_path, "F", keep=1, saved=saved) == 1
-    assert read == [] and str(tmp_path / ".metaflow_spin" / "F" / "1") not in saved._known
+    an_hour_later = time.time() + PERSISTED_GRACE_S + 1
+    assert prune_spins(tmp_path, "F", keep=1, saved=saved, now=an_hour_later) == 4  # 1-4 go, unread
+    assert read == [] and list(saved._known) == [str(tmp_path / ".metaflow_spin" / "F" / "5")]
 
 
 def test_a_blob_that_vanishes_while_it_is_pruned_is_no_error(tmp_path, monkeypatch):

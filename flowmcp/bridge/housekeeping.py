@@ -11,7 +11,9 @@ Reading an artifact through Metaflow's client leaves an uncompressed copy in the
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -69,67 +71,79 @@ class Housekeeper:
 
 
 class SavedObjects:
-    """What each persisted spin saved ({artifact: content key}), read once per spin. A pass runs
-    after every spin and keeps every persisted spin younger than an hour: a suite of step tests
-    leaves hundreds, and reading them all again each time cost more CPU than the spin itself. A
-    spin's `<attempt>.data.json` does not change once written; one not seen persisted yet (maybe
-    still being written) is read again next time."""
+    """What each persisted spin saved ({artifact: content key}) and when, read once per spin. A
+    pass runs after every spin and keeps every persisted spin younger than an hour: a suite of
+    step tests leaves hundreds, and reading them all again each time cost more CPU than the spin
+    itself. A finished spin's folder and `<attempt>.data.json` do not change; one not seen
+    persisted yet (maybe still being written) is read again next time."""
 
     def __init__(self) -> None:
-        self._known: dict[str, dict[str, str]] = {}
+        self._known: dict[str, tuple[float, dict[str, str]]] = {}  # run folder -> (mtime, objects)
 
-    def __call__(self, run: Path) -> dict[str, str]:
-        found = self._known.get(str(run))
-        if found is None:
-            found = layout.saved_objects(run)
-            if found:
-                self._known[str(run)] = found
-        return found
+    def __call__(self, run: str) -> dict[str, str]:
+        known = self._known.get(run)
+        if known is not None:
+            return known[1]
+        objects = layout.saved_objects(run)
+        if objects:
+            self._known[run] = (_mtime(run, time.time()), objects)
+        return objects
 
-    def forget_all_but(self, flow_folder: Path, runs: Iterable[Path]) -> None:
+    def kept(self, run: str, now: float) -> bool:
+        """Whether `run` is a persisted spin younger than PERSISTED_GRACE_S (an agent may still
+        inspect it)."""
+        known = self._known.get(run)
+        if known is None:
+            if now - _mtime(run, now) >= PERSISTED_GRACE_S or not self(run):
+                return False
+            known = self._known[run]
+        return now - known[0] < PERSISTED_GRACE_S
+
+    def forget_all_but(self, flow_folder: str, runs: Iterable[str]) -> None:
         """Drop what is known of this flow's spins that are gone (removed here or by another server)."""
-        present = {str(run) for run in runs}
-        prefix = str(flow_folder) + "/"
-        for key in [k for k in self._known if k.startswith(prefix) and k not in present]:
-            del self._known[key]
+        present = set(runs)
+        prefix = os.path.join(flow_folder, "")
+        for run in [r for r in self._known if r.startswith(prefix) and r not in present]:
+            del self._known[run]
 
 
 def prune_spins(root: Path, flow: str, keep: int, now: float | None = None, saved: SavedObjects | None = None) -> int:
     """Remove old spins of `flow` beyond the newest `keep`; return how many were removed."""
     now = time.time() if now is None else now
     saved = SavedObjects() if saved is None else saved
-    spins = Path(layout.spin_flow_folder(root, flow))
-    runs = sorted((spins / r for r in layout.spin_run_ids(flow, root)), key=lambda p: int(p.name), reverse=True)
-    removed = []
+    spins = layout.spin_flow_folder(root, flow)
+    runs = [os.path.join(spins, r) for r in sorted(layout.spin_run_ids(flow, root), key=int, reverse=True)]
+    removed = set()
     for run in runs[keep:]:
-        if now - _mtime(run, now) < PERSISTED_GRACE_S and saved(run):
+        if saved.kept(run, now):
             continue
         shutil.rmtree(run, ignore_errors=True)
-        shutil.rmtree(layout.spin_card_folder(root, flow, run.name), ignore_errors=True)
-        removed.append(run)
+        shutil.rmtree(layout.spin_card_folder(root, flow, os.path.basename(run)), ignore_errors=True)
+        removed.add(run)
     saved.forget_all_but(spins, (run for run in runs if run not in removed))
     if removed:
-        _collect_blobs(spins, now, saved)
+        _collect_blobs(root, flow, now, saved)
     return len(removed)
 
 
-def _mtime(path: Path, default: float) -> float:
+def _mtime(path: str | Path, default: float) -> float:
     """A file's modification time; `default` when it vanished meanwhile (another server pruned it)."""
     try:
-        return path.stat().st_mtime
+        return os.stat(path).st_mtime
     except OSError:
         return default
 
 
-def _collect_blobs(spins: Path, now: float, saved: SavedObjects) -> None:
+def _collect_blobs(root: Path, flow: str, now: float, saved: SavedObjects) -> None:
     """Delete blobs of the flow's spin store that no remaining spin refers to."""
+    spins = layout.spin_flow_folder(root, flow)
     referenced = set()
-    for run_id in layout.spin_run_ids(spins.name, spins.parent.parent):  # listed again: another server's new spins
-        referenced.update(saved(spins / run_id).values())
+    for run_id in layout.spin_run_ids(flow, root):  # listed again: another server's new spins
+        referenced.update(saved(os.path.join(spins, run_id)).values())
     for key, path in layout.blob_files(spins):
-        blob = Path(path)
-        if key not in referenced and now - _mtime(blob, now) > BLOB_GRACE_S:
-            blob.unlink(missing_ok=True)
+        if key not in referenced and now - _mtime(path, now) > BLOB_GRACE_S:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def prune_client_cache(root: Path, cache: Path, now: float | None = None) -> int:
