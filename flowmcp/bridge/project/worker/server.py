@@ -462,6 +462,9 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
     listener.listen(64)
     os.rename(bound, config["socket"])
     worker = Worker(config)
+    # The step hook summarizes what a step set with handlers it imports at its first summary:
+    # imported here, once, not in every step process (ours, not the project's: always safe).
+    from ....summarize.artifacts import handlers  # noqa: F401
     worker.preload(preload.CORE + list(config.get("modules", [])))
     compat.remember_version()
     lacking = compat.missing("warm")
