@@ -94,13 +94,27 @@ def _leave(code, tell=None):
         sys.stdout.flush()
         sys.stderr.flush()
         if tell is not None:
-            for fd in (0, 1, 2):
-                os.close(fd)
-            tell(code & 0xFF)  # what the process's exit status will say
+            _tell_over(code, tell)
     except BaseException:
         pass
     finally:
         os._exit(code)
+
+
+def _tell_over(code, tell):
+    """`tell(code)` that the process is over, its standard streams ended first (readers of a
+    pipe see its end); `code` is what its exit status will say. The streams are put on
+    /dev/null rather than closed: a file opened after this must not become fd 1 or 2."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        tell(code & 0xFF)
+    except BaseException:
+        pass
 
 
 def _teller(sock, message):
@@ -142,6 +156,7 @@ def job_child(job, env_changes, env_removed, done, zygote=None):
     A spare comes prepared, with the zygote it forked before it waited (`spare_child`). The job's
     end is told on `done`, the worker's socket for it."""
     code = 1
+    tell = _teller(done, lambda code: json.dumps({"exit": code}).encode() + b"\n")
     try:
         if zygote is None:
             prepare_job_process()
@@ -166,14 +181,19 @@ def job_child(job, env_changes, env_removed, done, zygote=None):
             zygote.close()  # a job without step processes
         sys.argv = [job["driver"]] + list(job["argv"])  # as `python driver.py REQUEST RESULT` has it
         dispatch.handle(sys.argv)
+        code = 0
+        # The job's answer is complete (its result, its output): the worker hears it now. Letting
+        # the zygote go (it frees its memory as it leaves) and reporting what the job learned
+        # come after; the worker learns from a job once it has reaped it.
+        _tell_over(code, tell)
+        tell = None
         if launcher is not None:
             launcher.close()
         _report_learned(baseline, job.get("job_dir"), "job" if job.get("learn_pages") else None)
-        code = 0
     except BaseException:
         traceback.print_exc()
     finally:
-        _leave(code, _teller(done, lambda code: json.dumps({"exit": code}).encode() + b"\n"))
+        _leave(code, tell)
 
 
 def spare_child(sock, worker_pid, working):
