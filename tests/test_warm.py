@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sys
 import textwrap
@@ -216,6 +217,52 @@ async def test_warm_and_cold_spins_leave_the_same_files_and_metaflow_reads_both(
     reader = await anyio.run_process([sys.executable, "-c", script], cwd=root, check=True)
     out = reader.stdout.decode()
     assert out.splitlines() == ["0.2 result is 0.2", "0.2 result is 0.2"], out
+
+
+async def test_a_warm_spins_step_process_takes_its_runtimes_git_facts(tmp_path, monkeypatch):
+    """Metaflow records the flow's git repository (branch, commit, uncommitted changes) with each
+    task, asking `git` five times in every process. A warm spin's step process takes what its
+    runtime found a moment before: git runs in one process per spin, and the recorded facts are
+    the plain path's."""
+    real_git = shutil.which("git")
+    if real_git is None:
+        pytest.skip("git is not installed")
+    root = make_project(tmp_path / "p", "params_flow.py")
+    for args in (["init", "-q", "-b", "trunk"], ["add", "params_flow.py"],
+                 ["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "flow"]):
+        await anyio.run_process(["git", *args], cwd=root, check=True)
+    log = tmp_path / "git-calls"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$PPID $*" >> {log}\nexec {real_git} "$@"\n')  # the caller, the call
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    with (root / "params_flow.py").open("a") as f:
+        f.write("# an uncommitted change\n")
+    async with Client(build_server(App.create(root))) as c, Client(build_server(App.create(root, warm=False))) as cold:
+        assert not (await call(c, "run", flow="params_flow.py"))[2]
+        await call(cold, "spin", flow="params_flow.py", step="score")  # the cold side has described the flow too
+        log.write_text("")
+        _, warm_spin, _ = await call(c, "spin", flow="params_flow.py", step="score", persist=True)
+        warm_callers = {line.split()[0] for line in log.read_text().splitlines()}
+        log.write_text("")
+        _, cold_spin, _ = await call(cold, "spin", flow="params_flow.py", step="score", persist=True)
+        cold_callers = {line.split()[0] for line in log.read_text().splitlines()}
+    assert warm_spin["warm"] and not cold_spin["warm"]
+    assert len(warm_callers) == 1 and len(cold_callers) == 2  # the plain path: the runtime, the step
+    script = textwrap.dedent(f"""
+        import json
+        from metaflow import Task, inspect_spin, namespace
+        namespace(None)
+        inspect_spin({str(root)!r})
+        for pathspec in {[warm_spin["pathspec"], cold_spin["pathspec"]]!r}:
+            print(json.dumps(json.loads(Task(pathspec, _namespace_check=False).metadata_dict["git-info"]),
+                             sort_keys=True))
+        """)
+    reader = await anyio.run_process([sys.executable, "-c", script], cwd=root, check=True)
+    warm_git, cold_git = reader.stdout.decode().splitlines()
+    assert warm_git == cold_git and '"branch_name": "trunk"' in warm_git
+    assert '"has_uncommitted_changes": true' in warm_git, warm_git
 
 
 async def test_the_step_process_streams_behave_as_a_new_interpreters(tmp_path):

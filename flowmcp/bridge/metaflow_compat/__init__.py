@@ -19,6 +19,7 @@ so the degraded paths can be exercised on a Metaflow that has them (tests, `flow
 
 from .cli import (  # noqa: F401 (the seam's face: callers write compat.<name>)
     after_import,
+    assume_repository_info,
     catch_cli_errors,
     catch_usage_errors,
     defer_code_package,
@@ -26,6 +27,7 @@ from .cli import (  # noqa: F401 (the seam's face: callers write compat.<name>)
     record_cli_state,
     remember_version,
     replace_runtime_subprocess,
+    repository_info,
     when_cli_imported,
 )
 from .client import (  # noqa: F401 (the seam's face: callers write compat.<name>)

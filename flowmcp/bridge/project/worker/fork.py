@@ -272,6 +272,7 @@ class StepLauncher:
         self.flow_file = os.path.abspath(job["flow_file"])
         self.job_dir = job.get("job_dir")
         self.learn_pages = bool(job.get("learn_pages"))
+        self.spin = job.get("driver_op") == "spin"
         self.report = {"forked": 0, "spawned": 0, "reasons": []}
         self.exits = {}
         self.gone = False  # the zygote is gone: its step processes went with it
@@ -304,6 +305,9 @@ class StepLauncher:
             "cwd": os.getcwd(),
             "job_dir": self.job_dir,
             "learn_pages": self.learn_pages,
+            # A spin's one step process takes the git facts its runtime just found. (A run's
+            # tasks each look, as Metaflow's do: a run is long, and the repository may change.)
+            "git": compat.repository_info() if self.spin else None,
         }
         payload = json.dumps(changes).encode()
         if len(payload) > 200_000:
@@ -578,6 +582,7 @@ def _step_process(request, fds, env_at_fork, baseline, step_end):
         os.environ.update(env)
         os.chdir(request["cwd"])
         importlib.invalidate_caches()  # a spare step process waited: modules written since are seen
+        compat.assume_repository_info(request.get("git"))
         argv = request["argv"]
         sys.argv = list(argv[1:])
         sys.path.insert(0, os.path.dirname(os.path.abspath(argv[1])))  # `python flow.py` puts its folder first
