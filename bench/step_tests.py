@@ -1,8 +1,9 @@
 """A suite of step tests with and without the session fixture: `pytest` over 20 `spin_step`
 tests of one flow, once as written (each call starts a server and its warm worker) and once
 with `flowmcp_session` (one server and worker for the whole session). Alternating, medians.
+The flows are spin_latency.py's: (a) imports only Metaflow, (c) pandas + scikit-learn.
 
-    python bench/step_tests.py [--rounds 3] [--tests 20] [--keep-plugins]
+    python bench/step_tests.py [--rounds 3] [--tests 20] [--flows trivial,sklearn] [--keep-plugins]
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchenv import metaflow_env
+from spin_latency import FLOW, FLOWS
 
-FLOW = Path(__file__).resolve().parent.parent / "tests" / "flows" / "params_flow.py"
 TARGET = 0.25  # with the fixture / without, from the issue
 
+CHECKS = {  # on the train step of spin_latency's flows, with the input each test sets
+    "trivial": 'result["y"] == {x} + 1',
+    "sklearn": 'result["model"].coef_.shape == (1, 1)',
+}
 TEST = '''
-from flowmcp.testing import spin_step
 
-
-def test_score_{i}():
-    assert spin_step("params_flow.py", "score", artifacts={{"total": {i}}})["result"] == {double}
+def test_train_{i}():
+    result = spin_step("flow.py", "train", artifacts={{"x": {x}}})
+    assert {check}
 '''
 
 SESSION = textwrap.dedent('''
@@ -54,33 +58,46 @@ def suite(root: Path, plugins: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def test_module(kind: str, tests: int) -> str:
+    checks = (TEST.format(i=i, x=100 + i, check=CHECKS[kind].format(x=100 + i)) for i in range(tests))
+    return "from flowmcp.testing import spin_step\n" + "".join(checks)
+
+
+def project(kind: str, mode: str, tests: int) -> Path:
+    _, imports, body = FLOWS[kind]
+    root = Path(tempfile.mkdtemp(prefix=f"flowmcp-steptests-{kind}-{mode}-"))
+    (root / "flow.py").write_text(FLOW.format(imports=imports, body=body))
+    subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "run"], cwd=root, env=metaflow_env(),
+                   check=True, capture_output=True)
+    (root / "test_steps.py").write_text(test_module(kind, tests))
+    if mode == "session":
+        (root / "conftest.py").write_text(SESSION)
+    return root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--flows", default="trivial,sklearn")
     parser.add_argument("--keep-plugins", action="store_true", help="load every installed pytest plugin")
     args = parser.parse_args()
     plugins = [] if args.keep_plugins else FOREIGN_PLUGINS
-    roots = {}
-    for mode in ("plain", "session"):
-        root = roots[mode] = Path(tempfile.mkdtemp(prefix=f"flowmcp-steptests-{mode}-"))
-        shutil.copy(FLOW, root / "params_flow.py")
-        subprocess.run([sys.executable, "params_flow.py", "--quiet", "--no-pylint", "run"], cwd=root,
-                       env=metaflow_env(), check=True, capture_output=True)
-        (root / "test_steps.py").write_text("".join(TEST.format(i=i, double=2 * i) for i in range(args.tests)))
-        if mode == "session":
-            (root / "conftest.py").write_text(SESSION)
-    times = {"plain": [], "session": []}
-    for _ in range(args.rounds):
-        for mode in times:
-            times[mode].append(suite(roots[mode], plugins))
-    for root in roots.values():
-        shutil.rmtree(root, ignore_errors=True)
-    ratio = statistics.median(times["session"]) / statistics.median(times["plain"])
-    print(f"(medians: {statistics.median(times['session']):.1f} s with the fixture, "
-          f"{statistics.median(times['plain']):.1f} s without)")
-    print(f"| {args.tests}-test spin_step suite | with flowmcp_session / without | {ratio:.2f} "
-          f"{'✓' if ratio <= TARGET else '✗'} | ≤ {TARGET:.2f} |")
+    print(f"| flow | {args.tests}-test spin_step suite with flowmcp_session / without | target |  "
+          f"({args.rounds} rounds, medians)")
+    print("|---|---|---|")
+    for kind in args.flows.split(","):
+        roots = {mode: project(kind, mode, args.tests) for mode in ("plain", "session")}
+        times = {"plain": [], "session": []}
+        for _ in range(args.rounds):
+            for mode in times:
+                times[mode].append(suite(roots[mode], plugins))
+        for root in roots.values():
+            shutil.rmtree(root, ignore_errors=True)
+        session, plain = statistics.median(times["session"]), statistics.median(times["plain"])
+        ratio = session / plain
+        print(f"| {FLOWS[kind][0]} | {ratio:.2f} {'✓' if ratio <= TARGET else '✗'} ({session:.1f} s / {plain:.1f} s) "
+              f"| ≤ {TARGET:.2f} |")
 
 
 if __name__ == "__main__":
