@@ -308,8 +308,10 @@ class Worker:
         when jobs come back to back (no idle moment to fork it in), beside one running job: a
         spin's processes run one at a time, and the spare copies its pages on another processor
         meanwhile. Never beside more jobs (a run's parallel tasks, a spin and a describe): it
-        would take their processor time."""
-        busy = len(self.jobs) > (1 if self.back_to_back else 0)
+        would take their processor time. A job that has told its end counts as over: it is only
+        leaving (its zygote, its memory), and the next job may come before it has left."""
+        running = sum(1 for conn, _ in self.jobs.values() if conn is not None)
+        busy = running > (1 if self.back_to_back else 0)
         return self.spare is None and not busy and self.spares and not (self.hazard or self.unsupported)
 
     def keep_spare(self):
