@@ -267,4 +267,3 @@ def assume_repository_info(info):
     module = sys.modules.get("metaflow.metaflow_git")
     if isinstance(info, dict) and module is not None and getattr(module, "_git_info_cache", 0) is None:
         module._git_info_cache = dict(info)
-
