@@ -2,8 +2,11 @@
 tests of one flow, once as written (each call starts a server and its warm worker) and once
 with `flowmcp_session` (one server and worker for the whole session). Alternating, medians.
 The flows are spin_latency.py's: (a) imports only Metaflow, (c) pandas + scikit-learn.
+`--daemon` adds a third side: the suite as written with FLOWMCP_TESTING_DAEMON=1, through the
+root's project server, which one run before the rounds has started (as a developer's earlier
+`pytest` or `flowmcp call` would have).
 
-    python bench/step_tests.py [--rounds 3] [--tests 20] [--flows trivial,sklearn] [--keep-plugins]
+    python bench/step_tests.py [--rounds 3] [--tests 20] [--flows trivial,sklearn] [--daemon] [--keep-plugins]
 """
 
 from __future__ import annotations
@@ -50,10 +53,11 @@ SESSION = textwrap.dedent('''
 FOREIGN_PLUGINS = ["-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:xdist.looponfail"]
 
 
-def suite(root: Path, plugins: list[str]) -> float:
+def suite(root: Path, plugins: list[str], mode: str) -> float:
+    env = metaflow_env(FLOWMCP_TESTING_DAEMON="1") if mode == "daemon" else metaflow_env()
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins, "test_steps.py"],
-                         cwd=root, env=metaflow_env(), capture_output=True, text=True)
+                         cwd=root, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-2000:]
     return time.perf_counter() - started
 
@@ -80,24 +84,38 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tests", type=int, default=20)
     parser.add_argument("--flows", default="trivial,sklearn")
+    parser.add_argument("--daemon", action="store_true", help="also through the project server, already running")
     parser.add_argument("--keep-plugins", action="store_true", help="load every installed pytest plugin")
     args = parser.parse_args()
     plugins = [] if args.keep_plugins else FOREIGN_PLUGINS
-    print(f"| flow | {args.tests}-test spin_step suite with flowmcp_session / without | target |  "
-          f"({args.rounds} rounds, medians)")
-    print("|---|---|---|")
+    modes = ("plain", "session", "daemon") if args.daemon else ("plain", "session")
+    print(f"| flow | {args.tests}-test spin_step suite with flowmcp_session / without | target |"
+          + (" through the running project server / without |" if args.daemon else "")
+          + f"  ({args.rounds} rounds, medians)")
+    print("|---|---|---|" + ("---|" if args.daemon else ""))
     for kind in args.flows.split(","):
-        roots = {mode: project(kind, mode, args.tests) for mode in ("plain", "session")}
-        times = {"plain": [], "session": []}
+        roots = {mode: project(kind, mode, args.tests) for mode in modes}
+        if args.daemon:
+            suite(roots["daemon"], plugins, "daemon")  # starts the project server
+        times = {mode: [] for mode in modes}
         for _ in range(args.rounds):
-            for mode in times:
-                times[mode].append(suite(roots[mode], plugins))
+            for mode in modes:
+                times[mode].append(suite(roots[mode], plugins, mode))
+        if args.daemon:
+            subprocess.run([sys.executable, "-m", "flowmcp", "--root", str(roots["daemon"]), "daemon", "stop"],
+                           env=metaflow_env(), capture_output=True)
         for root in roots.values():
             shutil.rmtree(root, ignore_errors=True)
-        session, plain = statistics.median(times["session"]), statistics.median(times["plain"])
-        ratio = session / plain
-        print(f"| {FLOWS[kind][0]} | {ratio:.2f} {'✓' if ratio <= TARGET else '✗'} ({session:.1f} s / {plain:.1f} s) "
-              f"| ≤ {TARGET:.2f} |")
+        medians = {mode: statistics.median(times[mode]) for mode in modes}
+        cells = [FLOWS[kind][0], _ratio(medians["session"], medians["plain"]), f"≤ {TARGET:.2f}"]
+        if args.daemon:
+            cells.append(_ratio(medians["daemon"], medians["plain"]))
+        print("| " + " | ".join(cells) + " |")
+
+
+def _ratio(ours: float, plain: float) -> str:
+    ratio = ours / plain
+    return f"{ratio:.2f} {'✓' if ratio <= TARGET else '✗'} ({ours:.1f} s / {plain:.1f} s)"
 
 
 if __name__ == "__main__":

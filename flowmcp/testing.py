@@ -20,9 +20,10 @@ through one server per project root, its warm worker kept between tests.
     def test_train(flowmcp_session):
         result = spin_step("flow.py", "train")
 
-`spin_step(..., daemon=True)` (or `FLOWMCP_TESTING_DAEMON=1`) goes through the root's project
-server instead, the one `flowmcp call` uses (`flowmcp/daemon`): it outlives the test session, so
-the next `pytest` finds the worker warm too; `flowmcp daemon stop` ends it.
+`spin_step(..., daemon=True)` (or `FLOWMCP_TESTING_DAEMON=1`, which wins over the fixture) goes
+through the root's project server instead, the one `flowmcp call` uses (`flowmcp/daemon`): it
+outlives the test session, so the next `pytest` finds the server and its worker warm too, and
+pays no start at all; `flowmcp daemon stop` ends it.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def spin_step(
 
     `root` is the project root (default: the current directory, or the flow's folder when the
     flow is outside it); `python` the interpreter that runs the flow (default as for the server);
-    `daemon` goes through the root's project server (default: $FLOWMCP_TESTING_DAEMON).
+    `daemon` goes through the root's project server, in a session too (default:
+    $FLOWMCP_TESTING_DAEMON).
     """
     flow_path = Path(flow).resolve()
     root_path = Path(root).resolve() if root else Path.cwd().resolve()
@@ -120,7 +122,7 @@ def spin_step(
         root_path = flow_path.parent
     if daemon is None:
         daemon = os.environ.get("FLOWMCP_TESTING_DAEMON", "") not in ("", "0")
-    daemon = daemon and _active is None and os.name == "posix"
+    daemon = daemon and os.name == "posix"
     config = Config.create(str(root_path), python)
     arguments: dict[str, Any] = {"flow": str(flow_path), "step": step, "persist": True, "timeout_s": timeout_s}
     if run is not None:
@@ -131,10 +133,10 @@ def spin_step(
     if module:
         arguments["artifacts_module"] = str(module)
     try:
-        if _active is not None:  # the session's server for this root
-            text, answer, is_error = _active.call(config, flow_path, arguments)
-        elif daemon:
+        if daemon:  # asked for by name or for the whole run (the environment): even in a session
             text, answer, is_error = _call_project_server(config, python, arguments)
+        elif _active is not None:  # the session's server for this root
+            text, answer, is_error = _active.call(config, flow_path, arguments)
         else:  # a server of this call's own
             text, answer, is_error = _call_in_thread(config, flow_path, arguments)
     finally:

@@ -294,3 +294,17 @@ def test_spin_step_can_go_through_the_project_server(project):
     result = spin_step(project / "params_flow.py", "score", root=project, daemon=True, artifacts={"total": 5})
     assert result["result"] == 10 and "(warm worker)" in result.text, result.text
     assert only_server(project)["pid"] == server["pid"]  # the server `flowmcp call` started
+
+
+def test_the_environment_sends_spin_step_to_the_project_server_even_in_a_session(project, monkeypatch):
+    """FLOWMCP_TESTING_DAEMON=1 chooses the project server for a whole test run: a conftest's
+    `flowmcp_session` does not start a server of its own beside it."""
+    from flowmcp.testing import SpinSession, spin_step
+
+    assert flowmcp(project, "call", "run", "--args", '{"flow": "params_flow.py"}').returncode == 0
+    server = only_server(project)
+    monkeypatch.setenv("FLOWMCP_TESTING_DAEMON", "1")
+    with SpinSession() as session:
+        result = spin_step(project / "params_flow.py", "score", root=project, artifacts={"total": 4})
+        assert session.apps == {}
+    assert result["result"] == 8 and only_server(project)["pid"] == server["pid"]

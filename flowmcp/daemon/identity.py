@@ -29,7 +29,8 @@ DAEMON_DIR = "daemon"
 IDLE_ENV = "FLOWMCP_DAEMON_IDLE_S"  # how long an unused server lives, in seconds
 DEFAULT_IDLE_S = 15 * 60
 # Variables that say how the daemon itself behaves, not what it serves: never part of its identity.
-_NOT_IDENTITY = (IDLE_ENV, "FLOWMCP_NO_DAEMON")
+# Read by the caller, never by a server: they do not make one server differ from another.
+_NOT_IDENTITY = (IDLE_ENV, "FLOWMCP_NO_DAEMON", "FLOWMCP_TESTING_DAEMON", "FLOWMCP_TESTING_FAST_EXIT")
 _SOCKET_PATH_BYTES = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _PACKAGE = Path(__file__).resolve().parent.parent
 
