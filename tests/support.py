@@ -130,3 +130,31 @@ def private_dirty_kb(pid: int) -> int:
     """The memory `pid` has written and holds alone, in kB (Linux: smaps_rollup)."""
     with open(f"/proc/{pid}/smaps_rollup") as f:
         return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+
+
+ENV_FLOW = """\
+import os
+from metaflow import FlowSpec, step
+
+
+class EnvFlow(FlowSpec):
+    @step
+    def start(self):
+        self.seen = {seen}
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EnvFlow()
+"""
+
+
+def write_env_flow(root: Path, seen: str) -> None:
+    """`env_flow.py` in `root`: its start step sets `self.seen` to the expression `seen`, read
+    in the step process (of its environment, its folder)."""
+    (root / "env_flow.py").write_text(ENV_FLOW.format(seen=seen))
+

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import textwrap
 
 import anyio
 import pytest
@@ -19,7 +18,7 @@ from flowmcp.bridge.project.worker import spare
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
-from .support import alive, descendants, private_dirty_kb
+from .support import alive, descendants, private_dirty_kb, write_env_flow
 
 pytestmark = pytest.mark.anyio
 
@@ -101,23 +100,7 @@ async def test_a_spin_after_an_idle_moment_runs_in_the_spare_and_a_new_one_follo
 async def test_a_spare_runs_the_job_with_the_jobs_environment_not_the_one_it_was_forked_with(
         tmp_path, monkeypatch):
     root = make_project(tmp_path / "p")
-    (root / "env_flow.py").write_text(textwrap.dedent("""\
-        import os
-        from metaflow import FlowSpec, step
-
-        class EnvFlow(FlowSpec):
-            @step
-            def start(self):
-                self.seen = os.environ.get("APP_SETTING", "unset") + " in " + os.getcwd()
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-        if __name__ == "__main__":
-            EnvFlow()
-        """))
+    write_env_flow(root, 'os.environ.get("APP_SETTING", "unset") + " in " + os.getcwd()')
     app = App.create(root)
     async with Client(build_server(app)) as c:
         assert not (await call(c, "run", flow="env_flow.py"))[2]

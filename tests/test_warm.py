@@ -28,7 +28,7 @@ from flowmcp.config import Config
 from flowmcp.server import build_server
 
 from .conftest import call, make_project
-from .support import RawSession, processes_under
+from .support import RawSession, processes_under, write_env_flow
 
 pytestmark = pytest.mark.anyio
 
@@ -496,23 +496,7 @@ async def test_a_new_metaflow_config_restarts_the_worker(tmp_path, monkeypatch):
 
 async def test_a_job_gets_its_own_environment_unless_imports_read_it(tmp_path, monkeypatch):
     root = make_project(tmp_path / "p", "params_flow.py")
-    (root / "env_flow.py").write_text(textwrap.dedent("""\
-        import os
-        from metaflow import FlowSpec, step
-
-        class EnvFlow(FlowSpec):
-            @step
-            def start(self):
-                self.seen = os.environ.get("APP_SETTING", "unset") + "/" + os.environ.get("METAFLOW_X_SETTING", "unset")
-                self.next(self.end)
-
-            @step
-            def end(self):
-                pass
-
-        if __name__ == "__main__":
-            EnvFlow()
-        """))
+    write_env_flow(root, 'os.environ.get("APP_SETTING", "unset") + "/" + os.environ.get("METAFLOW_X_SETTING", "unset")')
     async with Client(build_server(App.create(root))) as c:
         assert not (await call(c, "run", flow="env_flow.py"))[2]
         monkeypatch.setenv("APP_SETTING", "a")  # the job's own: still warm, with its value
