@@ -96,10 +96,11 @@ def _leave(code, tell=None):
     milliseconds for a process holding its own copy of the worker's): whoever waits for it goes
     on meanwhile. Its standard streams are closed first, so readers see their end too."""
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
         if tell is not None:
-            _tell_over(code, tell)
+            _tell_over(code, tell)  # flushes the streams first
+        else:
+            sys.stdout.flush()
+            sys.stderr.flush()
     except BaseException:
         pass
     finally:
