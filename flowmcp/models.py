@@ -24,6 +24,8 @@ class Failure(BaseModel):
     function: str | None = None
     code: str | None = Field(None, description="The failing line of the user's code")
     hints: list[str] = Field(default_factory=list, description="Did-you-mean and what to do next")
+    split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
+    split_index: int | None = Field(None, description="That split's index (spin takes it as split=)")
     origin: Literal["step", "flow", "metaflow"] = Field(
         "step", description="What to fix: the step's code, how the flow is defined or started, or nothing "
         "of yours (a known Metaflow bug)")
@@ -36,6 +38,8 @@ class StepStatus(BaseModel):
     tasks: int
     failed_tasks: int = 0
     duration_s: float | None = None
+    failed_splits: list[str] = Field(default_factory=list, description="For a foreach: the failed splits, by "
+                                     "index and input value")
 
 
 class ArtifactSummary(BaseModel):
@@ -57,13 +61,16 @@ class RunResult(BaseModel):
     tags: list[str] = Field(default_factory=list)
     steps: list[StepStatus] = Field(default_factory=list)
     artifacts: dict[str, list[ArtifactSummary]] = Field(
-        default_factory=dict, description="Per step, what it set (for a foreach: its first split)"
+        default_factory=dict, description="Per step, what it set (for a foreach: one split, named in artifact_splits)"
     )
+    artifact_splits: dict[str, str] = Field(
+        default_factory=dict, description="For a foreach step in artifacts: the split whose values are shown")
     failure: Failure | None = None
     progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
     resumed_from: str | None = Field(None, description="For resume: the run (and step) it restarted from")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
-    warm: bool = Field(False, description="The tasks were forks of the warm worker rather than new interpreters")
+    warm: bool | None = Field(False, description="The tasks were forks of the warm worker rather than new "
+                              "interpreters (null: not known, as for a run cancelled before it answered)")
     path_note: str | None = Field(None, description="Why tasks started as new interpreters, or what the worker did")
     warnings: list[str] = Field(
         default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
@@ -78,6 +85,7 @@ class SpinResult(BaseModel):
     source_task: str | None = Field(None, description="The original task whose parent state was used")
     source_run_choice: str | None = Field(None, description="How the source run was chosen")
     split_index: int | None = Field(None, description="Foreach split that was spun, if any")
+    split: str | None = Field(None, description="That split by index and input value: `split 2, input='b'`")
     duration_s: float | None = None
     persisted: bool = False
     artifacts: list[ArtifactSummary] = Field(default_factory=list, description="Artifacts the step created or changed")

@@ -45,13 +45,13 @@ def _versions_of(source: str | None) -> tuple[tuple[str, str], ...]:
     versions = {}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         for fn in cls.body:
-            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(_is_step(d) for d in fn.decorator_list):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(is_step(d) for d in fn.decorator_list):
                 digest = hashlib.sha1(ast.dump(fn, include_attributes=False).encode()).hexdigest()
                 versions[fn.name] = digest[:12]
     return tuple(versions.items())
 
 
-def _is_step(decorator: ast.expr) -> bool:
+def is_step(decorator: ast.expr) -> bool:
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
     return (isinstance(target, ast.Name) and target.id == "step") or (
         isinstance(target, ast.Attribute) and target.attr == "step"

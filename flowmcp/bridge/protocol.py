@@ -188,6 +188,7 @@ class StepRecord(TypedDict, total=False):
     line: int
     inputs: list[str]
     decorators: list[str]
+    matching_join: str | None  # of a split or foreach: the join that closes it
 
 
 class EnvironmentRecord(TypedDict, total=False):
@@ -224,6 +225,7 @@ class StepSummary(TypedDict, total=False):
     status: str  # succeeded, failed, running
     tasks: int
     failed_tasks: int
+    failed_splits: list[dict[str, Any]]  # foreach: each failed task's split (summarize/splits.py)
     duration_s: float | None
     started_at: float | None
 

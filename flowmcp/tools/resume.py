@@ -49,7 +49,8 @@ async def resume(
         options["resume"] = {"origin_run_id": origin, "step": step}
         job = RunJob(app, desc, {}, tags, timeout_s, ctx, options, what="resume")
         result = await job.execute()
-        result.resumed_from = f"{desc.name}/{origin}" + (f" at {step}" if step else "")
+        # Metaflow's record says where the run restarted (the first step it did not reuse)
+        result.resumed_from = result.resumed_from or f"{desc.name}/{origin}" + (f" at {step}" if step else "")
         result.notes = notes + result.notes
         return answer(render(app, result), result, is_error=is_failure(result.status))
 

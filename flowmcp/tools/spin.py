@@ -21,7 +21,7 @@ from ..errors import BadArgumentError, FlowmcpError
 from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
-from ..summarize import logs, shown_warnings
+from ..summarize import logs, shown_warnings, splits
 from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
 from ._progress import TaskProgress
 from ._runs import EnvironmentOption
@@ -42,7 +42,12 @@ async def spin(
     ] = None,
     task: Annotated[
         str | int | None,
-        Field(description="Task id of the original task (picks a foreach split); default: the first split"),
+        Field(description="Task id of the original task to re-run (another way to pick a foreach split)"),
+    ] = None,
+    split: Annotated[
+        str | int | None,
+        Field(description="For a foreach step: the split to re-run, by its input value (e.g. \"b\") or its "
+                          "index; default: the first split"),
     ] = None,
     artifacts: Annotated[
         dict[str, Any] | None,
@@ -87,6 +92,7 @@ async def spin(
             "step": step,
             "run": normalise_id(run),
             "task": normalise_id(task),
+            "split": _checked_split(split, task),
             "persist": persist,
             "step_type": step_info["type"],
             "environment": environment,
@@ -127,19 +133,19 @@ async def spin(
                 fresh = describing.desc
                 if _started_with(fresh, step, environment) != _started_with(desc, step, environment):
                     # The edit changed what the spin was started with: spin again, as the new version says
-                    return await spin(flow, step, ctx, run, task, artifacts, artifacts_module, persist, timeout_s,
-                                      environment)
+                    return await spin(flow, step, ctx, run, task, split, artifacts, artifacts_module, persist,
+                                      timeout_s, environment)
                 desc = fresh
             if spin_error is not None:
                 raise spin_error
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
-        result = build_result(app, desc, step, ran, persist, timeout_s)
+        result = build_result(app, desc, step, ran, persist, timeout_s, versions)
         result.notes = notes + result.notes
         if ran.timed_out and ran.run_id:  # Metaflow records no end for a killed spin: we do
             app.ledger.ended(desc.name, ran.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
-        _check_parent_state(app, desc, step, versions, result)
+        _say_parent_state(desc, step, result)
         await app.housekeep(desc.name)
         if result.pathspec:
             app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
@@ -162,6 +168,19 @@ class DescribeLater:
             self.error = ex
 
 
+MAX_SPLIT_CHARS = 200  # Metaflow keeps at most 30 characters of a split's value
+
+
+def _checked_split(split: str | int | None, task: str | int | None) -> str | int | None:
+    if split is None:
+        return None
+    if task is not None:
+        raise BadArgumentError("Pass split or task, not both: a task id already names one split.")
+    if isinstance(split, bool) or (isinstance(split, str) and (not split or len(split) > MAX_SPLIT_CHARS)):
+        raise BadArgumentError(f"split must be a foreach input value or an index, such as \"b\" or 2; got {split!r}.")
+    return split
+
+
 def _failed_to_load(step: str):
     return lambda name, failure: models.SpinResult(flow=name, step=step, status="failed", failure=failure)
 
@@ -182,23 +201,27 @@ def _cold_reason(step_info: dict[str, Any], desc: FlowDescription, environment: 
     return decorator_reason(step_info["decorators"] + desc.decorators)
 
 
-def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
-                        result: models.SpinResult) -> None:
+def _stale_upstream(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
+                    source_task: str | None) -> list[str] | None:
+    """The upstream steps edited since the run whose outputs this spin reused; None when that is
+    not known (a run flowmcp did not record: the plain CLI's, another project's state)."""
+    if not source_task:
+        return None
+    recorded = app.state.run_versions(desc.key, Pathspec.parse(source_task).run)
+    if recorded is None:
+        return None
+    return stale_upstream(desc.steps, step, versions, recorded)
+
+
+def _say_parent_state(desc: FlowDescription, step: str, result: models.SpinResult) -> None:
     """Say so when an upstream step changed after the run whose outputs this spin reused."""
-    if not result.source_task:
-        return
-    source = Pathspec.parse(result.source_task)
-    source_run = source.run_pathspec
-    recorded = app.state.run_versions(desc.key, source.run)
-    result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
     if result.stale_upstream:
         changed = ", ".join(result.stale_upstream)
+        source_run = Pathspec.parse(result.source_task).run_pathspec
         result.notes.append(
             f"Stale parent state: {changed} changed since {source_run} produced these inputs, so {step} "
             f"ran on the old code's outputs. Call run(flow) to record the new {changed}, then spin {step} again."
         )
-
-
 
 
 def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
@@ -225,9 +248,10 @@ def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
 
 
 def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcome], persist: bool,
-                 timeout_s: float | None) -> models.SpinResult:
+                 timeout_s: float | None, versions: dict[str, str] | None = None) -> models.SpinResult:
     data: SpinOutcome = ran.record or {}
     source = data.get("source") or {}
+    stale = _stale_upstream(app, desc, step, versions or step_versions(desc.file), source.get("task_pathspec"))
     task = data.get("task") or {}
     capture = next((c for c in ran.captures if c.get("step") == step), {})
     stdout = task.get("stdout", "")
@@ -243,7 +267,8 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
             step=step, task=task.get("pathspec"), captures=ran.captures, cli_error=data.get("cli_error"),
             stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,
             step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True,
-            memory=data))  # oom_kills, memory_limit: whether the kernel's OOM killer acted
+            memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
+            graph=desc.steps, stale=stale))
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     return models.SpinResult(
@@ -254,11 +279,13 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
         source_task=source.get("task_pathspec"),  # none when the spin stopped before choosing
         source_run_choice=source.get("run_chosen"),
         split_index=split.get("index"),
+        split=splits.label(split) or None,
         duration_s=data.get("elapsed_s"),
         persisted=persist and status == "succeeded",
         artifacts=artifacts,
         stdout_tail=logs.tail_text(stdout, max_lines=STDOUT_TAIL_LINES),
         failure=failure,
+        stale_upstream=stale or [],
         artifacts_listed=bool(capture),
         warm=ran.warm,
         path_note=ran.path_note,
@@ -273,7 +300,8 @@ def render(r: models.SpinResult) -> str:
     took = f" in {r.duration_s:.2f} s" if r.duration_s is not None else ""
     status = f"spin {r.step} {r.status}{took} ({'warm worker' if r.warm else 'new interpreter'})"
     if r.source_task and r.pathspec:  # no pathspec: the spin never started (the flow did not load)
-        status += f" — parent state from {r.source_task} ({r.source_run_choice})"
+        which = f", {r.split}" if r.split else ""
+        status += f" — parent state from {r.source_task}{which} ({r.source_run_choice})"
     lines = [r.failure.summary, status] if r.failure else [status]
     if r.path_note:
         lines.append(r.path_note if r.warm else f"Not warm: {r.path_note}.")

@@ -41,6 +41,7 @@ from .datastore import (  # noqa: F401 (the seam's face: callers write compat.<n
     content_key,
     content_keys,
     flow_datastore,
+    foreach_frames,
     input_artifact_names,
     input_datastores,
     input_label,

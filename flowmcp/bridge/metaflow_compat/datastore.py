@@ -194,6 +194,16 @@ def input_label(inp, position):
     return label
 
 
+def foreach_frames(flow):
+    """The task's foreach stack, outermost first: Metaflow's ForeachFrame tuples (step, var,
+    num_splits, index, value: the split's value as text, at most 30 characters). Empty outside a
+    foreach. Checked: 2.19.39 (`FlowSpec._foreach_stack`; `value` since 2.12)."""
+    try:
+        return list(getattr(flow, "_foreach_stack", None) or [])
+    except Exception:
+        return []
+
+
 def retry_count():
     """Which attempt of the task this process runs (0 for the first), or None outside a task.
     Checked: 2.19.39 (`current.retry_count`)."""

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ...ledger import RunLedger, process_start
+from ...summarize import splits
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
 from ..protocol import AMBIGUOUS_STEP, NO_RUN, STATE_DIR, JobError
@@ -16,6 +17,7 @@ MAX_LOG_CHARS = 200_000  # of a failed task's stdout and stderr read for its fai
 
 
 STATUS_SCAN_LIMIT = 5000  # runs examined at most when filtering list_runs by status
+MAX_FAILED_SPLITS = 20  # per step in a run's record; the answer names a few and counts the rest
 
 
 
@@ -91,10 +93,17 @@ def run_record(run, detail=False):
         tasks = list(step)
         statuses = []
         starts, ends = [], []
+        failed_splits = []
+        cloned = bool(tasks)
         for task in tasks:
             meta = task_meta(task)
+            cloned = cloned and "origin-task-id" in meta  # resume reused this task of the origin run
             st = task_status(task, meta)
             statuses.append(st)
+            if st == "failed":
+                split = splits.from_metadata(meta, splits=len(tasks))
+                if split is not None:
+                    failed_splits.append(split)
             s, e = task_times(task)
             if s:
                 starts.append(s)
@@ -117,8 +126,10 @@ def run_record(run, detail=False):
                 "status": sstatus,
                 "tasks": len(tasks),
                 "failed_tasks": statuses.count("failed"),
+                "failed_splits": sorted(failed_splits, key=lambda split: split["index"])[:MAX_FAILED_SPLITS],
                 "duration_s": round(duration, 3) if duration is not None else None,
                 "started_at": min(starts) if starts else None,
+                "cloned": cloned,
             }
         )
     steps.sort(key=lambda s: s["started_at"] or 0)
@@ -145,18 +156,69 @@ def run_record(run, detail=False):
         "status": status,
         "started_at": run_start,
         "duration_s": round(run_end - run_start, 3) if run_end and run_start else None,
-        "failed_step": failed.parent.id if failed is not None else None,
+        "failed_step": failed.parent.id if failed is not None else ((entry or {}).get("failure") or {}).get("step"),
         "failed_task": failed.pathspec if failed is not None else None,
         "tags": tags,
         "file": (entry or {}).get("file"),
     }
     if why:
         rec["ended"] = why
+        if (entry or {}).get("failure", {}).get("message") == why:
+            rec["outside_failure"] = entry["failure"]
+    for key in ("warm", "path_note"):  # how flowmcp ran it (runs it started)
+        if key in (entry or {}):
+            rec[key] = entry[key]
     if detail:
         rec["steps"] = steps
+        rec["parameters"] = run_parameters(run)
+        cloned = {s["step"] for s in steps if s.pop("cloned")}
+        origin = origin_run(run)
+        if origin:
+            restarted = next((s["step"] for s in steps if s["step"] not in cloned), None)
+            rec["resumed_from"] = origin + (" at %s" % restarted if restarted else "")
         if failed is not None:
             rec["failure"] = task_failure(failed)
     return rec
+
+
+MAX_PARAMETER_CHARS = 200  # of one parameter's value in a record
+
+
+def run_parameters(run):
+    """The values a run's Parameters had (defaults included), as Metaflow saved them in the run's
+    `_parameters` task: JSON values, or a short text of anything else."""
+    out = {}
+    try:
+        artifacts = list(run["_parameters"].task.artifacts)
+    except Exception:
+        return out
+    for artifact in artifacts:
+        if artifact.id == "name" or artifact.id.startswith("_"):
+            continue
+        try:
+            value = artifact.data
+        except Exception as ex:
+            out[artifact.id] = "<unreadable: %s>" % type(ex).__name__
+            continue
+        if isinstance(value, (bool, int, float)) or value is None:
+            out[artifact.id] = value
+        elif isinstance(value, str):
+            out[artifact.id] = cut_middle(value, MAX_PARAMETER_CHARS)
+        else:
+            out[artifact.id] = cut_middle(repr(value), MAX_PARAMETER_CHARS)
+    return out
+
+
+def origin_run(run):
+    """The run a resumed run was resumed from (Flow/run_id), else None. Metaflow says "None" for
+    a run that was not resumed (2.19.39's `Run.origin_pathspec` for every run)."""
+    try:
+        origin = run.origin_pathspec
+    except Exception:
+        return None
+    if not origin or origin.rsplit("/", 1)[-1] in ("None", ""):
+        return None
+    return origin
 
 
 def ledger_entry(flow_name, run_id):
@@ -190,6 +252,9 @@ def true_status(status, entry):
     if ended.get("status") in ("cancelled", "timed_out"):
         return ended["status"], ended.get("message") or ended["status"]
     if status == "running" and _alive(entry) is False:
+        failure = entry.get("failure") or {}
+        if failure.get("message"):  # it failed outside any task: the error flowmcp saw
+            return "failed", failure["message"]
         return "failed", ("its processes are gone: it ended without recording an end (the server that "
                           "started it stopped, or it was killed)")
     return status, None

@@ -12,6 +12,7 @@ import os
 import sys
 
 from ...summarize import artifacts as summaries
+from ...summarize import splits
 from .. import capture
 from .. import metaflow_compat as compat
 
@@ -33,6 +34,9 @@ def install(task_module):
                 return original(self, *args)
             flow = self.flow
             record = {"step": getattr(orig_step_func, "name", None), "attempt": compat.retry_count()}
+            split = splits.from_frames(compat.foreach_frames(flow))
+            if split:  # every answer names a foreach task by its split, failed or not
+                record["split"] = split
             pending.update(record=record, dir=capture_dir, join=input_obj is not None,
                            inputs=[(compat.content_keys(ds), compat.spin_overrides(ds), ds)
                                    for ds in compat.input_datastores(flow, input_obj)])
@@ -81,7 +85,6 @@ def _record_exception(record, ex, flow, inputs=None):
         record["exception"] = capture.exception_record(ex)
         record["available"] = sorted(n for n in set(vars(flow)) | compat.input_artifact_names(flow)
                                      if _public(n))
-        record["split"] = _split(flow)
         conflicts = getattr(ex, "artifact_names", None)  # merge_artifacts: which names, not which values
         if conflicts and inputs is not None:
             record["merge_values"] = _values_per_input(list(conflicts), inputs)
@@ -208,20 +211,6 @@ def _hide_this_frame(ex):
     tb = ex.__traceback__
     if tb is not None and tb.tb_frame is sys._getframe(1):
         ex.__traceback__ = tb.tb_next
-
-
-def _split(flow):
-    try:
-        index = flow.index
-    except Exception:
-        return None
-    if index is None:
-        return None
-    try:
-        value = capture.summarize_value(flow.input)
-    except Exception as ex:
-        value = "<unavailable: %s>" % type(ex).__name__
-    return {"index": index, "input": value}
 
 
 def _public(name, value=None):
