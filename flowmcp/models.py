@@ -162,8 +162,8 @@ class StepState(BaseModel):
     next: list[str] = Field(default_factory=list)
     foreach: str | None = Field(None, description="The artifact a foreach fans out over")
     line: int | None = None
-    state: Literal["verified", "stale", "failing", "unverified"] = Field(
-        description="Whether the step's current code passed a run or spin"
+    state: Literal["verified", "stale", "failing", "unverified", "skeleton"] = Field(
+        description="Whether the step's current code passed a run or spin; skeleton: it only calls self.next"
     )
     checked_by: str | None = Field(None, description="The run or spin that last checked it")
 

@@ -39,7 +39,8 @@ async def test_a_saved_record_renders_the_golden_answer(name, tmp_path):
 def _record_the_good_run(app: App, op: str, answer, good: dict[str, str]) -> None:
     """What the real case did before its spin: flowmcp ran the good flow and recorded its steps'
     versions (the stale-parent hints depend on them)."""
-    source = ((getattr(answer, "record", None) or {}).get("source") or {}).get("task_pathspec") if op == "spin" else None
+    record = (getattr(answer, "record", None) or {}) if op == "spin" else {}
+    source = (record.get("source") or {}).get("task_pathspec")
     if source:
         flow, run = source.split("/")[:2]
         app.state.record_run(f"flow.py:{flow}", run, good, {}, f"{flow}/{run}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -271,6 +272,14 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
             graph=desc.steps, stale=stale))
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
+    stdout, ignored = _ignored_decorators(stdout)
+    # Metaflow names the dropped decorators of every step of the flow: only this step's matter
+    ignored = [d for d in ignored if d in desc.step(step).get("decorators", [])]
+    notes = list(source.get("notes") or [])
+    if ignored and not (failure and "without @catch" in failure.summary):
+        them = "it" if len(ignored) == 1 else "them"
+        notes.append(f"Metaflow ran {step} without {' and '.join('@' + d for d in ignored)}: spin ignores {them} "
+                     f"(a run applies {them}).")
     return models.SpinResult(
         flow=desc.name,
         step=step,
@@ -290,9 +299,26 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
         warm=ran.warm,
         path_note=ran.path_note,
         cards=sorted(app.config.relative(path) for path in task.get("cards") or []),
-        notes=list(source.get("notes") or []),
+        notes=notes,
         warnings=shown_warnings.lines(ran.captures, app.config.root, step=step),
     )
+
+
+# Metaflow prints this once per process for each decorator spin drops (2.19.39, runtime.py)
+_IGNORED = re.compile(r"^\[Warning\] Ignoring Step decorator '(\w+)' as it is not supported in spin steps\.$")
+
+
+def _ignored_decorators(stdout: str) -> tuple[str, list[str]]:
+    """The step's output without Metaflow's repeated notices of the decorators spin ignores, and
+    those decorators' names (said once, as a note)."""
+    kept, ignored = [], []
+    for line in stdout.splitlines():
+        match = _IGNORED.match(line.strip())
+        if match is None:
+            kept.append(line)
+        elif match.group(1) not in ignored:
+            ignored.append(match.group(1))
+    return ("\n".join(kept), ignored) if ignored else (stdout, [])
 
 
 def render(r: models.SpinResult) -> str:
@@ -313,7 +339,11 @@ def render(r: models.SpinResult) -> str:
             detail = a.detail.splitlines()
             lines.extend("      " + d for d in detail[:DETAIL_LINES_SHOWN])
             if len(detail) > DETAIL_LINES_SHOWN:
-                lines.append(f"      … {len(detail) - DETAIL_LINES_SHOWN} more lines (inspect_artifact shows them)")
+                more = len(detail) - DETAIL_LINES_SHOWN
+                lines.append(f"      … {more} more lines (inspect_artifact(\"{r.pathspec}\", \"{a.name}\") shows them)"
+                             if r.persisted else
+                             f"      … {more} more lines (not kept: this spin was not persisted; spin with "
+                             "persist=true to read them with inspect_artifact)")
         if len(r.artifacts) > MAX_ARTIFACTS_SHOWN:
             lines.append(f"  … {len(r.artifacts) - MAX_ARTIFACTS_SHOWN} more artifacts")
     elif r.status == "succeeded":
@@ -328,10 +358,22 @@ def render(r: models.SpinResult) -> str:
     if r.status == "succeeded":
         if r.persisted:
             lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")
-        lines.append("Next: run(flow) to record this step's outputs, then spin the next step.")
+        lines.append(f"Next: {next_after_success(r)}")
     else:
         lines.append(f"Next: {next_after_failure(r.failure, r.step)}")
     return "\n".join(lines)
+
+
+def next_after_success(r: models.SpinResult) -> str:
+    """Record the step: resume from it reuses the steps before it from the run the spin took its
+    state from (a whole run when its upstream changed since, or the spin is of the entry step)."""
+    if r.stale_upstream or not r.source_task:
+        return "run(flow) to record this step's outputs, then spin the next step."
+    source = Pathspec.parse(r.source_task)
+    if r.source_run_choice and r.source_run_choice.startswith("latest (no successful"):
+        return "run(flow) to record this step's outputs (no run has succeeded yet), then spin the next step."
+    return (f"resume(flow, run=\"{source.run}\", step=\"{r.step}\") to record this step's outputs (it reuses the "
+            "steps before it), then spin the next step.")
 
 
 def next_after_failure(failure: models.Failure | None, step: str) -> str:

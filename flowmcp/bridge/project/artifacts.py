@@ -17,7 +17,7 @@ from pathlib import Path
 from ...catalog import FlowCatalog
 from ...summarize import artifacts as summaries
 from .. import metaflow_compat as compat
-from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_A_PICTURE, NOT_FOUND, JobError
+from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_A_PICTURE, NOT_FOUND, NOT_PERSISTED, JobError
 from . import images, runs
 
 PATH_TOKEN = re.compile(
@@ -159,6 +159,8 @@ def op_inspect(req):
     compat.any_namespace()
     pathspec = req["pathspec"]
     spin = bool(req.get("spin"))
+    if spin:
+        check_persisted(pathspec)
     try:
         task = runs.open_task(pathspec, spin)
         names = sorted(a.id for a in task.artifacts)
@@ -179,8 +181,6 @@ def op_inspect(req):
             msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
         if public:
             msg += " Available: %s." % ", ".join(public[:40]) + (" …" if len(public) > 40 else "")
-        elif spin:
-            msg += " This spin stored no artifacts: spin with persist=True to keep them."
         raise JobError(NO_ARTIFACT, msg, close=close, available=public[:200])
     value = load_artifact(task, name)
     steps = parse_path(req["path"]) if req.get("path") else []
@@ -203,9 +203,22 @@ def op_inspect(req):
     return summary
 
 
+def check_persisted(pathspec):
+    """A spin without --persist kept none of its outputs (only its parameters): say so, and how to
+    keep them, rather than list what it did keep or fail to open its task."""
+    flow, run_id = pathspec.split("/")[:2]
+    if not compat.spin_persisted(flow, run_id):
+        step = (pathspec.split("/") + [None, None])[2]
+        raise JobError(NOT_PERSISTED, "%s is a spin that was not persisted: Metaflow kept none of its outputs. Spin "
+                                      "%s again with persist=true; then inspect_artifact reads them from that "
+                                      "spin's pathspec." % (pathspec, step or "the step"))
+
+
 def op_artifact_value(req):
     """An artifact as JSON when it is JSON data of reasonable size, else its summary."""
     compat.any_namespace()
+    if req.get("spin"):
+        check_persisted(req["pathspec"])
     task = runs.open_task(req["pathspec"], bool(req.get("spin")))
     value = load_artifact(task, req["name"])
     try:

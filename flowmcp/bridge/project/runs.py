@@ -251,10 +251,10 @@ def true_status(status, entry):
     ended = entry.get("ended") or {}
     if ended.get("status") in ("cancelled", "timed_out"):
         return ended["status"], ended.get("message") or ended["status"]
+    failure = entry.get("failure") or {}
+    if status == "running" and failure.get("message"):  # it failed outside any task: flowmcp saw it end
+        return "failed", failure["message"]
     if status == "running" and _alive(entry) is False:
-        failure = entry.get("failure") or {}
-        if failure.get("message"):  # it failed outside any task: the error flowmcp saw
-            return "failed", failure["message"]
         return "failed", ("its processes are gone: it ended without recording an end (the server that "
                           "started it stopped, or it was killed)")
     return status, None
