@@ -25,7 +25,8 @@ class Failure(BaseModel):
     code: str | None = Field(None, description="The failing line of the user's code")
     hints: list[str] = Field(default_factory=list, description="Did-you-mean and what to do next")
     split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
-    split_index: int | None = Field(None, description="That split's index (spin takes it as split=)")
+    split_argument: str | int | None = Field(None, description="What spin's split= takes for that split: its "
+                                             "index, or per level of a nested foreach (\"1/0/2\")")
     origin: Literal["step", "flow", "metaflow"] = Field(
         "step", description="What to fix: the step's code, how the flow is defined or started, or nothing "
         "of yours (a known Metaflow bug)")
@@ -101,10 +102,27 @@ class SpinResult(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
     notes: list[str] = Field(default_factory=list)
+    next_call: str | None = Field(None, description="The call to make next, and why")
+
+
+class SplitValue(BaseModel):
+    split: str = Field(description="The split, `split 1, input='b'`")
+    argument: str | int | None = Field(None, description="What split= takes to name it")
+    task: str = Field(description="The split's task pathspec")
+    summary: str = Field(description="The artifact in that split, in one line")
+
+
+class SplitLogs(BaseModel):
+    split: str = Field(description="The split, `split 1, input='b'`")
+    argument: str | int | None = Field(None, description="What split= takes to name it")
+    task: str
+    lines: int = Field(description="Lines in the split's log, cleaned")
+    last: str = Field("", description="Its last line")
 
 
 class InspectResult(BaseModel):
     pathspec: str = Field(description="Task the artifact was read from")
+    split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
     name: str
     path: str | None = None
     type: str
@@ -115,6 +133,9 @@ class InspectResult(BaseModel):
     picture: str | None = Field(None, description="The value is a picture of this kind: as_image=true shows it")
     image: dict[str, Any] | None = Field(None, description="With as_image: the picture's mime, width, height, "
                                          "source (its bytes are the image content)")
+    splits: list[SplitValue] = Field(default_factory=list, description="A foreach step's pathspec: the artifact in "
+                                     "each split (the first ones, by index)")
+    total_splits: int | None = Field(None, description="How many splits the step has")
 
 
 class RunInfo(BaseModel):
@@ -189,11 +210,15 @@ class FlowStatus(BaseModel):
 
 
 class LogsResult(BaseModel):
-    pathspec: str = Field(description="The task the log belongs to")
+    pathspec: str = Field(description="The task the log belongs to (the step, for a foreach's splits)")
+    split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
     stream: Literal["stdout", "stderr"]
     total_lines: int = Field(description="Lines in the whole log, after cleaning and folding repeats")
     matched: int = Field(description="Lines matching the pattern (all lines without one)")
     text: str
+    splits: list[SplitLogs] = Field(default_factory=list, description="A foreach step without split=: each "
+                                    "split's log in a line (the first ones, by index)")
+    total_splits: int | None = None
 
 
 class CardInfo(BaseModel):

@@ -336,6 +336,8 @@ class ArtifactRecord(TypedDict, total=False):
     detail: str
     picture: str | None  # the value is a picture of this kind (as_image shows it)
     image: dict[str, Any] | None  # with as_image: mime, data (base64), width, height, source
+    splits: list[dict[str, Any]]  # a foreach step: per split (its first rows) {split, task, summary}
+    total_splits: int
 
 
 class LogRecord(TypedDict, total=False):

@@ -486,7 +486,7 @@ def as_model(summary: Failure) -> models.Failure:
         code=where.code if where else None,
         hints=summary.hints,
         split=splits.label(summary.split) or None,
-        split_index=(summary.split or {}).get("index"),
+        split_argument=splits.argument(summary.split),
         origin=summary.origin,
         summary=render(summary),
     )

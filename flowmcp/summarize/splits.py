@@ -103,19 +103,41 @@ def label(split: dict | None) -> str:
     return text
 
 
-def matches(split: dict | None, wanted: str | int) -> bool:
-    """Whether a split is the one an agent asked for: by its index (an int, or digits that are
-    not also a value of some split: see `choose`) or by its input's text."""
+def levels(split: dict | None) -> list[dict]:
+    """The split's levels, outermost first (one level outside a nested foreach)."""
     if not split:
-        return False
-    if isinstance(wanted, int) and not isinstance(wanted, bool):
-        return split.get("index") == wanted
-    return str(split.get("input")) == str(wanted)
+        return []
+    return [*(split.get("outer") or []), split]
+
+
+def order(split: dict | None) -> tuple:
+    """Sorts splits as the foreach made them: outer indices first."""
+    return tuple(level.get("index") if level.get("index") is not None else 1 << 30 for level in levels(split)) or \
+        (1 << 30,)
+
+
+def argument(split: dict | None) -> str | int | None:
+    """What `split=` takes to name this split and no other: its index, or for a nested foreach
+    the indices of every level, outermost first (`"1/0/2"`)."""
+    if not split:
+        return None
+    if not split.get("outer"):
+        return split.get("index")
+    return "/".join(str(level.get("index")) for level in levels(split))
 
 
 def choose(candidates: list[tuple[dict | None, object]], wanted: str | int) -> list[object]:
-    """The items whose split is `wanted`: by input value first (a split given 'b', or 3), then
-    by index when `wanted` is a number no input equals. `candidates` pairs each item with its split."""
+    """The items whose split is `wanted` (`candidates` pairs each item with its split): an input
+    value or an index of the innermost level — a value first, so a split given 3 is found by 3 —
+    or, for a nested foreach, one value or index per level joined by "/" (`"y/1/30"`, `"1/0/2"`)."""
+    if isinstance(wanted, str) and "/" in wanted:
+        parts = wanted.split("/")
+        nested = [(levels(split), item) for split, item in candidates if len(levels(split)) == len(parts)]
+        for matches in (_by_value, _by_index, _by_either):  # all values, all indices, then a mix
+            found = [item for path, item in nested if all(map(matches, path, parts))]
+            if found:
+                return found
+        return []
     by_value = [item for split, item in candidates if split and str(split.get("input")) == str(wanted)]
     if by_value:
         return by_value
@@ -123,6 +145,21 @@ def choose(candidates: list[tuple[dict | None, object]], wanted: str | int) -> l
         index = int(wanted)
     except (TypeError, ValueError):
         return []
-    if isinstance(wanted, float) and wanted != index:
-        return []
     return [item for split, item in candidates if split and split.get("index") == index]
+
+
+def _by_value(level: dict, part: str) -> bool:
+    return str(level.get("input")) == part
+
+
+def _by_index(level: dict, part: str) -> bool:
+    return part.isdigit() and level.get("index") == int(part)
+
+
+def _by_either(level: dict, part: str) -> bool:
+    return _by_value(level, part) or _by_index(level, part)
+
+
+def path_text(split: dict | None) -> str:
+    """A split's inputs, outermost first, as `split=` takes them: `'y'/1/30`, or `'b'`."""
+    return "/".join(shown_value(level.get("input")) for level in levels(split))

@@ -5,6 +5,7 @@ the bridge's record, and runs as models and one-line summaries. `run`, `resume`,
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from datetime import datetime, timezone
@@ -395,9 +396,7 @@ def _artifacts_by_step(captures: list[dict], order: list[str]) -> tuple[dict[str
 
 
 def _split_order(record: dict) -> tuple:
-    split = record.get("split") or {}
-    path = [level.get("index") or 0 for level in split.get("outer") or []] + [split.get("index") or 0]
-    return (path, record.get("task_id") or 0)
+    return (splits.order(record.get("split")), record.get("task_id") or 0)
 
 
 def render(app: App, r: models.RunResult) -> str:
@@ -457,7 +456,7 @@ def next_after_step_failure(failure: models.Failure) -> str:
     if TRANSITION_ERROR in failure.summary:
         return (f"fix {step} so that every path through it ends in its self.next(...) call, then "
                 f"resume(flow, step=\"{step}\") (spin does not check self.next; a run does).")
-    split = f", split={failure.split_index}" if failure.split_index is not None else ""
+    split = f", split={json.dumps(failure.split_argument)}" if failure.split_argument is not None else ""
     return (f"fix {step}, spin(flow, \"{step}\"{split}) to check the fix, then resume(flow) to re-run the run "
             f"from {step}.")
 

@@ -23,7 +23,15 @@ from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
 from ..summarize import logs, shown_warnings, splits
-from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
+from ._common import (
+    agent_errors,
+    answer,
+    app_of,
+    artifact_summaries,
+    checked_split,
+    describe_or_fail,
+    normalise_id,
+)
 from ._progress import TaskProgress
 from ._runs import EnvironmentOption
 
@@ -144,9 +152,11 @@ async def spin(
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
         result = build_result(app, desc, step, ran, persist, timeout_s, versions)
         result.notes = notes + result.notes
+        _say_parent_state(desc, step, result)
+        result.next_call = (next_after_success(result, desc) if result.status == "succeeded"
+                            else next_after_failure(result.failure, step))
         if ran.timed_out and ran.run_id:  # Metaflow records no end for a killed spin: we do
             app.ledger.ended(desc.name, ran.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
-        _say_parent_state(desc, step, result)
         await app.housekeep(desc.name)
         if result.pathspec:
             app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
@@ -169,17 +179,10 @@ class DescribeLater:
             self.error = ex
 
 
-MAX_SPLIT_CHARS = 200  # Metaflow keeps at most 30 characters of a split's value
-
-
 def _checked_split(split: str | int | None, task: str | int | None) -> str | int | None:
-    if split is None:
-        return None
-    if task is not None:
+    if split is not None and task is not None:
         raise BadArgumentError("Pass split or task, not both: a task id already names one split.")
-    if isinstance(split, bool) or (isinstance(split, str) and (not split or len(split) > MAX_SPLIT_CHARS)):
-        raise BadArgumentError(f"split must be a foreach input value or an index, such as \"b\" or 2; got {split!r}.")
-    return split
+    return checked_split(split)
 
 
 def _failed_to_load(step: str):
@@ -358,22 +361,25 @@ def render(r: models.SpinResult) -> str:
     if r.status == "succeeded":
         if r.persisted:
             lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")
-        lines.append(f"Next: {next_after_success(r)}")
+        lines.append(f"Next: {r.next_call}")
     else:
-        lines.append(f"Next: {next_after_failure(r.failure, r.step)}")
+        lines.append(f"Next: {r.next_call}")
     return "\n".join(lines)
 
 
-def next_after_success(r: models.SpinResult) -> str:
+def next_after_success(r: models.SpinResult, desc: FlowDescription) -> str:
     """Record the step: resume from it reuses the steps before it from the run the spin took its
-    state from (a whole run when its upstream changed since, or the spin is of the entry step)."""
-    if r.stale_upstream or not r.source_task:
-        return "run(flow) to record this step's outputs, then spin the next step."
-    source = Pathspec.parse(r.source_task)
+    state from — a whole run when there are none (the entry step), when its upstream changed
+    since, or when no run has succeeded yet."""
+    then = "" if not desc.step(r.step).get("next") else ", then spin the next step"
+    first = desc.steps[0]["name"] if desc.steps else None
+    source = Pathspec.parse(r.source_task) if r.source_task else None
+    if source is None or r.stale_upstream or r.step == first:
+        return f"run(flow) to record this step's outputs{then}."
     if r.source_run_choice and r.source_run_choice.startswith("latest (no successful"):
-        return "run(flow) to record this step's outputs (no run has succeeded yet), then spin the next step."
+        return f"run(flow) to record this step's outputs (no run has succeeded yet){then}."
     return (f"resume(flow, run=\"{source.run}\", step=\"{r.step}\") to record this step's outputs (it reuses the "
-            "steps before it), then spin the next step.")
+            f"steps before it){then}.")
 
 
 def next_after_failure(failure: models.Failure | None, step: str) -> str:

@@ -6,6 +6,7 @@ its errors read as what they are; `latest_run` is put back after Metaflow's spin
 """
 
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -146,8 +147,8 @@ def _choose_split(run, step, tasks, wanted):
     """The task of the split asked for (by input value, else index), or the first split; and
     the note that says which one was spun, and what Metaflow's own spin would have taken."""
     known = [(split_of(t, len(tasks)), t) for t in tasks]
-    listed = sorted((s for s, _ in known if s), key=lambda s: s["index"])
-    values = ", ".join(splits.shown_value(s.get("input")) for s in listed[:MAX_VALUES_LISTED])
+    listed = sorted((s for s, _ in known if s), key=splits.order)
+    values = ", ".join(splits.path_text(s) for s in listed[:MAX_VALUES_LISTED])
     values += ", …" if len(listed) > MAX_VALUES_LISTED else ""
     if wanted is not None:
         chosen = splits.choose(known, wanted)
@@ -160,22 +161,23 @@ def _choose_split(run, step, tasks, wanted):
         if len(chosen) > 1:
             raise JobError(
                 NO_TASK,
-                "%d splits of %s/%s have the input %r; pass split= their index instead (%s)."
+                "%d splits of %s/%s match %r; pass split= one of these instead: %s."
                 % (len(chosen), run.pathspec, step, wanted,
-                   ", ".join(str(split_of(t)["index"]) for t in chosen[:MAX_VALUES_LISTED])),
+                   ", ".join(json.dumps(splits.argument(split_of(t))) for t in chosen[:MAX_VALUES_LISTED])),
             )
         task = chosen[0]
         return task, split_of(task, len(tasks)), None  # the answer's status line names it
     # The first split by index, so that repeated spins are the same spin
-    ordered = sorted(known, key=lambda pair: (pair[0] or {}).get("index", 1 << 30))
+    ordered = sorted(known, key=lambda pair: splits.order(pair[0]))
     split, task = ordered[0]
     theirs = known[0][0]  # Metaflow's `spin STEP` takes the task its Client lists first
     cli = ""
     if theirs is not None and theirs.get("index") != (split or {}).get("index"):
         cli = " (Metaflow's own `spin %s` would take %s)" % (step, splits.label(theirs))
+    nested = " (one per level, outermost first, joined by /)" if split and split.get("outer") else ""
     return task, split, ("%s has %d foreach splits; spun %s, the first%s. Pass split= an input value or an "
-                         "index to spin another; the inputs are %s." % (step, len(tasks), splits.label(split),
-                                                                        cli, values or "?"))
+                         "index%s to spin another; the inputs are %s." % (step, len(tasks), splits.label(split),
+                                                                          cli, nested, values or "?"))
 
 
 MAX_SPIN_JOIN_INPUTS = 4  # Metaflow 2.19's spin loses inputs of wider joins

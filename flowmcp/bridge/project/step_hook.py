@@ -249,6 +249,8 @@ def changed_artifacts(output, values, pending, parameters):
                     continue
                 key = compat.content_key(output, value)
             before = [keys[name] for keys in holders] + [compat.content_key(output, o[name]) for o in overrides]
+            if key not in before and value is not _MISSING and _same_as_input(output, name, value, inputs):
+                before.append(key)  # only read: its pickle is not byte-stable, its value did not change
             if key in before:
                 if not join:
                     continue  # the input, as it was
@@ -266,6 +268,35 @@ def changed_artifacts(output, values, pending, parameters):
         if len(out) >= MAX_CHANGED:
             break
     return out, unchecked
+
+
+def _same_as_input(output, name, value, inputs):
+    """Whether the value the step holds is its input's, unchanged. Reading an artifact puts it on
+    the flow object and Metaflow saves it again, and some pickles are not byte-stable: a fitted
+    estimator pickles differently the first time it is loaded in a process than after (shared
+    strings). A copy of each made by pickling once more pickles the same, so compare those."""
+    held = _settled_key(output, value)
+    if held is None:
+        return False
+    for _, _, ds in inputs:
+        if (compat.stored_size(ds, name) or 0) > MAX_HASHED_BYTES:
+            continue
+        try:
+            if _settled_key(output, ds[name]) == held:
+                return True
+        except Exception:
+            continue
+    return False
+
+
+def _settled_key(output, value):
+    """The content key of a copy of `value` made by pickling it and loading it back."""
+    import pickle
+
+    try:
+        return compat.content_key(output, pickle.loads(pickle.dumps(value, protocol=4)))
+    except Exception:
+        return None
 
 
 class _Unloaded:
