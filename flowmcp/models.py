@@ -27,9 +27,9 @@ class Failure(BaseModel):
     split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
     split_argument: str | int | None = Field(None, description="What spin's split= takes for that split: its "
                                              "index, or per level of a nested foreach (\"1/0/2\")")
-    origin: Literal["step", "flow", "metaflow"] = Field(
-        "step", description="What to fix: the step's code, how the flow is defined or started, or nothing "
-        "of yours (a known Metaflow bug)")
+    origin: Literal["step", "flow", "metaflow", "retry"] = Field(
+        "step", description="What to fix: the step's code, how the flow is defined or started, nothing of "
+        "yours (a known Metaflow bug), or probably nothing (retry: a spin ran once a step that needed @retry)")
     summary: str = Field(description="The rendered summary: headline, line, hints, values, trace")
 
 
@@ -41,6 +41,7 @@ class StepStatus(BaseModel):
     duration_s: float | None = None
     failed_splits: list[str] = Field(default_factory=list, description="For a foreach: the failed splits, by "
                                      "index and input value")
+    cloned: bool = Field(False, description="A resumed run reused this step's tasks from the run it resumed")
 
 
 class ArtifactSummary(BaseModel):

@@ -171,14 +171,19 @@ class ProjectState:
 
         self._update(change)
 
-    def record_spin(self, flow: str, step: str, version: str | None, ok: bool, pathspec: str | None) -> None:
+    def record_spin(self, flow: str, step: str, version: str | None, ok: bool, pathspec: str | None,
+                    without_decorators: bool = False) -> None:
+        """A spin checked (or failed) a step at `version`. `without_decorators`: the step has @catch
+        or @retry, which spin drops, so its failure under spin says nothing against a run of the
+        same code that passed with them."""
         if version is None:
             return
 
         def change(data: dict[str, Any]) -> bool | None:
             entry = self._flow_in(data, flow)
             last = entry["steps"].get(step)
-            if ok and last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"):
+            run_passed = bool(last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"))
+            if run_passed and (ok or without_decorators):
                 return False  # a run already verified this very code, and recorded its outputs: keep saying so
             self._verify(entry, step, version, ok, f"spin {pathspec}" if pathspec else "spin")
             return None

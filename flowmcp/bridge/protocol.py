@@ -228,6 +228,7 @@ class StepSummary(TypedDict, total=False):
     tasks: int
     failed_tasks: int
     failed_splits: list[dict[str, Any]]  # foreach: each failed task's split (summarize/splits.py)
+    cloned: bool  # resume reused this step's tasks from the run it resumed
     duration_s: float | None
     started_at: float | None
 
@@ -312,6 +313,7 @@ class SpinTaskRecord(TypedDict, total=False):
     stdout: str
     stderr: str
     cards: list[str]  # card files the spin rendered, relative to the root
+    card_errors: dict[str, str]  # card file -> the error, for Metaflow's error cards
     read_error: str
 
 

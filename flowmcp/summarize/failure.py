@@ -66,7 +66,9 @@ class Failure:
     warnings: list[str] = field(default_factory=list)  # warnings the step showed before it failed
     split: dict | None = None
     source: str = "capture"  # capture | metaflow | traceback | exit
-    origin: str = "step"  # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow"
+    # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow" (nothing
+    # of the user's), "retry" (nothing, probably: spin ran once a step that needed @retry in the run)
+    origin: str = "step"
 
     @property
     def where(self) -> Frame | None:
@@ -393,7 +395,8 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
                  stderr: str = "", output: str = "", root: Path, flow_file: Path | None = None,
                  step_names: list[str] | None = None, step_decorators: list[str] | None = None,
                  spin: bool = False, memory: dict | None = None, return_code: int | None = None,
-                 graph: list[dict] | None = None, stale: list[str] | None = None) -> Failure:
+                 graph: list[dict] | None = None, stale: list[str] | None = None,
+                 source_attempt: int | None = None) -> Failure:
     """The best summary of what a failed job left, the most structured source first: the step
     process's record, Metaflow's own error, an error of the process that started Metaflow's CLI,
     a printed traceback, and last the exit status. `graph`: the flow's steps as described (type,
@@ -436,7 +439,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
     if not failed:  # an error @retry ran again is not what failed, yet it tells what happened
         summary.hints.extend(retried_lines(captures, root, step=summary.step))
     if spin and summary.origin == "step":
-        hints.spin_context(summary, step_decorators or [])
+        hints.spin_context(summary, step_decorators or [], source_attempt)
     summary.warnings = shown_warnings.lines(captures, root, step=summary.step)
     return summary
 

@@ -24,16 +24,22 @@ _NEEDS_ENVIRONMENT = re.compile(r"@(conda|pypi)\w* decorator requires --environm
 _SPIN_BUG_FILE = "datastore/content_addressed_store.py"
 
 
+def needed_environment(message: str) -> str | None:
+    """"pypi" or "conda" when Metaflow refused to start for want of its --environment option."""
+    match = _NEEDS_ENVIRONMENT.search(message)
+    return match.group(1) if match else None
+
+
 def environment_hint(message: str) -> str | None:
     """@conda/@pypi: Metaflow asks for its --environment option, which our tools take as an argument."""
-    match = _NEEDS_ENVIRONMENT.search(message)
-    if match is None:
+    kind = needed_environment(message)
+    if kind is None:
         return None
-    return (f'Pass environment="{match.group(1)}" to run, spin or resume: the flow\'s @{match.group(1)} '
+    return (f'Pass environment="{kind}" to run, spin or resume: the flow\'s @{kind} '
             "decorators need Metaflow to build their environment.")
 
 
-def spin_context(failure: Failure, step_decorators: list[str]) -> None:
+def spin_context(failure: Failure, step_decorators: list[str], source_attempt: int | None = None) -> None:
     """Hints that only hold under spin, and a known Metaflow spin bug told apart from the user's
     code (its traceback ends on the user's line that read the artifact, which is not the fault)."""
     files = [f.file.replace("\\", "/") for f in failure.frames]
@@ -50,6 +56,13 @@ def spin_context(failure: Failure, step_decorators: list[str]) -> None:
     if "catch" in step_decorators:
         failure.hints.append("spin runs the step without @catch (Metaflow drops it, and @retry, under spin): in a "
                              "run, @catch would record this error and the run would go on.")
+    elif "retry" in step_decorators:
+        after = (f"; in the run this spin took its state from, the task succeeded on attempt {source_attempt + 1}"
+                 if source_attempt else "")
+        failure.hints.append("spin runs the step once, without @retry (Metaflow drops it under spin, and "
+                             f"current.retry_count is 0){after}.")
+        if source_attempt:
+            failure.origin = "retry"
 
 
 def _user_calls_client(failure: Failure) -> bool:

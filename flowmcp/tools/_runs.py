@@ -25,6 +25,7 @@ from ..pathspec import Pathspec
 from ..state import step_versions
 from ..summarize import attempts, logs, shown_warnings, splits
 from ..summarize import failure as failure_summary
+from ..summarize.hints import needed_environment
 from ..summarize.text import cut_end
 from ._common import artifact_summaries
 from ._progress import TaskProgress
@@ -40,9 +41,13 @@ ARTIFACTS_CHARS = 1200
 MAX_TAGS = 20
 
 LEDGER_FAILURE_CHARS = 240  # the error list_runs shows for a run that failed outside its tasks
+KEPT_NOTES = ("@catch", "@retry", "… and")  # what the step hook saw, kept for run_status to say again
 
 def fix_the_flow(failure: models.Failure) -> str:
     """Where to look when the flow itself failed (graph, configs, decorators), not a step's run."""
+    kind = needed_environment(failure.message)
+    if kind:
+        return f'run(flow, environment="{kind}"): nothing in the flow is wrong; its @{kind} steps need it'
     if failure.file and failure.line:
         return f"fix {failure.file}:{failure.line} as the message says"
     return "fix what the message names (how the flow is defined or started, not a step's code)"
@@ -99,6 +104,18 @@ class RunJob:
         tool can tell this run's status and file (`flowmcp/ledger.py`)."""
         self.app.ledger.started(self.desc.name, run_id, file=self.desc.rel, pid=pid, kind=self.kind)
 
+    def _versions_run(self, result: models.RunResult) -> dict[str, str]:
+        """The code each step's outputs in this run came from: a step resume reused holds what the
+        run it resumed made, at the version that run ran (unknown: left out)."""
+        cloned = {s.step for s in result.steps if s.cloned}
+        if not cloned or not result.resumed_from:
+            return self.versions
+        origin = Pathspec.parse(result.resumed_from.split(" ", 1)[0]).run
+        before = self.app.state.run_versions(self.desc.key, origin) or {}
+        versions = {step: v for step, v in self.versions.items() if step not in cloned}
+        versions.update({step: before[step] for step in cloned if step in before})
+        return versions
+
     def _record_outcome(self, result: models.RunResult) -> None:
         """What Metaflow does not record, for run_status and list_runs to say later."""
         run_id = Pathspec.parse(result.pathspec).run
@@ -106,6 +123,7 @@ class RunJob:
         outside = result.failure if result.failure is not None and result.failure.task is None and \
             result.status == "failed" else None
         self.app.ledger.outcome(self.desc.name, run_id, warm=result.warm, path_note=result.path_note,
+                                notes=[n for n in result.notes if n.startswith(KEPT_NOTES)],
                                 failure=cut_end(outside.summary.split("\n", 1)[0], LEDGER_FAILURE_CHARS)
                                 if outside else None,
                                 failed_step=outside.step if outside else None)
@@ -134,8 +152,10 @@ class RunJob:
                 self._ended("cancelled", self.result.failure.message)
             elif self.result.pathspec:
                 self._record_outcome(self.result)
-                self.app.state.record_run(self.desc.key, Pathspec.parse(self.result.pathspec).run, self.versions,
-                                          {s.step: s.status for s in self.result.steps}, self.result.pathspec)
+                self.app.state.record_run(self.desc.key, Pathspec.parse(self.result.pathspec).run,
+                                          self._versions_run(self.result),
+                                          {s.step: s.status for s in self.result.steps if not s.cloned},
+                                          self.result.pathspec)
             return self.result
         except anyio.get_cancelled_exc_class():
             # The call itself was cancelled (the client gave up, the server is stopping): the
@@ -307,7 +327,8 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
                 s.status = "failed"
     artifacts, artifact_splits = _artifacts_by_step(ran.captures, [s.step for s in steps])
     return models.RunResult(
-        notes=_caught(app, desc, ran.captures, steps, failure) + _card_lines(desc, record.get("pathspec"), steps),
+        notes=(_caught(app, desc, ran.captures, steps, failure) if ran.captures else list(record.get("notes") or []))
+        + _card_lines(desc, record.get("pathspec"), steps),
         artifacts=artifacts,
         artifact_splits=artifact_splits,
         flow=desc.name,
@@ -334,7 +355,8 @@ def _ordered_steps(desc: FlowDescription, records: list[dict]) -> list[models.St
     return sorted(
         (models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
                            failed_tasks=s["failed_tasks"], duration_s=s["duration_s"],
-                           failed_splits=[splits.label(split) for split in s.get("failed_splits") or []])
+                           failed_splits=[splits.label(split) for split in s.get("failed_splits") or []],
+                           cloned=bool(s.get("cloned")))
          for s in records),
         key=lambda s: order.get(s.step, len(order)),
     )
@@ -437,7 +459,8 @@ def render(app: App, r: models.RunResult) -> str:
     elif r.status == "timed_out":
         lines.append("Next: run(flow) again with a larger timeout_s, or wait=false and follow it with run_status.")
     elif r.failure and r.failure.origin == "flow":
-        lines.append(f"Next: {fix_the_flow(r.failure)}, then run again.")
+        fix = fix_the_flow(r.failure)
+        lines.append(f"Next: {fix}" + ("." if fix.startswith("run(") else ", then run again."))
     elif r.failure and r.failure.step:
         lines.append(f"Next: {next_after_step_failure(r.failure)}")
     elif r.status == "running":
@@ -492,6 +515,8 @@ MAX_SPLITS_NAMED = 3
 def _step(s: models.StepStatus, stopped: bool = False) -> str:
     mark = {"succeeded": "ok", "failed": "stopped" if stopped else "FAILED", "running": "did not finish"}[s.status]
     many = f" ×{s.tasks}" if s.tasks > 1 else ""
+    if s.cloned:
+        return f"{s.step}{many} reused"
     took = f" {s.duration_s:.2f}s" if s.duration_s is not None else ""
     which = ""
     if s.failed_splits:

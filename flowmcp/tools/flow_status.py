@@ -12,6 +12,7 @@ from pydantic import Field
 from .. import models
 from ..app import App, FlowDescription
 from ..state import empty_steps, step_versions
+from ..summarize.hints import needed_environment
 from ._common import agent_errors, answer, app_of, describe_or_fail
 from ._runs import run_info, run_line
 
@@ -48,11 +49,18 @@ async def flow_status(
             configs=[_config(c) for c in desc.configs],
             steps=steps,
             latest_run=latest,
-            next_call=("fix what Metaflow says above (the flow's configs, decorators or options), then "
-                       f'run(flow="{rel}")') if desc.cli_error else _next_call(rel, steps, latest),
+            next_call=_refused_next(rel, desc.cli_error) if desc.cli_error else _next_call(rel, steps, latest),
             notes=notes,
         )
         return answer(render(status), status)
+
+
+def _refused_next(flow: str, error: dict) -> str:
+    """Metaflow would not start the flow as it is: the option it wants, or what to fix."""
+    kind = needed_environment(str(error.get("message") or ""))
+    if kind:
+        return f'run(flow="{flow}", environment="{kind}") — its @{kind} steps need Metaflow to build their environment'
+    return f'fix what Metaflow says above (the flow\'s configs, decorators or options), then run(flow="{flow}")'
 
 
 def _parameter(p: dict) -> models.ParameterInfo:

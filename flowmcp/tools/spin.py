@@ -159,7 +159,9 @@ async def spin(
             app.ledger.ended(desc.name, ran.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
         await app.housekeep(desc.name)
         if result.pathspec:
-            app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
+            dropped = {"catch", "retry"} & set(desc.step(step).get("decorators", []))
+            app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec,
+                                  without_decorators=bool(dropped))
         return answer(render(result), result, is_error=result.status != "succeeded")
 
 
@@ -272,13 +274,17 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
             stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,
             step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True,
             memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
-            graph=desc.steps, stale=stale))
+            graph=desc.steps, stale=stale, source_attempt=source.get("attempt")))
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     stdout, ignored = _ignored_decorators(stdout)
     # Metaflow names the dropped decorators of every step of the flow: only this step's matter
     ignored = [d for d in ignored if d in desc.step(step).get("decorators", [])]
     notes = list(source.get("notes") or [])
+    for path, error in (task.get("card_errors") or {}).items():
+        default = Path(path).name.startswith("default")  # Metaflow's default card needs a persisted task
+        notes.append(f"Metaflow could not render the card {Path(path).name} under this spin: {error}"
+                     + (" (with persist=true the default card renders)" if default and not persist else ""))
     if ignored and not (failure and "without @catch" in failure.summary):
         them = "it" if len(ignored) == 1 else "them"
         notes.append(f"Metaflow ran {step} without {' and '.join('@' + d for d in ignored)}: spin ignores {them} "
@@ -391,6 +397,9 @@ def next_after_failure(failure: models.Failure | None, step: str) -> str:
         return f"the flow failed before {step} ran: fix {where}, then spin again."
     if origin == "metaflow":
         return f"nothing to fix in {step}: run(flow) runs it, then spin the next step."
+    if origin == "retry":
+        return (f"run(flow) runs {step} with its @retry, as it succeeded in the run before; fix the step only if "
+                "that run fails.")
     return f"fix the step and spin {step} again."
 
 

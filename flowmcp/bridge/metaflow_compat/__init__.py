@@ -50,6 +50,7 @@ from .datastore import (  # noqa: F401 (the seam's face: callers write compat.<n
     is_flow,
     parameter_names,
     retry_count,
+    saved_as_artifact,
     saved_keys,
     spin_overrides,
     stored_size,

@@ -144,6 +144,17 @@ def content_key(datastore, value):
     return None
 
 
+def saved_as_artifact(value):
+    """Whether Metaflow saves an attribute holding `value`: everything but methods, functions and
+    Parameters — a class, a torch module or any other callable object is saved. Checked: 2.19.39
+    (`TaskDataStore.persist`)."""
+    from types import FunctionType, MethodType
+
+    from metaflow.parameters import Parameter
+
+    return not isinstance(value, (MethodType, FunctionType, Parameter))
+
+
 def parameter_names(flow):
     """Artifact names of a flow's Parameters and Configs: inputs every task holds, never set by a
     step. Checked: 2.19.39 (`FlowSpec._get_parameters` yields (attribute name, parameter))."""

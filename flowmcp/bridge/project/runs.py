@@ -121,6 +121,7 @@ def run_record(run, detail=False):
         duration = (max(ends) - min(starts)) if starts and ends else None
         if ends:
             run_end = max(run_end or 0, max(ends))
+        cloned = cloned and sstatus == "succeeded"
         steps.append(
             {
                 "step": step.id,
@@ -166,13 +167,13 @@ def run_record(run, detail=False):
         rec["ended"] = why
         if (entry or {}).get("failure", {}).get("message") == why:
             rec["outside_failure"] = entry["failure"]
-    for key in ("warm", "path_note"):  # how flowmcp ran it (runs it started)
+    for key in ("warm", "path_note", "notes"):  # how flowmcp ran it (runs it started)
         if key in (entry or {}):
             rec[key] = entry[key]
     if detail:
         rec["steps"] = steps
         rec["parameters"] = run_parameters(run)
-        cloned = {s["step"] for s in steps if s.pop("cloned")}
+        cloned = {s["step"] for s in steps if s["cloned"]}
         origin = origin_run(run)
         if origin:
             restarted = next((s["step"] for s in steps if s["step"] not in cloned), None)

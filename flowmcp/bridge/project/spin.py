@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from ...summarize import cards as card_summaries
 from ...summarize import splits
 from .. import capture
 from .. import metaflow_compat as compat
@@ -125,8 +126,13 @@ def resolve_source(req):
         run_ok = run.successful
     except Exception:
         run_ok = False
+    try:
+        attempt = int(task.current_attempt)
+    except Exception:
+        attempt = None
     return {
         "run_pathspec": run.pathspec,
+        "attempt": attempt,  # the source task's last attempt: > 0 when @retry ran it again
         "run_status": "succeeded" if run_ok else runs.run_record(run)["status"],
         "run_chosen": chosen,
         "task_pathspec": task.pathspec,
@@ -308,6 +314,17 @@ def repair_latest_run(flow_name):
 def read_spin_task(req, flow_name, run_id, step):
     pathspec = "%s/%s/%s/0" % (flow_name, run_id, step)
     out = {"pathspec": pathspec, "cards": [path for _, path in compat.spin_card_files(pathspec)]}
+    failed = {}
+    for path in out["cards"]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                error = card_summaries.render_error(f.read())
+        except OSError:
+            error = None
+        if error:
+            failed[path] = error
+    if failed:
+        out["card_errors"] = failed
     try:
         task = compat.spin_task(pathspec)
     except Exception as ex:

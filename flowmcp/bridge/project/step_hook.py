@@ -214,7 +214,9 @@ def _hide_this_frame(ex):
 
 
 def _public(name, value=None):
-    return not name.startswith("_") and name != "name" and not callable(value)
+    """An artifact the agent set and sees: not Metaflow's own (`_x`, `name`), and one Metaflow
+    saves (a class or a model object is; a function is not)."""
+    return not name.startswith("_") and name != "name" and (value is None or compat.saved_as_artifact(value))
 
 
 def changed_artifacts(output, values, pending, parameters):
