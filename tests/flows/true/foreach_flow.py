@@ -19,7 +19,7 @@ class ForeachFlow(FlowSpec):
 
     @step
     def join(self, inputs):
-        self.report = {"%s%d" % (i.input, n): getattr(i, "val", None) for i in inputs for n in range(3)}
+        self.report = {f"{i.input}{n}": getattr(i, "val", None) for i in inputs for n in range(3)}
         self.next(self.end)
 
     @step
