@@ -295,3 +295,11 @@ async def test_a_spin_that_waited_for_a_new_worker_says_so_and_only_then(root):
         assert any(m.startswith("Started a new warm worker") for m in messages), messages
         text, _, _ = await call(c, "spin", flow="solo_flow.py", step="only")
         assert "Started" not in text, text
+
+
+async def test_a_warning_raised_inside_metaflows_code_is_not_shown_as_the_steps(root):
+    async with server(root) as c:
+        for tool, arguments in (("run", {}), ("spin", {"step": "start"})):
+            text, data, is_error = await call(c, tool, flow="warn_flow.py", **arguments)
+            assert not is_error and any("the step's own warning" in w for w in data["warnings"]), text
+            assert "inside Metaflow's code" not in text and "DeprecationWarning" not in text, text
