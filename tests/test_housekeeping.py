@@ -18,10 +18,13 @@ from .conftest import call, make_project
 pytestmark = pytest.mark.anyio
 
 
-def _spin(root, flow, run_id, objects=None, age_s=0.0):
+def _spin(root, flow, run_id, objects=None, age_s=0.0, persisted=True):
+    """A spin's folder as Metaflow leaves it: with --persist its task saves every artifact and
+    `_task_ok`; without, only its parameters (`objects` then)."""
     task = root / ".metaflow_spin" / flow / str(run_id) / "train" / "0"
     task.mkdir(parents=True)
-    (task / "0.data.json").write_text(json.dumps({"objects": objects or {}}))
+    saved = dict(objects or {}, **({"_task_ok": f"ok{run_id}"} if objects and persisted else {}))
+    (task / "0.data.json").write_text(json.dumps({"objects": saved}))
     then = time.time() - age_s
     os.utime(root / ".metaflow_spin" / flow / str(run_id), (then, then))
     return root / ".metaflow_spin" / flow / str(run_id)
@@ -90,6 +93,12 @@ def test_each_persisted_spin_is_read_once_across_passes(tmp_path, monkeypatch):
     an_hour_later = time.time() + PERSISTED_GRACE_S + 1
     assert prune_spins(tmp_path, "F", keep=1, saved=saved, now=an_hour_later) == 4  # 1-4 go, unread
     assert read == [] and list(saved._known) == [str(tmp_path / ".metaflow_spin" / "F" / "5")]
+
+
+def test_a_spin_without_persist_is_not_kept_for_an_hour_for_its_parameters(tmp_path):
+    _spin(tmp_path, "F", 2, objects={"alpha": "p1"})
+    unpersisted = _spin(tmp_path, "F", 1, objects={"alpha": "p1"}, persisted=False, age_s=60)
+    assert prune_spins(tmp_path, "F", keep=1) == 1 and not unpersisted.exists()
 
 
 def test_a_blob_that_vanishes_while_it_is_pruned_is_no_error(tmp_path, monkeypatch):

@@ -21,8 +21,8 @@ async def test_resume_restarts_the_latest_failed_run_from_its_failed_step(client
     flow.write_text(flow.read_text().replace("if self.fail:", "if False:"))
     text, data, is_error = await call(client, "resume", flow="params_flow.py")
     assert not is_error, text
-    assert data["status"] == "succeeded" and data["resumed_from"] == failed["pathspec"]
-    assert f"resumed from {failed['pathspec']}" in text
+    assert data["status"] == "succeeded" and data["resumed_from"] == f"{failed['pathspec']} at score"
+    assert f"Resumed from {failed['pathspec']}: reused its steps before score" in text
     assert [s["step"] for s in data["steps"]] == ["start", "square", "join", "score", "end"]
 
 
@@ -38,8 +38,9 @@ async def test_get_logs_cleans_filters_and_bounds_a_task_log(client):
     assert data["text"] == "result is 0.2"  # (0² + 1²) × 0.1 × 2
     _, data, _ = await call(client, "get_logs", pathspec=run["pathspec"] + "/score", pattern="nothing")
     assert data["matched"] == 0
-    text, _, is_error = await call(client, "get_logs", pathspec=run["pathspec"] + "/square")
-    assert is_error and "2 tasks" in text  # a foreach step: name the task
+    text, data, is_error = await call(client, "get_logs", pathspec=run["pathspec"] + "/square")
+    assert not is_error and data["total_splits"] == 2, text  # a foreach step: a line per split
+    assert "split 1, input=1" in text, text
 
 
 def test_scale_out_options_become_metaflow_flags():

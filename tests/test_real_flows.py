@@ -169,11 +169,11 @@ async def test_catch_swallowed_exceptions_are_said_in_the_run_and_explained_in_s
         assert not is_error and data["status"] == "succeeded"
         [note] = [n for n in data["notes"] if n.startswith("@catch caught an exception in divide")]
         assert "ZeroDivisionError" in note and "catch_flow.py:25" in note, text
-        task = re.search(r"task (\d+)", note).group(1)
-        text, logs, _ = await call(c, "get_logs", pathspec=f"{data['pathspec']}/divide/{task}", tail=200)
+        split = int(re.search(r"split (\d+), input=", note).group(1))  # a foreach task, named by its split
+        text, logs, _ = await call(c, "get_logs", pathspec=f"{data['pathspec']}/divide", split=split, tail=200)
         assert "ZeroDivisionError" in logs["text"], text
         assert "flowmcp" not in logs["text"]  # our hook's frame is not in the recorded traceback
-        text, _spin, is_error = await call(c, "spin", flow="catch_flow.py", step="divide", task=task)
+        text, _spin, is_error = await call(c, "spin", flow="catch_flow.py", step="divide", split=split)
         assert is_error and "without @catch" in text, text
 
 

@@ -51,7 +51,7 @@ async def test_run_converts_float_parameter_given_as_string(client):
     text, data, is_error = await call(client, "run", flow="params_flow.py", parameters={"alpha": "0.5"})
     assert not is_error, text
     assert data["status"] == "succeeded"
-    assert data["parameters"]["alpha"] == "0.5"
+    assert data["parameters"]["alpha"] == 0.5  # the value the run had, as Metaflow converted it
     assert data["pathspec"].startswith("ParamsFlow/")
     assert [s["step"] for s in data["steps"]] == ["start", "square", "join", "score", "end"]
     assert data["steps"][1]["tasks"] == 2

@@ -103,7 +103,9 @@ async def test_flow_status_follows_the_workflow_through_run_edit_and_spin(client
     _, status, _ = await call(client, "flow_status", flow="params_flow.py")
     score = next(s for s in status["steps"] if s["name"] == "score")
     assert score["state"] == "verified" and score["checked_by"].startswith("spin ")
-    assert status["next_call"].startswith('run(flow="params_flow.py") — score passed spin')
+    # recorded fastest by resume from score: it reuses start, square and join from the run
+    assert status["next_call"].startswith(
+        f'resume(flow="params_flow.py", run="{run["pathspec"].split("/")[1]}", step="score") — score passed spin')
 
 
 async def test_spin_warns_when_an_upstream_step_changed_since_its_state_was_made(client, project):
