@@ -175,7 +175,7 @@ def redact_data(data: Any) -> Any:
             return redact(value, found)
         if isinstance(value, dict):
             return {walk(k) if isinstance(k, str) else k: walk(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
+        if isinstance(value, (list, tuple)):
             return [walk(v) for v in value]
         return value
 
