@@ -81,6 +81,7 @@ class LongSecretFlow(FlowSpec):
         self.jwt = os.environ["SERVICE_TOKEN"]
         self.headers = {"Authorization": "Bearer " + self.jwt, self.pat: "a key"}
         self.tokens = [self.pat, self.jwt, "x" + self.jwt]
+        self.jwt_bytes = self.jwt.encode()
         print("calling with", self.jwt)
         if self.fail:
             raise PermissionError(f"the service refused the token {self.jwt} for this request")
@@ -140,7 +141,7 @@ async def test_no_part_of_a_secret_longer_than_a_cut_reaches_run_spin_inspect_or
         answers["run"] = run = await c.call_tool("run", {"flow": "long_secret_flow.py"})
         assert not run.is_error, _everything(run)
         task = f"{run.structured_content['pathspec']}/start"
-        for name in ("pat", "jwt", "headers", "tokens"):
+        for name in ("pat", "jwt", "headers", "tokens", "jwt_bytes"):
             answers[f"inspect {name}"] = await c.call_tool("inspect_artifact", {"pathspec": task, "name": name})
         answers["inspect a key"] = await c.call_tool("inspect_artifact", {"pathspec": task, "name": "headers",
                                                                           "path": '["Authorization"]'})
