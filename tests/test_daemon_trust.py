@@ -94,19 +94,29 @@ def _serve(path: Path, mode: int, record: int, ready_w: int) -> None:  # pragma:
                 connection.sendall(json.dumps(reply).encode() + b"\n")
 
 
-@pytest.fixture
-def base(monkeypatch):
-    """A short folder every user can reach, as /tmp is (tmp_path's parents are root's alone)."""
+@contextlib.contextmanager
+def planting_ground(monkeypatch):
+    """A short folder every user can reach, as /tmp is (tmp_path's parents are root's alone), and
+    in it `tmp`, the temporary folder (where a deep root's socket goes); the servers planted are
+    stopped after."""
     folder = Path(tempfile.mkdtemp(prefix="fm-", dir="/tmp"))
     folder.chmod(0o1777)
     (folder / "tmp").mkdir(mode=0o1777)
     (folder / "tmp").chmod(0o1777)
-    monkeypatch.setattr(tempfile, "tempdir", str(folder / "tmp"))  # where a deep root's socket goes
+    monkeypatch.setattr(tempfile, "tempdir", str(folder / "tmp"))
     planted: list[Planted] = []
-    yield folder, planted
-    for server in planted:
-        server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield folder, planted
+    finally:
+        for server in planted:
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def base(monkeypatch):
+    with planting_ground(monkeypatch) as ground:
+        yield ground
 
 
 def _options(root: Path) -> Options:
