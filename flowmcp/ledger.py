@@ -55,6 +55,18 @@ class RunLedger:
         entry["ended"] = {"status": status, "message": message, "at": time.time()}
         self._write(flow, run_id, entry)
 
+    def outcome(self, flow: str, run_id: str, *, warm: bool, path_note: str | None,
+                failure: str | None = None, failed_step: str | None = None, notes: list[str] | None = None) -> None:
+        """How the run went, as flowmcp saw it: whether its tasks were forks of the warm worker,
+        what @catch kept and @retry ran again (`notes`: the step hook saw the exceptions), and for
+        a run that failed outside any task (Metaflow rejected a step's transition, its runtime
+        stopped), the error — Metaflow records none of these where the Client reads them."""
+        entry = self.read(flow, run_id) or {}
+        entry.update(warm=warm, path_note=path_note, notes=list(notes or []))
+        if failure:
+            entry["failure"] = {"message": failure, "step": failed_step}
+        self._write(flow, run_id, entry)
+
     def read(self, flow: str, run_id: str) -> dict[str, Any] | None:
         path = self.path(flow, run_id)
         try:

@@ -24,9 +24,12 @@ class Failure(BaseModel):
     function: str | None = None
     code: str | None = Field(None, description="The failing line of the user's code")
     hints: list[str] = Field(default_factory=list, description="Did-you-mean and what to do next")
-    origin: Literal["step", "flow", "metaflow"] = Field(
-        "step", description="What to fix: the step's code, how the flow is defined or started, or nothing "
-        "of yours (a known Metaflow bug)")
+    split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
+    split_argument: str | int | None = Field(None, description="What spin's split= takes for that split: its "
+                                             "index, or per level of a nested foreach (\"1/0/2\")")
+    origin: Literal["step", "flow", "metaflow", "retry"] = Field(
+        "step", description="What to fix: the step's code, how the flow is defined or started, nothing of "
+        "yours (a known Metaflow bug), or probably nothing (retry: a spin ran once a step that needed @retry)")
     summary: str = Field(description="The rendered summary: headline, line, hints, values, trace")
 
 
@@ -36,6 +39,9 @@ class StepStatus(BaseModel):
     tasks: int
     failed_tasks: int = 0
     duration_s: float | None = None
+    failed_splits: list[str] = Field(default_factory=list, description="For a foreach: the failed splits, by "
+                                     "index and input value")
+    cloned: bool = Field(False, description="A resumed run reused this step's tasks from the run it resumed")
 
 
 class ArtifactSummary(BaseModel):
@@ -57,13 +63,16 @@ class RunResult(BaseModel):
     tags: list[str] = Field(default_factory=list)
     steps: list[StepStatus] = Field(default_factory=list)
     artifacts: dict[str, list[ArtifactSummary]] = Field(
-        default_factory=dict, description="Per step, what it set (for a foreach: its first split)"
+        default_factory=dict, description="Per step, what it set (for a foreach: one split, named in artifact_splits)"
     )
+    artifact_splits: dict[str, str] = Field(
+        default_factory=dict, description="For a foreach step in artifacts: the split whose values are shown")
     failure: Failure | None = None
     progress: str | None = Field(None, description="For a run still going: steps and tasks done so far")
     resumed_from: str | None = Field(None, description="For resume: the run (and step) it restarted from")
     output_tail: str = Field("", description="Last lines of the flow's own output, cleaned")
-    warm: bool = Field(False, description="The tasks were forks of the warm worker rather than new interpreters")
+    warm: bool | None = Field(False, description="The tasks were forks of the warm worker rather than new "
+                              "interpreters (null: not known, as for a run cancelled before it answered)")
     path_note: str | None = Field(None, description="Why tasks started as new interpreters, or what the worker did")
     warnings: list[str] = Field(
         default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
@@ -78,6 +87,7 @@ class SpinResult(BaseModel):
     source_task: str | None = Field(None, description="The original task whose parent state was used")
     source_run_choice: str | None = Field(None, description="How the source run was chosen")
     split_index: int | None = Field(None, description="Foreach split that was spun, if any")
+    split: str | None = Field(None, description="That split by index and input value: `split 2, input='b'`")
     duration_s: float | None = None
     persisted: bool = False
     artifacts: list[ArtifactSummary] = Field(default_factory=list, description="Artifacts the step created or changed")
@@ -93,10 +103,27 @@ class SpinResult(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="Warnings the steps showed: each kind once, counted (at most 3 lines)")
     notes: list[str] = Field(default_factory=list)
+    next_call: str | None = Field(None, description="The call to make next, and why")
+
+
+class SplitValue(BaseModel):
+    split: str = Field(description="The split, `split 1, input='b'`")
+    argument: str | int | None = Field(None, description="What split= takes to name it")
+    task: str = Field(description="The split's task pathspec")
+    summary: str = Field(description="The artifact in that split, in one line")
+
+
+class SplitLogs(BaseModel):
+    split: str = Field(description="The split, `split 1, input='b'`")
+    argument: str | int | None = Field(None, description="What split= takes to name it")
+    task: str
+    lines: int = Field(description="Lines in the split's log, cleaned")
+    last: str = Field("", description="Its last line")
 
 
 class InspectResult(BaseModel):
     pathspec: str = Field(description="Task the artifact was read from")
+    split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
     name: str
     path: str | None = None
     type: str
@@ -107,6 +134,9 @@ class InspectResult(BaseModel):
     picture: str | None = Field(None, description="The value is a picture of this kind: as_image=true shows it")
     image: dict[str, Any] | None = Field(None, description="With as_image: the picture's mime, width, height, "
                                          "source (its bytes are the image content)")
+    splits: list[SplitValue] = Field(default_factory=list, description="A foreach step's pathspec: the artifact in "
+                                     "each split (the first ones, by index)")
+    total_splits: int | None = Field(None, description="How many splits the step has")
 
 
 class RunInfo(BaseModel):
@@ -154,8 +184,8 @@ class StepState(BaseModel):
     next: list[str] = Field(default_factory=list)
     foreach: str | None = Field(None, description="The artifact a foreach fans out over")
     line: int | None = None
-    state: Literal["verified", "stale", "failing", "unverified"] = Field(
-        description="Whether the step's current code passed a run or spin"
+    state: Literal["verified", "stale", "failing", "unverified", "skeleton"] = Field(
+        description="Whether the step's current code passed a run or spin; skeleton: it only calls self.next"
     )
     checked_by: str | None = Field(None, description="The run or spin that last checked it")
 
@@ -181,11 +211,15 @@ class FlowStatus(BaseModel):
 
 
 class LogsResult(BaseModel):
-    pathspec: str = Field(description="The task the log belongs to")
+    pathspec: str = Field(description="The task the log belongs to (the step, for a foreach's splits)")
+    split: str | None = Field(None, description="For a foreach task: its split, `split 1, input='b'`")
     stream: Literal["stdout", "stderr"]
     total_lines: int = Field(description="Lines in the whole log, after cleaning and folding repeats")
     matched: int = Field(description="Lines matching the pattern (all lines without one)")
     text: str
+    splits: list[SplitLogs] = Field(default_factory=list, description="A foreach step without split=: each "
+                                    "split's log in a line (the first ones, by index)")
+    total_splits: int | None = None
 
 
 class CardInfo(BaseModel):

@@ -45,13 +45,47 @@ def _versions_of(source: str | None) -> tuple[tuple[str, str], ...]:
     versions = {}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         for fn in cls.body:
-            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(_is_step(d) for d in fn.decorator_list):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(is_step(d) for d in fn.decorator_list):
                 digest = hashlib.sha1(ast.dump(fn, include_attributes=False).encode()).hexdigest()
                 versions[fn.name] = digest[:12]
     return tuple(versions.items())
 
 
-def _is_step(decorator: ast.expr) -> bool:
+def empty_steps(flow_file: Path) -> set[str]:
+    """The `@step` methods whose body does nothing but call self.next(...): a skeleton's steps,
+    written to lay out the graph before their code (a docstring, `pass` and `...` aside)."""
+    return set(_empty_steps_of(source_text(Path(flow_file))))
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_steps_of(source: str | None) -> tuple[str, ...]:
+    try:
+        tree = ast.parse(source) if source is not None else None
+    except (SyntaxError, ValueError):
+        return ()
+    found = []
+    for cls in (n for n in (tree.body if tree else []) if isinstance(n, ast.ClassDef)):
+        for fn in cls.body:
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(is_step(d) for d in fn.decorator_list) \
+                    and all(_placeholder(statement) for statement in fn.body):
+                found.append(fn.name)
+    return tuple(found)
+
+
+def _placeholder(statement: ast.stmt) -> bool:
+    """`pass`, `...`, a docstring, or `self.next(...)`: lines that lay a step out without doing work."""
+    if isinstance(statement, ast.Pass):
+        return True
+    if isinstance(statement, ast.Expr):
+        value = statement.value
+        if isinstance(value, ast.Constant) and (value.value is Ellipsis or isinstance(value.value, str)):
+            return True
+        return (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "next"
+                and isinstance(value.func.value, ast.Name) and value.func.value.id == "self")
+    return False
+
+
+def is_step(decorator: ast.expr) -> bool:
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
     return (isinstance(target, ast.Name) and target.id == "step") or (
         isinstance(target, ast.Attribute) and target.attr == "step"
@@ -137,14 +171,19 @@ class ProjectState:
 
         self._update(change)
 
-    def record_spin(self, flow: str, step: str, version: str | None, ok: bool, pathspec: str | None) -> None:
+    def record_spin(self, flow: str, step: str, version: str | None, ok: bool, pathspec: str | None,
+                    without_decorators: bool = False) -> None:
+        """A spin checked (or failed) a step at `version`. `without_decorators`: the step has @catch
+        or @retry, which spin drops, so its failure under spin says nothing against a run of the
+        same code that passed with them."""
         if version is None:
             return
 
         def change(data: dict[str, Any]) -> bool | None:
             entry = self._flow_in(data, flow)
             last = entry["steps"].get(step)
-            if ok and last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"):
+            run_passed = bool(last and last["ok"] and last["version"] == version and str(last["by"]).startswith("run"))
+            if run_passed and (ok or without_decorators):
                 return False  # a run already verified this very code, and recorded its outputs: keep saying so
             self._verify(entry, step, version, ok, f"spin {pathspec}" if pathspec else "spin")
             return None

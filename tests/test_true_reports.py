@@ -61,33 +61,30 @@ def test_the_ledger_refuses_names_that_are_not_plain(tmp_path):
 # ----------------------------------------------------------------------------- which file a run came from
 
 
+class _Task:
+    def __init__(self, script):
+        self.metadata_dict = {"script-name": script}
+
+
 class _Step:
-    def __init__(self, name):
+    def __init__(self, name, script=None):
         self.id = name
+        self.task = _Task(script)
 
 
 class _Run:
-    """Stands in for a Client Run: only what `run_file` reads."""
+    """Stands in for a Client Run: only what `run_file` reads (any step's task names the script:
+    the entry step need not be called start)."""
 
     def __init__(self, steps, script, flow="PlaylistFlow", run_id="5"):
         self.id, self._steps, self._script = run_id, steps, script
         self.parent = _Step(flow)
 
     def __iter__(self):
-        return iter(_Step(s) for s in self._steps)
+        return iter(_Step(s, self._script) for s in self._steps)
 
     def __getitem__(self, step):
-        script = self._script
-
-        class _Task:
-            def __init__(self):
-                self.metadata_dict = {"script-name": script}
-
-        class _StepObj:
-            def __init__(self):
-                self.task = _Task()
-
-        return _StepObj()
+        raise KeyError(step)  # run_file must not need a step of a given name
 
 
 IDENTITY = {"file": "b/flow.py", "steps": ["start", "rank", "shortlist", "end"],

@@ -128,14 +128,15 @@ class Bridge:
         return await self._read(p.RUN_DETAIL, {"pathspec": pathspec})
 
     async def inspect(self, pathspec: str, name: str, path: str, *, spin: bool, max_chars: int,
-                      as_image: bool = False) -> p.ArtifactRecord:
+                      as_image: bool = False, split: str | int | None = None) -> p.ArtifactRecord:
         return await self._read(p.INSPECT, {"pathspec": pathspec, "name": name, "path": path, "spin": spin,
-                                            "max_chars": max_chars, "as_image": as_image})
+                                            "max_chars": max_chars, "as_image": as_image, "split": split})
 
     async def logs(self, pathspec: str, stream: str, *, spin: bool, head: int | None = None,
-                   tail: int | None = None, pattern: str | None = None, full: bool = False) -> p.LogRecord:
+                   tail: int | None = None, pattern: str | None = None, full: bool = False,
+                   split: str | int | None = None) -> p.LogRecord:
         request = {"pathspec": pathspec, "stream": stream, "spin": spin, "head": head, "tail": tail,
-                   "pattern": pattern, "full": full}
+                   "pattern": pattern, "full": full, "split": split}
         if not pattern:
             return await self._read(p.LOGS, request)
         # A regular expression can take exponential time ((a+)+ on a long line): the job that

@@ -94,8 +94,8 @@ class SavedObjects:
         inspect it)."""
         known = self._known.get(run)
         if known is None:
-            if now - _mtime(run, now) >= PERSISTED_GRACE_S or not self(run):
-                return False
+            if now - _mtime(run, now) >= PERSISTED_GRACE_S or layout.PERSIST_MARKER not in self(run):
+                return False  # a spin without persist saved its parameters only: nothing to inspect
             known = self._known[run]
         return now - known[0] < PERSISTED_GRACE_S
 

@@ -64,6 +64,9 @@ class JobEvents(Protocol):
 
     async def tick(self, elapsed_s: float) -> None: ...
 
+    async def status(self, text: str) -> None:
+        """Something the caller should know before the job's own output starts (a worker starting)."""
+
 
 class OutputWatcher:
     """Follows a job's output file (the child writes it; we only read): every new line goes to
@@ -148,7 +151,7 @@ class JobRunner:
                     "argv": argv, "cwd": str(self.config.root), "output": str(output_path),
                     "flow_file": str(flow_file), "flow_dir": str(flow_file.parent), "job_dir": str(job),
                     "driver_op": op, "driver": str(DRIVER),
-                }, env)
+                }, env, events=events)
                 if process is not None:
                     try:
                         outcome = await _finish(process, job, timeout, events, self._prune_jobs)

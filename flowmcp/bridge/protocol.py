@@ -79,6 +79,7 @@ NO_ARTIFACT = "no_artifact"  # an artifact name the task does not hold
 NO_CARD = "no_card"  # a card index the task does not have
 NO_LOGS = "no_logs"  # a log that cannot be read
 NOT_FOUND = "not_found"  # a pathspec that names nothing
+NOT_PERSISTED = "not_persisted"  # a spin run without --persist: it kept none of its outputs
 SYNTAX = "syntax"  # the flow file does not compile
 FLOW_IMPORT = "flow_import"  # the flow file raised while it was loaded
 NO_FLOW = "no_flow"  # the file defines no FlowSpec
@@ -89,7 +90,8 @@ METAFLOW_VERSION = "metaflow_version"  # its Metaflow is outside SUPPORTED_METAF
 INTERNAL = "internal"  # anything else the project's side did not expect (a flowmcp bug, or Metaflow's)
 
 BAD_ARGUMENT_KINDS = frozenset({BAD_PATH, BAD_RUN, BAD_ARTIFACTS_MODULE, AMBIGUOUS_STEP, JOIN_TOO_WIDE, NOT_A_PICTURE})
-NOT_FOUND_KINDS = frozenset({NO_RUN, NO_RUNS, STEP_NOT_IN_RUN, NO_TASK, NO_ARTIFACT, NO_CARD, NO_LOGS, NOT_FOUND})
+NOT_FOUND_KINDS = frozenset({NO_RUN, NO_RUNS, STEP_NOT_IN_RUN, NO_TASK, NO_ARTIFACT, NO_CARD, NO_LOGS, NOT_FOUND,
+                             NOT_PERSISTED})
 FLOW_FILE_KINDS = frozenset({SYNTAX, FLOW_IMPORT, NO_FLOW, SEVERAL_FLOWS, FLOW_CLI})
 
 
@@ -188,6 +190,7 @@ class StepRecord(TypedDict, total=False):
     line: int
     inputs: list[str]
     decorators: list[str]
+    matching_join: str | None  # of a split or foreach: the join that closes it
 
 
 class EnvironmentRecord(TypedDict, total=False):
@@ -224,6 +227,8 @@ class StepSummary(TypedDict, total=False):
     status: str  # succeeded, failed, running
     tasks: int
     failed_tasks: int
+    failed_splits: list[dict[str, Any]]  # foreach: each failed task's split (summarize/splits.py)
+    cloned: bool  # resume reused this step's tasks from the run it resumed
     duration_s: float | None
     started_at: float | None
 
@@ -308,6 +313,7 @@ class SpinTaskRecord(TypedDict, total=False):
     stdout: str
     stderr: str
     cards: list[str]  # card files the spin rendered, relative to the root
+    card_errors: dict[str, str]  # card file -> the error, for Metaflow's error cards
     read_error: str
 
 
@@ -332,6 +338,8 @@ class ArtifactRecord(TypedDict, total=False):
     detail: str
     picture: str | None  # the value is a picture of this kind (as_image shows it)
     image: dict[str, Any] | None  # with as_image: mime, data (base64), width, height, source
+    splits: list[dict[str, Any]]  # a foreach step: per split (its first rows) {split, task, summary}
+    total_splits: int
 
 
 class LogRecord(TypedDict, total=False):

@@ -75,6 +75,7 @@ class WorkerProcess:
     last_used: float = field(default_factory=time.monotonic)
     busy: int = 0
     told: bool = False  # whether an answer has said what this worker leaves unloaded
+    started_at: float = field(default_factory=time.monotonic)
 
     def alive(self) -> bool:
         return self.process.returncode is None
@@ -136,6 +137,18 @@ class WarmJob:
                 await self.stream.aclose()
 
 
+MAX_IMPORTS_NAMED = 4
+
+
+def _starting_note(key: frozenset[str], before: frozenset[str] | None) -> str:
+    """Why a job waits for a new worker: the first for these imports, or the flow's new imports."""
+    added = sorted({name.split(".")[0] for name in key} - {name.split(".")[0] for name in before or ()})
+    if before is not None and added:
+        named = ", ".join(added[:MAX_IMPORTS_NAMED]) + (" …" if len(added) > MAX_IMPORTS_NAMED else "")
+        return f"started a new warm worker: the flow now imports {named}"
+    return "started a warm worker with this flow's imports"
+
+
 def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -158,15 +171,30 @@ class WarmPool:
         self._count = 0
         # Libraries that made a worker unsafe to fork: later workers leave them to each job.
         self.denied: dict[str, str] = {}
+        self.last_key: dict[Path, frozenset[str]] = {}  # per flow file: the imports its last job had
 
-    async def launch(self, flow_file: Path, job: dict[str, Any],
-                     env: dict[str, str]) -> tuple[WarmJob | None, str | None]:
-        """Start `job` in a warm worker: (the job, a note worth telling or None), or (None, why not)."""
+    async def launch(self, flow_file: Path, job: dict[str, Any], env: dict[str, str],
+                     events: Any = None) -> tuple[WarmJob | None, str | None]:
+        """Start `job` in a warm worker: (the job, a note worth telling or None), or (None, why not).
+        When the job must wait for a new worker (the first, or the flow's imports changed), the
+        answer and `events` (progress) say so: that spin is slow once, not every time."""
         if self.off:
             return None, self.off
         key = flow_imports(flow_file, self.config.root)
+        before = self.last_key.get(flow_file)
+        self.last_key[flow_file] = key
+        starting = None
+        if key not in self.workers:
+            starting = _starting_note(key, before)
+            if events is not None:
+                await events.status(f"{starting[0].upper()}{starting[1:]}…")
+        started = time.monotonic()
         try:
             worker, note = await self._worker_for(key, env)
+            if starting is not None and worker.started_at >= started:
+                waited = f"{starting[0].upper()}{starting[1:]} ({time.monotonic() - started:.1f} s, once: " \
+                         "later spins and runs of it reuse it)."
+                note = " ".join(filter(None, [note, waited]))
             stream = await anyio.connect_unix(str(worker.socket))
         except (WarmUnavailable, OSError) as ex:
             return None, f"warm worker unavailable: {ex}"

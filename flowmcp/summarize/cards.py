@@ -31,6 +31,21 @@ def components(html: str) -> list[dict]:
     return data.get("components") or []
 
 
+ERROR_SECTION = "Card Render Failed With Error"  # Metaflow's ErrorCard (2.19.39, card_modules/basic.py)
+
+
+def render_error(html: str) -> str | None:
+    """The last line of the error when the card is Metaflow's error card (the card's own render
+    raised), else None."""
+    for component in components(html):
+        for section in component.get("contents") or []:
+            if isinstance(section, dict) and section.get("title") == ERROR_SECTION:
+                logs = [str(c.get("data") or "") for c in section.get("contents") or [] if isinstance(c, dict)]
+                lines = [line.strip() for text in logs for line in text.splitlines() if line.strip()]
+                return lines[-1] if lines else "no reason given"
+    return None
+
+
 def describe(html: str, max_chars: int = MAX_CHARS) -> str:
     lines: list[str] = []
     for component in components(html):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import models
-from . import hints, shown_warnings
+from . import attempts, hints, shown_warnings, splits
 from .text import condense_message, cut_middle
 
 MAX_CHARS = 1200  # the failure summary; the answer around it adds a status line and the next step
@@ -66,7 +66,9 @@ class Failure:
     warnings: list[str] = field(default_factory=list)  # warnings the step showed before it failed
     split: dict | None = None
     source: str = "capture"  # capture | metaflow | traceback | exit
-    origin: str = "step"  # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow"
+    # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow" (nothing
+    # of the user's), "retry" (nothing, probably: spin ran once a step that needed @retry in the run)
+    origin: str = "step"
 
     @property
     def where(self) -> Frame | None:
@@ -114,7 +116,8 @@ class Failure:
 
 
 def from_capture(record: dict, root: Path, *, step: str | None = None, task: str | None = None,
-                 flow_file: Path | None = None, spin: bool = False) -> Failure:
+                 flow_file: Path | None = None, spin: bool = False, graph: list[dict] | None = None,
+                 stale: list[str] | None = None) -> Failure:
     """From the hook's record of the live exception in the step process (the best source)."""
     exc = record.get("exception") or record
     failure = _from_exception_record(exc, root)
@@ -123,7 +126,8 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
     failure.split = record.get("split")
     if exc.get("type") == "TimeoutException" and exc.get("module", "").startswith("metaflow"):
         _timed_out(failure)
-    failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root, spin))
+    failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root, spin,
+                                         graph=graph, stale=stale))
     failure.hints.extend(_merge_conflict(record.get("merge_values")))
     missing = exc.get("attr_name")
     if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":
@@ -390,17 +394,24 @@ def plain_metaflow_text(text: str) -> str:
 def best_failure(*, step: str | None, task: str | None, captures: list[dict], cli_error: dict | None,
                  stderr: str = "", output: str = "", root: Path, flow_file: Path | None = None,
                  step_names: list[str] | None = None, step_decorators: list[str] | None = None,
-                 spin: bool = False, memory: dict | None = None, return_code: int | None = None) -> Failure:
+                 spin: bool = False, memory: dict | None = None, return_code: int | None = None,
+                 graph: list[dict] | None = None, stale: list[str] | None = None,
+                 source_attempt: int | None = None) -> Failure:
     """The best summary of what a failed job left, the most structured source first: the step
     process's record, Metaflow's own error, an error of the process that started Metaflow's CLI,
-    a printed traceback, and last the exit status."""
+    a printed traceback, and last the exit status. `graph`: the flow's steps as described (type,
+    inputs, split parents), for hints that depend on where a step sits; `stale`: the steps
+    edited since the run whose state a spin used."""
     summary = None
-    failed = [c for c in captures if c.get("exception") and (step is None or c.get("step") == step)]
-    unsaved = [c for c in captures if c.get("persist_error") and (step is None or c.get("step") == step)]
+    tasks = [t for t in attempts.by_task(captures) if step is None or t.step == step]
+    # Only a task's last attempt says how it ended: an attempt @retry ran again did not fail it
+    failed = [t for t in tasks if attempts.exception_of(t.last)]
+    unsaved = [t.last for t in tasks if t.last.get("persist_error")]
     metaflow_error = (cli_error or {}).get("metaflow")
     if failed:
-        summary = from_capture(failed[-1], root, step=step, task=task, flow_file=flow_file, spin=spin)
-        summary.hints[:0] = _attempts(failed, root, summary.headline())
+        summary = from_capture(failed[-1].last, root, step=step, task=task, flow_file=flow_file, spin=spin,
+                               graph=graph, stale=stale)
+        summary.hints[:0] = _attempts(failed[-1], root, summary.headline())
     elif unsaved:
         summary = from_persist_error(unsaved[-1], root, step=step, task=task, flow_file=flow_file)
     elif metaflow_error and metaflow_error.get("type") == "TaskFailed":
@@ -425,27 +436,43 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
     if summary is None:
         summary = from_exit(step, output, memory, return_code)
         summary.task = task
+    if not failed:  # an error @retry ran again is not what failed, yet it tells what happened
+        summary.hints.extend(retried_lines(captures, root, step=summary.step))
     if spin and summary.origin == "step":
-        hints.spin_context(summary, step_decorators or [])
+        hints.spin_context(summary, step_decorators or [], source_attempt)
     summary.warnings = shown_warnings.lines(captures, root, step=summary.step)
     return summary
 
 
-def _attempts(failed: list[dict], root: Path, last_headline: str) -> list[str]:
+def _attempts(task: attempts.TaskAttempts, root: Path, last_headline: str) -> list[str]:
     """@retry: how many times the task ran, and the first attempt's error when it differed from
     the last one's (`last_headline`, already summarized)."""
-    last = failed[-1]
-    same_task = [c for c in failed if (c.get("step"), c.get("task_id")) == (last.get("step"), last.get("task_id"))]
-    attempts = (last.get("attempt") or 0) + 1
-    if attempts < 2:
+    count = (task.last.get("attempt") or 0) + 1
+    if count < 2:
         return []
-    line = f"Failed on all {attempts} attempts (@retry); the error of the last one is shown."
-    first = min(same_task, key=lambda c: c.get("attempt") or 0)
-    if first is not last:
+    line = f"Failed on all {count} attempts (@retry); the error of the last one is shown."
+    first = task.retried[0] if task.retried else None
+    if first is not None:
         first_headline = from_capture(first, root).headline()
         if first_headline != last_headline:
             line += f" Attempt 1 failed with: {first_headline}"
     return [line]
+
+
+def retried_lines(captures: list[dict], root: Path, step: str | None = None) -> list[str]:
+    """Tasks whose attempt raised and that @retry ran again, ending without that error: what
+    the error was, once per task (it is not the run's failure, and nothing caught it)."""
+    lines = []
+    for task in attempts.by_task(captures):
+        if (step is not None and task.step != step) or not task.retried or attempts.exception_of(task.last):
+            continue
+        first = task.retried[0]
+        where = f"{task.step}" + (f" ({splits.label(task.split)})" if task.split else "")
+        tries = len(task.retried)
+        said = "attempt 1 failed" if tries == 1 else f"attempts 1–{tries} failed"
+        lines.append(f"@retry: {where} {said} with {from_capture(first, root).headline()}; "
+                     f"attempt {tries + 1} ran it again and ended without that error.")
+    return lines
 
 
 def as_model(summary: Failure) -> models.Failure:
@@ -461,6 +488,8 @@ def as_model(summary: Failure) -> models.Failure:
         function=where.func if where else None,
         code=where.code if where else None,
         hints=summary.hints,
+        split=splits.label(summary.split) or None,
+        split_argument=splits.argument(summary.split),
         origin=summary.origin,
         summary=render(summary),
     )
@@ -480,7 +509,7 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
         if where.col is not None and where.end_col and where.end_col > where.col and not spans_line:
             parts.append("    " + " " * where.col + "^" * (where.end_col - where.col))
     if failure.split:
-        parts.append(f"Foreach split {failure.split.get('index')} (input: {failure.split.get('input')})")
+        parts.append("Foreach " + splits.label(failure.split))
     parts.extend(failure.hints)
     if failure.values:
         shown = list(failure.values.items())[:MAX_VALUES]

@@ -16,6 +16,9 @@ from .text import cut_end
 MAX_LINES = 3
 LINE_CHARS = 200
 _SITE = re.compile(r".*[/\\](?:site|dist)-packages[/\\]")
+# Warnings raised inside Metaflow's own code (its runtime, its datastore, its extensions) are not
+# the step's: the step's code could not change them.
+_METAFLOW = re.compile(r"(?:^|[/\\])(?:metaflow|metaflow_extensions)[/\\][^:]*\.py:\d+$")
 
 
 def lines(captures: list[dict], root: Path, step: str | None = None) -> list[str]:
@@ -25,6 +28,8 @@ def lines(captures: list[dict], root: Path, step: str | None = None) -> list[str
         if step is not None and record.get("step") != step:
             continue
         for entry in record.get("warnings") or []:
+            if not entry.get("user") and _METAFLOW.search(entry.get("where") or ""):
+                continue
             key = (entry.get("category", "Warning"), entry.get("message", ""))
             seen = merged.setdefault(key, {"count": 0, "tasks": 0, "where": entry.get("where", "")})
             seen["count"] += int(entry.get("count") or 1)

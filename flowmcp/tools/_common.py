@@ -14,7 +14,7 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel
 
 from ..app import App
-from ..errors import FlowFileError, FlowmcpError
+from ..errors import BadArgumentError, FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
 from ..pathspec import Pathspec
 from ..redaction import redact, redact_data
@@ -108,6 +108,19 @@ def task_pathspec(app: App, pathspec: str) -> tuple[str, bool]:
     """A checked Flow/run/step[/task], and whether it names a spin (the bridge knows where they live)."""
     spec = Pathspec.parse(pathspec, least="step", what="task pathspec")
     return str(spec), app.bridge.is_spin(spec.flow, spec.run)
+
+
+MAX_SPLIT_CHARS = 200  # Metaflow keeps at most 30 characters of a split's value
+
+
+def checked_split(split: str | int | None) -> str | int | None:
+    """A foreach split as the agent names it: an input value (text) or an index."""
+    if split is None:
+        return None
+    if isinstance(split, bool) or (isinstance(split, str) and (not split or len(split) > MAX_SPLIT_CHARS
+                                                               or "\x00" in split)):
+        raise BadArgumentError(f"split must be a foreach input value or an index, such as \"b\" or 2; got {split!r}.")
+    return split
 
 
 def normalise_id(value: str | int | None) -> str | None:

@@ -59,6 +59,9 @@ class TaskProgress:
     async def launched(self, pid: int) -> None:
         self.pid = pid
 
+    async def status(self, text: str) -> None:
+        await self._report(text)
+
     async def tick(self, elapsed_s: float) -> None:
         busy = sorted(set(self.running.values()))
         doing = f"running {', '.join(busy)}" if busy else "working"

@@ -5,6 +5,7 @@ the bridge's record, and runs as models and one-line summaries. `run`, `resume`,
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from datetime import datetime, timezone
@@ -22,8 +23,9 @@ from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, BridgeError, FlowmcpError
 from ..pathspec import Pathspec
 from ..state import step_versions
+from ..summarize import attempts, logs, shown_warnings, splits
 from ..summarize import failure as failure_summary
-from ..summarize import logs, shown_warnings
+from ..summarize.hints import needed_environment
 from ..summarize.text import cut_end
 from ._common import artifact_summaries
 from ._progress import TaskProgress
@@ -38,8 +40,14 @@ ARTIFACTS_CHARS = 1200
 
 MAX_TAGS = 20
 
+LEDGER_FAILURE_CHARS = 240  # the error list_runs shows for a run that failed outside its tasks
+KEPT_NOTES = ("@catch", "@retry", "… and")  # what the step hook saw, kept for run_status to say again
+
 def fix_the_flow(failure: models.Failure) -> str:
     """Where to look when the flow itself failed (graph, configs, decorators), not a step's run."""
+    kind = needed_environment(failure.message)
+    if kind:
+        return f'run(flow, environment="{kind}"): nothing in the flow is wrong; its @{kind} steps need it'
     if failure.file and failure.line:
         return f"fix {failure.file}:{failure.line} as the message says"
     return "fix what the message names (how the flow is defined or started, not a step's code)"
@@ -96,6 +104,30 @@ class RunJob:
         tool can tell this run's status and file (`flowmcp/ledger.py`)."""
         self.app.ledger.started(self.desc.name, run_id, file=self.desc.rel, pid=pid, kind=self.kind)
 
+    def _versions_run(self, result: models.RunResult) -> dict[str, str]:
+        """The code each step's outputs in this run came from: a step resume reused holds what the
+        run it resumed made, at the version that run ran (unknown: left out)."""
+        cloned = {s.step for s in result.steps if s.cloned}
+        if not cloned or not result.resumed_from:
+            return self.versions
+        origin = Pathspec.parse(result.resumed_from.split(" ", 1)[0]).run
+        before = self.app.state.run_versions(self.desc.key, origin) or {}
+        versions = {step: v for step, v in self.versions.items() if step not in cloned}
+        versions.update({step: before[step] for step in cloned if step in before})
+        return versions
+
+    def _record_outcome(self, result: models.RunResult) -> None:
+        """What Metaflow does not record, for run_status and list_runs to say later."""
+        run_id = Pathspec.parse(result.pathspec).run
+        # A failure with no failed task (a rejected transition, a runtime error) is recorded nowhere else
+        outside = result.failure if result.failure is not None and result.failure.task is None and \
+            result.status == "failed" else None
+        self.app.ledger.outcome(self.desc.name, run_id, warm=result.warm, path_note=result.path_note,
+                                notes=[n for n in result.notes if n.startswith(KEPT_NOTES)],
+                                failure=cut_end(outside.summary.split("\n", 1)[0], LEDGER_FAILURE_CHARS)
+                                if outside else None,
+                                failed_step=outside.step if outside else None)
+
     def _ended(self, status: str, message: str) -> None:
         if self.progress.run_id:
             self.app.ledger.ended(self.desc.name, self.progress.run_id, status, message)
@@ -116,11 +148,14 @@ class RunJob:
                         ran.record = {"run": await self.app.bridge.run_detail(self.pathspec)}
                 self.result = build_result(self.app, self.desc, ran, self.cli_parameters, self.tags, self.timeout_s)
             if self.scope.cancelled_caught:
-                self.result = self._cancelled()
+                self.result = await self._cancelled()
                 self._ended("cancelled", self.result.failure.message)
             elif self.result.pathspec:
-                self.app.state.record_run(self.desc.key, Pathspec.parse(self.result.pathspec).run, self.versions,
-                                          {s.step: s.status for s in self.result.steps}, self.result.pathspec)
+                self._record_outcome(self.result)
+                self.app.state.record_run(self.desc.key, Pathspec.parse(self.result.pathspec).run,
+                                          self._versions_run(self.result),
+                                          {s.step: s.status for s in self.result.steps if not s.cloned},
+                                          self.result.pathspec)
             return self.result
         except anyio.get_cancelled_exc_class():
             # The call itself was cancelled (the client gave up, the server is stopping): the
@@ -175,13 +210,24 @@ class RunJob:
             progress=self.progress.summary(),
         )
 
-    def _cancelled(self) -> models.RunResult:
+    async def _cancelled(self) -> models.RunResult:
+        """The answer to a cancel: which steps had finished before it, and which were stopped."""
         message = f"cancelled after {time.monotonic() - self.started_at:.0f} s; every step process was stopped"
+        steps: list[models.StepStatus] = []
+        if self.pathspec:
+            with contextlib.suppress(FlowmcpError), anyio.CancelScope(shield=True):
+                record = await self.app.bridge.run_detail(self.pathspec)
+                steps = _ordered_steps(self.desc, record.get("steps") or [])
+        for s in steps:
+            if s.status != "succeeded":
+                s.status = "failed"  # stopped: shown as "stopped" in a cancelled run's answer
+        tail = "\n".join(self.progress.recent)
         return models.RunResult(
             flow=self.desc.name, pathspec=self.pathspec, status="cancelled", parameters=self.cli_parameters,
-            tags=self.tags, output_tail="\n".join(self.progress.recent), progress=self.progress.summary(),
-            failure=models.Failure(exception_type="Cancelled", message=message, summary=f"Cancelled: {message}"),
+            tags=self.tags, output_tail=tail, progress=self.progress.summary(), steps=steps, warm=None,
+            failure=_stopped("Cancelled", message, steps, ""),
         )
+
 
 WithOption = Annotated[
     list[str],
@@ -220,13 +266,7 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
     data: RunOutcome = ran.record or {}
     record = data.get("run") or {}
     tail = logs.tail_text(ran.output, max_lines=OUTPUT_TAIL_LINES)
-    order = {name: i for i, name in enumerate(desc.step_names)}  # graph order, not start times
-    steps = sorted(
-        (models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
-                           failed_tasks=s["failed_tasks"], duration_s=s["duration_s"])
-         for s in record.get("steps", [])),
-        key=lambda s: order.get(s.step, len(order)),
-    )
+    steps = _ordered_steps(desc, record.get("steps", []))
     status = record.get("status") or "failed"
     failure = None
     if ran.timed_out:
@@ -253,6 +293,12 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
             summary=f"Timeout: stopped after {timeout_s:g} s. Finished: {done}; stopped: {killed}.\n"
                     f"Last output:\n{tail}",
         )
+    elif status == "failed" and record.get("outside_failure"):  # read back: what flowmcp saw at its end
+        seen = record["outside_failure"]
+        kind, _, message = seen["message"].partition(": ")
+        failure = models.Failure(step=seen.get("step"), exception_type=kind if message else "Failed",
+                                 message=message or kind, origin="step" if seen.get("step") else "flow",
+                                 summary=seen["message"])
     elif status == "failed" and record.get("ended") and not record.get("failure"):
         failure = _stopped("Died", record["ended"], steps, tail)
     elif status == "failed":
@@ -271,25 +317,49 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
             step_names=desc.step_names,
             memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
             return_code=info.get("return_code"),
+            graph=desc.steps,
         ))
+    if failure is not None and failure.origin == "step" and failure.task is None:
+        # Metaflow rejected what the step's task did after it ended (its self.next): the task
+        # succeeded, the step did not
+        for s in steps:
+            if s.step == failure.step and s.status == "succeeded":
+                s.status = "failed"
+    artifacts, artifact_splits = _artifacts_by_step(ran.captures, [s.step for s in steps])
     return models.RunResult(
-        notes=_caught(app, ran.captures, steps) + _card_lines(desc, record.get("pathspec"), steps),
-        artifacts=_artifacts_by_step(ran.captures, [s.step for s in steps]),
+        notes=(_caught(app, desc, ran.captures, steps, failure) if ran.captures else list(record.get("notes") or []))
+        + _card_lines(desc, record.get("pathspec"), steps),
+        artifacts=artifacts,
+        artifact_splits=artifact_splits,
         flow=desc.name,
         pathspec=record.get("pathspec"),
         status=status,
         duration_s=record.get("duration_s") or data.get("elapsed_s"),
-        parameters=cli_parameters,
+        parameters=record.get("parameters") or cli_parameters,  # every value the run had, defaults too
         tags=tags,
         steps=steps,
         failure=failure,
+        resumed_from=record.get("resumed_from"),
         output_tail=tail,
         warnings=shown_warnings.lines(ran.captures, app.config.root),
-        warm=ran.warm,
-        path_note=ran.path_note,
+        warm=ran.warm or bool(record.get("warm")),  # read back: as the ledger kept it
+        path_note=ran.path_note or record.get("path_note"),
     )
 
 MAX_CAUGHT_SHOWN = 3
+
+
+def _ordered_steps(desc: FlowDescription, records: list[dict]) -> list[models.StepStatus]:
+    """A run's steps as models, in graph order (not start times)."""
+    order = {name: i for i, name in enumerate(desc.step_names)}
+    return sorted(
+        (models.StepStatus(step=s["step"], status=s["status"], tasks=s["tasks"],
+                           failed_tasks=s["failed_tasks"], duration_s=s["duration_s"],
+                           failed_splits=[splits.label(split) for split in s.get("failed_splits") or []],
+                           cloned=bool(s.get("cloned")))
+         for s in records),
+        key=lambda s: order.get(s.step, len(order)),
+    )
 
 
 def _card_lines(desc: FlowDescription, pathspec: str | None, steps: list[models.StepStatus]) -> list[str]:
@@ -301,19 +371,28 @@ def _card_lines(desc: FlowDescription, pathspec: str | None, steps: list[models.
     calls = ", ".join(f'view_card(pathspec="{pathspec}/{name}")' for name in with_cards[:4])
     return [f"Cards: see them with {calls}" + (f" and {len(with_cards) - 4} more" if len(with_cards) > 4 else "")]
 
-def _caught(app: App, captures: list[dict], steps: list[models.StepStatus]) -> list[str]:
-    """Exceptions that @catch swallowed: the step succeeded, yet its code raised."""
+def _caught(app: App, desc: FlowDescription, captures: list[dict], steps: list[models.StepStatus],
+            failure: models.Failure | None) -> list[str]:
+    """What @catch kept and what @retry ran again, once per task: a task's last attempt decides.
+    An exception counts as caught only in a step that has @catch and whose task went on."""
     ok = {s.step for s in steps if s.status == "succeeded"}
-    caught = [c for c in captures if c.get("exception") and c.get("step") in ok]
+    with_catch = {name for name in desc.step_names if "catch" in desc.step(name).get("decorators", [])}
+    tasks = attempts.by_task(captures)
+    caught = [t for t in tasks if t.step in ok and t.step in with_catch and attempts.exception_of(t.last)]
     lines = []
-    for record in sorted(caught, key=lambda c: c.get("task_id") or 0)[:MAX_CAUGHT_SHOWN]:
-        headline = failure_summary.from_capture(record, app.config.root).headline()
-        split = (record.get("split") or {}).get("index")
-        where = f"task {record.get('task_id')}" + (f", foreach split {split}" if split is not None else "")
-        lines.append(f"@catch caught an exception in {record['step']} ({where}); the run went on: {headline}")
+    for task in caught[:MAX_CAUGHT_SHOWN]:
+        headline = failure_summary.from_capture(task.last, app.config.root).headline()
+        total = next((s.tasks for s in steps if s.step == task.step), 1)
+        where = (f"{task.step}, {splits.label(task.split)} of {total}" if task.split
+                 else f"{task.step} (task {task.task_id})")
+        tries = f" after {len(task.records)} attempts" if len(task.records) > 1 else ""
+        lines.append(f"@catch caught an exception in {where}{tries}; the run went on: {headline}")
     if len(caught) > MAX_CAUGHT_SHOWN:
         lines.append(f"… and {len(caught) - MAX_CAUGHT_SHOWN} more caught exceptions")
-    return lines
+    said = failure.summary if failure else ""
+    retried = [line for line in failure_summary.retried_lines(captures, app.config.root) if line not in said]
+    return lines + retried[:MAX_CAUGHT_SHOWN]
+
 
 def _stopped(kind: str, message: str, steps: list[models.StepStatus], tail: str) -> models.Failure:
     """A run that ended without an error of its own: stopped by flowmcp, or its processes gone."""
@@ -324,21 +403,29 @@ def _stopped(kind: str, message: str, steps: list[models.StepStatus], tail: str)
         summary += f"\nLast output:\n{tail}"
     return models.Failure(exception_type=kind, message=message, summary=summary)
 
-def _artifacts_by_step(captures: list[dict], order: list[str]) -> dict[str, list[models.ArtifactSummary]]:
-    """What each step set, from its first task (a foreach's split 0 speaks for the others)."""
-    first: dict[str, dict] = {}
-    for record in sorted(captures, key=lambda c: c.get("task_id") or 0):
-        if record.get("artifacts") and record.get("step") not in first:
-            first[record["step"]] = record["artifacts"]
-    return {step: artifact_summaries(first[step]) for step in order if step in first}
+def _artifacts_by_step(captures: list[dict], order: list[str]) -> tuple[dict[str, list[models.ArtifactSummary]],
+                                                                         dict[str, str]]:
+    """What each step set, from one task, and for a foreach which split that is: its lowest
+    split that set anything speaks for the others, and is named (`split 0, input='a'`)."""
+    shown: dict[str, dict] = {}
+    for record in sorted(attempts.final(captures), key=_split_order):
+        step = record.get("step")
+        if record.get("artifacts") and step not in shown:
+            shown[step] = record
+    by_step = {step: artifact_summaries(shown[step]["artifacts"]) for step in order if step in shown}
+    which = {step: splits.label(shown[step]["split"]) for step in by_step if shown[step].get("split")}
+    return by_step, which
+
+
+def _split_order(record: dict) -> tuple:
+    return (splits.order(record.get("split")), record.get("task_id") or 0)
+
 
 def render(app: App, r: models.RunResult) -> str:
     """A failure leads with its headline (file:line in func — Type: message); a success with the run."""
     took = f" in {r.duration_s:.1f} s" if r.duration_s else ""
-    params = ", ".join(f"{k}={v}" for k, v in r.parameters.items())
+    params = _parameters_text(r.parameters)
     head = f"{r.pathspec or r.flow} {r.status.replace('_', ' ')}{took}" + (f" ({params})" if params else "")
-    if r.resumed_from:
-        head += f", resumed from {r.resumed_from}"
     lines = []
     if r.failure:
         lines.append(r.failure.summary)
@@ -346,9 +433,12 @@ def render(app: App, r: models.RunResult) -> str:
             head += f" at step {r.failure.step}" + (f" (task {r.failure.task})" if r.failure.task else "")
         elif not r.pathspec:
             head += " before any step started"
-    if r.steps:
+    if r.steps and r.warm is not None:
         head += " — tasks forked from the warm worker" if r.warm else " — tasks in new interpreters"
     lines.append(head)
+    if r.resumed_from:
+        origin, _, at = r.resumed_from.partition(" at ")
+        lines.append(f"Resumed from {origin}" + (f": reused its steps before {at}, ran {at} on." if at else "."))
     if r.path_note:
         lines.append(r.path_note if r.warm else f"Tasks started as new interpreters: {r.path_note}.")
     lines.extend(r.notes)
@@ -358,7 +448,7 @@ def render(app: App, r: models.RunResult) -> str:
         stopped = r.status in ("cancelled", "timed_out")
         lines.append("Steps: " + ", ".join(_step(s, stopped) for s in r.steps))
     if r.artifacts:
-        lines.append(_render_artifacts(r.artifacts))
+        lines.append(_render_artifacts(r.artifacts, r.artifact_splits))
     if r.status == "succeeded":
         lines.append(
             f"Next: spin(flow, step) to iterate on one step with this run's state; "
@@ -369,9 +459,10 @@ def render(app: App, r: models.RunResult) -> str:
     elif r.status == "timed_out":
         lines.append("Next: run(flow) again with a larger timeout_s, or wait=false and follow it with run_status.")
     elif r.failure and r.failure.origin == "flow":
-        lines.append(f"Next: {fix_the_flow(r.failure)}, then run again.")
+        fix = fix_the_flow(r.failure)
+        lines.append(f"Next: {fix}" + ("." if fix.startswith("run(") else ", then run again."))
     elif r.failure and r.failure.step:
-        lines.append(f"Next: fix the step, then spin(flow, \"{r.failure.step}\") to check it before running again.")
+        lines.append(f"Next: {next_after_step_failure(r.failure)}")
     elif r.status == "running":
         lines.append(f"Progress: {r.progress}")
         if r.output_tail:
@@ -381,20 +472,58 @@ def render(app: App, r: models.RunResult) -> str:
         lines.append("Output:\n" + r.output_tail)
     return "\n".join(lines)
 
-def _render_artifacts(by_step: dict[str, list[models.ArtifactSummary]]) -> str:
+def next_after_step_failure(failure: models.Failure) -> str:
+    """A step failed in a run: fix it, check it with spin where spin can tell, then let resume
+    re-run the run from that step (it reuses every step before it)."""
+    step = failure.step
+    if TRANSITION_ERROR in failure.summary:
+        return (f"fix {step} so that every path through it ends in its self.next(...) call, then "
+                f"resume(flow, step=\"{step}\") (spin does not check self.next; a run does).")
+    split = f", split={json.dumps(failure.split_argument)}" if failure.split_argument is not None else ""
+    return (f"fix {step}, spin(flow, \"{step}\"{split}) to check the fix, then resume(flow) to re-run the run "
+            f"from {step}.")
+
+
+# Metaflow's words when a step's self.next() did not match the graph (runtime.py, 2.19)
+TRANSITION_ERROR = "was expected to transition to step"
+
+
+MAX_PARAMETERS_SHOWN = 6
+PARAMETERS_CHARS = 240
+
+
+def _parameters_text(parameters: dict[str, object]) -> str:
+    shown = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in parameters.items()]
+    more = len(shown) - MAX_PARAMETERS_SHOWN
+    text = ", ".join(shown[:MAX_PARAMETERS_SHOWN]) + (f", +{more} more" if more > 0 else "")
+    return cut_end(text, PARAMETERS_CHARS)
+
+
+def _render_artifacts(by_step: dict[str, list[models.ArtifactSummary]], which: dict[str, str]) -> str:
     """One line per step, one-line summaries, within a budget: the run's shape at a glance."""
     lines = ["Artifacts set:"]
     for step, items in by_step.items():
         shown = "; ".join(f"{a.name} = {a.summary}" for a in items)
-        lines.append(f"  {step}: {cut_end(shown, ARTIFACT_LINE_CHARS)}")
+        label = f"{step} ({which[step]})" if step in which else step
+        lines.append(f"  {label}: {cut_end(shown, ARTIFACT_LINE_CHARS)}")
     text = "\n".join(lines)
     return cut_end(text, ARTIFACTS_CHARS)
+
+MAX_SPLITS_NAMED = 3
+
 
 def _step(s: models.StepStatus, stopped: bool = False) -> str:
     mark = {"succeeded": "ok", "failed": "stopped" if stopped else "FAILED", "running": "did not finish"}[s.status]
     many = f" ×{s.tasks}" if s.tasks > 1 else ""
+    if s.cloned:
+        return f"{s.step}{many} reused"
     took = f" {s.duration_s:.2f}s" if s.duration_s is not None else ""
-    return f"{s.step}{many} {mark}{took}"
+    which = ""
+    if s.failed_splits:
+        named = "; ".join(s.failed_splits[:MAX_SPLITS_NAMED])
+        more = f"; +{len(s.failed_splits) - MAX_SPLITS_NAMED} more" if len(s.failed_splits) > MAX_SPLITS_NAMED else ""
+        which = f" ({s.failed_tasks} of {s.tasks} failed: {named}{more})"
+    return f"{s.step}{many} {mark}{took}{which}"
 
 def run_info(r: dict) -> models.RunInfo:
     started = r.get("started_at")

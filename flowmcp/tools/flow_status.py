@@ -11,7 +11,8 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
-from ..state import step_versions
+from ..state import empty_steps, step_versions
+from ..summarize.hints import needed_environment
 from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, describe_or_fail
 from ._runs import run_info, run_line
@@ -51,11 +52,18 @@ async def flow_status(
             configs=[_config(c) for c in desc.configs],
             steps=steps,
             latest_run=latest,
-            next_call=("fix what Metaflow says above (the flow's configs, decorators or options), then "
-                       f'run(flow="{rel}")') if desc.cli_error else _next_call(rel, steps, latest),
+            next_call=_refused_next(rel, desc.cli_error) if desc.cli_error else _next_call(rel, steps, latest),
             notes=notes,
         )
         return answer(render(status), status)
+
+
+def _refused_next(flow: str, error: dict) -> str:
+    """Metaflow would not start the flow as it is: the option it wants, or what to fix."""
+    kind = needed_environment(str(error.get("message") or ""))
+    if kind:
+        return f'run(flow="{flow}", environment="{kind}") — its @{kind} steps need Metaflow to build their environment'
+    return f'fix what Metaflow says above (the flow\'s configs, decorators or options), then run(flow="{flow}")'
 
 
 def _parameter(p: dict) -> models.ParameterInfo:
@@ -78,36 +86,94 @@ async def _latest_run(app: App, desc: FlowDescription, identity: dict | None) ->
     return run_info(runs[0]) if runs else None
 
 
+# An empty step of these types only passes its state on: a placeholder for code to come. An empty
+# split, join or end step does its work by being there (it routes the graph), so it is not one.
+SKELETON_TYPES = frozenset({"start", "linear"})
+
+
 def _step_states(app: App, desc: FlowDescription) -> list[models.StepState]:
     current = step_versions(desc.file)
+    empty = empty_steps(desc.file)
     out = []
     for s in desc.steps:
         check = app.state.last_check(desc.key, s["name"])
-        if check is None:
-            state, by = "unverified", None
+        by = check["by"] if check else None
+        if s["name"] in empty and s["type"] in SKELETON_TYPES:
+            state = "skeleton"
+        elif check is None:
+            state = "unverified"
         elif check["version"] != current.get(s["name"]):
-            state, by = "stale", check["by"]
+            state = "stale"
         else:
-            state, by = ("verified" if check["ok"] else "failing"), check["by"]
+            state = "verified" if check["ok"] else "failing"
         out.append(models.StepState(name=s["name"], type=s["type"], next=s["next"], foreach=s.get("foreach"),
                                     line=s.get("line"), state=state, checked_by=by))
     return out
 
 
 def _next_call(flow: str, steps: list[models.StepState], latest: models.RunInfo | None) -> str:
-    """The workflow's next move: run first; fix what fails; spin what changed; run to record."""
+    """The workflow's next move, in graph order: the first step that is not yet recorded by a run
+    at its current code decides (skeleton → write it; failing → fix it; stale or never checked →
+    spin it; passed spin only → record it with resume from there, which reuses the steps before)."""
     if latest is None:
+        first = steps[0] if steps else None
+        if first is not None and first.state == "skeleton":
+            return (f'write {first.name}\'s code (load the data), then run(flow="{flow}") — no run yet, and spin '
+                    "needs one to take its inputs from")
         return f'run(flow="{flow}") — no run yet, and spin needs one to take its inputs from'
-    for wanted in ("failing", "stale", "unverified"):
-        step = next((s for s in steps if s.state == wanted), None)
-        if step is not None:
-            why = {"failing": "its last check failed: fix it, then", "stale": "it changed since it was checked:",
-                   "unverified": "its current code was never checked:"}[wanted]
-            return f'spin(flow="{flow}", step="{step.name}") — {why} spin it'
-    unrecorded = [s.name for s in steps if s.checked_by and s.checked_by.startswith("spin")]
-    if unrecorded:
-        return f'run(flow="{flow}") — {", ".join(unrecorded)} passed spin but no run has recorded their outputs'
+    for position, step in enumerate(steps):
+        if step.state == "verified" and (step.checked_by or "").startswith("run"):
+            continue
+        if step.state == "skeleton":
+            return (f'write {step.name}\'s code (it only calls self.next), then spin(flow="{flow}", '
+                    f'step="{step.name}") to try it on the last run\'s state')
+        if step.state == "failing":
+            return f'spin(flow="{flow}", step="{step.name}") — its last check failed: fix it, then spin it'
+        if step.state == "stale":
+            return f'spin(flow="{flow}", step="{step.name}") — it changed since {step.checked_by} checked it'
+        if step.state == "unverified":
+            return f'spin(flow="{flow}", step="{step.name}") — its current code was never checked: spin it'
+        # verified by a spin only: no run has recorded its outputs for the steps after it
+        unrecorded = [s.name for s in steps[position:] if s.state == "verified" and not
+                      (s.checked_by or "").startswith("run")]
+        whose = "its" if len(unrecorded) == 1 else "their"
+        return (_record_from(flow, step.name, position, steps, latest)
+                + f" — {', '.join(unrecorded)} passed spin but no run has recorded {whose} outputs")
     return "nothing to do: every step's current code passed a run"
+
+
+def _record_from(flow: str, step: str, position: int, steps: list[models.StepState], latest: models.RunInfo) -> str:
+    """resume from `step` when the latest run can be its origin (every step before it done there:
+    Metaflow reuses them), else a whole run."""
+    if position == 0:
+        return f'run(flow="{flow}")'
+    run_id = latest.pathspec.split("/")[-1]
+    if latest.status == "succeeded":
+        return f'resume(flow="{flow}", run="{run_id}", step="{step}")'
+    order = [s.name for s in steps]
+    if latest.status == "failed" and latest.failed_step in order and order.index(latest.failed_step) >= position:
+        return f'resume(flow="{flow}", run="{run_id}", step="{step}")'
+    return f'run(flow="{flow}")'
+
+
+def _default_text(value: object) -> str:
+    """A default as an agent would write it: an empty or blank text quoted, so it reads as one."""
+    if isinstance(value, str) and not value.strip():
+        return json.dumps(value)
+    return str(value)
+
+
+def _state_text(s: models.StepState) -> str:
+    by = s.checked_by
+    if s.state == "skeleton":
+        return "skeleton (only self.next: its code is still to write)"
+    if s.state == "verified":
+        return f"verified by {by}" + ("" if by and by.startswith("run") else " (no run has recorded it yet)")
+    if s.state == "stale":
+        return f"stale (edited since {by} checked it)"
+    if s.state == "failing":
+        return f"failing ({by})"
+    return "unverified (never run or spun at this code)"
 
 
 def render(r: models.FlowStatus) -> str:
@@ -115,14 +181,13 @@ def render(r: models.FlowStatus) -> str:
     if r.parameters:
         lines.append("Parameters: " + ", ".join(f"{p.name} ({p.type})" for p in r.parameters))
     if r.configs:
-        lines.append("Configs: " + ", ".join(c.name + (f" (default {c.default})" if c.default is not None else "")
-                                             for c in r.configs))
+        lines.append("Configs: " + ", ".join(c.name + (f" (default {_default_text(c.default)})"
+                                                       if c.default is not None else "") for c in r.configs))
     lines.append("Steps:")
     for s in r.steps:
         arrow = f" → {', '.join(s.next)}" if s.next else ""
         kind = f" [foreach {s.foreach}]" if s.foreach else (f" [{s.type}]" if s.type in ("join", "split") else "")
-        by = f" ({s.checked_by})" if s.checked_by else ""
-        lines.append(f"  {s.name}{kind}{arrow}: {s.state}{by}")
+        lines.append(f"  {s.name}{kind}{arrow}: {_state_text(s)}")
     lines.append("Latest run: " + (run_line(r.latest_run) if r.latest_run else "none"))
     lines.append(f"Next: {r.next_call}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated
 
@@ -12,7 +13,8 @@ from pydantic import Field
 from .. import models
 from ..errors import BadArgumentError
 from ..pathspec import Pathspec
-from ._common import agent_errors, answer, app_of, linked, resource_link, task_pathspec
+from ..summarize import splits as split_words
+from ._common import agent_errors, answer, app_of, checked_split, linked, resource_link, task_pathspec
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ANSWER_CHARS = 1500
@@ -33,6 +35,11 @@ async def inspect_artifact(
         Field(description="Answer with the picture itself: a matplotlib Figure or Axes, a PIL image, a numpy image "
               "array (H×W, H×W×3/4) or PNG/JPEG bytes (under ~1 MB)"),
     ] = False,
+    split: Annotated[
+        str | int | None,
+        Field(description="For a foreach step: the split to read, by its input value or index; without it a "
+                          "step's pathspec answers for every split"),
+    ] = None,
 ) -> Annotated[CallToolResult, models.InspectResult]:
     """Summarize one artifact of a task: its type and shape (a 100,000×13 DataFrame, a 50 MB blob).
 
@@ -48,14 +55,17 @@ async def inspect_artifact(
         # The whole answer, label included, stays within the artifact budget.
         label = f"{pathspec}/<task>.{name}{path}: "
         d = await app.bridge.inspect(pathspec, name, path, spin=is_spin, max_chars=ANSWER_CHARS - len(label),
-                                     as_image=as_image)
+                                     as_image=as_image, split=checked_split(split))
+        if d.get("splits") is not None:
+            return answer(*_across_splits(d, name, pathspec))
         image = d.get("image")
         result = models.InspectResult(
-            pathspec=d["pathspec"], name=name, path=d.get("path"), type=d.get("type", "?"), shape=d.get("shape"),
+            pathspec=d["pathspec"], split=split_words.label(d.get("split")) or None, name=name, path=d.get("path"),
+            type=d.get("type", "?"), shape=d.get("shape"),
             size_bytes=d.get("size_bytes"), summary=d.get("summary", ""), detail=d.get("detail", ""),
             picture=d.get("picture"), image={k: v for k, v in image.items() if k != "data"} if image else None,
         )
-        label = f"{result.pathspec}.{name}{result.path or ''}"
+        label = f"{result.pathspec}.{name}{result.path or ''}" + (f" ({result.split})" if result.split else "")
         text = f"{label}: {result.summary}" + (f"\n{result.detail}" if result.detail else "")
         if image:
             text += (f"\nPicture ({image['source']}): {image['mime']}, {image['width']}×{image['height']} px, "
@@ -69,3 +79,21 @@ async def inspect_artifact(
         if image:
             answered.content.append(ImageContent(type="image", data=image["data"], mime_type=image["mime"]))
         return linked(answered, ctx, links if result.pathspec.count("/") == 3 else [])
+
+
+def _across_splits(d: dict, name: str, pathspec: str) -> tuple[str, models.InspectResult]:
+    """A foreach step's artifact, a line per split: what each split holds at a glance."""
+    rows = [models.SplitValue(split=split_words.label(r["split"]) or r["task"],
+                              argument=split_words.argument(r["split"]), task=r["task"], summary=r["summary"])
+            for r in d["splits"]]
+    result = models.InspectResult(pathspec=pathspec, name=name, path=d.get("path"), type=d.get("type", "?"),
+                                  summary=d.get("summary", ""), splits=rows, total_splits=d.get("total_splits"))
+    label = f"{pathspec}.{name}{result.path or ''}"
+    lines = [f"{label} in {result.total_splits} splits:"]
+    lines += [f"  {row.split}: {row.summary}" for row in rows]
+    if (result.total_splits or 0) > len(rows):
+        lines.append(f"  … {result.total_splits - len(rows)} more splits")
+    example = rows[0].argument if rows and rows[0].argument is not None else 0
+    lines.append(f"inspect_artifact(\"{pathspec}\", \"{name}\", split={json.dumps(example)}) reads one split in full "
+                 "(split= takes an input value or an index).")
+    return "\n".join(lines), result

@@ -49,14 +49,19 @@ async def resume(
         options["resume"] = {"origin_run_id": origin, "step": step}
         job = RunJob(app, desc, {}, tags, timeout_s, ctx, options, what="resume")
         result = await job.execute()
-        result.resumed_from = f"{desc.name}/{origin}" + (f" at {step}" if step else "")
+        # Metaflow's record says where the run restarted (the first step it did not reuse); a run
+        # that stopped before any step did not resume anything
+        if result.resumed_from is None and result.steps:
+            result.resumed_from = f"{desc.name}/{origin}" + (f" at {step}" if step else "")
         result.notes = notes + result.notes
         return answer(render(app, result), result, is_error=is_failure(result.status))
 
 
 async def _origin_run(app, flow_name: str, run: str | None, identity: dict | None) -> str:
     if run is not None:
-        return Pathspec.of_run(run, flow_name).run
+        origin = Pathspec.of_run(run, flow_name)
+        await app.bridge.run_detail(str(origin))  # NotFoundError naming list_runs when there is no such run
+        return origin.run
     runs = (await app.bridge.runs(flow_name, status="failed", limit=1, identity=identity))["runs"]
     if not runs:
         raise NotFoundError(f"{flow_name} has no failed run to resume; pass run=<run id> to resume another one.")

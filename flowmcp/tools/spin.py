@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,8 +22,16 @@ from ..errors import BadArgumentError, FlowmcpError
 from ..pathspec import Pathspec
 from ..state import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
-from ..summarize import logs, shown_warnings
-from ._common import agent_errors, answer, app_of, artifact_summaries, describe_or_fail, normalise_id
+from ..summarize import logs, shown_warnings, splits
+from ._common import (
+    agent_errors,
+    answer,
+    app_of,
+    artifact_summaries,
+    checked_split,
+    describe_or_fail,
+    normalise_id,
+)
 from ._progress import TaskProgress
 from ._runs import EnvironmentOption
 
@@ -42,7 +51,12 @@ async def spin(
     ] = None,
     task: Annotated[
         str | int | None,
-        Field(description="Task id of the original task (picks a foreach split); default: the first split"),
+        Field(description="Task id of the original task to re-run (another way to pick a foreach split)"),
+    ] = None,
+    split: Annotated[
+        str | int | None,
+        Field(description="For a foreach step: the split to re-run, by its input value (e.g. \"b\") or its "
+                          "index; default: the first split"),
     ] = None,
     artifacts: Annotated[
         dict[str, Any] | None,
@@ -87,6 +101,7 @@ async def spin(
             "step": step,
             "run": normalise_id(run),
             "task": normalise_id(task),
+            "split": _checked_split(split, task),
             "persist": persist,
             "step_type": step_info["type"],
             "environment": environment,
@@ -127,22 +142,26 @@ async def spin(
                 fresh = describing.desc
                 if _started_with(fresh, step, environment) != _started_with(desc, step, environment):
                     # The edit changed what the spin was started with: spin again, as the new version says
-                    return await spin(flow, step, ctx, run, task, artifacts, artifacts_module, persist, timeout_s,
-                                      environment)
+                    return await spin(flow, step, ctx, run, task, split, artifacts, artifacts_module, persist,
+                                      timeout_s, environment)
                 desc = fresh
             if spin_error is not None:
                 raise spin_error
         finally:
             if written:
                 written.unlink(missing_ok=True)  # one spin's inputs; the agent's call holds them
-        result = build_result(app, desc, step, ran, persist, timeout_s)
+        result = build_result(app, desc, step, ran, persist, timeout_s, versions)
         result.notes = notes + result.notes
+        _say_parent_state(desc, step, result)
+        result.next_call = (next_after_success(result, desc) if result.status == "succeeded"
+                            else next_after_failure(result.failure, step))
         if ran.timed_out and ran.run_id:  # Metaflow records no end for a killed spin: we do
             app.ledger.ended(desc.name, ran.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
-        _check_parent_state(app, desc, step, versions, result)
         await app.housekeep(desc.name)
         if result.pathspec:
-            app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec)
+            dropped = {"catch", "retry"} & set(desc.step(step).get("decorators", []))
+            app.state.record_spin(desc.key, step, versions.get(step), result.status == "succeeded", result.pathspec,
+                                  without_decorators=bool(dropped))
         return answer(render(result), result, is_error=result.status != "succeeded")
 
 
@@ -160,6 +179,12 @@ class DescribeLater:
             self.desc, self.failed = await describe_or_fail(self.app, self.flow, _failed_to_load(self.step))
         except FlowmcpError as ex:  # raised by the spin call, once the spin is over
             self.error = ex
+
+
+def _checked_split(split: str | int | None, task: str | int | None) -> str | int | None:
+    if split is not None and task is not None:
+        raise BadArgumentError("Pass split or task, not both: a task id already names one split.")
+    return checked_split(split)
 
 
 def _failed_to_load(step: str):
@@ -182,23 +207,27 @@ def _cold_reason(step_info: dict[str, Any], desc: FlowDescription, environment: 
     return decorator_reason(step_info["decorators"] + desc.decorators)
 
 
-def _check_parent_state(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
-                        result: models.SpinResult) -> None:
+def _stale_upstream(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
+                    source_task: str | None) -> list[str] | None:
+    """The upstream steps edited since the run whose outputs this spin reused; None when that is
+    not known (a run flowmcp did not record: the plain CLI's, another project's state)."""
+    if not source_task:
+        return None
+    recorded = app.state.run_versions(desc.key, Pathspec.parse(source_task).run)
+    if recorded is None:
+        return None
+    return stale_upstream(desc.steps, step, versions, recorded)
+
+
+def _say_parent_state(desc: FlowDescription, step: str, result: models.SpinResult) -> None:
     """Say so when an upstream step changed after the run whose outputs this spin reused."""
-    if not result.source_task:
-        return
-    source = Pathspec.parse(result.source_task)
-    source_run = source.run_pathspec
-    recorded = app.state.run_versions(desc.key, source.run)
-    result.stale_upstream = stale_upstream(desc.steps, step, versions, recorded)
     if result.stale_upstream:
         changed = ", ".join(result.stale_upstream)
+        source_run = Pathspec.parse(result.source_task).run_pathspec
         result.notes.append(
             f"Stale parent state: {changed} changed since {source_run} produced these inputs, so {step} "
             f"ran on the old code's outputs. Call run(flow) to record the new {changed}, then spin {step} again."
         )
-
-
 
 
 def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
@@ -225,9 +254,10 @@ def _write_artifacts_module(app: App, artifacts: dict[str, Any]) -> Path:
 
 
 def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcome], persist: bool,
-                 timeout_s: float | None) -> models.SpinResult:
+                 timeout_s: float | None, versions: dict[str, str] | None = None) -> models.SpinResult:
     data: SpinOutcome = ran.record or {}
     source = data.get("source") or {}
+    stale = _stale_upstream(app, desc, step, versions or step_versions(desc.file), source.get("task_pathspec"))
     task = data.get("task") or {}
     capture = next((c for c in ran.captures if c.get("step") == step), {})
     stdout = task.get("stdout", "")
@@ -243,9 +273,22 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
             step=step, task=task.get("pathspec"), captures=ran.captures, cli_error=data.get("cli_error"),
             stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,
             step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True,
-            memory=data))  # oom_kills, memory_limit: whether the kernel's OOM killer acted
+            memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
+            graph=desc.steps, stale=stale, source_attempt=source.get("attempt")))
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
+    stdout, ignored = _ignored_decorators(stdout)
+    # Metaflow names the dropped decorators of every step of the flow: only this step's matter
+    ignored = [d for d in ignored if d in desc.step(step).get("decorators", [])]
+    notes = list(source.get("notes") or [])
+    for path, error in (task.get("card_errors") or {}).items():
+        default = Path(path).name.startswith("default")  # Metaflow's default card needs a persisted task
+        notes.append(f"Metaflow could not render the card {Path(path).name} under this spin: {error}"
+                     + (" (with persist=true the default card renders)" if default and not persist else ""))
+    if ignored and not (failure and "without @catch" in failure.summary):
+        them = "it" if len(ignored) == 1 else "them"
+        notes.append(f"Metaflow ran {step} without {' and '.join('@' + d for d in ignored)}: spin ignores {them} "
+                     f"(a run applies {them}).")
     return models.SpinResult(
         flow=desc.name,
         step=step,
@@ -254,18 +297,37 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
         source_task=source.get("task_pathspec"),  # none when the spin stopped before choosing
         source_run_choice=source.get("run_chosen"),
         split_index=split.get("index"),
+        split=splits.label(split) or None,
         duration_s=data.get("elapsed_s"),
         persisted=persist and status == "succeeded",
         artifacts=artifacts,
         stdout_tail=logs.tail_text(stdout, max_lines=STDOUT_TAIL_LINES),
         failure=failure,
+        stale_upstream=stale or [],
         artifacts_listed=bool(capture),
         warm=ran.warm,
         path_note=ran.path_note,
         cards=sorted(app.config.relative(path) for path in task.get("cards") or []),
-        notes=list(source.get("notes") or []),
+        notes=notes,
         warnings=shown_warnings.lines(ran.captures, app.config.root, step=step),
     )
+
+
+# Metaflow prints this once per process for each decorator spin drops (2.19.39, runtime.py)
+_IGNORED = re.compile(r"^\[Warning\] Ignoring Step decorator '(\w+)' as it is not supported in spin steps\.$")
+
+
+def _ignored_decorators(stdout: str) -> tuple[str, list[str]]:
+    """The step's output without Metaflow's repeated notices of the decorators spin ignores, and
+    those decorators' names (said once, as a note)."""
+    kept, ignored = [], []
+    for line in stdout.splitlines():
+        match = _IGNORED.match(line.strip())
+        if match is None:
+            kept.append(line)
+        elif match.group(1) not in ignored:
+            ignored.append(match.group(1))
+    return ("\n".join(kept), ignored) if ignored else (stdout, [])
 
 
 def render(r: models.SpinResult) -> str:
@@ -273,7 +335,8 @@ def render(r: models.SpinResult) -> str:
     took = f" in {r.duration_s:.2f} s" if r.duration_s is not None else ""
     status = f"spin {r.step} {r.status}{took} ({'warm worker' if r.warm else 'new interpreter'})"
     if r.source_task and r.pathspec:  # no pathspec: the spin never started (the flow did not load)
-        status += f" — parent state from {r.source_task} ({r.source_run_choice})"
+        which = f", {r.split}" if r.split else ""
+        status += f" — parent state from {r.source_task}{which} ({r.source_run_choice})"
     lines = [r.failure.summary, status] if r.failure else [status]
     if r.path_note:
         lines.append(r.path_note if r.warm else f"Not warm: {r.path_note}.")
@@ -285,7 +348,11 @@ def render(r: models.SpinResult) -> str:
             detail = a.detail.splitlines()
             lines.extend("      " + d for d in detail[:DETAIL_LINES_SHOWN])
             if len(detail) > DETAIL_LINES_SHOWN:
-                lines.append(f"      … {len(detail) - DETAIL_LINES_SHOWN} more lines (inspect_artifact shows them)")
+                more = len(detail) - DETAIL_LINES_SHOWN
+                lines.append(f"      … {more} more lines (inspect_artifact(\"{r.pathspec}\", \"{a.name}\") shows them)"
+                             if r.persisted else
+                             f"      … {more} more lines (not kept: this spin was not persisted; spin with "
+                             "persist=true to read them with inspect_artifact)")
         if len(r.artifacts) > MAX_ARTIFACTS_SHOWN:
             lines.append(f"  … {len(r.artifacts) - MAX_ARTIFACTS_SHOWN} more artifacts")
     elif r.status == "succeeded":
@@ -300,10 +367,25 @@ def render(r: models.SpinResult) -> str:
     if r.status == "succeeded":
         if r.persisted:
             lines.append(f"Persisted: inspect_artifact(\"{r.pathspec}\", name) reads these outputs.")
-        lines.append("Next: run(flow) to record this step's outputs, then spin the next step.")
+        lines.append(f"Next: {r.next_call}")
     else:
-        lines.append(f"Next: {next_after_failure(r.failure, r.step)}")
+        lines.append(f"Next: {r.next_call}")
     return "\n".join(lines)
+
+
+def next_after_success(r: models.SpinResult, desc: FlowDescription) -> str:
+    """Record the step: resume from it reuses the steps before it from the run the spin took its
+    state from — a whole run when there are none (the entry step), when its upstream changed
+    since, or when no run has succeeded yet."""
+    then = "" if not desc.step(r.step).get("next") else ", then spin the next step"
+    first = desc.steps[0]["name"] if desc.steps else None
+    source = Pathspec.parse(r.source_task) if r.source_task else None
+    if source is None or r.stale_upstream or r.step == first:
+        return f"run(flow) to record this step's outputs{then}."
+    if r.source_run_choice and r.source_run_choice.startswith("latest (no successful"):
+        return f"run(flow) to record this step's outputs (no run has succeeded yet){then}."
+    return (f"resume(flow, run=\"{source.run}\", step=\"{r.step}\") to record this step's outputs (it reuses the "
+            f"steps before it){then}.")
 
 
 def next_after_failure(failure: models.Failure | None, step: str) -> str:
@@ -315,6 +397,9 @@ def next_after_failure(failure: models.Failure | None, step: str) -> str:
         return f"the flow failed before {step} ran: fix {where}, then spin again."
     if origin == "metaflow":
         return f"nothing to fix in {step}: run(flow) runs it, then spin the next step."
+    if origin == "retry":
+        return (f"run(flow) runs {step} with its @retry, as it succeeded in the run before; fix the step only if "
+                "that run fails.")
     return f"fix the step and spin {step} again."
 
 

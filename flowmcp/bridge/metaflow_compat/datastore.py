@@ -144,6 +144,17 @@ def content_key(datastore, value):
     return None
 
 
+def saved_as_artifact(value):
+    """Whether Metaflow saves an attribute holding `value`: everything but methods, functions and
+    Parameters — a class, a torch module or any other callable object is saved. Checked: 2.19.39
+    (`TaskDataStore.persist`)."""
+    from types import FunctionType, MethodType
+
+    from metaflow.parameters import Parameter
+
+    return not isinstance(value, (MethodType, FunctionType, Parameter))
+
+
 def parameter_names(flow):
     """Artifact names of a flow's Parameters and Configs: inputs every task holds, never set by a
     step. Checked: 2.19.39 (`FlowSpec._get_parameters` yields (attribute name, parameter))."""
@@ -192,6 +203,16 @@ def input_label(inp, position):
     except Exception:
         pass
     return label
+
+
+def foreach_frames(flow):
+    """The task's foreach stack, outermost first: Metaflow's ForeachFrame tuples (step, var,
+    num_splits, index, value: the split's value as text, at most 30 characters). Empty outside a
+    foreach. Checked: 2.19.39 (`FlowSpec._foreach_stack`; `value` since 2.12)."""
+    try:
+        return list(getattr(flow, "_foreach_stack", None) or [])
+    except Exception:
+        return []
 
 
 def retry_count():

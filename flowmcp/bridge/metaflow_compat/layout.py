@@ -110,6 +110,16 @@ def spin_card_folder(root, flow_name, run_id):
     return os.path.join(str(root), SPIN_DIR, *SPIN_CARDS, flow_name, "runs", str(run_id))
 
 
+# Metaflow saves `_task_ok` with every task it persists, and a spin without --persist saves only
+# its parameters (checked: 2.19.39): the one sign on disk of whether a spin kept its outputs.
+PERSIST_MARKER = "_task_ok"
+
+
+def spin_persisted(flow_name, run_id, root=None):
+    """Whether a spin run kept its outputs (was started with --persist)."""
+    return PERSIST_MARKER in saved_objects(os.path.join(root or spin_root(), SPIN_DIR, flow_name, str(run_id)))
+
+
 def saved_objects(run_folder):
     """{artifact name: content key} a persisted spin saved (its tasks' `<attempt>.data.json`);
     empty for a spin without --persist."""

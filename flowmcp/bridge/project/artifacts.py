@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ...catalog import FlowCatalog
 from ...summarize import artifacts as summaries
+from ...summarize import splits
 from .. import metaflow_compat as compat
-from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_A_PICTURE, NOT_FOUND, JobError
+from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_A_PICTURE, NOT_FOUND, NOT_PERSISTED, JobError
 from . import images, runs
 
 PATH_TOKEN = re.compile(
@@ -159,8 +160,16 @@ def op_inspect(req):
     compat.any_namespace()
     pathspec = req["pathspec"]
     spin = bool(req.get("spin"))
+    if spin:
+        check_persisted(pathspec)
     try:
-        task = runs.open_task(pathspec, spin)
+        if not spin and pathspec.strip("/").count("/") == 2 and req.get("split") is None:
+            tasks = runs.tasks_by_split(pathspec)
+            if len(tasks) > 1:
+                return across_splits(req, pathspec, tasks)
+            task = tasks[0][1]
+        else:
+            task = runs.open_task(pathspec, spin, req.get("split"))
         names = sorted(a.id for a in task.artifacts)
     except JobError:
         raise
@@ -179,14 +188,13 @@ def op_inspect(req):
             msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
         if public:
             msg += " Available: %s." % ", ".join(public[:40]) + (" …" if len(public) > 40 else "")
-        elif spin:
-            msg += " This spin stored no artifacts: spin with persist=True to keep them."
         raise JobError(NO_ARTIFACT, msg, close=close, available=public[:200])
     value = load_artifact(task, name)
     steps = parse_path(req["path"]) if req.get("path") else []
     value = walk_path(value, steps)
     summary = summaries.summarize(value, max_chars=int(req.get("max_chars") or 1500))
     summary["pathspec"] = task.pathspec
+    summary["split"] = None if spin else splits.from_metadata(runs.task_meta(task))
     summary["name"] = name
     summary["path"] = _render_path(steps) if steps else None
     summary["picture"] = images.kind(value)
@@ -203,9 +211,59 @@ def op_inspect(req):
     return summary
 
 
+MAX_SPLIT_ROWS = 12  # splits whose value is loaded and summarized in one answer
+SPLIT_SUMMARY_CHARS = 160
+
+
+def across_splits(req, pathspec, tasks):
+    """One artifact in every split of a foreach step: a line per split (its first MAX_SPLIT_ROWS,
+    by index), each loaded and summarized where it lives."""
+    name = req["name"]
+    steps = parse_path(req["path"]) if req.get("path") else []
+    rows, types = [], set()
+    for split, task in tasks[:MAX_SPLIT_ROWS]:
+        row = {"split": split, "task": task.pathspec}
+        try:
+            value = walk_path(load_artifact(task, name), steps)
+        except JobError as ex:
+            row["summary"] = ex.message
+        except KeyError:
+            row["summary"] = "not set in this split"
+        except Exception as ex:
+            row["summary"] = "<unreadable: %s>" % type(ex).__name__
+        else:
+            summary = summaries.summarize(value, max_chars=SPLIT_SUMMARY_CHARS)
+            row["summary"] = summary.get("summary", "")
+            types.add(summary.get("type") or type(value).__name__)
+        rows.append(row)
+    if all(r["summary"] == "not set in this split" for r in rows):
+        names = sorted({a.id for _, t in tasks[:1] for a in t.artifacts} - {"name"})
+        close = difflib.get_close_matches(name, [n for n in names if not n.startswith("_")], n=3, cutoff=0.5)
+        msg = "No artifact %r in %s." % (name, pathspec)
+        if close:
+            msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
+        raise JobError(NO_ARTIFACT, msg, close=close, available=[n for n in names if not n.startswith("_")][:200])
+    return {"pathspec": pathspec, "name": name, "path": _render_path(steps) if steps else None,
+            "type": types.pop() if len(types) == 1 else "mixed", "summary": "in %d splits" % len(tasks),
+            "splits": rows, "total_splits": len(tasks)}
+
+
+def check_persisted(pathspec):
+    """A spin without --persist kept none of its outputs (only its parameters): say so, and how to
+    keep them, rather than list what it did keep or fail to open its task."""
+    flow, run_id = pathspec.split("/")[:2]
+    if not compat.spin_persisted(flow, run_id):
+        step = (pathspec.split("/") + [None, None])[2]
+        raise JobError(NOT_PERSISTED, "%s is a spin that was not persisted: Metaflow kept none of its outputs. Spin "
+                                      "%s again with persist=true; then inspect_artifact reads them from that "
+                                      "spin's pathspec." % (pathspec, step or "the step"))
+
+
 def op_artifact_value(req):
     """An artifact as JSON when it is JSON data of reasonable size, else its summary."""
     compat.any_namespace()
+    if req.get("spin"):
+        check_persisted(req["pathspec"])
     task = runs.open_task(req["pathspec"], bool(req.get("spin")))
     value = load_artifact(task, req["name"])
     try:

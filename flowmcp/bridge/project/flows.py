@@ -149,6 +149,7 @@ def describe_flow_class(cls, flow_file, graph=None):
             "line": node.func_lineno,
             "inputs": list(node.in_funcs),
             "decorators": compat.step_decorator_names(node),
+            "matching_join": getattr(node, "matching_join", None),  # of a split: the join that closes it
         }
         for node in ordered
     ]

@@ -99,13 +99,25 @@ def _within_bytes(draw, what):
     raise NotAPicture("the %s does not fit in %d bytes as a PNG" % (what, MAX_BYTES))
 
 
+MIN_IMAGE_EDGE = 16  # px: a (3, 13) matrix of coefficients is a table of numbers, not a picture
+MAX_IMAGE_ASPECT = 20  # a 1000×20 feature matrix is not a picture either
+IMAGE_DTYPE_KINDS = "biuf"  # bool, integers, floats: object, text, dates, complex and records are not pixels
+
+
 def _image_shape(array):
+    """The shape of an array that is an image: H×W, or H×W×1/3/4 (gray, RGB, RGBA), each side at
+    least MIN_IMAGE_EDGE and not more than MAX_IMAGE_ASPECT times the other, with pixel values."""
     shape = getattr(array, "shape", ())
-    if len(shape) == 2 and min(shape) > 0:
-        return shape
-    if len(shape) == 3 and shape[2] in (1, 3, 4) and min(shape[:2]) > 0:
-        return shape
-    return None
+    if getattr(getattr(array, "dtype", None), "kind", None) not in tuple(IMAGE_DTYPE_KINDS):
+        return None
+    if len(shape) == 3 and shape[2] not in (1, 3, 4):
+        return None
+    if len(shape) not in (2, 3):
+        return None
+    height, width = shape[:2]
+    if min(height, width) < MIN_IMAGE_EDGE or max(height, width) > MAX_IMAGE_ASPECT * min(height, width):
+        return None
+    return shape
 
 
 def _array(array):

@@ -7,7 +7,7 @@ needs travels to the server.
 import re
 
 from ...summarize import cards as card_summaries
-from ...summarize import logs
+from ...summarize import logs, splits
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
 from ..protocol import MAX_RESOURCE_CHARS, NO_CARD, NO_LOGS, JobError
@@ -21,13 +21,14 @@ def op_logs(req):
     """A task's log, cleaned (prefixes, ANSI, progress bars, repeats) and cut here, in the
     project's process: a 100 MB log never travels to the server."""
     compat.any_namespace()
-    task = runs.open_task(req["pathspec"], bool(req.get("spin")))
+    pathspec, spin = req["pathspec"], bool(req.get("spin"))
     stream = req.get("stream", "stdout")
-    try:
-        text = getattr(task, stream) or ""
-    except Exception as ex:
-        raise JobError(NO_LOGS, "No %s log for %s (%s)." % (stream, task.pathspec, type(ex).__name__))
-    lines = logs.fold_repeats(logs.clean_lines(text))
+    if not spin and pathspec.strip("/").count("/") == 2 and req.get("split") is None and not req.get("full"):
+        tasks = runs.tasks_by_split(pathspec)
+        if len(tasks) > 1:
+            return _per_split(pathspec, stream, tasks)
+    task = runs.open_task(pathspec, spin, req.get("split"))
+    lines = _clean_log(task, stream)
     total = len(lines)
     pattern = req.get("pattern")
     if pattern:
@@ -39,13 +40,42 @@ def op_logs(req):
     if req.get("full"):  # the logs resource: the whole cleaned log, up to a generous bound
         return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
                 "text": cut_middle("\n".join(lines), MAX_RESOURCE_CHARS)}
+    split = None if spin else splits.from_metadata(runs.task_meta(task))
     head, tail = req.get("head"), req.get("tail")
     if head is None and tail is None:
         tail = 50
     shown = logs.head_tail(lines, min(head or 0, MAX_LOG_LINES), min(tail or 0, MAX_LOG_LINES))
     body = cut_middle("\n".join(shown), MAX_LOG_CHARS)
     return {"pathspec": task.pathspec, "stream": stream, "total_lines": total, "matched": len(lines),
-            "text": body}
+            "text": body, "split": split}
+
+
+def _clean_log(task, stream):
+    try:
+        text = getattr(task, stream) or ""
+    except Exception as ex:
+        raise JobError(NO_LOGS, "No %s log for %s (%s)." % (stream, task.pathspec, type(ex).__name__))
+    return logs.fold_repeats(logs.clean_lines(text))
+
+
+MAX_SPLIT_ROWS = 12
+LAST_LINE_CHARS = 160
+
+
+def _per_split(pathspec, stream, tasks):
+    """A foreach step's log, a line per split: how long each split's log is and how it ends, so
+    the agent can ask for the one that matters (get_logs with split=)."""
+    rows = []
+    for split, task in tasks[:MAX_SPLIT_ROWS]:
+        try:
+            lines = _clean_log(task, stream)
+        except JobError:
+            lines = []
+        last = next((line for line in reversed(lines) if line.strip()), "")
+        rows.append({"split": split, "task": task.pathspec, "lines": len(lines),
+                     "last": cut_middle(last.strip(), LAST_LINE_CHARS)})
+    return {"pathspec": pathspec, "stream": stream, "total_lines": sum(r["lines"] for r in rows),
+            "matched": 0, "text": "", "splits": rows, "total_splits": len(tasks)}
 
 
 def _card_files(task, spin):

@@ -4,18 +4,21 @@ Every status here is Metaflow's (local failures never get finished=True; attempt
 only signal), corrected by flowmcp's ledger of the runs it started (`flowmcp/ledger.py`).
 """
 
+import json
 import os
 from pathlib import Path
 
 from ...ledger import RunLedger, process_start
+from ...summarize import splits
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
-from ..protocol import AMBIGUOUS_STEP, NO_RUN, STATE_DIR, JobError
+from ..protocol import AMBIGUOUS_STEP, NO_RUN, NO_TASK, NOT_FOUND, STATE_DIR, JobError
 
 MAX_LOG_CHARS = 200_000  # of a failed task's stdout and stderr read for its failure summary
 
 
 STATUS_SCAN_LIMIT = 5000  # runs examined at most when filtering list_runs by status
+MAX_FAILED_SPLITS = 20  # per step in a run's record; the answer names a few and counts the rest
 
 
 
@@ -91,10 +94,17 @@ def run_record(run, detail=False):
         tasks = list(step)
         statuses = []
         starts, ends = [], []
+        failed_splits = []
+        cloned = bool(tasks)
         for task in tasks:
             meta = task_meta(task)
+            cloned = cloned and "origin-task-id" in meta  # resume reused this task of the origin run
             st = task_status(task, meta)
             statuses.append(st)
+            if st == "failed":
+                split = splits.from_metadata(meta, splits=len(tasks))
+                if split is not None:
+                    failed_splits.append(split)
             s, e = task_times(task)
             if s:
                 starts.append(s)
@@ -111,14 +121,17 @@ def run_record(run, detail=False):
         duration = (max(ends) - min(starts)) if starts and ends else None
         if ends:
             run_end = max(run_end or 0, max(ends))
+        cloned = cloned and sstatus == "succeeded"
         steps.append(
             {
                 "step": step.id,
                 "status": sstatus,
                 "tasks": len(tasks),
                 "failed_tasks": statuses.count("failed"),
+                "failed_splits": sorted(failed_splits, key=splits.order)[:MAX_FAILED_SPLITS],
                 "duration_s": round(duration, 3) if duration is not None else None,
                 "started_at": min(starts) if starts else None,
+                "cloned": cloned,
             }
         )
     steps.sort(key=lambda s: s["started_at"] or 0)
@@ -145,18 +158,69 @@ def run_record(run, detail=False):
         "status": status,
         "started_at": run_start,
         "duration_s": round(run_end - run_start, 3) if run_end and run_start else None,
-        "failed_step": failed.parent.id if failed is not None else None,
+        "failed_step": failed.parent.id if failed is not None else ((entry or {}).get("failure") or {}).get("step"),
         "failed_task": failed.pathspec if failed is not None else None,
         "tags": tags,
         "file": (entry or {}).get("file"),
     }
     if why:
         rec["ended"] = why
+        if (entry or {}).get("failure", {}).get("message") == why:
+            rec["outside_failure"] = entry["failure"]
+    for key in ("warm", "path_note", "notes"):  # how flowmcp ran it (runs it started)
+        if key in (entry or {}):
+            rec[key] = entry[key]
     if detail:
         rec["steps"] = steps
+        rec["parameters"] = run_parameters(run)
+        cloned = {s["step"] for s in steps if s["cloned"]}
+        origin = origin_run(run)
+        if origin:
+            restarted = next((s["step"] for s in steps if s["step"] not in cloned), None)
+            rec["resumed_from"] = origin + (" at %s" % restarted if restarted else "")
         if failed is not None:
             rec["failure"] = task_failure(failed)
     return rec
+
+
+MAX_PARAMETER_CHARS = 200  # of one parameter's value in a record
+
+
+def run_parameters(run):
+    """The values a run's Parameters had (defaults included), as Metaflow saved them in the run's
+    `_parameters` task: JSON values, or a short text of anything else."""
+    out = {}
+    try:
+        artifacts = list(run["_parameters"].task.artifacts)
+    except Exception:
+        return out
+    for artifact in artifacts:
+        if artifact.id == "name" or artifact.id.startswith("_"):
+            continue
+        try:
+            value = artifact.data
+        except Exception as ex:
+            out[artifact.id] = "<unreadable: %s>" % type(ex).__name__
+            continue
+        if isinstance(value, (bool, int, float)) or value is None:
+            out[artifact.id] = value
+        elif isinstance(value, str):
+            out[artifact.id] = cut_middle(value, MAX_PARAMETER_CHARS)
+        else:
+            out[artifact.id] = cut_middle(repr(value), MAX_PARAMETER_CHARS)
+    return out
+
+
+def origin_run(run):
+    """The run a resumed run was resumed from (Flow/run_id), else None. Metaflow says "None" for
+    a run that was not resumed (2.19.39's `Run.origin_pathspec` for every run)."""
+    try:
+        origin = run.origin_pathspec
+    except Exception:
+        return None
+    if not origin or origin.rsplit("/", 1)[-1] in ("None", ""):
+        return None
+    return origin
 
 
 def ledger_entry(flow_name, run_id):
@@ -189,6 +253,9 @@ def true_status(status, entry):
     ended = entry.get("ended") or {}
     if ended.get("status") in ("cancelled", "timed_out"):
         return ended["status"], ended.get("message") or ended["status"]
+    failure = entry.get("failure") or {}
+    if status == "running" and failure.get("message"):  # it failed outside any task: flowmcp saw it end
+        return "failed", failure["message"]
     if status == "running" and _alive(entry) is False:
         return "failed", ("its processes are gone: it ended without recording an end (the server that "
                           "started it stopped, or it was killed)")
@@ -308,7 +375,9 @@ def run_file(run, identity):
         return entry["file"]
     candidates = [identity] + list(identity.get("rivals") or [])
     try:
-        script = task_meta(run["start"].task).get("script-name")
+        # Every task records the script; any step will do (the entry step need not be `start`:
+        # Metaflow 2.19.23 added @step(start=True) and single-step flows)
+        script = task_meta(next(iter(run)).task).get("script-name")
     except Exception:
         script = None
     if script:
@@ -410,22 +479,84 @@ def runs_newest_first(flow_name, identity=None):
     return runs_of(flow_name, flow_run_ids(flow_name), identity)
 
 
-def open_task(pathspec, spin_meta):
+def open_task(pathspec, spin_meta, split=None):
+    """The task a pathspec names: Flow/run/step/task, or a step of one task; for a foreach step,
+    the task of `split` (an input value or an index). A step of many tasks and no split is a
+    JobError listing the splits by value (`tasks_by_split` answers for all of them)."""
     parts = pathspec.strip("/").split("/")
     if spin_meta:
         if len(parts) == 3:
             parts.append("0")
         return compat.spin_task("/".join(parts))
     if len(parts) == 4:
-        return compat.task("/".join(parts))
-    step = compat.step("/".join(parts))
-    tasks = list(step)
+        try:
+            return compat.task("/".join(parts))
+        except Exception as ex:
+            raise_not_found(pathspec, ex)
+    tasks = tasks_by_split(pathspec)
+    if split is not None:
+        return _task_of_split(pathspec, tasks, split)
     if len(tasks) != 1:
-        ids = ", ".join(t.id for t in tasks[:20])
         raise JobError(
             AMBIGUOUS_STEP,
-            "%s has %d tasks (a foreach); name one: %s/<task> with task in %s."
-            % (pathspec, len(tasks), pathspec, ids),
+            "%s has %d tasks (a foreach); name one: %s." % (pathspec, len(tasks), splits_listing(tasks)),
         )
-    return tasks[0]
+    return tasks[0][1]
 
+
+MAX_SPLITS_LISTED = 8
+MAX_NAMES_LISTED = 10
+
+
+def raise_not_found(pathspec, error):
+    """A pathspec Metaflow does not know, answered by its first part that does not exist and what
+    does exist there (the newest runs, a run's steps, a step's tasks). Other errors go up as they are."""
+    if type(error).__name__ != "MetaflowNotFound":
+        raise error
+    parts = pathspec.strip("/").split("/")
+    flow, run_id = parts[0], parts[1] if len(parts) > 1 else None
+    ids = flow_run_ids(flow)
+    if not ids:
+        raise JobError(NOT_FOUND, "%s has no runs in this project; run(flow) makes one." % flow)
+    if run_id not in ids:
+        raise JobError(NO_RUN, "No run %s/%s in this project; the newest runs of %s are %s. list_runs(flow) lists "
+                               "them all." % (flow, run_id, flow, ", ".join(ids[:3])))
+    run = compat.run("%s/%s" % (flow, run_id))
+    steps = sorted(s.id for s in run)
+    if len(parts) > 2 and parts[2] not in steps:
+        raise JobError(NOT_FOUND, "No step %r in %s/%s; the steps that ran are %s."
+                       % (parts[2], flow, run_id, ", ".join(steps[:MAX_NAMES_LISTED]) or "none"))
+    tasks = tasks_by_split("/".join(parts[:3]))
+    raise JobError(NO_TASK, "No task %s in %s; its tasks are %s."
+                   % (parts[3] if len(parts) > 3 else "?", "/".join(parts[:3]), splits_listing(tasks)))
+
+
+def tasks_by_split(pathspec):
+    """[(split, task)] of a step, by split index (split None outside a foreach)."""
+    try:
+        step = compat.step(pathspec.strip("/"))
+        tasks = list(step)
+    except Exception as ex:
+        raise_not_found(pathspec, ex)
+    pairs = [(splits.from_metadata(task_meta(t), splits=len(tasks)), t) for t in tasks]
+    return sorted(pairs, key=lambda pair: (splits.order(pair[0]), pair[1].id))
+
+
+def splits_listing(tasks):
+    """`split 0, input='a' (task 2); …` for an answer that asks the agent to pick one."""
+    shown = ["%s (task %s)" % (splits.label(split), task.id) if split else "task %s" % task.id
+             for split, task in tasks[:MAX_SPLITS_LISTED]]
+    more = len(tasks) - MAX_SPLITS_LISTED
+    return "; ".join(shown) + ("; and %d more" % more if more > 0 else "")
+
+
+def _task_of_split(pathspec, tasks, wanted):
+    chosen = splits.choose(tasks, wanted)
+    if len(chosen) == 1:
+        return chosen[0]
+    if not chosen:
+        raise JobError(NO_TASK, "%s has no split %r: %s." % (pathspec, wanted, splits_listing(tasks)))
+    matching = [p for p in tasks if p[1] in chosen]
+    raise JobError(AMBIGUOUS_STEP, "%d splits of %s match %r; pass split= one of %s (%s)."
+                   % (len(chosen), pathspec, wanted, ", ".join(json.dumps(splits.argument(s)) for s, _ in matching[:8]),
+                      splits_listing(matching)))

@@ -1,15 +1,18 @@
 """SPIN: re-run one step with its parent's state, through Metaflow's own spin, with its bugs guarded.
 
-The source task is chosen on purpose (the latest successful run of this file, the first foreach
-split) and said; an artifacts module is imported first so its errors read as what they are;
-`latest_run` is put back after Metaflow's spin overwrites it.
+The source task is chosen on purpose (the latest successful run of this file, the foreach split
+asked for by value or index, else the first) and said; an artifacts module is imported first so
+its errors read as what they are; `latest_run` is put back after Metaflow's spin overwrites it.
 """
 
 import importlib.util
+import json
 import os
 import sys
 import time
 
+from ...summarize import cards as card_summaries
+from ...summarize import splits
 from .. import capture
 from .. import metaflow_compat as compat
 from ..protocol import (
@@ -95,10 +98,10 @@ def resolve_source(req):
             "Spin needs the step to have run once: call run(flow=...) to record it, "
             "or pick another run." % (step, run.pathspec, ", ".join(sorted(steps_in_run)) or "nothing"),
         )
-    tasks = list(step_obj)
+    tasks = list(step_obj)  # newest first, as Metaflow's own spin sees them
     if not tasks:
         raise JobError(NO_TASK, "Step %s has no tasks in %s." % (step, run.pathspec))
-    split = None
+    split_arg = req.get("split")
     if task_arg is not None:
         tid = str(task_arg).split("/")[-1]
         match = [t for t in tasks if t.id == tid]
@@ -109,41 +112,78 @@ def resolve_source(req):
                 "No task %s in %s/%s; its tasks are: %s." % (tid, run.pathspec, step, ids),
             )
         task = match[0]
-    elif len(tasks) > 1:
-        # A foreach body: the first split by index, so repeated spins are reproducible.
-        def index_of(t):
-            try:
-                return int(t.index if t.index is not None else 0)
-            except Exception:
-                return 1 << 30
-
-        tasks.sort(key=lambda t: (index_of(t), int(t.id) if t.id.isdigit() else 0))
-        task = tasks[0]
-        notes.append(
-            "%s has %d foreach splits; spun split index %s (task %s). Pass task= to pick another."
-            % (step, len(tasks), index_of(task), task.id)
-        )
+        split = split_of(task, len(tasks))
+    elif len(tasks) > 1 or split_arg is not None:
+        task, split, note = _choose_split(run, step, tasks, split_arg)
+        if note:
+            notes.append(note)
     else:
         task = tasks[0]
-    try:
-        if task.index is not None:
-            split = {"index": task.index, "splits": len(tasks)}
-    except Exception:
-        pass
+        split = split_of(task, len(tasks))
     if req.get("step_type") == "join":
         _check_join_width(task)
     try:
         run_ok = run.successful
     except Exception:
         run_ok = False
+    try:
+        attempt = int(task.current_attempt)
+    except Exception:
+        attempt = None
     return {
         "run_pathspec": run.pathspec,
+        "attempt": attempt,  # the source task's last attempt: > 0 when @retry ran it again
         "run_status": "succeeded" if run_ok else runs.run_record(run)["status"],
         "run_chosen": chosen,
         "task_pathspec": task.pathspec,
         "split": split,
         "notes": notes,
     }
+
+
+MAX_VALUES_LISTED = 8  # a foreach's input values named when an agent must pick one
+
+
+def split_of(task, splits_count=None):
+    """A task's foreach split (summarize/splits.py), from the metadata Metaflow wrote for it."""
+    return splits.from_metadata(runs.task_meta(task), splits=splits_count)
+
+
+def _choose_split(run, step, tasks, wanted):
+    """The task of the split asked for (by input value, else index), or the first split; and
+    the note that says which one was spun, and what Metaflow's own spin would have taken."""
+    known = [(split_of(t, len(tasks)), t) for t in tasks]
+    listed = sorted((s for s, _ in known if s), key=splits.order)
+    values = ", ".join(splits.path_text(s) for s in listed[:MAX_VALUES_LISTED])
+    values += ", …" if len(listed) > MAX_VALUES_LISTED else ""
+    if wanted is not None:
+        chosen = splits.choose(known, wanted)
+        if not chosen:
+            raise JobError(
+                NO_TASK,
+                "%s/%s has no split %r: its %d splits have the inputs %s (pass split= one of those, or an "
+                "index from 0 to %d)." % (run.pathspec, step, wanted, len(tasks), values or "?", len(tasks) - 1),
+            )
+        if len(chosen) > 1:
+            raise JobError(
+                NO_TASK,
+                "%d splits of %s/%s match %r; pass split= one of these instead: %s."
+                % (len(chosen), run.pathspec, step, wanted,
+                   ", ".join(json.dumps(splits.argument(split_of(t))) for t in chosen[:MAX_VALUES_LISTED])),
+            )
+        task = chosen[0]
+        return task, split_of(task, len(tasks)), None  # the answer's status line names it
+    # The first split by index, so that repeated spins are the same spin
+    ordered = sorted(known, key=lambda pair: splits.order(pair[0]))
+    split, task = ordered[0]
+    theirs = known[0][0]  # Metaflow's `spin STEP` takes the task its Client lists first
+    cli = ""
+    if theirs is not None and theirs.get("index") != (split or {}).get("index"):
+        cli = " (Metaflow's own `spin %s` would take %s)" % (step, splits.label(theirs))
+    nested = " (one per level, outermost first, joined by /)" if split and split.get("outer") else ""
+    return task, split, ("%s has %d foreach splits; spun %s, the first%s. Pass split= an input value or an "
+                         "index%s to spin another; the inputs are %s." % (step, len(tasks), splits.label(split),
+                                                                          cli, nested, values or "?"))
 
 
 MAX_SPIN_JOIN_INPUTS = 4  # Metaflow 2.19's spin loses inputs of wider joins
@@ -274,6 +314,17 @@ def repair_latest_run(flow_name):
 def read_spin_task(req, flow_name, run_id, step):
     pathspec = "%s/%s/%s/0" % (flow_name, run_id, step)
     out = {"pathspec": pathspec, "cards": [path for _, path in compat.spin_card_files(pathspec)]}
+    failed = {}
+    for path in out["cards"]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                error = card_summaries.render_error(f.read())
+        except OSError:
+            error = None
+        if error:
+            failed[path] = error
+    if failed:
+        out["card_errors"] = failed
     try:
         task = compat.spin_task(pathspec)
     except Exception as ex:

@@ -12,6 +12,7 @@ import os
 import sys
 
 from ...summarize import artifacts as summaries
+from ...summarize import splits
 from .. import capture
 from .. import metaflow_compat as compat
 
@@ -33,6 +34,9 @@ def install(task_module):
                 return original(self, *args)
             flow = self.flow
             record = {"step": getattr(orig_step_func, "name", None), "attempt": compat.retry_count()}
+            split = splits.from_frames(compat.foreach_frames(flow))
+            if split:  # every answer names a foreach task by its split, failed or not
+                record["split"] = split
             pending.update(record=record, dir=capture_dir, join=input_obj is not None,
                            inputs=[(compat.content_keys(ds), compat.spin_overrides(ds), ds)
                                    for ds in compat.input_datastores(flow, input_obj)])
@@ -81,7 +85,6 @@ def _record_exception(record, ex, flow, inputs=None):
         record["exception"] = capture.exception_record(ex)
         record["available"] = sorted(n for n in set(vars(flow)) | compat.input_artifact_names(flow)
                                      if _public(n))
-        record["split"] = _split(flow)
         conflicts = getattr(ex, "artifact_names", None)  # merge_artifacts: which names, not which values
         if conflicts and inputs is not None:
             record["merge_values"] = _values_per_input(list(conflicts), inputs)
@@ -210,22 +213,10 @@ def _hide_this_frame(ex):
         ex.__traceback__ = tb.tb_next
 
 
-def _split(flow):
-    try:
-        index = flow.index
-    except Exception:
-        return None
-    if index is None:
-        return None
-    try:
-        value = capture.summarize_value(flow.input)
-    except Exception as ex:
-        value = "<unavailable: %s>" % type(ex).__name__
-    return {"index": index, "input": value}
-
-
 def _public(name, value=None):
-    return not name.startswith("_") and name != "name" and not callable(value)
+    """An artifact the agent set and sees: not Metaflow's own (`_x`, `name`), and one Metaflow
+    saves (a class or a model object is; a function is not)."""
+    return not name.startswith("_") and name != "name" and (value is None or compat.saved_as_artifact(value))
 
 
 def changed_artifacts(output, values, pending, parameters):
@@ -260,6 +251,8 @@ def changed_artifacts(output, values, pending, parameters):
                     continue
                 key = compat.content_key(output, value)
             before = [keys[name] for keys in holders] + [compat.content_key(output, o[name]) for o in overrides]
+            if key not in before and value is not _MISSING and _same_as_input(output, name, value, inputs):
+                before.append(key)  # only read: its pickle is not byte-stable, its value did not change
             if key in before:
                 if not join:
                     continue  # the input, as it was
@@ -277,6 +270,35 @@ def changed_artifacts(output, values, pending, parameters):
         if len(out) >= MAX_CHANGED:
             break
     return out, unchecked
+
+
+def _same_as_input(output, name, value, inputs):
+    """Whether the value the step holds is its input's, unchanged. Reading an artifact puts it on
+    the flow object and Metaflow saves it again, and some pickles are not byte-stable: a fitted
+    estimator pickles differently the first time it is loaded in a process than after (shared
+    strings). A copy of each made by pickling once more pickles the same, so compare those."""
+    held = _settled_key(output, value)
+    if held is None:
+        return False
+    for _, _, ds in inputs:
+        if (compat.stored_size(ds, name) or 0) > MAX_HASHED_BYTES:
+            continue
+        try:
+            if _settled_key(output, ds[name]) == held:
+                return True
+        except Exception:
+            continue
+    return False
+
+
+def _settled_key(output, value):
+    """The content key of a copy of `value` made by pickling it and loading it back."""
+    import pickle
+
+    try:
+        return compat.content_key(output, pickle.loads(pickle.dumps(value, protocol=4)))
+    except Exception:
+        return None
 
 
 class _Unloaded:

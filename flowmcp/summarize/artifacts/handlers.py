@@ -31,6 +31,9 @@ from .dispatch import (
 from .estimators import (
     _summarize_estimator,
 )
+from .joins import (
+    _summarize_join_inputs,
+)
 from .pictures import (
     _summarize_axes,
     _summarize_figure,
@@ -108,4 +111,5 @@ _LIBRARY_HANDLERS = (
     ("matplotlib.SubFigure", _summarize_figure),
     ("matplotlib.Axes", _summarize_axes),
     ("PIL.Image", _summarize_pil_image),
+    ("metaflow.Inputs", _summarize_join_inputs),
 )
