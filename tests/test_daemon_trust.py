@@ -57,7 +57,9 @@ class Planted:
         os.close(record)
         with os.fdopen(ready_r, "rb") as ready:
             said = ready.read(5)
-            assert said == b"ready", f"the planted server did not start: {said + ready.read()!r}"
+            if said != b"ready":
+                self.stop()
+                raise AssertionError(f"the planted server did not start: {said + ready.read()!r}")
 
     def received(self) -> bytes:
         return self.record.read_bytes()
