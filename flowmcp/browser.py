@@ -5,8 +5,12 @@ PATH and the usual macOS application paths. The browser speaks the DevTools prot
 (`--remote-debugging-pipe`: it reads commands on fd 3 and writes answers on fd 4, each a JSON
 text ending in NUL), so there is no port to find and no websocket library to depend on.
 
-Every exchange has a deadline, the page cannot reach the network (host names resolve to
-nothing), and the browser's whole process group is killed when a render ends, however it ends.
+Every exchange has a deadline, and the browser's whole process group is killed when a render
+ends, however it ends. The page can fetch nothing but itself: it is served as CARD_URL, a web
+origin, which Chromium never lets load a local file (an iframe, an image, a navigation to
+file://), and every other request it makes, navigations too, is failed before it leaves the
+browser (host names resolve to nothing besides). What a card embeds (data: URIs, inline scripts
+and styles, as Metaflow's cards are made) still draws.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,9 @@ MIN_PAGE_HEIGHT = 120  # px: a picture no shorter than this
 TILE_HEIGHT = 1_500  # px of page per picture: clients shrink taller pictures until text is unreadable
 STEP_TIMEOUT_S = 20.0  # one DevTools exchange (start, load, a screenshot)
 SETTLE_S = 5.0  # how long a page's scripts get to finish drawing (charts, dynamic cards)
+# Where the page seems to come from: a web origin (so no file:// for it), under a name reserved
+# never to resolve. Only this URL, in the page's own frame, is answered: with the page.
+CARD_URL = "https://card.flowmcp.invalid/"
 
 
 class BrowserMissing(Exception):
@@ -155,7 +163,7 @@ async def render(browser: str, html: Path, *, width: int, full_page: bool, timeo
         commands_r = answers_w = -1
         pipe = _Pipe(commands_w, answers_r, log)
         with anyio.fail_after(timeout):
-            return await _capture(pipe, html, width, full_page, wait_for, value_of)
+            return await _capture(pipe, await anyio.Path(html).read_bytes(), width, full_page, wait_for, value_of)
     except TimeoutError:
         raise BrowserFailed(f"the browser did not finish within {timeout:g} s and was stopped{_tail(log)}") from None
     except OSError as ex:
@@ -170,14 +178,17 @@ async def render(browser: str, html: Path, *, width: int, full_page: bool, timeo
         shutil.rmtree(profile, ignore_errors=True)
 
 
-async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool, wait_for: str | None,
+async def _capture(pipe: _Pipe, html: bytes, width: int, full_page: bool, wait_for: str | None,
                    value_of: str | None) -> Shot:
     target = await pipe.send("Target.createTarget", {"url": "about:blank"})
     attached = await pipe.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
     session = attached["sessionId"]
     await pipe.send("Page.enable", session=session)
+    frame = (await pipe.send("Page.getFrameTree", session=session))["frameTree"]["frame"]["id"]
+    pipe.answer_requests = _only_the_page(html, frame)
+    await pipe.send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session=session)
     await _viewport(pipe, session, width, VIEWPORT_HEIGHT)
-    await pipe.send("Page.navigate", {"url": html.as_uri()}, session=session)  # absolute: render() resolved it
+    await pipe.send("Page.navigate", {"url": CARD_URL}, session=session)
     await pipe.event("Page.loadEventFired", session)
     if wait_for:
         with anyio.move_on_after(STEP_TIMEOUT_S):
@@ -206,6 +217,22 @@ async def _capture(pipe: _Pipe, html: Path, width: int, full_page: bool, wait_fo
         cut = True
     await pipe.send("Browser.close")
     return Shot(images, width, sum(tall for _, tall in tiles), page_height, round(scale, 2), cut, value)
+
+
+def _only_the_page(html: bytes, frame: str) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """How to answer each request the page makes: CARD_URL in its own frame gets the page; every
+    other request fails, as aborted (a navigation aborted leaves the page as it was)."""
+    body = base64.b64encode(html).decode("ascii")
+
+    def answer(paused: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if (paused["request"]["url"] == CARD_URL and paused.get("frameId") == frame
+                and paused.get("resourceType") == "Document"):
+            return "Fetch.fulfillRequest", {
+                "requestId": paused["requestId"], "responseCode": 200, "body": body,
+                "responseHeaders": [{"name": "Content-Type", "value": "text/html; charset=utf-8"}]}
+        return "Fetch.failRequest", {"requestId": paused["requestId"], "errorReason": "Aborted"}
+
+    return answer
 
 
 async def _evaluate(pipe: _Pipe, session: str, expression: str) -> Any:
@@ -263,25 +290,22 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 class _Pipe:
     """DevTools protocol messages over the browser's pipe: commands answered by id, events kept
-    until asked for. Each exchange has STEP_TIMEOUT_S."""
+    until asked for, a paused request answered as soon as it arrives (by `answer_requests`: the
+    page waits for it). Each exchange has STEP_TIMEOUT_S."""
 
     def __init__(self, write_fd: int, read_fd: int, log: Path):
         self.write_fd, self.read_fd, self.log = write_fd, read_fd, log
         self._id = 0
         self._buffer = b""
         self._events: list[dict[str, Any]] = []
+        self.answer_requests: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] | None = None
 
     async def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None) -> dict:
-        self._id += 1
-        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        data = json.dumps(message).encode() + b"\0"
         with self._deadline(method):
-            await anyio.to_thread.run_sync(os.write, self.write_fd, data, abandon_on_cancel=True)
+            sent = await self._post(method, params, session)
             while True:
                 reply = await self._next()
-                if reply.get("id") == self._id:
+                if reply.get("id") == sent:
                     if "error" in reply:
                         raise BrowserFailed(f"{method}: {reply['error'].get('message')}")
                     return reply.get("result", {})
@@ -298,6 +322,16 @@ class _Pipe:
                 if "method" in reply:
                     self._events.append(reply)
 
+    async def _post(self, method: str, params: dict[str, Any] | None, session: str | None) -> int:
+        """Write a command; its id (its answer is read by whoever waits for it)."""
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        await anyio.to_thread.run_sync(_write_all, self.write_fd, json.dumps(message).encode() + b"\0",
+                                       abandon_on_cancel=True)
+        return message["id"]
+
     @contextlib.contextmanager
     def _deadline(self, method: str):
         try:
@@ -308,13 +342,25 @@ class _Pipe:
                                 f"stopped{_tail(self.log)}") from None
 
     async def _next(self) -> dict:
-        while b"\0" not in self._buffer:
-            chunk = await anyio.to_thread.run_sync(os.read, self.read_fd, 1 << 20, abandon_on_cancel=True)
-            if not chunk:
-                raise BrowserFailed(f"the browser closed its DevTools pipe{_tail(self.log)}")
-            self._buffer += chunk
-        message, _, self._buffer = self._buffer.partition(b"\0")
-        return json.loads(message)
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = await anyio.to_thread.run_sync(os.read, self.read_fd, 1 << 20, abandon_on_cancel=True)
+                if not chunk:
+                    raise BrowserFailed(f"the browser closed its DevTools pipe{_tail(self.log)}")
+                self._buffer += chunk
+            data, _, self._buffer = self._buffer.partition(b"\0")
+            message = json.loads(data)
+            if message.get("method") == "Fetch.requestPaused" and self.answer_requests is not None:
+                await self._post(*self.answer_requests(message["params"]), message.get("sessionId"))
+                continue
+            return message
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """A write to a pipe may take less than all of a large message (a page of megabytes)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 async def _stop(process) -> None:

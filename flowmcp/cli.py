@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import gc
 import os
+import socket
 import sys
 
 from . import __version__
@@ -253,7 +254,8 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     arguments = parse_arguments(args.args)
     if arguments is None:
         return USAGE
-    if not (args.no_daemon or os.environ.get("FLOWMCP_NO_DAEMON") or os.name != "posix"):
+    # The project server gets the caller's environment: only where the kernel says who listens.
+    if not (args.no_daemon or os.environ.get("FLOWMCP_NO_DAEMON") or not hasattr(socket, "SO_PEERCRED")):
         from .daemon import client
         from .daemon.identity import Options
 
@@ -288,6 +290,16 @@ def _daemon(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return 2
+    try:
+        return _daemon_action(parser, args, config)
+    except client.Untrusted as ex:
+        print(f"flowmcp daemon {args.action}: refused the project server's socket. {ex}", file=sys.stderr)
+        return 1
+
+
+def _daemon_action(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -> int:
+    from .daemon import client
+
     if args.action == "start":
         from .daemon.identity import Paths, server_id
 

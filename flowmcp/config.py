@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bridge.protocol import STATE_DIR
+from .caller import CALLER_ENV, environ
 from .errors import OutsideRootError
 from .interpreter import DEFAULT_KEEP_SPINS, check_keep_spins, find_interpreter, project_root
 
 __all__ = ["CALLER_ENV", "DEFAULT_KEEP_SPINS", "DEFAULT_USER", "Config", "environ", "find_interpreter"]
 
 DEFAULT_USER = "flowmcp"  # METAFLOW_USER when the environment names no usable user
-
-
-# The environment of the caller a tool call serves. A server serves one client, whose
-# environment is the process's own; the project server (`flowmcp/daemon`) serves many
-# `flowmcp call` processes, and each call's flows get the caller's environment, not the one
-# of whoever started the server.
-CALLER_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("flowmcp_caller_env", default=None)
-
-
-def environ() -> Mapping[str, str]:
-    """The environment of the caller this code serves (see CALLER_ENV)."""
-    caller = CALLER_ENV.get()
-    return os.environ if caller is None else caller
-
 
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: a longer one is not a path
 MAX_NAME_BYTES = 255  # NAME_MAX: one file or folder name

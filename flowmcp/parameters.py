@@ -12,7 +12,9 @@ import math
 from typing import Any
 
 from .errors import BadArgumentError
+from .summarize.text import cut_end
 
+SHOWN_CHARS = 80  # of a refused value, echoed back
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
@@ -59,7 +61,7 @@ def _convert(param: dict[str, Any], value: Any) -> str:
 
     def bad(expected: str) -> BadArgumentError:
         return BadArgumentError(
-            f"Parameter {name!r} is {kind}; got {json.dumps(value, default=str)[:80]} "
+            f"Parameter {name!r} is {kind}; got {cut_end(json.dumps(value, default=str), SHOWN_CHARS)} "
             f"({type(value).__name__}). Pass {expected}."
         )
 
@@ -71,8 +73,8 @@ def _convert(param: dict[str, Any], value: Any) -> str:
                 json.loads(value)
             except ValueError as ex:
                 raise BadArgumentError(
-                    f"Parameter {name!r} is json; got {value[:80]!r}, which is not valid JSON ({ex}). Pass the "
-                    "value itself (an object, a list, a number) or JSON text with double-quoted keys."
+                    f"Parameter {name!r} is json; got {cut_end(value, SHOWN_CHARS)!r}, which is not valid JSON "
+                    f"({ex}). Pass the value itself (an object, a list, a number) or JSON text with double-quoted keys."
                 ) from None
             return value
         return json.dumps(value)

@@ -20,7 +20,10 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp.types import ErrorData, JSONRPCError
 
+from .summarize.text import cut_end
+
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
+MAX_PROBLEM_CHARS = 500  # of what was wrong with a request
 # The id of a request, as it appears in the message's own top level: "id" before any "params" or
 # "result" (an "id" inside arguments is not the request's).
 _ID = re.compile(r'^\s*\{(?:(?!"params"|"result"|"error").){0,400}?"id"\s*:\s*(-?\d{1,15}|"(?:[^"\\]|\\.){0,200}")',
@@ -60,8 +63,8 @@ def error_for(problem: Exception) -> JSONRPCError:
         return JSONRPCError(jsonrpc="2.0", id=_id_of(raw),
                             error=ErrorData(code=PARSE_ERROR, message=f"Parse error: {reason}"))
     what = "; ".join(f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}" for d in details[:3]) or str(problem)
-    return JSONRPCError(jsonrpc="2.0", id=_id_of(raw),
-                        error=ErrorData(code=INVALID_REQUEST, message=f"Invalid request: {what[:500]}"))
+    message = f"Invalid request: {cut_end(what, MAX_PROBLEM_CHARS)}"
+    return JSONRPCError(jsonrpc="2.0", id=_id_of(raw), error=ErrorData(code=INVALID_REQUEST, message=message))
 
 
 def _id_of(raw: Any) -> int | str | None:

@@ -310,6 +310,6 @@ def _call_project_server(config: Config, python: str | None, arguments: dict[str
                                   arguments["flow"])
     except client.Unavailable:  # no server can serve here: this call has its own, as without daemon
         return _call_in_thread(config, Path(arguments["flow"]), arguments)
-    except client.ServerStopped as ex:
+    except (client.ServerStopped, client.Untrusted) as ex:  # Untrusted: not a server to fall back from quietly
         return str(ex), {}, True
     return client.answer_text(result), result.get("structuredContent") or {}, bool(result.get("isError"))

@@ -158,3 +158,12 @@ def write_env_flow(root: Path, seen: str) -> None:
     in the step process (of its environment, its folder)."""
     (root / "env_flow.py").write_text(ENV_FLOW.format(seen=seen))
 
+
+
+def reachable_by_others(folder: Path) -> None:
+    """Let other users pass through `folder` and its parents (pytest keeps its temporary folders
+    to their user alone), for tests that act as another user."""
+    for parent in [folder, *folder.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod((mode & 0o7777) | 0o001)

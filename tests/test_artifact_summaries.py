@@ -372,7 +372,7 @@ def test_fifty_megabyte_blob_is_sized_and_fast():
     assert seconds < FAST
     assert result["summary"] == "bytes, 50.0 MB, Parquet file"
     assert result["size_bytes"] == len(blob)
-    assert result["detail"] == "first 16 bytes: b'PAR1" + "\\x00" * 12 + "'"
+    assert result["detail"] == "first 16 bytes: b'PAR1" + "\\x00" * 12 + "'…"
 
 
 def test_short_bytes_are_shown_whole():

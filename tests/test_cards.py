@@ -319,3 +319,88 @@ async def test_each_kind_of_picture_artifact_changes_when_the_step_changes(pictu
             (picture,) = _pictures(result)
             assert not result.is_error and result.content[1].data != before[name], name
             assert picture.size == Image.open(io.BytesIO(base64.b64decode(before[name]))).size, name
+
+
+LOCAL_FILE_FLOW = '''
+import os
+
+from metaflow import FlowSpec, card, current, step
+from metaflow.cards import Markdown
+
+LOCAL = os.environ["LOCAL_PAGE_DIR"]
+# The card's own drawing (a green box), then what data can make its Markdown do with the machine's files.
+OWN = "# A card\\n\\n<div style='background:#00b000;width:400px;height:120px'></div>\\n\\n"
+ATTACKS = {
+    "iframe": f"<iframe src='file://{LOCAL}/red.html' width='900' height='600'></iframe>",
+    "img": f"<img src='file://{LOCAL}/red.png' width='900' height='600'>",
+    "navigation": f"<img src='nothing.png' onerror=\\"location.href='file://{LOCAL}/red.html'\\">",
+}
+
+
+class LocalFileFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.iframe, self.img, self.navigation)
+
+    @card(type="blank")
+    @step
+    def iframe(self):
+        current.card.append(Markdown(OWN + ATTACKS["iframe"]))
+        self.next(self.join)
+
+    @card(type="blank")
+    @step
+    def img(self):
+        current.card.append(Markdown(OWN + ATTACKS["img"]))
+        self.next(self.join)
+
+    @card(type="blank")
+    @step
+    def navigation(self):
+        current.card.append(Markdown(OWN + ATTACKS["navigation"]))
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    LocalFileFlow()
+'''
+
+
+def _share(picture: Image.Image, color: tuple[int, int, int]) -> float:
+    """The share of the picture's pixels within a few levels of `color`."""
+    rgb = picture.convert("RGB")
+    pixels = rgb.get_flattened_data() if hasattr(rgb, "get_flattened_data") else rgb.getdata()
+    return sum(1 for p in pixels if all(abs(a - b) < 40 for a, b in zip(p, color))) / (rgb.width * rgb.height)
+
+
+@needs_browser
+async def test_a_card_draws_none_of_the_machines_files(tmp_path, monkeypatch):
+    """A card's Markdown renders raw HTML from data: an iframe, an image and a navigation to
+    file:// URLs of a bright red page and picture on this machine. The picture shows the card's
+    own green box and none of the red."""
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "red.html").write_text("<html><body style='margin:0;background:#ff0000;height:3000px'>"
+                                    "<h1>/etc/passwd would be here</h1></body></html>")
+    Image.new("RGB", (900, 600), (255, 0, 0)).save(local / "red.png")
+    monkeypatch.setenv("LOCAL_PAGE_DIR", str(local))
+    root = make_project(tmp_path / "p")
+    (root / "local_file_flow.py").write_text(LOCAL_FILE_FLOW)
+    async with Client(build_server(App.create(root))) as c:
+        text, run, is_error = await call(c, "run", flow="local_file_flow.py")
+        assert not is_error, text
+        shares = {}
+        for step in ("iframe", "img", "navigation"):
+            result, text, _ = await _view(c, pathspec=f"{run['pathspec']}/{step}", full_page=True)
+            assert not result.is_error, text
+            pictures = _pictures(result)
+            shares[step] = [max(_share(p, color) for p in pictures) for color in ((255, 0, 0), (0, 176, 0))]
+    assert all(red < 0.001 and green > 0.01 for red, green in shares.values()), shares  # [red, green] shares

@@ -19,7 +19,8 @@ from flowmcp.config import DEFAULT_KEEP_SPINS, find_interpreter
 from flowmcp.daemon.identity import Options, Paths, read_info, server_id
 
 from .conftest import make_project
-from .support import alive
+from .support import alive, reachable_by_others
+from .test_daemon_trust import AS_ROOT, NOBODY, Planted, planting_ground
 
 FLOWMCP = [sys.executable, "-m", "flowmcp"]
 
@@ -192,12 +193,20 @@ def test_a_dead_server_or_a_stale_socket_is_replaced_by_the_next_call(project):
     assert only_server(project)["pid"] not in (os.getpid(), second["pid"])
 
 
+@pytest.fixture
+def ground(monkeypatch):
+    with planting_ground(monkeypatch) as folder_and_planted:
+        yield folder_and_planted
+
+
 @pytest.mark.skipif(os.name != "posix" or os.getuid() != 0, reason="needs root to act as another user")
-def test_only_the_owner_can_connect(project):
-    assert spin(project, flow="greeting_flow.py").returncode == 1
+def test_only_the_owner_can_connect(project, ground):
+    env = {"TMPDIR": str(ground[0] / "tmp")}  # opened below: never the machine's own flowmcp-<uid> folder
+    assert spin(project, flow="greeting_flow.py", env=env).returncode == 1
     info = only_server(project)
     sock = Path(info["socket"])
     assert oct(sock.stat().st_mode & 0o777) == "0o600" and oct(sock.parent.stat().st_mode & 0o777) == "0o700"
+    reachable_by_others(sock.parent.parent)  # the socket's own folder is what keeps others out
 
     def as_nobody() -> str:
         """Connect as uid 65534 in a child; what happened."""
@@ -226,6 +235,33 @@ def test_only_the_owner_can_connect(project):
     sock.parent.chmod(0o755)
     sock.chmod(0o777)
     assert "serves its owner only" in as_nobody()
+    sock.parent.chmod(0o700)  # as the server made them: calls (and the fixture's stop) trust them again
+    sock.chmod(0o600)
+    assert spin(project, flow="greeting_flow.py", env=env).returncode == 1
+
+
+def test_a_call_refuses_a_server_planted_where_it_looks_and_sends_it_nothing(project, ground):
+    """Another user made the socket's folder first and listens there (or, without root to act as
+    one, the folder is open to everyone): the call prints why and what to do, and nothing else."""
+    folder, planted = ground  # and $TMPDIR of the test's own: a root as deep as xdist's has its socket there
+    python, _why = find_interpreter(project.resolve(), None)
+    options = Options(str(project.resolve()), os.path.abspath(python), DEFAULT_KEEP_SPINS, True)
+    env = {**_env(None), "GITHUB_TOKEN": "ghp_" + "q9" * 18, "TMPDIR": str(folder / "tmp")}
+    paths = Paths.of(project.resolve(), server_id(options, env))
+    if AS_ROOT:
+        project.chmod(0o777)  # a shared root
+        reachable_by_others(project)
+    else:
+        paths.socket.parent.mkdir(parents=True, mode=0o777)
+        paths.socket.parent.chmod(0o777)
+    planted.append(Planted(paths.socket, NOBODY if AS_ROOT else os.getuid()))
+    answer = flowmcp(project, "call", "spin", "--args", '{"flow": "greeting_flow.py", "step": "start"}', env=env)
+    assert planted[0].received() == b""
+    assert answer.returncode == 1 and answer.stdout == "", answer.stdout
+    assert answer.stderr.startswith("flowmcp call spin: refused the project server's socket. "), answer.stderr
+    why = f"belongs to uid {NOBODY}" if AS_ROOT else "has mode 0777"
+    assert why in answer.stderr and "Nothing was sent to it" in answer.stderr and "--no-daemon" in answer.stderr
+    shutil.rmtree(paths.socket.parent)  # for the fixture's stop
 
 
 def test_an_unused_server_stops_by_itself(project):

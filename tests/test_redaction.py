@@ -37,3 +37,63 @@ def test_structured_data_is_redacted_before_it_is_serialised(monkeypatch):
     monkeypatch.setenv("DB_PASSWORD", TOKEN)
     data = redaction.redact_data({"url": "x" + TOKEN, TOKEN: [TOKEN, 3, None]})
     assert data == {"url": "x$DB_PASSWORD", "$DB_PASSWORD": ["$DB_PASSWORD", 3, None]}
+
+
+PAT = "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"
+
+
+def _parts(blob: str, secret: str = PAT) -> list[str]:
+    """Runs of MIN_FRAGMENT_CHARS characters of `secret` that `blob` shows."""
+    n = redaction.MIN_FRAGMENT_CHARS
+    return [secret[i:i + n] for i in range(len(secret) - n + 1) if secret[i:i + n] in blob]
+
+
+def test_every_cut_redacts_before_it_cuts(monkeypatch):
+    from flowmcp.summarize import artifacts
+    from flowmcp.summarize.text import condense_message, cut_end, cut_middle
+
+    monkeypatch.setenv("GITHUB_TOKEN", PAT)
+    message = "The service refused " + PAT + " for this request, " + "and then some more words " * 30
+    cuts = [cut_end(PAT * 3, 60), cut_middle("x" * 50 + PAT + "y" * 50, 60), cut_middle(PAT, 40),
+            condense_message(message), artifacts.describe(PAT), artifacts.describe({PAT: [PAT] * 3}),
+            artifacts.describe({"k" + PAT: 1}), artifacts.describe("a" * 30 + PAT)]
+    for cut in cuts:  # a whole secret is left to the answer's redaction; no part of one is left at all
+        assert not _parts(cut.replace(PAT, "")), cut
+    assert all("$GITHUB_TOKEN" in cut for cut in cuts[3:]), cuts
+
+
+def test_what_a_cut_elsewhere_leaves_of_a_secret_is_redacted(monkeypatch):
+    import reprlib
+
+    monkeypatch.setenv("GITHUB_TOKEN", PAT)
+    cut_by_others = {
+        "reprlib": reprlib.repr(PAT),  # 'github_pat...sU3wY5': both ends
+        "pandas": PAT[:47] + "...",
+        "a log line cut in bytes": "auth " + PAT[:30] + " … 4,096 bytes cut … " + PAT[-20:] + " ok",
+        "a summary": "str, 93 chars: '" + PAT[:60] + "'…+33 chars",
+        "json of a cut": json.dumps(PAT[:50] + "…")[1:-1],
+    }
+    for where, text in cut_by_others.items():
+        redacted = redaction.redact(text)
+        assert not _parts(redacted) and "$GITHUB_TOKEN" in redacted, (where, redacted)
+    # Beside no marker, a shared start is ordinary text (a path shares a path-like secret's start).
+    monkeypatch.setenv("SESSION_KEY", "/home/alice/.local/session-4f1c")
+    assert redaction.redact("root /home/alice/.local/share/flows") == "root /home/alice/.local/share/flows"
+    assert redaction.redact("/home/alice/.local/sess…") == "$SESSION_KEY…"
+    assert redaction.redact(PAT[:7] + "…") == PAT[:7] + "…"  # shorter than MIN_FRAGMENT_CHARS: says nothing
+
+
+def test_tokens_of_known_shapes_are_redacted_whole_or_cut_wherever_they_come_from():
+    jwt = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0."
+           "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+    shapes = {"ghp_" + "a1B2" * 9: "GitHub token", PAT[:40] + "…": "GitHub token",
+              "xoxb-123456789012-abcdefgh": "Slack token",
+              "AIzaSyA-" + "x1" * 16: "Google API key", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc": "Stripe key",
+              "AKIAIOSFODNN7EXAMPLE": "AWS access key id", "AKIAIOSFODNN…": "AWS access key id",
+              "sk-proj-" + "Ab3" * 10: "API key", jwt: "JWT", jwt[:60] + "…": "JWT"}
+    for token, what in shapes.items():
+        redacted = redaction.redact(f"token={token} ok")
+        assert redacted.startswith(f"token=[redacted {what}]") and redacted.endswith(" ok"), (token, redacted)
+    for ordinary in ("task-id 0 failed", "scikit-learn and sk-learn", "ASIAPACIFIC2024 sales", "a risk-free-rate-2024",
+                     "xghp_abcdefghijkl", "eyJfoo is base64 of {\"foo"):
+        assert redaction.redact(ordinary) == ordinary

@@ -62,3 +62,98 @@ async def test_no_form_of_a_secret_reaches_answers_resources_or_cards(secret_pro
         data = re.search(r'__MF_DATA__\["[^"]*"\] = "([A-Za-z0-9+/=]+)"', card).group(1)
         decoded = base64.b64decode(data).decode()  # the card still decodes, and renders from it
         assert "connecting with $WAREHOUSE_API_TOKEN" in decoded and not _leaks(decoded)
+
+
+LONG_SECRETS_FLOW = '''
+import os
+
+from metaflow import FlowSpec, Parameter, step
+
+
+class LongSecretFlow(FlowSpec):
+    """Secrets longer than any summary's cut: a GitHub token and a JWT, kept, nested, printed, raised."""
+
+    fail = Parameter("fail", type=bool, default=False)
+
+    @step
+    def start(self):
+        self.pat = os.environ["GITHUB_TOKEN"]
+        self.jwt = os.environ["SERVICE_TOKEN"]
+        self.headers = {"Authorization": "Bearer " + self.jwt, self.pat: "a key"}
+        self.tokens = [self.pat, self.jwt, "x" + self.jwt]
+        self.jwt_bytes = self.jwt.encode()
+        print("calling with", self.jwt)
+        if self.fail:
+            raise PermissionError(f"the service refused the token {self.jwt} for this request")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    LongSecretFlow()
+'''
+
+
+def _jwt(chars: int) -> str:
+    """A JWT `chars` long, as a service issues them: header, claims and an RS256 signature."""
+    import random
+
+    def encode(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    rng = random.Random(7)
+    header = encode(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    signature = encode(bytes(rng.randrange(256) for _ in range(256)))
+    claims = {"sub": "analyst", "scope": "warehouse:read", "nonce": ""}
+    room = chars - len(header) - len(signature) - 2 - len(encode(json.dumps(claims).encode()))
+    claims["nonce"] = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(room * 3 // 4 + 2))
+    token = f"{header}.{encode(json.dumps(claims).encode())}.{signature}"
+    return token[:chars] if len(token) >= chars else token + "A" * (chars - len(token))
+
+
+GITHUB_PAT = "github_pat_11AZQ3XYA0" + "Kq7vN2mP4xR8sT1uW6yB3cD5eF9gH0jL2nQ4rS7tV1wX3zA5bC8dE0fG2hJ4kM6pR9sU3wY5"
+SERVICE_JWT = _jwt(935)
+SAFE_CHARS = 7  # a secret's start shorter than redaction's MIN_FRAGMENT_CHARS may show; nothing longer
+
+
+def _parts_of_secrets(blob: str) -> list[str]:
+    """Each run of more than SAFE_CHARS characters of either secret that `blob` shows."""
+    return [secret[i:i + SAFE_CHARS + 1] for secret in (GITHUB_PAT, SERVICE_JWT)
+            for i in range(len(secret) - SAFE_CHARS) if secret[i:i + SAFE_CHARS + 1] in blob][:5]
+
+
+@pytest.fixture
+def long_secrets(tmp_path, monkeypatch):
+    assert len(GITHUB_PAT) == 93 and len(SERVICE_JWT) == 935
+    monkeypatch.setenv("GITHUB_TOKEN", GITHUB_PAT)
+    monkeypatch.setenv("SERVICE_TOKEN", SERVICE_JWT)
+    root = make_project(tmp_path / "p")
+    (root / "long_secret_flow.py").write_text(LONG_SECRETS_FLOW)
+    return root
+
+
+async def test_no_part_of_a_secret_longer_than_a_cut_reaches_run_spin_inspect_or_a_failure(long_secrets):
+    async with Client(build_server(App.create(long_secrets))) as c:
+        answers = {}
+        answers["run"] = run = await c.call_tool("run", {"flow": "long_secret_flow.py"})
+        assert not run.is_error, _everything(run)
+        task = f"{run.structured_content['pathspec']}/start"
+        for name in ("pat", "jwt", "headers", "tokens", "jwt_bytes"):
+            answers[f"inspect {name}"] = await c.call_tool("inspect_artifact", {"pathspec": task, "name": name})
+        answers["inspect a key"] = await c.call_tool("inspect_artifact", {"pathspec": task, "name": "headers",
+                                                                          "path": '["Authorization"]'})
+        answers["logs"] = await c.call_tool("get_logs", {"pathspec": task, "stream": "stdout"})
+        answers["spin"] = await c.call_tool("spin", {"flow": "long_secret_flow.py", "step": "start"})
+        answers["failed run"] = await c.call_tool("run", {"flow": "long_secret_flow.py", "parameters": {"fail": True}})
+        answers["failed spin"] = await c.call_tool("spin", {"flow": "long_secret_flow.py", "step": "start",
+                                                           "artifacts": {"fail": True}})
+    for what, answer in answers.items():
+        blob = _everything(answer)
+        assert not _parts_of_secrets(blob), (what, _parts_of_secrets(blob), blob)
+    assert answers["failed run"].is_error and answers["failed spin"].is_error
+    assert "PermissionError: the service refused the token $SERVICE_TOKEN" in _everything(answers["failed run"])
+    assert "str, 93 chars: '$GITHUB_TOKEN'" in _everything(answers["inspect pat"])
+    assert "str, 935 chars: '$SERVICE_TOKEN'" in _everything(answers["inspect jwt"])

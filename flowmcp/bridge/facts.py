@@ -17,12 +17,14 @@ import re
 import sys
 
 from ..summarize import suggest
+from ..summarize.text import cut_end
 from . import metaflow_compat as compat
 
 MAX_LISTED = 12  # names listed in full when there are at most this many
 MAX_SAMPLE = 5
 MAX_FACTS = 4
 MAX_FACT_CHARS = 240
+MAX_EXAMPLE_CHARS = 40  # one value of a column, as an example
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _EXPR = r"(?:self\.)?" + _IDENT + r"(?:\." + _IDENT + r")*"
 # Which kind of data fact explains a message (lower-cased)
@@ -352,7 +354,7 @@ def data_facts(ex, frame, code):
     if foreach:  # Metaflow's check of self.next(..., foreach="x"): the value of self.x
         try:
             value = lookup(frame, "self." + foreach.group(1))
-            facts.append(("self.%s = %s." % (foreach.group(1), _brief(value)))[:MAX_FACT_CHARS])
+            facts.append(cut_end("self.%s = %s." % (foreach.group(1), _brief(value)), MAX_FACT_CHARS))
         except Exception:
             pass
     try:
@@ -363,7 +365,7 @@ def data_facts(ex, frame, code):
             if fact is None and dtypes:
                 fact = _dtypes(expr, obj)
             if fact:
-                facts.append(fact[:MAX_FACT_CHARS])
+                facts.append(cut_end(fact, MAX_FACT_CHARS))
             if len(facts) >= MAX_FACTS:
                 break
     except Exception:
@@ -488,7 +490,7 @@ def _example(series):
     try:
         for value in series.head(50):
             if value is not None and value == value:
-                return repr(value)[:40]
+                return cut_end(repr(value), MAX_EXAMPLE_CHARS)
     except Exception:
         return None
     return None

@@ -7,7 +7,8 @@ work. The answer, the `--json` output and the exit status are those of the in-pr
 
 Ctrl-C (or SIGTERM) cancels this call's work only: the caller tells the server, and closing the
 connection cancels whatever is left. A server that does not answer is replaced; a server that
-cannot start leaves the call to run in-process (`Unavailable`).
+cannot start leaves the call to run in-process (`Unavailable`). A socket that may not be this
+user's own server's is refused (`Untrusted`): the call sends its environment to nobody else.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from .. import __version__
 from ..headless import OK, TOOL_ERROR, USAGE, print_answer, usage_problem
-from .identity import Options, Paths, read_info, server_id
+from .identity import Options, Paths, Untrusted, peer_uid, read_info, server_id
 
 PROTOCOL_VERSION = "2025-11-25"
 HELLO_TIMEOUT_S = 15.0  # a server that does not answer its first line this soon is hung
@@ -119,6 +120,9 @@ def call(options: Options, spawn_options: list[str], tool: str, arguments: dict[
     except ServerStopped as ex:
         progress.clear()
         print(f"flowmcp call {tool}: {ex}", file=sys.stderr)
+        return TOOL_ERROR
+    except Untrusted as ex:
+        print(f"flowmcp call {tool}: refused the project server's socket. {ex}", file=sys.stderr)
         return TOOL_ERROR
     progress.clear()
     text = answer_text(result)
@@ -264,7 +268,11 @@ def connect(paths: Paths, environ: dict[str, str], spawn_options: list[str], idl
 
 
 def _hello(paths: Paths, environ: dict[str, str], op: str = "call") -> Connection | None:
-    """Connect and say hello; None when no server listens there (no socket, or a stale one)."""
+    """Connect and say hello; None when no server listens there (no socket, or a stale one).
+    The hello carries the caller's environment: Untrusted, with nothing sent, unless the socket
+    and its folders are this user's own and the kernel says the listening process is this user's."""
+    if not paths.check():
+        return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(HELLO_TIMEOUT_S)
@@ -275,6 +283,14 @@ def _hello(paths: Paths, environ: dict[str, str], op: str = "call") -> Connectio
     except OSError as ex:
         sock.close()
         raise Unavailable(f"cannot connect to the project server at {paths.socket} ({ex.strerror or ex})") from None
+    # The checks above can be raced (the socket swapped after lstat); the peer's uid cannot.
+    uid = peer_uid(sock)
+    if uid != os.getuid():
+        sock.close()
+        if uid is None:
+            raise Unavailable("this system does not say which user listens on a socket, and a call's environment "
+                              "goes only to a server proven to be yours")
+        raise paths.refuse_peer(uid)
     connection = Connection(sock)
     try:
         hello: dict[str, Any] = {"op": op, "server": paths.id}

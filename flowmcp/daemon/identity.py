@@ -10,6 +10,11 @@ Files, under `<root>/.flowmcp/daemon/` (owner-only): `<id>.json` says who serves
 socket), `<id>.log` is the server's output, `<id>.lock` serializes starting it, `<id>.sock` is the
 socket — or, when that path is too long for a Unix socket, a socket in an owner-only folder of
 the temporary directory.
+
+A call sends its whole environment to the server, so it trusts a socket only when it is this
+user's own (`Paths.check`: folders and socket owned by this uid, owner-only, not links) and the
+process listening there runs as this user (`peer_uid`, asked of the kernel); anything else is
+`Untrusted`, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import os
 import socket
 import stat
+import struct
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,6 +39,13 @@ DEFAULT_IDLE_S = 15 * 60
 _NOT_IDENTITY = (IDLE_ENV, "FLOWMCP_NO_DAEMON", "FLOWMCP_TESTING_DAEMON", "FLOWMCP_TESTING_FAST_EXIT")
 _SOCKET_PATH_BYTES = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _PACKAGE = Path(__file__).resolve().parent.parent
+FOLDER_MODE = 0o700  # the loosest mode of a folder holding a server's socket: its owner's alone
+SOCKET_MODE = 0o600
+
+
+class Untrusted(Exception):
+    """The socket, a folder holding it or the process listening on it may not be this user's own
+    project server: nothing was sent to it. The message says what is wrong and how to fix it."""
 
 
 class Options(NamedTuple):
@@ -147,10 +160,48 @@ class Paths:
         name = hashlib.sha256(f"{self.folder}\0{self.id}".encode()).hexdigest()[:20]
         return Path(tempfile.gettempdir()) / f"flowmcp-{os.getuid()}" / f"{name}.sock"
 
+    @property
+    def in_temporary_folder(self) -> bool:
+        return self.socket.parent != self.folder
+
     def make_folders(self) -> None:
         """The folders that hold the socket, owner-only: nobody else can reach the socket."""
         for folder in {self.folder, self.socket.parent}:
             owner_only_folder(folder)
+
+    def check(self) -> bool:
+        """Whether a socket is there, after checking that it and its folders are this user's own
+        and nobody else's to write (Untrusted otherwise). Missing folders are no problem: the
+        call that starts a server makes them."""
+        for folder in dict.fromkeys((self.folder, self.socket.parent)):
+            try:
+                info = os.lstat(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            problem = _not_own(info, FOLDER_MODE)
+            if problem:
+                raise Untrusted(f"{folder}, the folder of flowmcp's project server, {problem}: whoever made it "
+                                f"could listen there. {self._remedy(folder, 'rm -r')}")
+        try:
+            info = os.lstat(self.socket)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        problem = _not_own(info, SOCKET_MODE)
+        if problem:
+            raise Untrusted(f"{self.socket}, the project server's socket, {problem}: it may not be your server. "
+                            f"{self._remedy(self.socket, 'rm')}")
+        return True
+
+    def refuse_peer(self, uid: int) -> Untrusted:
+        return Untrusted(f"the process listening on {self.socket} runs as uid {uid}, not as you "
+                         f"(uid {os.getuid()}): it is not your project server. {self._remedy(self.socket, 'rm')}")
+
+    def _remedy(self, path: Path, remove: str) -> str:
+        elsewhere = ("set TMPDIR to a folder of your own (the socket goes to the temporary folder when the "
+                     "root's path is too long)" if self.in_temporary_folder and path != self.folder
+                     else "use a root of your own")
+        return (f"Nothing was sent to it. Remove it (`{remove} {path}`, as its owner or root) and call again, or "
+                f"{elsewhere}, or run the call without a project server (--no-daemon).")
 
     def servers(self) -> list[str]:
         """The ids of every server that left its record in this root."""
@@ -163,12 +214,37 @@ class Paths:
 def owner_only_folder(folder: Path) -> None:
     """Make `folder` (and parents) and leave it readable by its owner only; refuse a folder that
     another user owns or that is a link (someone else could then reach or replace the socket)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
     info = os.lstat(folder)
     if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
         raise PermissionError(f"{folder} is not a folder of this user; remove it or choose another root")
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(folder, 0o700)
+    if stat.S_IMODE(info.st_mode) != FOLDER_MODE:
+        os.chmod(folder, FOLDER_MODE)
+
+
+def _not_own(info: os.stat_result, loosest: int) -> str | None:
+    """What makes a file unsafe to trust as this user's own, or None."""
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if info.st_uid != os.getuid():
+        return f"belongs to uid {info.st_uid}, not to you (uid {os.getuid()})"
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & ~loosest:
+        return f"has mode {mode:04o}, open to other users (it must be {loosest:04o} or stricter)"
+    return None
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a connected Unix socket, as the kernel says
+    (SO_PEERCRED); None where the system cannot tell."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    try:
+        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+    except OSError:
+        return None
+    return uid
 
 
 def read_info(paths: Paths) -> dict | None:

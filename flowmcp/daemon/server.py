@@ -21,7 +21,6 @@ import logging
 import os
 import signal
 import socket
-import struct
 import sys
 import time
 from functools import partial
@@ -33,7 +32,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from ..app import App
 from ..config import CALLER_ENV
-from .identity import Options, Paths, build_id
+from .identity import SOCKET_MODE, Options, Paths, build_id, peer_uid
 
 # The MCP stack (half a second of imports) is imported on a thread while the flow of the call
 # that started this server is described: see `run`.
@@ -72,8 +71,11 @@ class ProjectServer:
         if _answers(path):
             log.warning("another project server already serves %s; this one leaves", path)
             return 0
-        path.unlink(missing_ok=True)  # a stale socket: its server is gone
-        listener = await anyio.create_unix_listener(path, mode=0o600)
+        # Made under another name and given its mode before it takes the socket's name: a caller
+        # never sees it open to others (and refuses a socket that is). It replaces a stale socket.
+        made = path.with_name(f".{os.getpid()}.sock")  # no longer than the socket's own name
+        listener = await anyio.create_unix_listener(made, mode=SOCKET_MODE)
+        os.replace(made, path)
         inode = os.stat(path).st_ino
         self._write_info(path)
         log.warning("serving %s (pid %d, idle stop after %g s)", path, os.getpid(), self.idle_s)
@@ -299,17 +301,12 @@ def _answers(path: Path) -> bool:
 
 
 def _peer_uid(stream) -> int | None:
-    """The uid of the process at the other end (Linux SO_PEERCRED); None where it cannot be
-    asked (there, the owner-only folder is what keeps others out)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
+    """The uid of the process at the other end; None where it cannot be asked (there, the
+    owner-only folder is what keeps others out)."""
     try:
-        raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
-        _pid, uid, _gid = struct.unpack("3i", raw.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
-    except (OSError, anyio.TypedAttributeLookupError):
+        return peer_uid(stream.extra(anyio.abc.SocketAttribute.raw_socket))
+    except anyio.TypedAttributeLookupError:
         return None
-    return uid
 
 
 def _is_environment(env: Any) -> bool:

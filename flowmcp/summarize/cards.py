@@ -11,6 +11,8 @@ import base64
 import json
 import re
 
+from ..redaction import redact
+
 MAX_CHARS = 1500
 MARKDOWN_CHARS = 200
 
@@ -49,7 +51,7 @@ def describe(html: str, max_chars: int = MAX_CHARS) -> str:
     for component in components(html):
         _walk(component, lines, 0)
     text = "\n".join(lines) if lines else "(no components found: an empty card, or one this reader does not know)"
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    return text if len(text) <= max_chars else redact(text)[: max_chars - 1] + "…"
 
 
 def _walk(node: dict, lines: list[str], depth: int) -> None:
@@ -58,6 +60,7 @@ def _walk(node: dict, lines: list[str], depth: int) -> None:
     title = f" {node['title']!r}" if node.get("title") else ""
     if kind == "markdown":
         source = " ".join(str(node.get("source", "")).split())
+        source = redact(source) if len(source) > MARKDOWN_CHARS else source  # before the cut
         cut = "…" if len(source) > MARKDOWN_CHARS else ""
         lines.append(f"{pad}markdown: {source[:MARKDOWN_CHARS]}{cut}")
     elif kind == "table":

@@ -2,12 +2,15 @@
 
 Two markers, each saying how much is missing: ` … N chars cut … ` in the middle, `…+N chars` at
 the end (compact: it ends table cells), so an agent never mistakes a cut answer for the whole one.
-Only a budget too small for any marker (a few characters) ends in a bare `…`.
+Only a budget too small for any marker (a few characters) ends in a bare `…`. Text is redacted
+before it is cut: a cut through a secret would leave part of it that no longer reads as one.
 """
 
 from __future__ import annotations
 
 import re
+
+from ..redaction import redact
 
 MIDDLE = " … {:,} chars cut … "
 END = "…+{:,} chars"
@@ -24,6 +27,9 @@ def cut_middle(text: str, limit: int, *, head: tuple[int, int] = (2, 3), origina
         raise ValueError(f"limit must be >= 0, got {limit}")
     if len(text) <= limit:
         return text
+    text = redact(text)
+    if len(text) <= limit:
+        return text
     total = max(original_length or 0, len(text))
     room = max(limit - len(MIDDLE.format(total)), 0)
     kept_head = room * head[0] // head[1]
@@ -34,6 +40,9 @@ def cut_middle(text: str, limit: int, *, head: tuple[int, int] = (2, 3), origina
 def cut_end(text: str, limit: int) -> str:
     """`text` within `limit` characters, its start kept (the marker for the whole length is at
     least as long as the real one, so the result always fits when the marker does)."""
+    if len(text) <= limit:
+        return text
+    text = redact(text)
     if len(text) <= limit:
         return text
     kept = limit - len(END.format(len(text)))

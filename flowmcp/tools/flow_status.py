@@ -13,8 +13,11 @@ from .. import models
 from ..app import App, FlowDescription
 from ..state import empty_steps, step_versions
 from ..summarize.hints import needed_environment
+from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, describe_or_fail
 from ._runs import run_info, run_line
+
+MAX_MESSAGE_CHARS = 400  # of Metaflow's reason a flow does not start
 
 
 async def flow_status(
@@ -41,7 +44,7 @@ async def flow_status(
         if desc.cli_error:
             error = desc.cli_error
             notes.append(f"Metaflow does not start this flow as it is: {error.get('headline') or error.get('type')}: "
-                         f"{' '.join(str(error.get('message') or '').split())[:400]}")
+                         f"{cut_end(' '.join(str(error.get('message') or '').split()), MAX_MESSAGE_CHARS)}")
         status = models.FlowStatus(
             flow=desc.name,
             file=rel,

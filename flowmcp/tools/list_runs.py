@@ -13,9 +13,11 @@ from pydantic import Field
 from .. import models
 from ..app import App
 from ..errors import BadArgumentError, FlowFileError, FlowmcpError
+from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of
 from ._runs import run_info, run_line
 
+MAX_HEADLINE_CHARS = 300  # of why a flow file does not load
 _FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -96,7 +98,7 @@ async def _flows(app: App) -> models.ListRunsResult:
             desc = await app.describe(rel)
         except FlowFileError as ex:
             headline = ex.failure.summary.splitlines()[0] if ex.failure else str(ex).splitlines()[0]
-            entries.append(models.FlowInfo(file=rel, error=headline[:300]))
+            entries.append(models.FlowInfo(file=rel, error=cut_end(headline, MAX_HEADLINE_CHARS)))
             continue
         if (desc.cli_error or {}).get("type") == "NotStarted":
             entries.append(models.FlowInfo(file=rel, flow=desc.name, error=desc.cli_error["message"]))

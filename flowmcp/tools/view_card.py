@@ -17,7 +17,10 @@ from .. import browser, models
 from ..config import environ
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
 from ..redaction import redact_card
+from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, task_pathspec
+
+MAX_HEADLINE_CHARS = 300
 
 
 async def view_card(
@@ -96,7 +99,7 @@ def _chosen(task: str, cards: list[dict], index: int | None, kind: str | None, c
 def _headline(task: str, card: dict) -> str:
     named = f"{card['type']} card [{card['index']}]" + (f" id={card['id']}" if card.get("id") else "")
     summary = " ".join(line.strip() for line in (card.get("summary") or "").splitlines()[:2])
-    return f"{named} of {task}: {summary}"[:300] if summary else f"{named} of {task}"
+    return cut_end(f"{named} of {task}: {summary}", MAX_HEADLINE_CHARS) if summary else f"{named} of {task}"
 
 
 def _size_line(shot: browser.Shot, full_page: bool) -> str:

@@ -16,6 +16,8 @@ from ..protocol import BAD_PATH, JobError
 from . import runs
 from .memory import OomWatch
 
+MAX_MESSAGE_CHARS = 20_000  # of a Metaflow error's message: the server condenses it
+
 
 def run_cli(flow_file, argv, on_cli=None):
     """Run the flow's Metaflow CLI in this process; return (exit code, captured top-level error).
@@ -29,7 +31,7 @@ def run_cli(flow_file, argv, on_cli=None):
         caught["metaflow"] = {
             "type": type(ex).__name__,
             "headline": getattr(ex, "headline", ""),
-            "message": str(getattr(ex, "message", ex))[:20000],
+            "message": capture.bounded_message(str(getattr(ex, "message", ex)), MAX_MESSAGE_CHARS),
             "file": getattr(ex, "source_file", None),
             "line": getattr(ex, "line_no", None),
         }
@@ -39,7 +41,8 @@ def run_cli(flow_file, argv, on_cli=None):
 
     def on_usage_error(ex):
         caught["metaflow"] = {"type": type(ex).__name__, "headline": "",
-                              "message": str(ex.format_message())[:20000], "file": None, "line": None}
+                              "message": capture.bounded_message(str(ex.format_message()), MAX_MESSAGE_CHARS),
+                              "file": None, "line": None}
 
     def prepare(cli):
         compat.catch_cli_errors(cli, on_metaflow_exception, on_unknown_exception)

@@ -89,7 +89,8 @@ def _summarize_bytes(value, depth):
     kind = _guess_format(head, nbytes) if _ok(head) else str(head)
     parts = _Parts(f"{label}, {kind}", shape=[nbytes], size_bytes=nbytes)
     if not depth and nbytes and _ok(head):
-        parts.lines.append(f"first {len(head)} bytes: {head!r}")
+        # marked as cut: a secret's start (bytes of a token) is then redacted as the whole
+        parts.lines.append(f"first {len(head)} bytes: {head!r}…")
     return parts
 
 

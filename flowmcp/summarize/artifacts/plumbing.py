@@ -7,6 +7,7 @@ import math
 import reprlib
 import types
 
+from ...redaction import redact
 from ..text import cut_end
 
 MAX_CHARS = 1500  # summary + detail of one value
@@ -133,8 +134,15 @@ _MAGIC = (
 )
 
 
+class _CutRepr(reprlib.Repr):
+    """reprlib's cuts keep a string's two ends: a secret is redacted before it is cut."""
+
+    def repr_str(self, x, level):
+        return super().repr_str(redact(x) if len(x) > self.maxstring else x, level)
+
+
 # Bounds builtin containers nested in dict keys, where a full repr could be arbitrarily long.
-_KEY_REPR = reprlib.Repr()
+_KEY_REPR = _CutRepr()
 
 
 _KEY_REPR.maxstring = MAX_CELL_CHARS
@@ -313,6 +321,8 @@ def _short_float(x):
 
 def _str_head(text, limit, note=True):
     """The quoted start of a string, `'abc'…+N chars` if longer; never repr's the whole string."""
+    if len(text) > limit:
+        text = redact(text)  # before the cut, which would leave a secret's start
     keep = limit
     head = repr(text[:keep])
     while len(head) > limit + 2 and keep > 1:  # escapes (`\x00`) make a repr longer than its text
