@@ -1,13 +1,17 @@
 """Real flows through flowmcp and through the plain Metaflow CLI: every difference, by one command.
 
 For folders of Metaflow flows nobody on the team wrote (Metaflow's own test flows, its tutorials, a
-user's project), each flow file's folder is copied twice so the two sides never share `.metaflow/`
-state. The CLI side runs `python flow.py run`, then `spin --persist` of every step; the flowmcp
-side does the same through one stdio MCP session (`run`, then `spin(persist=True)` of every step).
-Both sides are then read through Metaflow's Client, in a subprocess of the flows' interpreter, and
-compared: run and spin outcomes, each step's artifact names and types, the persisted spins'
-artifact names and types, and the artifacts flowmcp says a spun step set against what the CLI's
-persisted spin holds that differs (by content hash) from the step's inputs.
+user's project), each flow file is found as Python would run it (a module that defines a FlowSpec
+subclass with steps, maybe through a base class from a sibling module, and calls it), and its folder
+is copied twice so the two sides never share `.metaflow/` state; inside a git repository, the whole
+work tree is copied with its git state, so that Metaflow and the flow read the same commit, branch
+and uncommitted changes as in the original. The CLI side runs `python flow.py run`, then
+`spin --persist` of every step; the flowmcp side does the same through one stdio MCP session
+(`run`, then `spin(persist=True)` of every step). Both sides are then read through Metaflow's
+Client, in a subprocess of the flows' interpreter, and compared: run and spin outcomes, each step's
+artifact names and types, the persisted spins' artifact names and types, and the artifacts flowmcp
+says a spun step set against what the CLI's persisted spin holds that differs (by content hash)
+from the step's inputs.
 
     python bench/real_flows.py DIR [DIR ...] [--python PATH] [--no-warm] [--only NAME_SUBSTRING]
                                [--json OUT.json] [--timeout S] [--keep-temp]
@@ -22,6 +26,7 @@ interpreter without Metaflow).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -42,14 +47,18 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import REQUEST_TIMEOUT
 
+from flowmcp.bridge.protocol import STATE_DIR
+
 DEFAULT_TIMEOUT_S = 300.0  # per subprocess and per MCP call; a step of a real flow rarely needs more
-FLOW_MARKERS = ("FlowSpec", "@step")  # a .py file holding both is taken for a flow file
+FLOWSPEC = {"metaflow.FlowSpec", "metaflow.flowspec.FlowSpec"}  # what a flow class derives from, in the end
+FLOW_MARKERS = ("FlowSpec", "@step")  # a file this Python cannot parse is a flow file if it holds both
 SKIPPED_DIR_NAMES = {"__pycache__", "site-packages", "node_modules"}  # hidden folders are skipped too
 CLI_FLAGS = ["--quiet", "--no-pylint"]  # pylint alone takes seconds per command
 SMALL_ARTIFACT_BYTES = 10 * 1024 * 1024  # larger artifacts are not loaded to learn their type
 MAX_ANSWER_CHARS = 600  # flowmcp answer text and CLI output kept in the JSON report
 MAX_NOTE_CHARS = 240  # one table cell
 KILL_GRACE_S = 10  # to collect output after killing a process group at its deadline
+GIT_TIMEOUT_S = 60  # one git command on a copied repository
 
 OK, FAILED, TIMEOUT, NO_RUN, ERROR = "succeeded", "failed", "timeout", "not started", "error"
 
@@ -311,36 +320,231 @@ def head(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-# ---- finding and copying flows -----------------------------------------------------------------
+# ---- finding flow files -----------------------------------------------------------------------
 
 def is_skipped_dir(path: Path) -> bool:
     # A virtualenv is full of Metaflow's own FlowSpec sources; hidden folders hold .metaflow state.
-    return path.name.startswith(".") or path.name in SKIPPED_DIR_NAMES or (path / "pyvenv.cfg").exists()
+    return path.name.startswith(".") or is_virtualenv(path)
 
 
 def find_flow_files(top: Path) -> list[Path]:
+    """The files `python FILE run` runs a flow from: each defines a FlowSpec subclass with steps
+    (its own or a base's, from the same module or one its folder imports) and calls it."""
+    flows = FlowFinder()
     found = []
     for folder, dirs, files in os.walk(top):
         dirs[:] = sorted(d for d in dirs if not is_skipped_dir(Path(folder) / d))
-        for name in sorted(files):
-            path = Path(folder) / name
-            if name.endswith(".py"):
-                text = path.read_text(errors="replace")
-                if all(marker in text for marker in FLOW_MARKERS):
-                    found.append(path)
+        found += [Path(folder) / name for name in sorted(files)
+                  if name.endswith(".py") and flows.starts_a_flow(Path(folder) / name)]
     return found
 
 
+@dataclass(frozen=True)
+class Imported:
+    dotted: str  # "metaflow.FlowSpec", "base.BaseFlow", "pkg"
+    folder: Path | None = None  # where a relative import looks; None: on sys.path (the flow's folder first)
+
+
+@dataclass
+class Module:
+    classes: dict[str, ast.ClassDef]  # top-level classes
+    imports: dict[str, Imported]  # by the name the module uses
+    called: set[str]  # names called anywhere (`TrainFlow()` under `__main__`)
+
+
+class FlowFinder:
+    """Which classes are flows, read from the source as Python would import it when the flow file
+    runs as a script: its folder is sys.path[0], so `from base import BaseFlow` is folder/base.py.
+    Nothing is imported (a module may do anything when imported); a class whose base comes from
+    an installed package other than Metaflow is taken for a flow when it has steps of its own."""
+
+    def __init__(self):
+        self._modules: dict[Path, Module | None] = {}
+
+    def starts_a_flow(self, path: Path) -> bool:
+        module = self.module(path)
+        if module is None:  # not Python this interpreter parses (or unreadable): the text decides
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            return all(marker in text for marker in FLOW_MARKERS)
+        return any(name in module.called and self.has_steps(path.parent, path, name) for name in module.classes)
+
+    def has_steps(self, folder: Path, path: Path, name: str, seen: frozenset = frozenset()) -> bool | None:
+        """True or False for a flow class (with steps or without); None for any other class."""
+        module = self.module(path)
+        if module is None or (path, name) in seen:
+            return None
+        seen |= {(path, name)}
+        if name not in module.classes:  # re-exported, as a package's __init__ does
+            return self.resolve(folder, module.imports[name], seen) if name in module.imports else None
+        cls = module.classes[name]
+        bases = [self.resolve_base(folder, path, module, base, seen) for base in cls.bases]
+        if all(base is None for base in bases):
+            return None
+        return own_steps(cls) or any(bases)
+
+    def resolve_base(self, folder: Path, path: Path, module: Module, base: ast.expr, seen: frozenset) -> bool | None:
+        parts = dotted_name(base)
+        if not parts:
+            return None
+        if parts[0] in module.imports:
+            imported = module.imports[parts[0]]
+            return self.resolve(folder, Imported(".".join([imported.dotted, *parts[1:]]), imported.folder), seen)
+        if len(parts) == 1 and parts[0] in module.classes:
+            return self.has_steps(folder, path, parts[0], seen)
+        return None
+
+    def resolve(self, folder: Path, name: Imported, seen: frozenset) -> bool | None:
+        if name.dotted in FLOWSPEC:
+            return False
+        parts = name.dotted.split(".")
+        search = name.folder or folder
+        if len(parts) > 1 and (found := local_module(search, parts[:-1])):
+            return self.has_steps(folder, found, parts[-1], seen)
+        if name.folder or parts[0] == "metaflow" or local_module(search, parts[:1]):
+            return None  # another of Metaflow's classes, or a local module's non-flow
+        return False  # an installed package's class: a flow only if the class has steps of its own
+
+    def module(self, path: Path) -> Module | None:
+        if path not in self._modules:
+            self._modules[path] = read_module(path)
+        return self._modules[path]
+
+
+def read_module(path: Path) -> Module | None:
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    imports: dict[str, Imported] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                imports[local] = Imported(alias.name if alias.asname else local)
+        elif isinstance(node, ast.ImportFrom):
+            # `from .base import BaseFlow` in pkg/__init__.py looks in pkg/; `..` one folder up
+            anchor = path.parents[min(node.level, len(path.parents)) - 1] if node.level else None
+            for alias in node.names:
+                dotted = ".".join(filter(None, [node.module, alias.name]))
+                imports[alias.asname or alias.name] = Imported(dotted, anchor)
+    called = {node.func.id for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    return Module(classes, imports, called)
+
+
+def local_module(folder: Path, parts: list[str]) -> Path | None:
+    """The file `import a.b` finds in `folder`."""
+    base = folder.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def dotted_name(node: ast.expr) -> list[str]:
+    """`a.b.C` as ["a", "b", "C"]; [] for anything else (a call, a subscript)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else []
+
+
+def own_steps(cls: ast.ClassDef) -> bool:
+    """A method under `@step`, `@step(start=True)` or `@metaflow.step` (Metaflow 2.19.23+ names any
+    step the start)."""
+    decorators = (d.func if isinstance(d, ast.Call) else d
+                  for node in cls.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  for d in node.decorator_list)
+    return any(dotted_name(d)[-1:] == ["step"] for d in decorators)
+
+
+# ---- copying a flow's folder -------------------------------------------------------------------
+
+def is_run_state(path: Path) -> bool:
+    """Earlier runs' and spins' state (.metaflow, .metaflow_spin, flowmcp's own), never copied."""
+    return path.name.startswith(".metaflow") or path.name == STATE_DIR
+
+
 def copy_folder(source: Path, target: Path) -> Path:
-    """The flow's folder with its helper modules and config files, without earlier runs' state."""
+    """The flow's folder with its helper modules and config files, without earlier runs' state.
 
-    def ignored(folder: str, names: list[str]) -> set[str]:
-        paths = [Path(folder) / name for name in names]
-        return {p.name for p in paths if (p.is_dir() and is_skipped_dir(p)) or p.name.startswith(".metaflow")}
+    In a git repository the whole work tree is copied with a git directory of its own, and the
+    flow's folder is found at the same place in it: Metaflow records each run's commit, branch and
+    whether the tree had uncommitted changes (`git diff-index HEAD` from the flow's folder), and a
+    Config parser may read git itself; in the copy, both read what they read in the original."""
+    source = source.resolve()
+    top = git_top(source)
+    if top is None:
+        destination = target / source.name
+        shutil.copytree(source, destination, symlinks=True,
+                        ignore=ignoring(lambda p: (p.is_dir() and is_skipped_dir(p)) or is_run_state(p)))
+        return destination
+    destination = target / top.name
+    # a tracked hidden folder (.github) left out would be a deleted file to git: only state and
+    # virtualenvs (untracked) stay behind
+    shutil.copytree(top, destination, symlinks=True, ignore=ignoring(
+        lambda p: p.name == ".git" or is_run_state(p) or (p.is_dir() and is_virtualenv(p))))
+    copy_git_dir(top, destination / ".git")
+    # git compares a file's stat data before its content, and every copy has a new inode and
+    # ctime: refreshed, the index holds the copies' stat data and the copy is as clean as the original
+    git(destination, "update-index", "-q", "--refresh", check=False)
+    return destination / source.relative_to(top)
 
-    destination = target / source.name
-    shutil.copytree(source, destination, ignore=ignored, symlinks=True)
-    return destination
+
+def is_virtualenv(path: Path) -> bool:
+    return path.name in SKIPPED_DIR_NAMES or (path / "pyvenv.cfg").exists()
+
+
+def ignoring(left_out):
+    """A copytree `ignore` from a test on each path."""
+    return lambda folder, names: {name for name in names if left_out(Path(folder) / name)}
+
+
+def git(folder: Path, *args: str, check: bool = True) -> str:
+    done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} in {folder}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def git_top(folder: Path) -> Path | None:
+    """The work tree `folder` is in, if it is in one (and git is installed)."""
+    try:
+        top = git(folder, "rev-parse", "--show-toplevel", check=False)
+    except OSError:
+        return None
+    return Path(top).resolve() if top else None
+
+
+def copy_git_dir(top: Path, target: Path) -> None:
+    """`top`'s git directory as a directory of the copy's own. The `.git` of a linked worktree or of
+    a submodule is a file naming a directory shared with other work trees: the shared part
+    (objects, refs, config) and the worktree's own (HEAD, index) are put together, so that git in
+    the copy never writes into the original's state. Objects are hard-linked where the file system
+    allows it: git never changes an object file once written."""
+    git_dir = Path(git(top, "rev-parse", "--absolute-git-dir"))
+    common = (top / git(top, "rev-parse", "--git-common-dir")).resolve()
+    objects = common / "objects"
+
+    def link_or_copy(src: str, dst: str) -> None:
+        if Path(src).is_relative_to(objects):
+            try:
+                os.link(src, dst)
+                return
+            except OSError:
+                pass  # another file system: copied
+        shutil.copy2(src, dst)
+
+    linked = git_dir != common
+    shutil.copytree(common, target, symlinks=True, copy_function=link_or_copy,
+                    ignore=ignoring(lambda p: linked and p == common / "worktrees"))
+    if linked:
+        shutil.copytree(git_dir, target, dirs_exist_ok=True, symlinks=True,
+                        ignore=ignoring(lambda p: p.parent == git_dir and p.name in ("commondir", "gitdir")))
+        git(target.parent, "config", "core.bare", "false")  # a worktree of a bare repository
+        git(target.parent, "config", "--unset", "core.worktree", check=False)  # a submodule's
 
 
 def base_env() -> dict:
@@ -665,8 +869,8 @@ def main(argv: list[str] | None = None) -> int:
             flows.setdefault(path.resolve(), str(Path(top.resolve().name) / path.relative_to(top)))
     flows = {path: label for path, label in flows.items() if not args.only or args.only in label}
     if not flows:
-        print("no flow files found (a .py file containing both "
-              + " and ".join(repr(m) for m in FLOW_MARKERS) + ")", file=sys.stderr)
+        print("no flow files found (a .py file that defines a FlowSpec subclass with steps and calls it)",
+              file=sys.stderr)
         return 2
     temp = Path(tempfile.mkdtemp(prefix="flowmcp-real-flows-"))
     print(f"{len(flows)} flow files; work folder {temp}", file=sys.stderr, flush=True)
