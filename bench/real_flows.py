@@ -13,7 +13,7 @@ artifact names and types, the persisted spins' artifact names and types, and the
 says a spun step set against what the CLI's persisted spin holds that differs (by content hash)
 from the step's inputs.
 
-    python bench/real_flows.py DIR [DIR ...] [--python PATH] [--no-warm] [--only NAME_SUBSTRING]
+    python bench/real_flows.py DIR [DIR ...] [--python PATH] [--no-warm] [--only NAME_SUBSTRING]...
                                [--json OUT.json] [--timeout S] [--keep-temp]
 
 Prints a markdown table (one row per flow's run, then one per step with its spin's outcome) and
@@ -288,7 +288,9 @@ _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (\[[^\]]*\] )?")
 # `KeyError: 'x'`, `Error: Bad values ...`, `metaflow.exception.MetaflowNotFound: ...`
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b|^([a-z_]\w*\.)+[A-Z]\w*: ")
 _FAILURE_LINE = re.compile(r"failed|error|missing", re.IGNORECASE)
-_GENERIC_HEADERS = {"Step failure:", "Internal error:"}  # Metaflow's wrappers around the real reason
+# "Step failure:" only names the step whose exception the task printed above it; "Internal error:"
+# heads a MetaflowInternalError's own message (a transition error after a step fell back), a reason
+_GENERIC_HEADERS = {"Step failure:"}
 
 
 def clean_lines(output: str) -> list[str]:
@@ -845,7 +847,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter with Metaflow that runs the flows on both sides (default: this one)")
     parser.add_argument("--no-warm", action="store_true", help="pass --no-warm to flowmcp (a new interpreter per spin)")
-    parser.add_argument("--only", metavar="NAME_SUBSTRING", help="only flow files whose path contains this")
+    parser.add_argument("--only", metavar="NAME_SUBSTRING", action="append",
+                        help="only flow files whose path contains this (repeat it to pick several)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every record to this file")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"deadline of each subprocess and MCP call (default {DEFAULT_TIMEOUT_S:g} s)")
@@ -867,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
     for top in args.dirs:
         for path in find_flow_files(top):
             flows.setdefault(path.resolve(), str(Path(top.resolve().name) / path.relative_to(top)))
-    flows = {path: label for path, label in flows.items() if not args.only or args.only in label}
+    flows = {path: label for path, label in flows.items() if not args.only or any(o in label for o in args.only)}
     if not flows:
         print("no flow files found (a .py file that defines a FlowSpec subclass with steps and calls it)",
               file=sys.stderr)

@@ -121,3 +121,25 @@ def test_a_copied_linked_worktree_has_a_git_directory_of_its_own(tmp_path):
     assert git_view(copy) == git_view(original)
     git(copy, "commit", "-q", "--allow-empty", "-m", "only in the copy")
     assert git(original, "log", "-1", "--pretty=%s") == "the flows"
+
+
+# The end of `python failflow.py run` (outerbounds/custom-decorator-examples, basic-mutator): the
+# first attempt's exception, then a fallback attempt that never called self.next.
+FALLBACK_RUN_OUTPUT = """\
+2026-12-06 18:53:32.622 [1796583212288473/start/1 (pid 19810)] math.sqrt(x - i)
+2026-12-06 18:53:32.622 [1796583212288473/start/1 (pid 19810)] ValueError: math domain error
+2026-12-06 18:53:32.622 [1796583212288473/start/1 (pid 19810)] Task failed.
+2026-12-06 18:53:32.624 [1796583212288473/start/1 (pid 19817)] Task is starting (retry).
+2026-12-06 18:53:32.910 [1796583212288473/start/1 (pid 19817)] step failed: executing a fallback
+2026-12-06 18:53:32.980 [1796583212288473/start/1 (pid 19817)] Task finished successfully.
+2026-12-06 18:53:32.982 Workflow failed.
+    Internal error:
+    Based on static analysis of the code, step start was expected to transition to step(s) end. \
+However, when the code was executed, self.next() was called with . Make sure there is only one \
+unconditional self.next() call in the end of your step.
+"""
+
+
+def test_cli_failure_reason_is_the_error_that_ended_the_run_not_a_retried_attempts():
+    reason = real_flows.last_error_line(FALLBACK_RUN_OUTPUT)
+    assert reason.startswith("Internal error: Based on static analysis"), reason
