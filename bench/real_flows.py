@@ -154,6 +154,14 @@ def find_flow(run_id):
     raise LookupError("no flow in this folder's .metaflow has a run %s" % run_id)
 
 
+def git_info(run):
+    # What Metaflow recorded of the flow's repository: its remote, branch, commit, uncommitted changes.
+    try:
+        return next(iter(next(iter(run)))).metadata_dict.get("git-info")
+    except Exception:
+        return None
+
+
 def describe_run(flow, run_id):
     flow = flow or find_flow(run_id)
     run = Run("%s/%s" % (flow, run_id), _namespace_check=False)
@@ -175,7 +183,7 @@ def describe_run(flow, run_id):
         parameters = []
     for entry in steps:
         entry["parameters"] = parameters
-    return {"flow": flow, "run_id": run_id, "successful": run.successful, "steps": steps}
+    return {"flow": flow, "run_id": run_id, "successful": run.successful, "steps": steps, "git_info": git_info(run)}
 
 
 def describe_spin(pathspec, spin_root):
@@ -231,7 +239,14 @@ class SideResult:
     flow: str | None = None
     run_id: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    git_info: str | None = None  # Metaflow's `git-info` task metadata (JSON), None outside a repository
     note: str | None = None  # what went wrong reading or driving this side
+
+    def read(self, described: dict) -> None:
+        """Takes in what CLIENT_HELPER read of this side's run."""
+        self.flow = self.flow or described["flow"]
+        self.steps = {s["step"]: step_record(s) for s in described["steps"]}
+        self.git_info = described.get("git_info")
 
 
 @dataclass
@@ -570,8 +585,7 @@ def cli_side(python: str, folder: Path, flow_file: str, work: Path, timeout: flo
     except RuntimeError as ex:
         side.note = str(ex)
         return side
-    side.flow = described["flow"]
-    side.steps = {s["step"]: step_record(s) for s in described["steps"]}
+    side.read(described)
     for record in side.steps.values():
         if record.task is None:
             continue
@@ -682,7 +696,7 @@ async def drive_flowmcp(client: Client, python: str, folder: Path, flow_file: st
     except RuntimeError as ex:
         side.note = str(ex)
         return side
-    side.steps = {s["step"]: step_record(s) for s in described["steps"]}
+    side.read(described)
     for record in side.steps.values():
         if record.task is None:
             continue
@@ -757,6 +771,8 @@ def outcome_differences(what: str, cli: Outcome, mcp: Outcome) -> list[str]:
 def compare_run(flow_file: str, cli: SideResult, mcp: SideResult) -> Row:
     differences = outcome_differences("run", cli.run, mcp.run)
     differences += [f"{name} side: {side.note}" for name, side in (("CLI", cli), ("flowmcp", mcp)) if side.note]
+    if cli.run.ok and mcp.run.ok and cli.git_info != mcp.git_info:  # the same copy: Metaflow must read the same
+        differences.append(f"git-info: {cli.git_info} (CLI) vs {mcp.git_info} (flowmcp)")
     why = [f"{name}: {o.headline}" for name, o in (("CLI", cli.run), ("flowmcp", mcp.run)) if not o.ok]
     evidence = {"cli": asdict(cli.run), "flowmcp": asdict(mcp.run), "cli_run_id": cli.run_id,
                 "flowmcp_run_id": mcp.run_id, "flow": cli.flow or mcp.flow}

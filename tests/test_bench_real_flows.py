@@ -143,3 +143,14 @@ unconditional self.next() call in the end of your step.
 def test_cli_failure_reason_is_the_error_that_ended_the_run_not_a_retried_attempts():
     reason = real_flows.last_error_line(FALLBACK_RUN_OUTPUT)
     assert reason.startswith("Internal error: Based on static analysis"), reason
+
+
+def test_runs_whose_recorded_git_state_differs_are_a_difference():
+    recorded = '{"repo_url": "git@github.com:someone/project.git", "branch_name": "trunk", "commit_sha": "%s"}'
+    cli = real_flows.SideResult(real_flows.Outcome(real_flows.OK), git_info=recorded % "d2dd7f9")
+    same = real_flows.SideResult(real_flows.Outcome(real_flows.OK), git_info=recorded % "d2dd7f9")
+    other = real_flows.SideResult(real_flows.Outcome(real_flows.OK), git_info=None)
+
+    assert real_flows.compare_run("flow.py", cli, same).same
+    row = real_flows.compare_run("flow.py", cli, other)
+    assert not row.same and row.notes[0].startswith("git-info: "), row.notes
