@@ -67,13 +67,14 @@ OK, FAILED, TIMEOUT, NO_RUN, ERROR = "succeeded", "failed", "timeout", "not star
 # from there and the flow's own modules may be needed to unpickle artifacts. Kept to Python 3.8
 # syntax: that interpreter is the project's, not ours. Request on stdin, JSON answer on stdout.
 CLIENT_HELPER = r'''
-import json, sys
+import hashlib, json, pickle, sys
 answer_stream, sys.stdout = sys.stdout, sys.stderr  # whatever unpickling prints stays out of the answer
 from metaflow import Metaflow, Run, Step, Task, namespace
 
 namespace(None)
 request = json.load(sys.stdin)
 SMALL = request["small_bytes"]
+PICKLE_PROTOCOL = 4  # Metaflow's PickleSerializer (and its plain pickling before serializers)
 
 
 def is_internal(name):
@@ -186,18 +187,48 @@ def describe_run(flow, run_id):
     return {"flow": flow, "run_id": run_id, "successful": run.successful, "steps": steps, "git_info": git_info(run)}
 
 
-def describe_spin(pathspec, spin_root):
+def pickled(artifact):
+    if (artifact.size or 0) > SMALL:
+        return None
+    return pickle.dumps(artifact.data, protocol=PICKLE_PROTOCOL)
+
+
+def same_values(parent, spun, names):
+    # Names whose value the step did not change although its key did: an input the step only read
+    # is saved again, and a pickle that is not byte-stable (fitted estimators; sets, whose order
+    # follows the process's hash seed) gets a new key. Both values pickled here, in one process,
+    # are the same bytes when they are the same value.
+    same = []
+    task = Task(parent, _namespace_check=False)
+    for name in names:
+        try:
+            before = pickled(task[name])
+            if before is not None and before == pickled(spun[name]):
+                same.append(name)
+        except Exception:
+            continue  # a class of the flow's own that does not load here: taken as changed
+    return same
+
+
+def describe_spin(pathspec, spin_root, parents):
     try:
         task = Task(pathspec, _namespace_check=False, _current_metadata="spin@" + spin_root)
-        return {"artifacts": artifacts(task)}
+        found = {"artifacts": artifacts(task)}
     except Exception as ex:
         return {"error": "%s: %s" % (type(ex).__name__, ex)}
+    found["resaved"] = []
+    if len(parents) == 1:  # a join holds none of its inputs: there is nothing to re-save
+        [(parent, shas)] = parents.items()
+        saved = found["artifacts"]
+        differing = [name for name in saved if name in shas and shas[name] != saved[name][1]]
+        found["resaved"] = same_values(parent, task, differing)
+    return found
 
 
 if "run_id" in request:
     answer = describe_run(request.get("flow"), request["run_id"])
 else:
-    answer = {p: describe_spin(p, request["spin_root"]) for p in request["spins"]}
+    answer = {p: describe_spin(p, request["spin_root"], parents) for p, parents in request["spins"].items()}
 answer_stream.write(json.dumps(answer))
 '''
 
@@ -230,6 +261,7 @@ class StepRecord:
     spin_pathspec: str | None = None
     spin_artifacts: dict[str, list[str]] | None = None
     spin_error: str | None = None
+    spin_resaved: set[str] = field(default_factory=set)  # new key, same value as the input (only read)
     listed: list[str] | None = None  # flowmcp only: SpinResult.artifacts names
 
 
@@ -623,7 +655,8 @@ def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: 
     if not spun:
         return
     try:
-        answers = query_client(python, folder, env, {"spins": list(spun), "spin_root": str(folder)}, timeout)
+        request = {"spins": {p: r.parents or {} for p, r in spun.items()}, "spin_root": str(folder)}
+        answers = query_client(python, folder, env, request, timeout)
     except RuntimeError as ex:
         for record in spun.values():
             record.spin_error = str(ex)
@@ -631,6 +664,7 @@ def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: 
     for pathspec, record in spun.items():
         record.spin_artifacts = answers[pathspec].get("artifacts")
         record.spin_error = answers[pathspec].get("error")
+        record.spin_resaved = set(answers[pathspec].get("resaved") or [])
 
 
 # ---- the flowmcp side --------------------------------------------------------------------------
@@ -732,16 +766,19 @@ def artifact_differences(what: str, cli: dict | None, mcp: dict | None) -> list[
 
 def changed_by_spin(record: StepRecord) -> set[str] | None:
     """What the step set, as flowmcp is asked to list it: for a linear step, the persisted spin's
-    artifacts whose content is not the parent's under that name; for a join, which starts holding
-    nothing of its inputs, everything it holds (merged, taken from `inputs`, or new) except the
-    run's Parameters and Configs, which every task holds."""
+    artifacts whose content is not the parent's under that name (an input the step only read is
+    saved again, and a pickle that is not byte-stable gets a new key: the input loaded and pickled
+    again tells those apart); for a join, which starts holding nothing of its inputs, everything
+    it holds (merged, taken from `inputs`, or new) except the run's Parameters and Configs, which
+    every task holds."""
     if record.spin_artifacts is None or record.parents is None:
         return None
     if len(record.parents) > 1:
         parameters = set.intersection(*(set(shas) for shas in record.parents.values())) & record.parameters
         return set(record.spin_artifacts) - parameters
     inputs = {(name, sha) for shas in record.parents.values() for name, sha in shas.items()}
-    return {name for name, (_, sha) in record.spin_artifacts.items() if (name, sha) not in inputs}
+    changed = {name for name, (_, sha) in record.spin_artifacts.items() if (name, sha) not in inputs}
+    return changed - record.spin_resaved
 
 
 def listing_difference(listed: list[str], cli_changed: set[str], mcp_changed: set[str] | None,
