@@ -1,15 +1,19 @@
 """Real flows through flowmcp and through the plain Metaflow CLI: every difference, by one command.
 
 For folders of Metaflow flows nobody on the team wrote (Metaflow's own test flows, its tutorials, a
-user's project), each flow file's folder is copied twice so the two sides never share `.metaflow/`
-state. The CLI side runs `python flow.py run`, then `spin --persist` of every step; the flowmcp
-side does the same through one stdio MCP session (`run`, then `spin(persist=True)` of every step).
-Both sides are then read through Metaflow's Client, in a subprocess of the flows' interpreter, and
-compared: run and spin outcomes, each step's artifact names and types, the persisted spins'
-artifact names and types, and the artifacts flowmcp says a spun step set against what the CLI's
-persisted spin holds that differs (by content hash) from the step's inputs.
+user's project), each flow file is found as Python would run it (a module that defines a FlowSpec
+subclass with steps, maybe through a base class from a sibling module, and calls it), and its folder
+is copied twice so the two sides never share `.metaflow/` state; inside a git repository, the whole
+work tree is copied with its git state, so that Metaflow and the flow read the same commit, branch
+and uncommitted changes as in the original. The CLI side runs `python flow.py run`, then
+`spin --persist` of every step; the flowmcp side does the same through one stdio MCP session
+(`run`, then `spin(persist=True)` of every step). Both sides are then read through Metaflow's
+Client, in a subprocess of the flows' interpreter, and compared: run and spin outcomes, each step's
+artifact names and types, the persisted spins' artifact names and types, and the artifacts flowmcp
+says a spun step set against what the CLI's persisted spin holds that differs (by content hash)
+from the step's inputs.
 
-    python bench/real_flows.py DIR [DIR ...] [--python PATH] [--no-warm] [--only NAME_SUBSTRING]
+    python bench/real_flows.py DIR [DIR ...] [--python PATH] [--no-warm] [--only NAME_SUBSTRING]...
                                [--json OUT.json] [--timeout S] [--keep-temp]
 
 Prints a markdown table (one row per flow's run, then one per step with its spin's outcome) and
@@ -22,6 +26,7 @@ interpreter without Metaflow).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -42,14 +47,18 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import REQUEST_TIMEOUT
 
+from flowmcp.bridge.protocol import STATE_DIR
+
 DEFAULT_TIMEOUT_S = 300.0  # per subprocess and per MCP call; a step of a real flow rarely needs more
-FLOW_MARKERS = ("FlowSpec", "@step")  # a .py file holding both is taken for a flow file
+FLOWSPEC = {"metaflow.FlowSpec", "metaflow.flowspec.FlowSpec"}  # what a flow class derives from, in the end
+FLOW_MARKERS = ("FlowSpec", "@step")  # a file this Python cannot parse is a flow file if it holds both
 SKIPPED_DIR_NAMES = {"__pycache__", "site-packages", "node_modules"}  # hidden folders are skipped too
 CLI_FLAGS = ["--quiet", "--no-pylint"]  # pylint alone takes seconds per command
 SMALL_ARTIFACT_BYTES = 10 * 1024 * 1024  # larger artifacts are not loaded to learn their type
 MAX_ANSWER_CHARS = 600  # flowmcp answer text and CLI output kept in the JSON report
 MAX_NOTE_CHARS = 240  # one table cell
 KILL_GRACE_S = 10  # to collect output after killing a process group at its deadline
+GIT_TIMEOUT_S = 60  # one git command on a copied repository
 
 OK, FAILED, TIMEOUT, NO_RUN, ERROR = "succeeded", "failed", "timeout", "not started", "error"
 
@@ -58,13 +67,14 @@ OK, FAILED, TIMEOUT, NO_RUN, ERROR = "succeeded", "failed", "timeout", "not star
 # from there and the flow's own modules may be needed to unpickle artifacts. Kept to Python 3.8
 # syntax: that interpreter is the project's, not ours. Request on stdin, JSON answer on stdout.
 CLIENT_HELPER = r'''
-import json, sys
+import hashlib, json, pickle, sys
 answer_stream, sys.stdout = sys.stdout, sys.stderr  # whatever unpickling prints stays out of the answer
 from metaflow import Metaflow, Run, Step, Task, namespace
 
 namespace(None)
 request = json.load(sys.stdin)
 SMALL = request["small_bytes"]
+PICKLE_PROTOCOL = 4  # Metaflow's PickleSerializer (and its plain pickling before serializers)
 
 
 def is_internal(name):
@@ -145,6 +155,14 @@ def find_flow(run_id):
     raise LookupError("no flow in this folder's .metaflow has a run %s" % run_id)
 
 
+def git_info(run):
+    # What Metaflow recorded of the flow's repository: its remote, branch, commit, uncommitted changes.
+    try:
+        return next(iter(next(iter(run)))).metadata_dict.get("git-info")
+    except Exception:
+        return None
+
+
 def describe_run(flow, run_id):
     flow = flow or find_flow(run_id)
     run = Run("%s/%s" % (flow, run_id), _namespace_check=False)
@@ -166,21 +184,51 @@ def describe_run(flow, run_id):
         parameters = []
     for entry in steps:
         entry["parameters"] = parameters
-    return {"flow": flow, "run_id": run_id, "successful": run.successful, "steps": steps}
+    return {"flow": flow, "run_id": run_id, "successful": run.successful, "steps": steps, "git_info": git_info(run)}
 
 
-def describe_spin(pathspec, spin_root):
+def pickled(artifact):
+    if (artifact.size or 0) > SMALL:
+        return None
+    return pickle.dumps(artifact.data, protocol=PICKLE_PROTOCOL)
+
+
+def same_values(parent, spun, names):
+    # Names whose value the step did not change although its key did: an input the step only read
+    # is saved again, and a pickle that is not byte-stable (fitted estimators; sets, whose order
+    # follows the process's hash seed) gets a new key. Both values pickled here, in one process,
+    # are the same bytes when they are the same value.
+    same = []
+    task = Task(parent, _namespace_check=False)
+    for name in names:
+        try:
+            before = pickled(task[name])
+            if before is not None and before == pickled(spun[name]):
+                same.append(name)
+        except Exception:
+            continue  # a class of the flow's own that does not load here: taken as changed
+    return same
+
+
+def describe_spin(pathspec, spin_root, parents):
     try:
         task = Task(pathspec, _namespace_check=False, _current_metadata="spin@" + spin_root)
-        return {"artifacts": artifacts(task)}
+        found = {"artifacts": artifacts(task)}
     except Exception as ex:
         return {"error": "%s: %s" % (type(ex).__name__, ex)}
+    found["resaved"] = []
+    if len(parents) == 1:  # a join holds none of its inputs: there is nothing to re-save
+        [(parent, shas)] = parents.items()
+        saved = found["artifacts"]
+        differing = [name for name in saved if name in shas and shas[name] != saved[name][1]]
+        found["resaved"] = same_values(parent, task, differing)
+    return found
 
 
 if "run_id" in request:
     answer = describe_run(request.get("flow"), request["run_id"])
 else:
-    answer = {p: describe_spin(p, request["spin_root"]) for p in request["spins"]}
+    answer = {p: describe_spin(p, request["spin_root"], parents) for p, parents in request["spins"].items()}
 answer_stream.write(json.dumps(answer))
 '''
 
@@ -213,6 +261,7 @@ class StepRecord:
     spin_pathspec: str | None = None
     spin_artifacts: dict[str, list[str]] | None = None
     spin_error: str | None = None
+    spin_resaved: set[str] = field(default_factory=set)  # new key, same value as the input (only read)
     listed: list[str] | None = None  # flowmcp only: SpinResult.artifacts names
 
 
@@ -222,7 +271,14 @@ class SideResult:
     flow: str | None = None
     run_id: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    git_info: str | None = None  # Metaflow's `git-info` task metadata (JSON), None outside a repository
     note: str | None = None  # what went wrong reading or driving this side
+
+    def read(self, described: dict) -> None:
+        """Takes in what CLIENT_HELPER read of this side's run."""
+        self.flow = self.flow or described["flow"]
+        self.steps = {s["step"]: step_record(s) for s in described["steps"]}
+        self.git_info = described.get("git_info")
 
 
 @dataclass
@@ -279,7 +335,9 @@ _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (\[[^\]]*\] )?")
 # `KeyError: 'x'`, `Error: Bad values ...`, `metaflow.exception.MetaflowNotFound: ...`
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b|^([a-z_]\w*\.)+[A-Z]\w*: ")
 _FAILURE_LINE = re.compile(r"failed|error|missing", re.IGNORECASE)
-_GENERIC_HEADERS = {"Step failure:", "Internal error:"}  # Metaflow's wrappers around the real reason
+# "Step failure:" only names the step whose exception the task printed above it; "Internal error:"
+# heads a MetaflowInternalError's own message (a transition error after a step fell back), a reason
+_GENERIC_HEADERS = {"Step failure:"}
 
 
 def clean_lines(output: str) -> list[str]:
@@ -311,36 +369,231 @@ def head(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-# ---- finding and copying flows -----------------------------------------------------------------
+# ---- finding flow files -----------------------------------------------------------------------
 
 def is_skipped_dir(path: Path) -> bool:
     # A virtualenv is full of Metaflow's own FlowSpec sources; hidden folders hold .metaflow state.
-    return path.name.startswith(".") or path.name in SKIPPED_DIR_NAMES or (path / "pyvenv.cfg").exists()
+    return path.name.startswith(".") or is_virtualenv(path)
 
 
 def find_flow_files(top: Path) -> list[Path]:
+    """The files `python FILE run` runs a flow from: each defines a FlowSpec subclass with steps
+    (its own or a base's, from the same module or one its folder imports) and calls it."""
+    flows = FlowFinder()
     found = []
     for folder, dirs, files in os.walk(top):
         dirs[:] = sorted(d for d in dirs if not is_skipped_dir(Path(folder) / d))
-        for name in sorted(files):
-            path = Path(folder) / name
-            if name.endswith(".py"):
-                text = path.read_text(errors="replace")
-                if all(marker in text for marker in FLOW_MARKERS):
-                    found.append(path)
+        found += [Path(folder) / name for name in sorted(files)
+                  if name.endswith(".py") and flows.starts_a_flow(Path(folder) / name)]
     return found
 
 
+@dataclass(frozen=True)
+class Imported:
+    dotted: str  # "metaflow.FlowSpec", "base.BaseFlow", "pkg"
+    folder: Path | None = None  # where a relative import looks; None: on sys.path (the flow's folder first)
+
+
+@dataclass
+class Module:
+    classes: dict[str, ast.ClassDef]  # top-level classes
+    imports: dict[str, Imported]  # by the name the module uses
+    called: set[str]  # names called anywhere (`TrainFlow()` under `__main__`)
+
+
+class FlowFinder:
+    """Which classes are flows, read from the source as Python would import it when the flow file
+    runs as a script: its folder is sys.path[0], so `from base import BaseFlow` is folder/base.py.
+    Nothing is imported (a module may do anything when imported); a class whose base comes from
+    an installed package other than Metaflow is taken for a flow when it has steps of its own."""
+
+    def __init__(self):
+        self._modules: dict[Path, Module | None] = {}
+
+    def starts_a_flow(self, path: Path) -> bool:
+        module = self.module(path)
+        if module is None:  # not Python this interpreter parses (or unreadable): the text decides
+            text = path.read_text(errors="replace") if path.is_file() else ""
+            return all(marker in text for marker in FLOW_MARKERS)
+        return any(name in module.called and self.has_steps(path.parent, path, name) for name in module.classes)
+
+    def has_steps(self, folder: Path, path: Path, name: str, seen: frozenset = frozenset()) -> bool | None:
+        """True or False for a flow class (with steps or without); None for any other class."""
+        module = self.module(path)
+        if module is None or (path, name) in seen:
+            return None
+        seen |= {(path, name)}
+        if name not in module.classes:  # re-exported, as a package's __init__ does
+            return self.resolve(folder, module.imports[name], seen) if name in module.imports else None
+        cls = module.classes[name]
+        bases = [self.resolve_base(folder, path, module, base, seen) for base in cls.bases]
+        if all(base is None for base in bases):
+            return None
+        return own_steps(cls) or any(bases)
+
+    def resolve_base(self, folder: Path, path: Path, module: Module, base: ast.expr, seen: frozenset) -> bool | None:
+        parts = dotted_name(base)
+        if not parts:
+            return None
+        if parts[0] in module.imports:
+            imported = module.imports[parts[0]]
+            return self.resolve(folder, Imported(".".join([imported.dotted, *parts[1:]]), imported.folder), seen)
+        if len(parts) == 1 and parts[0] in module.classes:
+            return self.has_steps(folder, path, parts[0], seen)
+        return None
+
+    def resolve(self, folder: Path, name: Imported, seen: frozenset) -> bool | None:
+        if name.dotted in FLOWSPEC:
+            return False
+        parts = name.dotted.split(".")
+        search = name.folder or folder
+        if len(parts) > 1 and (found := local_module(search, parts[:-1])):
+            return self.has_steps(folder, found, parts[-1], seen)
+        if name.folder or parts[0] == "metaflow" or local_module(search, parts[:1]):
+            return None  # another of Metaflow's classes, or a local module's non-flow
+        return False  # an installed package's class: a flow only if the class has steps of its own
+
+    def module(self, path: Path) -> Module | None:
+        if path not in self._modules:
+            self._modules[path] = read_module(path)
+        return self._modules[path]
+
+
+def read_module(path: Path) -> Module | None:
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    imports: dict[str, Imported] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                local = alias.asname or alias.name.split(".")[0]
+                imports[local] = Imported(alias.name if alias.asname else local)
+        elif isinstance(node, ast.ImportFrom):
+            # `from .base import BaseFlow` in pkg/__init__.py looks in pkg/; `..` one folder up
+            anchor = path.parents[min(node.level, len(path.parents)) - 1] if node.level else None
+            for alias in node.names:
+                dotted = ".".join(filter(None, [node.module, alias.name]))
+                imports[alias.asname or alias.name] = Imported(dotted, anchor)
+    called = {node.func.id for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    return Module(classes, imports, called)
+
+
+def local_module(folder: Path, parts: list[str]) -> Path | None:
+    """The file `import a.b` finds in `folder`."""
+    base = folder.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def dotted_name(node: ast.expr) -> list[str]:
+    """`a.b.C` as ["a", "b", "C"]; [] for anything else (a call, a subscript)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else []
+
+
+def own_steps(cls: ast.ClassDef) -> bool:
+    """A method under `@step`, `@step(start=True)` or `@metaflow.step` (Metaflow 2.19.23+ names any
+    step the start)."""
+    decorators = (d.func if isinstance(d, ast.Call) else d
+                  for node in cls.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  for d in node.decorator_list)
+    return any(dotted_name(d)[-1:] == ["step"] for d in decorators)
+
+
+# ---- copying a flow's folder -------------------------------------------------------------------
+
+def is_run_state(path: Path) -> bool:
+    """Earlier runs' and spins' state (.metaflow, .metaflow_spin, flowmcp's own), never copied."""
+    return path.name.startswith(".metaflow") or path.name == STATE_DIR
+
+
 def copy_folder(source: Path, target: Path) -> Path:
-    """The flow's folder with its helper modules and config files, without earlier runs' state."""
+    """The flow's folder with its helper modules and config files, without earlier runs' state.
 
-    def ignored(folder: str, names: list[str]) -> set[str]:
-        paths = [Path(folder) / name for name in names]
-        return {p.name for p in paths if (p.is_dir() and is_skipped_dir(p)) or p.name.startswith(".metaflow")}
+    In a git repository the whole work tree is copied with a git directory of its own, and the
+    flow's folder is found at the same place in it: Metaflow records each run's commit, branch and
+    whether the tree had uncommitted changes (`git diff-index HEAD` from the flow's folder), and a
+    Config parser may read git itself; in the copy, both read what they read in the original."""
+    source = source.resolve()
+    top = git_top(source)
+    if top is None:
+        destination = target / source.name
+        shutil.copytree(source, destination, symlinks=True,
+                        ignore=ignoring(lambda p: (p.is_dir() and is_skipped_dir(p)) or is_run_state(p)))
+        return destination
+    destination = target / top.name
+    # a tracked hidden folder (.github) left out would be a deleted file to git: only state and
+    # virtualenvs (untracked) stay behind
+    shutil.copytree(top, destination, symlinks=True, ignore=ignoring(
+        lambda p: p.name == ".git" or is_run_state(p) or (p.is_dir() and is_virtualenv(p))))
+    copy_git_dir(top, destination / ".git")
+    # git compares a file's stat data before its content, and every copy has a new inode and
+    # ctime: refreshed, the index holds the copies' stat data and the copy is as clean as the original
+    git(destination, "update-index", "-q", "--refresh", check=False)
+    return destination / source.relative_to(top)
 
-    destination = target / source.name
-    shutil.copytree(source, destination, ignore=ignored, symlinks=True)
-    return destination
+
+def is_virtualenv(path: Path) -> bool:
+    return path.name in SKIPPED_DIR_NAMES or (path / "pyvenv.cfg").exists()
+
+
+def ignoring(left_out):
+    """A copytree `ignore` from a test on each path."""
+    return lambda folder, names: {name for name in names if left_out(Path(folder) / name)}
+
+
+def git(folder: Path, *args: str, check: bool = True) -> str:
+    done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} in {folder}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def git_top(folder: Path) -> Path | None:
+    """The work tree `folder` is in, if it is in one (and git is installed)."""
+    try:
+        top = git(folder, "rev-parse", "--show-toplevel", check=False)
+    except OSError:
+        return None
+    return Path(top).resolve() if top else None
+
+
+def copy_git_dir(top: Path, target: Path) -> None:
+    """`top`'s git directory as a directory of the copy's own. The `.git` of a linked worktree or of
+    a submodule is a file naming a directory shared with other work trees: the shared part
+    (objects, refs, config) and the worktree's own (HEAD, index) are put together, so that git in
+    the copy never writes into the original's state. Objects are hard-linked where the file system
+    allows it: git never changes an object file once written."""
+    git_dir = Path(git(top, "rev-parse", "--absolute-git-dir"))
+    common = (top / git(top, "rev-parse", "--git-common-dir")).resolve()
+    objects = common / "objects"
+
+    def link_or_copy(src: str, dst: str) -> None:
+        if Path(src).is_relative_to(objects):
+            try:
+                os.link(src, dst)
+                return
+            except OSError:
+                pass  # another file system: copied
+        shutil.copy2(src, dst)
+
+    linked = git_dir != common
+    shutil.copytree(common, target, symlinks=True, copy_function=link_or_copy,
+                    ignore=ignoring(lambda p: linked and p == common / "worktrees"))
+    if linked:
+        shutil.copytree(git_dir, target, dirs_exist_ok=True, symlinks=True,
+                        ignore=ignoring(lambda p: p.parent == git_dir and p.name in ("commondir", "gitdir")))
+        git(target.parent, "config", "core.bare", "false")  # a worktree of a bare repository
+        git(target.parent, "config", "--unset", "core.worktree", check=False)  # a submodule's
 
 
 def base_env() -> dict:
@@ -364,8 +617,7 @@ def cli_side(python: str, folder: Path, flow_file: str, work: Path, timeout: flo
     except RuntimeError as ex:
         side.note = str(ex)
         return side
-    side.flow = described["flow"]
-    side.steps = {s["step"]: step_record(s) for s in described["steps"]}
+    side.read(described)
     for record in side.steps.values():
         if record.task is None:
             continue
@@ -403,7 +655,8 @@ def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: 
     if not spun:
         return
     try:
-        answers = query_client(python, folder, env, {"spins": list(spun), "spin_root": str(folder)}, timeout)
+        request = {"spins": {p: r.parents or {} for p, r in spun.items()}, "spin_root": str(folder)}
+        answers = query_client(python, folder, env, request, timeout)
     except RuntimeError as ex:
         for record in spun.values():
             record.spin_error = str(ex)
@@ -411,6 +664,7 @@ def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: 
     for pathspec, record in spun.items():
         record.spin_artifacts = answers[pathspec].get("artifacts")
         record.spin_error = answers[pathspec].get("error")
+        record.spin_resaved = set(answers[pathspec].get("resaved") or [])
 
 
 # ---- the flowmcp side --------------------------------------------------------------------------
@@ -476,7 +730,7 @@ async def drive_flowmcp(client: Client, python: str, folder: Path, flow_file: st
     except RuntimeError as ex:
         side.note = str(ex)
         return side
-    side.steps = {s["step"]: step_record(s) for s in described["steps"]}
+    side.read(described)
     for record in side.steps.values():
         if record.task is None:
             continue
@@ -512,16 +766,19 @@ def artifact_differences(what: str, cli: dict | None, mcp: dict | None) -> list[
 
 def changed_by_spin(record: StepRecord) -> set[str] | None:
     """What the step set, as flowmcp is asked to list it: for a linear step, the persisted spin's
-    artifacts whose content is not the parent's under that name; for a join, which starts holding
-    nothing of its inputs, everything it holds (merged, taken from `inputs`, or new) except the
-    run's Parameters and Configs, which every task holds."""
+    artifacts whose content is not the parent's under that name (an input the step only read is
+    saved again, and a pickle that is not byte-stable gets a new key: the input loaded and pickled
+    again tells those apart); for a join, which starts holding nothing of its inputs, everything
+    it holds (merged, taken from `inputs`, or new) except the run's Parameters and Configs, which
+    every task holds."""
     if record.spin_artifacts is None or record.parents is None:
         return None
     if len(record.parents) > 1:
         parameters = set.intersection(*(set(shas) for shas in record.parents.values())) & record.parameters
         return set(record.spin_artifacts) - parameters
     inputs = {(name, sha) for shas in record.parents.values() for name, sha in shas.items()}
-    return {name for name, (_, sha) in record.spin_artifacts.items() if (name, sha) not in inputs}
+    changed = {name for name, (_, sha) in record.spin_artifacts.items() if (name, sha) not in inputs}
+    return changed - record.spin_resaved
 
 
 def listing_difference(listed: list[str], cli_changed: set[str], mcp_changed: set[str] | None,
@@ -551,6 +808,8 @@ def outcome_differences(what: str, cli: Outcome, mcp: Outcome) -> list[str]:
 def compare_run(flow_file: str, cli: SideResult, mcp: SideResult) -> Row:
     differences = outcome_differences("run", cli.run, mcp.run)
     differences += [f"{name} side: {side.note}" for name, side in (("CLI", cli), ("flowmcp", mcp)) if side.note]
+    if cli.run.ok and mcp.run.ok and cli.git_info != mcp.git_info:  # the same copy: Metaflow must read the same
+        differences.append(f"git-info: {cli.git_info} (CLI) vs {mcp.git_info} (flowmcp)")
     why = [f"{name}: {o.headline}" for name, o in (("CLI", cli.run), ("flowmcp", mcp.run)) if not o.ok]
     evidence = {"cli": asdict(cli.run), "flowmcp": asdict(mcp.run), "cli_run_id": cli.run_id,
                 "flowmcp_run_id": mcp.run_id, "flow": cli.flow or mcp.flow}
@@ -641,7 +900,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter with Metaflow that runs the flows on both sides (default: this one)")
     parser.add_argument("--no-warm", action="store_true", help="pass --no-warm to flowmcp (a new interpreter per spin)")
-    parser.add_argument("--only", metavar="NAME_SUBSTRING", help="only flow files whose path contains this")
+    parser.add_argument("--only", metavar="NAME_SUBSTRING", action="append",
+                        help="only flow files whose path contains this (repeat it to pick several)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every record to this file")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"deadline of each subprocess and MCP call (default {DEFAULT_TIMEOUT_S:g} s)")
@@ -663,10 +923,10 @@ def main(argv: list[str] | None = None) -> int:
     for top in args.dirs:
         for path in find_flow_files(top):
             flows.setdefault(path.resolve(), str(Path(top.resolve().name) / path.relative_to(top)))
-    flows = {path: label for path, label in flows.items() if not args.only or args.only in label}
+    flows = {path: label for path, label in flows.items() if not args.only or any(o in label for o in args.only)}
     if not flows:
-        print("no flow files found (a .py file containing both "
-              + " and ".join(repr(m) for m in FLOW_MARKERS) + ")", file=sys.stderr)
+        print("no flow files found (a .py file that defines a FlowSpec subclass with steps and calls it)",
+              file=sys.stderr)
         return 2
     temp = Path(tempfile.mkdtemp(prefix="flowmcp-real-flows-"))
     print(f"{len(flows)} flow files; work folder {temp}", file=sys.stderr, flush=True)

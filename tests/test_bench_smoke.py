@@ -32,3 +32,59 @@ def test_real_flows_bench_compares_a_config_flow_with_the_cli(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "1 flows, 3 steps, 0 differences" in out.stdout
+
+
+READ_ONLY_FLOW = '''from metaflow import FlowSpec, step
+
+from tagged import Tagged
+
+
+class ReadOnlyFlow(FlowSpec):
+    @step
+    def start(self):
+        self.model = Tagged(3)
+        self.next(self.score)
+
+    @step
+    def score(self):
+        self.total = self.model.value + 1  # reads model: Metaflow saves it again
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ReadOnlyFlow()
+'''
+
+# Pickled with the pickling process's id: a new content key in every process, the same value.
+TAGGED = '''import os
+
+
+class Tagged:
+    def __init__(self, value):
+        self.value = value
+
+    def __getstate__(self):
+        return {"value": self.value, "pickled_by": os.getpid()}
+
+    def __setstate__(self, state):
+        self.value = state["value"]
+'''
+
+
+def test_real_flows_bench_does_not_count_an_input_the_step_only_read_as_changed(tmp_path):
+    sys.path.insert(0, str(BENCH.parent))
+    import real_flows
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "flow.py").write_text(READ_ONLY_FLOW)
+    (folder / "tagged.py").write_text(TAGGED)
+    side = real_flows.cli_side(sys.executable, folder, "flow.py", tmp_path, timeout=300)
+
+    score = side.steps["score"]
+    assert score.spin.ok and score.spin_artifacts["model"][1] != score.parents[next(iter(score.parents))]["model"]
+    assert real_flows.changed_by_spin(score) == {"total"}
