@@ -26,7 +26,6 @@ interpreter without Metaflow).
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import re
@@ -48,10 +47,9 @@ from mcp.client.stdio import stdio_client
 from mcp.types import REQUEST_TIMEOUT
 
 from flowmcp.bridge.protocol import STATE_DIR
+from flowmcp.catalog import FlowFinder
 
 DEFAULT_TIMEOUT_S = 300.0  # per subprocess and per MCP call; a step of a real flow rarely needs more
-FLOWSPEC = {"metaflow.FlowSpec", "metaflow.flowspec.FlowSpec"}  # what a flow class derives from, in the end
-FLOW_MARKERS = ("FlowSpec", "@step")  # a file this Python cannot parse is a flow file if it holds both
 SKIPPED_DIR_NAMES = {"__pycache__", "site-packages", "node_modules"}  # hidden folders are skipped too
 CLI_FLAGS = ["--quiet", "--no-pylint"]  # pylint alone takes seconds per command
 SMALL_ARTIFACT_BYTES = 10 * 1024 * 1024  # larger artifacts are not loaded to learn their type
@@ -386,127 +384,6 @@ def find_flow_files(top: Path) -> list[Path]:
         found += [Path(folder) / name for name in sorted(files)
                   if name.endswith(".py") and flows.starts_a_flow(Path(folder) / name)]
     return found
-
-
-@dataclass(frozen=True)
-class Imported:
-    dotted: str  # "metaflow.FlowSpec", "base.BaseFlow", "pkg"
-    folder: Path | None = None  # where a relative import looks; None: on sys.path (the flow's folder first)
-
-
-@dataclass
-class Module:
-    classes: dict[str, ast.ClassDef]  # top-level classes
-    imports: dict[str, Imported]  # by the name the module uses
-    called: set[str]  # names called anywhere (`TrainFlow()` under `__main__`)
-
-
-class FlowFinder:
-    """Which classes are flows, read from the source as Python would import it when the flow file
-    runs as a script: its folder is sys.path[0], so `from base import BaseFlow` is folder/base.py.
-    Nothing is imported (a module may do anything when imported); a class whose base comes from
-    an installed package other than Metaflow is taken for a flow when it has steps of its own."""
-
-    def __init__(self):
-        self._modules: dict[Path, Module | None] = {}
-
-    def starts_a_flow(self, path: Path) -> bool:
-        module = self.module(path)
-        if module is None:  # not Python this interpreter parses (or unreadable): the text decides
-            text = path.read_text(errors="replace") if path.is_file() else ""
-            return all(marker in text for marker in FLOW_MARKERS)
-        return any(name in module.called and self.has_steps(path.parent, path, name) for name in module.classes)
-
-    def has_steps(self, folder: Path, path: Path, name: str, seen: frozenset = frozenset()) -> bool | None:
-        """True or False for a flow class (with steps or without); None for any other class."""
-        module = self.module(path)
-        if module is None or (path, name) in seen:
-            return None
-        seen |= {(path, name)}
-        if name not in module.classes:  # re-exported, as a package's __init__ does
-            return self.resolve(folder, module.imports[name], seen) if name in module.imports else None
-        cls = module.classes[name]
-        bases = [self.resolve_base(folder, path, module, base, seen) for base in cls.bases]
-        if all(base is None for base in bases):
-            return None
-        return own_steps(cls) or any(bases)
-
-    def resolve_base(self, folder: Path, path: Path, module: Module, base: ast.expr, seen: frozenset) -> bool | None:
-        parts = dotted_name(base)
-        if not parts:
-            return None
-        if parts[0] in module.imports:
-            imported = module.imports[parts[0]]
-            return self.resolve(folder, Imported(".".join([imported.dotted, *parts[1:]]), imported.folder), seen)
-        if len(parts) == 1 and parts[0] in module.classes:
-            return self.has_steps(folder, path, parts[0], seen)
-        return None
-
-    def resolve(self, folder: Path, name: Imported, seen: frozenset) -> bool | None:
-        if name.dotted in FLOWSPEC:
-            return False
-        parts = name.dotted.split(".")
-        search = name.folder or folder
-        if len(parts) > 1 and (found := local_module(search, parts[:-1])):
-            return self.has_steps(folder, found, parts[-1], seen)
-        if name.folder or parts[0] == "metaflow" or local_module(search, parts[:1]):
-            return None  # another of Metaflow's classes, or a local module's non-flow
-        return False  # an installed package's class: a flow only if the class has steps of its own
-
-    def module(self, path: Path) -> Module | None:
-        if path not in self._modules:
-            self._modules[path] = read_module(path)
-        return self._modules[path]
-
-
-def read_module(path: Path) -> Module | None:
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    imports: dict[str, Imported] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                local = alias.asname or alias.name.split(".")[0]
-                imports[local] = Imported(alias.name if alias.asname else local)
-        elif isinstance(node, ast.ImportFrom):
-            # `from .base import BaseFlow` in pkg/__init__.py looks in pkg/; `..` one folder up
-            anchor = path.parents[min(node.level, len(path.parents)) - 1] if node.level else None
-            for alias in node.names:
-                dotted = ".".join(filter(None, [node.module, alias.name]))
-                imports[alias.asname or alias.name] = Imported(dotted, anchor)
-    called = {node.func.id for node in ast.walk(tree)
-              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-    return Module(classes, imports, called)
-
-
-def local_module(folder: Path, parts: list[str]) -> Path | None:
-    """The file `import a.b` finds in `folder`."""
-    base = folder.joinpath(*parts)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def dotted_name(node: ast.expr) -> list[str]:
-    """`a.b.C` as ["a", "b", "C"]; [] for anything else (a call, a subscript)."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else []
-
-
-def own_steps(cls: ast.ClassDef) -> bool:
-    """A method under `@step`, `@step(start=True)` or `@metaflow.step` (Metaflow 2.19.23+ names any
-    step the start)."""
-    decorators = (d.func if isinstance(d, ast.Call) else d
-                  for node in cls.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  for d in node.decorator_list)
-    return any(dotted_name(d)[-1:] == ["step"] for d in decorators)
 
 
 # ---- copying a flow's folder -------------------------------------------------------------------

@@ -110,13 +110,22 @@ def test_the_ledger_names_the_file_of_runs_flowmcp_started(tmp_path, monkeypatch
 
 def test_the_catalog_finds_flows_and_the_classes_they_declare(tmp_path, monkeypatch):
     monkeypatch.setattr(catalog_module, "FRESH_S", 0.0)  # every call walks again
+    flow = ("from metaflow import FlowSpec, step\nclass PlaylistFlow(FlowSpec):\n    @step\n    def start(self): pass\n"
+            "if __name__ == '__main__':\n    PlaylistFlow()\n")
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "flow.py").write_text("from metaflow import FlowSpec, step\nclass PlaylistFlow(FlowSpec):\n"
-                                            "    @step\n    def start(self): pass\n")
-    (tmp_path / "b.py").write_text("class PlaylistFlow(FlowSpec):\n    @step\n    def start(self): pass\n")
+    (tmp_path / "a" / "flow.py").write_text(flow)
+    (tmp_path / "b.py").write_text(flow)
     (tmp_path / "helper.py").write_text("x = 1\n")
+    # A base flow in a module of its own, and a file that starts a flow derived from it without
+    # ever naming FlowSpec: the derived file is a flow file, the base module is not (it starts none)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "base.py").write_text("from metaflow import FlowSpec, step\nclass Base(FlowSpec):\n"
+                                            "    @step(start=True)\n    def begin(self): pass\n")
+    (tmp_path / "c" / "derived.py").write_text("from base import Base\nclass Derived(Base):\n    pass\n"
+                                               "if __name__ == '__main__':\n    Derived()\n")
     catalog = FlowCatalog(tmp_path)
-    assert [f.path.relative_to(tmp_path).as_posix() for f in catalog.files()] == ["a/flow.py", "b.py"]
+    assert [f.path.relative_to(tmp_path).as_posix() for f in catalog.files()] == ["a/flow.py", "b.py",
+                                                                                  "c/derived.py"]
     assert len(catalog.declaring("PlaylistFlow")) == 2
     (tmp_path / "b.py").unlink()
     assert len(catalog.declaring("PlaylistFlow")) == 1

@@ -11,6 +11,7 @@ values. Standard library only: the project's interpreter loads this module too.
 from __future__ import annotations
 
 _BARE = ("(", "[", "{", "<")  # reprlib's text of a container or an object: shown as it is
+METAFLOW_VALUE_CHARS = 30  # Metaflow keeps this much of a split's value (MAXIMUM_FOREACH_VALUE_CHARS)
 _LITERALS = ("True", "False", "None")
 
 
@@ -75,6 +76,9 @@ def shown_value(value: str | None) -> str:
     are, anything else quoted, as Python would show a string."""
     if value is None:
         return "?"
+    if len(value) >= METAFLOW_VALUE_CHARS:
+        # Metaflow cut it: say so (and the cut marker lets redaction take a secret's start)
+        return repr(value)[:-1] + "…'" if not value.startswith(_BARE) else value + "…"
     if value.startswith(_BARE) or value in _LITERALS or _is_number(value):
         return value
     return repr(value)

@@ -13,7 +13,7 @@ class WarnFlow(FlowSpec):
     @step
     def start(self):
         from_metaflow()
-        warnings.warn("the step's own warning", UserWarning)
+        warnings.warn("the step's own warning", UserWarning, stacklevel=1)
         self.next(self.end)
 
     @step
