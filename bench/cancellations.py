@@ -18,7 +18,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 from tests.support import processes_under
 
 FLOW = Path(__file__).parent.parent / "tests" / "flows" / "sleepy_flow.py"

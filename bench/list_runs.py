@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from benchenv import metaflow_env
 
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 FLOW = '''
 from metaflow import FlowSpec, step

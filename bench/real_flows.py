@@ -46,8 +46,8 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import REQUEST_TIMEOUT
 
-from flowmcp.bridge.protocol import STATE_DIR
-from flowmcp.catalog import FlowFinder
+from flowmcp.state.catalog import FlowFinder
+from flowmcp.state.layout import STATE_DIR
 
 DEFAULT_TIMEOUT_S = 300.0  # per subprocess and per MCP call; a step of a real flow rarely needs more
 SKIPPED_DIR_NAMES = {"__pycache__", "site-packages", "node_modules"}  # hidden folders are skipped too

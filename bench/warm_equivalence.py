@@ -21,7 +21,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 from tests.corpus_cases import CASES, CORPUS, facts, spec
 
 

@@ -11,7 +11,7 @@ import anyio
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .fakes import RecordingBridge, dump
 

@@ -16,9 +16,8 @@ from mcp import Client
 from mcp.client.extension import ClientExtension
 from PIL import Image, ImageStat
 
-from flowmcp import browser
-from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.app import App, browser
+from flowmcp.server.build import build_server
 
 from .conftest import call, make_project
 

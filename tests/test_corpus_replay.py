@@ -7,8 +7,8 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.server import build_server
-from flowmcp.state import step_versions
+from flowmcp.server.build import build_server
+from flowmcp.state.steps import step_versions
 
 from .corpus_cases import CASES, CORPUS, answer_summary, break_case, call_of, copy_case, expects_failure, normalise
 from .fakes import FakeBridge, load

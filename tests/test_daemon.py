@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flowmcp.config import DEFAULT_KEEP_SPINS, find_interpreter
 from flowmcp.daemon.identity import Options, Paths, read_info, server_id
+from flowmcp.state.config import DEFAULT_KEEP_SPINS, find_interpreter
 
 from .conftest import make_project
 from .support import alive, reachable_by_others

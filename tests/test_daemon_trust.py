@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from flowmcp.config import DEFAULT_KEEP_SPINS
 from flowmcp.daemon import client
 from flowmcp.daemon.identity import Options, Paths, Untrusted, server_id
+from flowmcp.state.config import DEFAULT_KEEP_SPINS
 
 NOBODY = 65534
 AS_ROOT = os.name == "posix" and os.getuid() == 0

@@ -15,9 +15,9 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.doctor import run_doctor
-from flowmcp.init import init_project
-from flowmcp.server import build_server
+from flowmcp.app.doctor import run_doctor
+from flowmcp.cli.init import init_project
+from flowmcp.server.build import build_server
 
 from .conftest import call, make_project
 from .support import free_port
@@ -68,15 +68,15 @@ def test_a_set_up_project_is_all_ticks_and_exits_0(root):
     assert "given with --python" in line(report, "interpreter")
     assert "from metaflow 2.19" in line(report, "metaflow") and "extensions: none" in line(report, "metaflow")
     assert f"local at {root}/.metaflow" in line(report, "datastore")
+    from flowmcp.app.doctor import spares_detail
     from flowmcp.bridge.project.worker import spare
-    from flowmcp.doctor import spares_detail
 
     assert spares_detail({"copy_ahead": spare.can_copy_ahead()}) in line(report, "warm workers")
     assert report.rstrip().endswith("Everything flowmcp needs works.")
 
 
 def _has_browser() -> bool:
-    from flowmcp import browser
+    from flowmcp.app import browser
 
     try:
         return bool(browser.find_browser())
@@ -258,7 +258,7 @@ def test_the_warm_line_says_what_spares_do_here(root, monkeypatch):
     code, report = doctor(root, sys.executable)
     assert code == 0 and "spares off (FLOWMCP_SPARES=0): every job pays its fork" in line(report, "warm workers")
     # A kernel older than 5.14 (RHEL 8's 4.18) forks spares but cannot copy their pages ahead:
-    from flowmcp.doctor import spares_detail
+    from flowmcp.app.doctor import spares_detail
 
     assert "cannot copy their pages ahead" in spares_detail({"spares": True, "copy_ahead": False})
 
@@ -277,7 +277,7 @@ def test_warm_workers_off_are_a_warning_with_the_reason(root, monkeypatch):
 
 
 def test_no_browser_is_a_warning_with_how_to_install_one(root, monkeypatch, tmp_path):
-    from flowmcp import browser
+    from flowmcp.app import browser
 
     monkeypatch.setattr(browser, "MAC_APPS", ())
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # the venv: python, flowmcp, no chromium

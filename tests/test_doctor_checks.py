@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from flowmcp import doctor
-from flowmcp.config import Config
-from flowmcp.doctor import FAIL, OK, WARN, Check, Report, client_configs
-from flowmcp.init import init_project, registered_servers
+from flowmcp.app import doctor
+from flowmcp.app.doctor import FAIL, OK, WARN, Check, Report, client_configs
+from flowmcp.cli.init import init_project
+from flowmcp.state.clients import registered_servers
+from flowmcp.state.config import Config
 
 
 def _by_name(checks: list[Check]) -> dict[str, Check]:

@@ -152,7 +152,7 @@ def test_warnings_metaflow_hides_appear_counted_in_successful_run_and_spin_answe
     from mcp import Client
 
     from flowmcp.app import App
-    from flowmcp.server import build_server
+    from flowmcp.server.build import build_server
 
     (tmp_path / "flow.py").write_text(WARNING_FLOW)
 

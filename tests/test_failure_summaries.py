@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flowmcp.bridge import capture
-from flowmcp.summarize import failure
+from flowmcp.summarize import failure, failure_data, failure_render
 
 
 def _load(name: str, path: Path):
@@ -80,7 +80,7 @@ def test_long_message_keeps_head_and_tail_with_a_count(tmp_path):
     text = failure.render(failure.from_capture({"exception": record}, tmp_path))
     assert "ValueError: start" in text and "end" in text
     assert "chars cut" in text
-    assert len(text) <= failure.MAX_CHARS
+    assert len(text) <= failure_render.MAX_CHARS
 
 
 def test_chained_exception_is_condensed_to_its_headline(tmp_path):
@@ -174,10 +174,10 @@ def test_cut_middle_counts_exactly_what_it_cut(size):
 def test_the_spin_client_hint_needs_the_users_code_to_call_the_client():
     from flowmcp.summarize.hints import spin_context
 
-    client = failure.Frame("/venv/site-packages/metaflow/client/filecache.py", 275, "create_file")
-    step = failure.Frame("flow.py", 12, "train", user=True)
+    client = failure_data.Frame("/venv/site-packages/metaflow/client/filecache.py", 275, "create_file")
+    step = failure_data.Frame("flow.py", 12, "train", user=True)
     for frames, hinted in (([step, client], True), ([client], False)):
         # Metaflow reading the parent's artifacts through its Client is not the user's Client call.
-        summary = failure.Failure("FileNotFoundError", "No such file or directory", frames=frames)
+        summary = failure_data.Failure("FileNotFoundError", "No such file or directory", frames=frames)
         spin_context(summary, step_decorators=[])
         assert any("sees only spin runs" in h for h in summary.hints) is hinted, summary.hints

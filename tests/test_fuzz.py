@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import make_project
 

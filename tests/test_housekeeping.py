@@ -11,7 +11,7 @@ from mcp import Client
 
 from flowmcp.app import App
 from flowmcp.bridge.housekeeping import BLOB_GRACE_S, PERSISTED_GRACE_S, prune_spins
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import call, make_project
 

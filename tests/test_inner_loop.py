@@ -82,7 +82,7 @@ async def test_cards_are_listed_as_text_and_served_whole_as_resources(tmp_path):
     from mcp import Client
 
     from flowmcp.app import App
-    from flowmcp.server import build_server
+    from flowmcp.server.build import build_server
 
     project = make_project(tmp_path / "cards", "card_flow.py")
     async with Client(build_server(App.create(project))) as c:

@@ -11,7 +11,7 @@ from mcp.types import PromptReference
 
 from flowmcp.app import App
 from flowmcp.bridge import jobs
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import FLOWS, call, make_project
 

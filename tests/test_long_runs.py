@@ -15,7 +15,7 @@ from mcp import Client
 
 from flowmcp.app import App
 from flowmcp.bridge import warm
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import call, make_project
 from .support import descendants, processes_under

@@ -49,7 +49,7 @@ async def test_a_steps_escaped_children_go_with_a_timeout_or_a_cancel(tmp_path, 
     from mcp import Client
 
     from flowmcp.app import App
-    from flowmcp.server import build_server
+    from flowmcp.server.build import build_server
 
     from .conftest import call
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from flowmcp import __version__
-from flowmcp.cli import _merge_project_options, build_parser
+from flowmcp.cli.main import _merge_project_options, build_parser
 
 if sys.version_info >= (3, 11):
     import tomllib

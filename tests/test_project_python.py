@@ -13,7 +13,7 @@ from mcp import Client
 
 from flowmcp.app import App
 from flowmcp.bridge import protocol
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import call, make_project
 

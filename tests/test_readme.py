@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flowmcp import reference
-from flowmcp.init import init_project
+from flowmcp.cli import reference
+from flowmcp.cli.init import init_project
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -26,7 +26,7 @@ def anyio_backend():
 
 async def test_readme_tool_reference_matches_the_tool_schemas():
     expected = reference.splice(README, await reference.generate())
-    assert expected == README, "the README's tool reference is stale: run `python -m flowmcp.reference README.md`"
+    assert expected == README, "the README's tool reference is stale: run `python -m flowmcp.cli.reference README.md`"
 
 
 def test_ci_runs_the_readme_test_line():

@@ -14,8 +14,8 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.server import build_server
-from flowmcp.state import ProjectState
+from flowmcp.server.build import build_server
+from flowmcp.state.steps import ProjectState
 
 from .conftest import call, make_project
 
@@ -43,7 +43,7 @@ async def test_a_state_file_of_the_wrong_shape_is_set_aside_and_every_tool_still
 UPDATER = textwrap.dedent('''
     import sys
     from pathlib import Path
-    from flowmcp.state import ProjectState
+    from flowmcp.state.steps import ProjectState
 
     state = ProjectState(Path(sys.argv[1]))
     for i in range(40):

@@ -15,7 +15,7 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.bridge import warm
 from flowmcp.bridge.project.worker import spare
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import call, make_project
 from .support import alive, descendants, private_dirty_kb, write_env_flow

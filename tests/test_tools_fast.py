@@ -13,7 +13,7 @@ from mcp import Client
 
 from flowmcp.app import App
 from flowmcp.errors import BadArgumentError, BridgeError, FlowFileError, InterpreterDied, NotFoundError
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import FLOWS, call
 from .fakes import FakeBridge, load

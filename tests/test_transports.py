@@ -24,7 +24,7 @@ def anyio_backend():
 
 
 def test_server_import_leaves_metaflow_and_data_libraries_unloaded():
-    code = ("import sys, flowmcp.cli, flowmcp.server, flowmcp.tools; "
+    code = ("import sys, flowmcp.cli.main, flowmcp.server, flowmcp.tools; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'metaflow', 'pandas', 'numpy', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

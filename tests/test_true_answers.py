@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import FLOWS, call
 

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from flowmcp import catalog as catalog_module
 from flowmcp.bridge.housekeeping import prune_client_cache, prune_spins
+from flowmcp.bridge.project import listing
 from flowmcp.bridge.project import runs as driver
-from flowmcp.catalog import FlowCatalog, read_head
-from flowmcp.headless import usage_problem
-from flowmcp.ledger import RunLedger, process_start
+from flowmcp.cli.headless import usage_problem
+from flowmcp.state import catalog as catalog_module
+from flowmcp.state.catalog import FlowCatalog, read_head
+from flowmcp.state.ledger import RunLedger, process_start
 from flowmcp.summarize import failure as failure_summary
-from flowmcp.summarize import hints
+from flowmcp.summarize import failure_data, failure_sources, hints
 
 # ----------------------------------------------------------------------------- run status
 
@@ -94,15 +95,15 @@ IDENTITY = {"file": "b/flow.py", "steps": ["start", "rank", "shortlist", "end"],
 
 def test_a_run_is_matched_to_its_file_by_script_name_then_by_steps(tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWMCP_ROOT", str(tmp_path))
-    assert driver.run_file(_Run(["start"], "other.py"), IDENTITY) == "c/other.py"
-    assert driver.run_file(_Run(["start", "rank"], "flow.py"), IDENTITY) == "b/flow.py"  # a failed run: a subset
-    assert driver.run_file(_Run(["start", "end"], "flow.py"), IDENTITY) is None  # both files could have made it
+    assert listing.run_file(_Run(["start"], "other.py"), IDENTITY) == "c/other.py"
+    assert listing.run_file(_Run(["start", "rank"], "flow.py"), IDENTITY) == "b/flow.py"  # a failed run: a subset
+    assert listing.run_file(_Run(["start", "end"], "flow.py"), IDENTITY) is None  # both files could have made it
 
 
 def test_the_ledger_names_the_file_of_runs_flowmcp_started(tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWMCP_ROOT", str(tmp_path))
     RunLedger(tmp_path / ".flowmcp").started("PlaylistFlow", "5", file="a/flow.py", pid=None)
-    assert driver.run_file(_Run(["start", "rank"], "flow.py"), IDENTITY) == "a/flow.py"
+    assert listing.run_file(_Run(["start", "rank"], "flow.py"), IDENTITY) == "a/flow.py"
 
 
 # ----------------------------------------------------------------------------- the catalog
@@ -149,24 +150,24 @@ def test_the_catalog_never_opens_a_fifo_nor_follows_a_link_out_of_the_root(tmp_p
 
 
 def test_metaflow_markup_and_doubled_colons_are_plain_text():
-    assert failure_summary.plain_metaflow_text("Step *start* in flow.py:line 8:: bad") == \
+    assert failure_sources.plain_metaflow_text("Step *start* in flow.py:line 8:: bad") == \
         "Step start in flow.py:line 8: bad"
 
 
 def test_a_known_metaflow_spin_bug_is_not_blamed_on_the_users_line():
-    failure = failure_summary.Failure(
+    failure = failure_data.Failure(
         "TypeError", "expected str, bytes or os.PathLike object, not NoneType",
-        frames=[failure_summary.Frame("flow.py", 31, "join", 'print("x is %s" % self.pass_down)', user=True),
-                failure_summary.Frame("/venv/site-packages/metaflow/datastore/content_addressed_store.py", 168,
+        frames=[failure_data.Frame("flow.py", 31, "join", 'print("x is %s" % self.pass_down)', user=True),
+                failure_data.Frame("/venv/site-packages/metaflow/datastore/content_addressed_store.py", 168,
                                       "load_blobs")])
     hints.spin_context(failure, [])
     assert failure.origin == "metaflow" and failure.hints[0].startswith("Not your code")
 
 
 def test_a_flow_level_error_with_no_user_line_points_at_nothing_of_metaflows():
-    failure = failure_summary.Failure(
+    failure = failure_data.Failure(
         "TypeError", "unexpected keyword argument 'external_trigger'", origin="flow",
-        frames=[failure_summary.Frame("/venv/site-packages/metaflow/_vendor/click/core.py", 1714, "__init__",
+        frames=[failure_data.Frame("/venv/site-packages/metaflow/_vendor/click/core.py", 1714, "__init__",
                                       "Parameter.__init__(self)")])
     text = failure_summary.render(failure)
     assert text.splitlines()[0] == "TypeError: unexpected keyword argument 'external_trigger'"
@@ -238,7 +239,7 @@ def test_call_says_which_argument_is_missing_or_unknown(arguments, problem):
     ("F/12", "run", ("F", "12", None, None)),
 ])
 def test_pathspecs_are_parsed_in_one_place(text, least, parts):
-    from flowmcp.pathspec import Pathspec
+    from flowmcp.tools._pathspec import Pathspec
 
     spec = Pathspec.parse(text, least=least)
     assert (spec.flow, spec.run, spec.step, spec.task) == parts
@@ -248,7 +249,7 @@ def test_pathspecs_are_parsed_in_one_place(text, least, parts):
                                          ("9F/12", "run"), ("F/" + "1" * 5000, "run")])
 def test_a_bad_pathspec_says_what_was_expected_and_echoes_at_most_a_little(text, least):
     from flowmcp.errors import BadArgumentError
-    from flowmcp.pathspec import Pathspec
+    from flowmcp.tools._pathspec import Pathspec
 
     with pytest.raises(BadArgumentError) as raised:
         Pathspec.parse(text, least=least)
@@ -257,7 +258,7 @@ def test_a_bad_pathspec_says_what_was_expected_and_echoes_at_most_a_little(text,
 
 def test_a_run_argument_is_an_id_or_a_run_of_the_same_flow():
     from flowmcp.errors import BadArgumentError
-    from flowmcp.pathspec import Pathspec
+    from flowmcp.tools._pathspec import Pathspec
 
     assert Pathspec.of_run("12", "F").run == "12" and Pathspec.of_run("F/12", "F").run == "12"
     with pytest.raises(BadArgumentError, match="not a run of F"):

@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from flowmcp import parameters
 from flowmcp.bridge.project import artifacts
 from flowmcp.bridge.protocol import JobError
-from flowmcp.config import DEFAULT_USER, Config, find_interpreter
 from flowmcp.errors import BadArgumentError, OutsideRootError
+from flowmcp.state.config import DEFAULT_USER, Config, find_interpreter
+from flowmcp.tools import _parameters as parameters
 
 DECLARED = [
     {"name": "alpha", "type": "float", "default": 0.1, "required": False},
@@ -137,8 +137,8 @@ def test_artifact_paths_that_are_code_are_refused(path):
 
 @pytest.mark.parametrize("path", ["a" * 5000, "x" * 300 + ".py", "d/" * 2100 + "flow.py"])
 def test_a_path_too_long_for_the_file_system_says_so_and_echoes_only_its_start(tmp_path, path):
-    from flowmcp.config import Config
     from flowmcp.errors import OutsideRootError
+    from flowmcp.state.config import Config
 
     config = Config.create(tmp_path)
     with pytest.raises(OutsideRootError, match="is too long") as raised:

@@ -24,8 +24,8 @@ from flowmcp.bridge import early, warm
 from flowmcp.bridge.imports import flow_imports
 from flowmcp.bridge.project.worker import preload
 from flowmcp.bridge.warm import decorator_reason, unavailable_reason
-from flowmcp.config import Config
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
+from flowmcp.state.config import Config
 
 from .conftest import call, make_project
 from .support import RawSession, processes_under, write_env_flow

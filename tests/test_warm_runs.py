@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 
 from flowmcp.app import App
-from flowmcp.server import build_server
+from flowmcp.server.build import build_server
 
 from .conftest import FLOWS
 from .corpus_cases import CORPUS
@@ -302,7 +302,7 @@ def test_runs_that_must_start_new_interpreters_say_why(tmp_path):
 
 
 def test_a_task_metaflow_hands_to_a_compute_layer_is_never_forked(tmp_path):
-    from flowmcp.bridge.project.worker.fork import StepLauncher
+    from flowmcp.bridge.project.worker.steps import StepLauncher
 
     launcher = StepLauncher.__new__(StepLauncher)
     import subprocess as real

@@ -101,13 +101,13 @@ def test_a_fork_reports_only_what_it_learned_beyond_the_worker(tmp_path):
     import re
     import sys
 
-    from flowmcp.bridge.project.worker import fork
+    from flowmcp.bridge.project.worker import process
 
     before = set(re._cache)
-    fork._report_learned(set(sys.modules), str(tmp_path), patterns_before=before)
+    process.report_learned(set(sys.modules), str(tmp_path), patterns_before=before)
     assert list(tmp_path.iterdir()) == []
     re.compile(r"learned[0-9]{3}-only-here")
-    fork._report_learned(set(sys.modules) - {"json"}, str(tmp_path), patterns_before=before)
+    process.report_learned(set(sys.modules) - {"json"}, str(tmp_path), patterns_before=before)
     [report] = tmp_path.iterdir()
     learned = json.loads(report.read_text())
     assert learned["patterns"] == [["learned[0-9]{3}-only-here", 0]]

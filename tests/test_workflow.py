@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from flowmcp import init as flowmcp_init
 from flowmcp.app import App
-from flowmcp.server import INSTRUCTIONS, build_server
+from flowmcp.cli import init as flowmcp_init
+from flowmcp.server.build import INSTRUCTIONS, build_server
 
 from .conftest import call, make_project
 
@@ -188,7 +188,7 @@ def test_init_updates_only_between_its_markers(tmp_path):
 
 @pytest.mark.parametrize("damage", ["end marker deleted", "block pasted twice", "end before begin"])
 def test_init_never_takes_user_text_with_damaged_markers(tmp_path, damage):
-    from flowmcp.init import BEGIN, END
+    from flowmcp.cli.init import BEGIN, END
 
     assert _init(tmp_path, "--client", "claude").returncode == 0
     claude = tmp_path / "CLAUDE.md"
@@ -279,7 +279,7 @@ async def _tool_schemas(root: Path) -> dict[str, dict]:
 def test_every_command_of_the_skill_is_one_the_tools_accept(tmp_path):
     import anyio
 
-    from flowmcp.headless import usage_problem
+    from flowmcp.server.schemas import usage_problem
 
     root = make_project(tmp_path / "p", "params_flow.py")
     command, args = flowmcp_init.launch_command(root, None)

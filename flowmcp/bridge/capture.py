@@ -19,7 +19,6 @@ from . import facts
 MAX_FRAMES = 60  # frames kept per exception, head and tail; recursion is folded before this
 MAX_MESSAGE_CHARS = 4000
 MAX_LOCALS = 12
-LOCAL_SUMMARY_CHARS = 160
 CHAIN_DEPTH = 3
 METAFLOW_STACK_DUMP = "\nStack when the timeout was raised"  # checked: 2.19.39 (plugins/timeout_decorator.py)
 
@@ -55,20 +54,6 @@ def safe_str(obj):
         return str(obj)
     except Exception as ex:  # never fail while describing a failure
         return "<unavailable: %s>" % type(ex).__name__
-
-
-def summarize_value(value, limit=LOCAL_SUMMARY_CHARS):
-    try:
-        return summaries.describe(value, max_chars=limit).split("\n", 1)[0]
-    except Exception:
-        pass
-    try:
-        text = "%s: %s" % (type(value).__name__, object.__repr__(value))
-    except Exception as ex:
-        text = "<unavailable: %s>" % type(ex).__name__
-    return text[:limit]
-
-
 
 
 def _frame_records(tb, root):
@@ -178,7 +163,7 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
             "msg": ex.msg,
         }
     if isinstance(ex, KeyError) and ex.args:
-        rec["key"] = summarize_value(ex.args[0], 120)
+        rec["key"] = summaries.one_line(ex.args[0], 120)
     if isinstance(ex, AttributeError):
         rec["attr_name"] = getattr(ex, "name", None) or _attr_from_message(safe_str(ex))
     if isinstance(ex, ModuleNotFoundError):
@@ -251,7 +236,7 @@ def _literal_subscripts(frame, code):
             value = facts.lookup(frame, expr)[ast.literal_eval(literal)]
         except Exception:
             continue
-        out[key_text] = summarize_value(value)
+        out[key_text] = summaries.one_line(value)
         if len(out) >= 4:
             break
     return out
@@ -280,7 +265,7 @@ def _locals_of(frame):
         if len(out) >= MAX_LOCALS:
             out["…"] = "%d more locals" % (len(items) - MAX_LOCALS)
             break
-        out[name] = summarize_value(value)
+        out[name] = summaries.one_line(value)
     return out
 
 
@@ -293,7 +278,7 @@ def _self_values(obj, names):
         except Exception:
             present = False
         if present:
-            out[name] = summarize_value(vars(obj)[name])
+            out[name] = summaries.one_line(vars(obj)[name])
             continue
         try:
             if isinstance(getattr(type(obj), name, None), property):
@@ -307,5 +292,5 @@ def _self_values(obj, names):
             continue
         if callable(value):
             continue
-        out[name] = summarize_value(value)
+        out[name] = summaries.one_line(value)
     return out

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, NoReturn, TypeVar
 
-from ..config import Config
 from ..errors import BadArgumentError, BridgeError, FlowFileError, FlowmcpError, NotFoundError, ProjectPythonError
+from ..state.config import Config
 from . import metaflow_compat as layout
 from . import protocol as p
 from .jobs import JobEvents, JobOutcome, JobRunner

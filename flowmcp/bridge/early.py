@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog import FlowCatalog
-from ..config import Config
+from ..state.catalog import FlowCatalog
+from ..state.config import Config
 from .imports import flow_imports
 
 WORKER = Path(__file__).with_name("worker.py")

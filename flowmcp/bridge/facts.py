@@ -16,6 +16,7 @@ import os
 import re
 import sys
 
+from ..summarize import artifacts as summaries
 from ..summarize import suggest
 from ..summarize.text import cut_end
 from . import metaflow_compat as compat
@@ -380,9 +381,7 @@ _CLEAN = "holds no NaN or infinity."
 
 
 def _brief(value):
-    from .capture import summarize_value
-
-    return summarize_value(value, 120)
+    return summaries.one_line(value, 120)
 
 
 def _shape_text(obj):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from ..catalog import source_text
+from ..state.catalog import source_text
 
 MAX_FILES_READ = 200  # project modules followed from one flow file
 

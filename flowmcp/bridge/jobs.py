@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import anyio
 
-from .. import locks
-from ..config import Config
 from ..errors import BridgeError, InterpreterDied
+from ..state import locks
+from ..state.config import Config
 from ..summarize.logs import TailBuffer
 from . import early
 from .processes import kill_tree

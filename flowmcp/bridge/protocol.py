@@ -21,8 +21,6 @@ except ImportError:  # pragma: no cover - Python 3.7, never a supported project 
 
 # ---------------------------------------------------------------------------- shared files
 
-STATE_DIR = ".flowmcp"  # flowmcp's own files inside the project root
-LEDGER_DIR = "runs"  # under STATE_DIR: one file per run flowmcp started (flowmcp/ledger.py)
 
 # ---------------------------------------------------------------------------- ops
 
@@ -375,5 +373,5 @@ class ValueRecord(TypedDict):
     text: str
 
 
-Identity = dict[str, Any]  # {"file", "steps", "rivals": [{"file", "steps"}]}: see runs.run_file
+Identity = dict[str, Any]  # {"file", "steps", "rivals": [{"file", "steps"}]}: see listing.run_file
 CliParameters = list[tuple[str, str]]

@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 from anyio.abc import ByteStream, Process
 
-from ..config import Config
+from ..state.config import Config
 from .early import EarlyWorker, StartedProcess, worker_spec
 from .imports import flow_imports
 from .processes import kill_tree

@@ -29,8 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..headless import OK, TOOL_ERROR, USAGE, print_answer, usage_problem
+from ..server.schemas import usage_problem
 from .identity import Options, Paths, Untrusted, peer_uid, read_info, server_id
+
+# `flowmcp call`'s exit status: the tool succeeded, it answered with an error, the call was misused
+OK, TOOL_ERROR, USAGE = 0, 1, 2
+
 
 PROTOCOL_VERSION = "2025-11-25"
 HELLO_TIMEOUT_S = 15.0  # a server that does not answer its first line this soon is hung
@@ -41,6 +45,18 @@ MAX_LINE_BYTES = 64 << 20
 FILES_KEPT_S = 24 * 3600  # a stopped server's log and lock
 CANCELLED = 130  # what a shell reports for a command ended by Ctrl-C
 _started: list[subprocess.Popen] = []  # kept referenced: a server outlives the call that started it
+
+
+def print_answer(text: str) -> None:
+    """Print the answer; a reader that went away (`| head`) ends the output, not with a traceback."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at nothing so that flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class Unavailable(Exception):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import __version__
-from ..interpreter import check_keep_spins, find_interpreter, project_root
+from ..state.interpreter import check_keep_spins, find_interpreter, project_root
 
 DAEMON_DIR = "daemon"
 IDLE_ENV = "FLOWMCP_DAEMON_IDLE_S"  # how long an unused server lives, in seconds

@@ -31,7 +31,7 @@ import anyio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from ..app import App
-from ..config import CALLER_ENV
+from ..state.config import CALLER_ENV
 from .identity import SOCKET_MODE, Options, Paths, build_id, peer_uid
 
 # The MCP stack (half a second of imports) is imported on a thread while the flow of the call
@@ -60,8 +60,7 @@ class ProjectServer:
         self._scope: anyio.CancelScope | None = None
 
     async def serve(self) -> int:
-        from ..cli import started
-        from ..server import build_server
+        from ..server.build import build_server, started
 
         lowlevel = build_server(self.app)._lowlevel_server
         init = lowlevel.create_initialization_options()

@@ -10,14 +10,11 @@ import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..catalog import source_text
-from ..state import is_step
+from ..state.catalog import source_text
+from ..state.steps import is_step
 from . import suggest
-
-if TYPE_CHECKING:
-    from .failure import Failure
+from .failure_data import Failure
 
 MAX_NAMES_LISTED = 12
 _NEEDS_ENVIRONMENT = re.compile(r"@(conda|pypi)\w* decorator requires --environment=")

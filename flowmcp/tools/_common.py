@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from ..app import App
 from ..errors import BadArgumentError, FlowFileError, FlowmcpError
 from ..models import ArtifactSummary, Failure
-from ..pathspec import Pathspec
 from ..redaction import redact, redact_data
 from ..summarize.text import cut_middle
+from ._pathspec import Pathspec
 
 log = logging.getLogger("flowmcp")
 

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
 from .. import models
-from ..doctor import diagnose
+from ..app.doctor import diagnose
 from ._common import agent_errors, answer, app_of
 
 

@@ -11,11 +11,11 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
-from ..state import empty_steps, step_versions
+from ..state.steps import empty_steps, step_versions
 from ..summarize.hints import needed_environment
 from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, describe_or_fail
-from ._runs import run_info, run_line
+from ._run_answer import run_info, run_line
 
 MAX_MESSAGE_CHARS = 400  # of Metaflow's reason a flow does not start
 

@@ -12,9 +12,9 @@ from pydantic import Field
 
 from .. import models
 from ..errors import BadArgumentError
-from ..pathspec import Pathspec
 from ..summarize import splits as split_words
 from ._common import agent_errors, answer, app_of, checked_split, linked, resource_link, task_pathspec
+from ._pathspec import Pathspec
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ANSWER_CHARS = 1500

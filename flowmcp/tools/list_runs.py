@@ -15,7 +15,7 @@ from ..app import App
 from ..errors import BadArgumentError, FlowFileError, FlowmcpError
 from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of
-from ._runs import run_info, run_line
+from ._run_answer import run_info, run_line
 
 MAX_HEADLINE_CHARS = 300  # of why a flow file does not load
 _FLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

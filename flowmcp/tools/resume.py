@@ -10,9 +10,10 @@ from pydantic import Field
 
 from .. import models
 from ..errors import NotFoundError
-from ..pathspec import Pathspec
 from ._common import agent_errors, answer, app_of, describe_or_fail, normalise_id
-from ._runs import EnvironmentOption, RunJob, WithOption, check_tags, did_not_load, is_failure, render, scale_out
+from ._pathspec import Pathspec
+from ._run_answer import did_not_load, is_failure, render
+from ._runs import EnvironmentOption, RunJob, WithOption, check_tags, scale_out
 
 
 async def resume(

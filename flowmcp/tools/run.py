@@ -9,9 +9,10 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from .. import models
-from .. import parameters as params
+from . import _parameters as params
 from ._common import agent_errors, answer, app_of, describe_or_fail
-from ._runs import EnvironmentOption, RunJob, WithOption, check_tags, did_not_load, is_failure, render, scale_out
+from ._run_answer import did_not_load, is_failure, render
+from ._runs import EnvironmentOption, RunJob, WithOption, check_tags, scale_out
 
 
 async def run(

@@ -13,9 +13,9 @@ from .. import models
 from ..app import App
 from ..bridge.client import Ran
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
-from ..pathspec import Pathspec
 from ._common import agent_errors, answer, app_of
-from ._runs import build_result, is_failure, render
+from ._pathspec import Pathspec
+from ._run_answer import build_result, is_failure, render
 
 CANCEL_WAIT_S = 15
 

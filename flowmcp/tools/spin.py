@@ -19,8 +19,7 @@ from ..bridge.client import Ran
 from ..bridge.protocol import SpinOutcome
 from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, FlowmcpError
-from ..pathspec import Pathspec
-from ..state import stale_upstream, step_versions
+from ..state.steps import stale_upstream, step_versions
 from ..summarize import failure as failure_summary
 from ..summarize import logs, shown_warnings, splits
 from ._common import (
@@ -32,6 +31,7 @@ from ._common import (
     describe_or_fail,
     normalise_id,
 )
+from ._pathspec import Pathspec
 from ._progress import TaskProgress
 from ._runs import EnvironmentOption
 

@@ -13,10 +13,11 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ImageContent
 from pydantic import Field
 
-from .. import browser, models
-from ..config import environ
+from .. import models
+from ..app import browser
 from ..errors import BadArgumentError, FlowmcpError, NotFoundError
 from ..redaction import redact_card
+from ..state.config import environ
 from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, task_pathspec
 

@@ -14,12 +14,12 @@ import runpy
 import sys
 from pathlib import Path
 
-from ...catalog import FlowCatalog
+from ...state.catalog import FlowCatalog
 from ...summarize import artifacts as summaries
 from ...summarize import splits
 from .. import metaflow_compat as compat
 from ..protocol import BAD_PATH, MAX_RESOURCE_CHARS, NO_ARTIFACT, NOT_A_PICTURE, NOT_FOUND, NOT_PERSISTED, JobError
-from . import images, runs
+from . import images, runs, tasks
 
 PATH_TOKEN = re.compile(
     r"""\s*(?:
@@ -164,12 +164,12 @@ def op_inspect(req):
         check_persisted(pathspec)
     try:
         if not spin and pathspec.strip("/").count("/") == 2 and req.get("split") is None:
-            tasks = runs.tasks_by_split(pathspec)
-            if len(tasks) > 1:
-                return across_splits(req, pathspec, tasks)
-            task = tasks[0][1]
+            found = tasks.tasks_by_split(pathspec)
+            if len(found) > 1:
+                return across_splits(req, pathspec, found)
+            task = found[0][1]
         else:
-            task = runs.open_task(pathspec, spin, req.get("split"))
+            task = tasks.open_task(pathspec, spin, req.get("split"))
         names = sorted(a.id for a in task.artifacts)
     except JobError:
         raise
@@ -264,7 +264,7 @@ def op_artifact_value(req):
     compat.any_namespace()
     if req.get("spin"):
         check_persisted(req["pathspec"])
-    task = runs.open_task(req["pathspec"], bool(req.get("spin")))
+    task = tasks.open_task(req["pathspec"], bool(req.get("spin")))
     value = load_artifact(task, req["name"])
     try:
         text = json.dumps(value, indent=1)

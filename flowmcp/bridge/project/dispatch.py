@@ -15,14 +15,14 @@ import traceback
 from .. import metaflow_compat as compat
 from .. import protocol
 from ..protocol import INTERNAL, JobError
-from . import artifacts, cli, environment, flows, logs_cards, runs, spin
+from . import artifacts, cli, environment, flows, listing, logs_cards, spin
 
 USES_FEATURES = {protocol.DESCRIBE, protocol.RUN, protocol.SPIN}  # the ops whose answers a missing internal changes
 OPS = {
     protocol.DESCRIBE: flows.op_describe,
-    protocol.RUNS: runs.op_runs,
-    protocol.FLOWS: runs.op_flows,
-    protocol.RUN_DETAIL: runs.op_run_detail,
+    protocol.RUNS: listing.op_runs,
+    protocol.FLOWS: listing.op_flows,
+    protocol.RUN_DETAIL: listing.op_run_detail,
     protocol.RUN: cli.op_run,
     protocol.SPIN: spin.op_spin,
     protocol.INSPECT: artifacts.op_inspect,

@@ -11,7 +11,7 @@ from ...summarize import logs, splits
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
 from ..protocol import MAX_RESOURCE_CHARS, NO_CARD, NO_LOGS, JobError
-from . import runs
+from . import runs, tasks
 
 MAX_LOG_LINES = 200
 MAX_LOG_CHARS = 20000
@@ -24,10 +24,10 @@ def op_logs(req):
     pathspec, spin = req["pathspec"], bool(req.get("spin"))
     stream = req.get("stream", "stdout")
     if not spin and pathspec.strip("/").count("/") == 2 and req.get("split") is None and not req.get("full"):
-        tasks = runs.tasks_by_split(pathspec)
-        if len(tasks) > 1:
-            return _per_split(pathspec, stream, tasks)
-    task = runs.open_task(pathspec, spin, req.get("split"))
+        found = tasks.tasks_by_split(pathspec)
+        if len(found) > 1:
+            return _per_split(pathspec, stream, found)
+    task = tasks.open_task(pathspec, spin, req.get("split"))
     lines = _clean_log(task, stream)
     total = len(lines)
     pattern = req.get("pattern")
@@ -104,7 +104,7 @@ def _reader(path):
 
 def op_cards(req):
     compat.any_namespace()
-    task = runs.open_task(req["pathspec"], bool(req.get("spin")))
+    task = tasks.open_task(req["pathspec"], bool(req.get("spin")))
     cards = _card_files(task, bool(req.get("spin")))
     index = req.get("index")
     if index is not None and not req.get("listing"):

@@ -1,23 +1,21 @@
 """Runs as the agent sees them: records with one true status, listings, and the file a run came from.
 
 Every status here is Metaflow's (local failures never get finished=True; attempt_ok=False is the
-only signal), corrected by flowmcp's ledger of the runs it started (`flowmcp/ledger.py`).
+only signal), corrected by flowmcp's ledger of the runs it started (`flowmcp/state/ledger.py`).
 """
 
-import json
 import os
 from pathlib import Path
 
-from ...ledger import RunLedger, process_start
+from ...state.layout import STATE_DIR
+from ...state.ledger import RunLedger, process_start
 from ...summarize import splits
 from ...summarize.text import cut_middle
 from .. import metaflow_compat as compat
-from ..protocol import AMBIGUOUS_STEP, NO_RUN, NO_TASK, NOT_FOUND, STATE_DIR, JobError
 
 MAX_LOG_CHARS = 200_000  # of a failed task's stdout and stderr read for its failure summary
 
 
-STATUS_SCAN_LIMIT = 5000  # runs examined at most when filtering list_runs by status
 MAX_FAILED_SPLITS = 20  # per step in a run's record; the answer names a few and counts the rest
 
 
@@ -224,7 +222,7 @@ def origin_run(run):
 
 
 def ledger_entry(flow_name, run_id):
-    """What flowmcp recorded of a run it started (`flowmcp/ledger.py`), or None."""
+    """What flowmcp recorded of a run it started (`flowmcp/state/ledger.py`), or None."""
     root = os.environ.get("FLOWMCP_ROOT") or os.getcwd()
     return RunLedger(Path(root) / STATE_DIR).read(flow_name, str(run_id))
 
@@ -318,81 +316,6 @@ def bounded_log(task, stream, max_chars=MAX_LOG_CHARS):
     return cut_middle(text, max_chars, head=(1, 4))
 
 
-def op_runs(req):
-    compat.any_namespace()
-    flow_name = req["flow_name"]
-    status = req.get("status", "any")
-    limit = int(req.get("limit", 10))
-    cursor = req.get("cursor")
-    identity = req.get("identity")
-    run_ids = flow_run_ids(flow_name)
-    spin_ids = set()
-    if req.get("include_spins"):
-        spin_ids = set(compat.spin_run_ids(flow_name))
-        run_ids = sorted(set(run_ids) | spin_ids, key=run_sort_key, reverse=True)
-    total = len(run_ids) if identity is None else None  # counting another file's runs out means reading them all
-    if cursor:
-        run_ids = [r for r in run_ids if run_sort_key(r) < run_sort_key(cursor)]
-    out = []
-    examined = unattributed = 0
-    next_cursor = None
-    for rid in run_ids:
-        if examined >= STATUS_SCAN_LIMIT:
-            next_cursor = rid
-            break
-        examined += 1
-        try:
-            if rid in spin_ids:
-                rec = spin_record(flow_name, rid)
-            else:
-                run = compat.run("%s/%s" % (flow_name, rid))
-                if identity is not None:
-                    source = run_file(run, identity)
-                    if source != identity["file"]:
-                        unattributed += source is None
-                        continue
-                rec = run_record(run)
-        except Exception:
-            continue
-        if status != "any" and rec["status"] != status:
-            continue
-        out.append(rec)
-        if len(out) >= limit:
-            break
-    if len(out) >= limit:
-        last = out[-1]["run_id"]
-        if any(run_sort_key(r) < run_sort_key(last) for r in run_ids):
-            next_cursor = last
-    return {"runs": out, "next_cursor": next_cursor, "total_runs": total, "unattributed": unattributed}
-
-
-def run_file(run, identity):
-    """Which of the files that define this flow class a run came from, or None when it cannot be
-    told: flowmcp's ledger for the runs it started, else the script name Metaflow recorded, else
-    the only file whose steps include every step the run ran."""
-    entry = ledger_entry(run.parent.id, run.id)
-    if entry and entry.get("file"):
-        return entry["file"]
-    candidates = [identity] + list(identity.get("rivals") or [])
-    try:
-        # Every task records the script; any step will do (the entry step need not be `start`:
-        # Metaflow 2.19.23 added @step(start=True) and single-step flows)
-        script = task_meta(next(iter(run)).task).get("script-name")
-    except Exception:
-        script = None
-    if script:
-        candidates = [c for c in candidates if os.path.basename(c["file"]) == script]
-    if len(candidates) > 1:
-        try:
-            ran = {step.id for step in run}
-        except Exception:
-            ran = set()
-        candidates = [c for c in candidates if ran and ran <= set(c["steps"])]
-    return candidates[0]["file"] if len(candidates) == 1 else None
-
-
-
-
 def spin_record(flow_name, run_id):
     """A spin 'run' holds one step with one task: report it like a run."""
     steps = compat.spin_steps(flow_name, run_id)
@@ -429,134 +352,3 @@ def flow_run_ids(flow_name):
     names = compat.local_run_ids(flow_name)
     names.sort(key=run_sort_key, reverse=True)
     return names
-
-
-def op_flows(req):
-    """Flows in the root with their latest run (list_runs without a flow)."""
-    compat.any_namespace()
-    out = []
-    for fd in req["flow_files"]:
-        entry = {"file": fd["file"], "flow_name": fd.get("flow_name")}
-        name = fd.get("flow_name")
-        identity = fd.get("identity")
-        if name:
-            ids = flow_run_ids(name)
-            runs = runs_of(name, ids, identity)
-            entry["runs"] = len(ids) if identity is None else sum(1 for _ in runs_of(name, ids, identity))
-            latest = next(runs, None)
-            if latest is not None:
-                try:
-                    entry["latest_run"] = run_record(latest)
-                except Exception:
-                    entry["latest_run"] = None
-        out.append(entry)
-    return {"flows": out}
-
-
-def runs_of(flow_name, run_ids, identity):
-    """The runs among `run_ids` (newest first) that came from the identity's file."""
-    for rid in run_ids:
-        try:
-            run = compat.run("%s/%s" % (flow_name, rid))
-        except Exception:
-            continue
-        if identity is None or run_file(run, identity) == identity["file"]:
-            yield run
-
-
-def op_run_detail(req):
-    compat.any_namespace()
-    try:
-        run = compat.run(req["pathspec"])
-    except Exception as ex:
-        if type(ex).__name__ != "MetaflowNotFound":
-            raise
-        raise JobError(NO_RUN, "No run %s in this project. list_runs(flow) shows the runs." % req["pathspec"])
-    return run_record(run, detail=True)
-
-
-def runs_newest_first(flow_name, identity=None):
-    return runs_of(flow_name, flow_run_ids(flow_name), identity)
-
-
-def open_task(pathspec, spin_meta, split=None):
-    """The task a pathspec names: Flow/run/step/task, or a step of one task; for a foreach step,
-    the task of `split` (an input value or an index). A step of many tasks and no split is a
-    JobError listing the splits by value (`tasks_by_split` answers for all of them)."""
-    parts = pathspec.strip("/").split("/")
-    if spin_meta:
-        if len(parts) == 3:
-            parts.append("0")
-        return compat.spin_task("/".join(parts))
-    if len(parts) == 4:
-        try:
-            return compat.task("/".join(parts))
-        except Exception as ex:
-            raise_not_found(pathspec, ex)
-    tasks = tasks_by_split(pathspec)
-    if split is not None:
-        return _task_of_split(pathspec, tasks, split)
-    if len(tasks) != 1:
-        raise JobError(
-            AMBIGUOUS_STEP,
-            "%s has %d tasks (a foreach); name one: %s." % (pathspec, len(tasks), splits_listing(tasks)),
-        )
-    return tasks[0][1]
-
-
-MAX_SPLITS_LISTED = 8
-MAX_NAMES_LISTED = 10
-
-
-def raise_not_found(pathspec, error):
-    """A pathspec Metaflow does not know, answered by its first part that does not exist and what
-    does exist there (the newest runs, a run's steps, a step's tasks). Other errors go up as they are."""
-    if type(error).__name__ != "MetaflowNotFound":
-        raise error
-    parts = pathspec.strip("/").split("/")
-    flow, run_id = parts[0], parts[1] if len(parts) > 1 else None
-    ids = flow_run_ids(flow)
-    if not ids:
-        raise JobError(NOT_FOUND, "%s has no runs in this project; run(flow) makes one." % flow)
-    if run_id not in ids:
-        raise JobError(NO_RUN, "No run %s/%s in this project; the newest runs of %s are %s. list_runs(flow) lists "
-                               "them all." % (flow, run_id, flow, ", ".join(ids[:3])))
-    run = compat.run("%s/%s" % (flow, run_id))
-    steps = sorted(s.id for s in run)
-    if len(parts) > 2 and parts[2] not in steps:
-        raise JobError(NOT_FOUND, "No step %r in %s/%s; the steps that ran are %s."
-                       % (parts[2], flow, run_id, ", ".join(steps[:MAX_NAMES_LISTED]) or "none"))
-    tasks = tasks_by_split("/".join(parts[:3]))
-    raise JobError(NO_TASK, "No task %s in %s; its tasks are %s."
-                   % (parts[3] if len(parts) > 3 else "?", "/".join(parts[:3]), splits_listing(tasks)))
-
-
-def tasks_by_split(pathspec):
-    """[(split, task)] of a step, by split index (split None outside a foreach)."""
-    try:
-        step = compat.step(pathspec.strip("/"))
-        tasks = list(step)
-    except Exception as ex:
-        raise_not_found(pathspec, ex)
-    pairs = [(splits.from_metadata(task_meta(t), splits=len(tasks)), t) for t in tasks]
-    return sorted(pairs, key=lambda pair: (splits.order(pair[0]), pair[1].id))
-
-
-def splits_listing(tasks):
-    """`split 0, input='a' (task 2); …` for an answer that asks the agent to pick one."""
-    shown = ["%s (task %s)" % (splits.label(split), task.id) if split else "task %s" % task.id
-             for split, task in tasks[:MAX_SPLITS_LISTED]]
-    more = len(tasks) - MAX_SPLITS_LISTED
-    return "; ".join(shown) + ("; and %d more" % more if more > 0 else "")
-
-
-def _task_of_split(pathspec, tasks, wanted):
-    chosen = splits.choose(tasks, wanted)
-    if len(chosen) == 1:
-        return chosen[0]
-    if not chosen:
-        raise JobError(NO_TASK, "%s has no split %r: %s." % (pathspec, wanted, splits_listing(tasks)))
-    matching = [p for p in tasks if p[1] in chosen]
-    raise JobError(AMBIGUOUS_STEP, "%d splits of %s match %r; pass split= one of %s (%s)."
-                   % (len(chosen), pathspec, wanted, ", ".join(json.dumps(splits.argument(s)) for s, _ in matching[:8]),
-                      splits_listing(matching)))

@@ -25,7 +25,7 @@ from ..protocol import (
     STEP_NOT_IN_RUN,
     JobError,
 )
-from . import cli, runs
+from . import cli, listing, runs
 from .memory import OomWatch
 
 
@@ -62,7 +62,7 @@ def resolve_source(req):
     else:
         run = None
         newest = None
-        for candidate in runs.runs_newest_first(flow_name, req.get("identity")):
+        for candidate in listing.runs_newest_first(flow_name, req.get("identity")):
             if newest is None:
                 newest = candidate
             try:

@@ -65,7 +65,7 @@ def install(task_module):
                 name = _unsaved_artifact(error)
                 if name and name in values:
                     record["unsaved"] = {"name": name, "type": _qualified_type(values[name]),
-                                         "summary": capture.summarize_value(values[name], 120)}
+                                         "summary": summaries.one_line(values[name], 120)}
             elif os.environ.get("FLOWMCP_CAPTURE_ARTIFACTS") == "1" and "exception" not in record:
                 record["artifacts"], unchecked = changed_artifacts(output, values, pending,
                                                                    compat.parameter_names(flow))
@@ -107,7 +107,7 @@ def _values_per_input(names, inputs):
                 rows.append(["…", "%d more inputs" % (len(inputs) - position)])
                 break
             try:
-                value = capture.summarize_value(getattr(inp, name), 80)
+                value = summaries.one_line(getattr(inp, name), 80)
             except AttributeError:
                 value = "<not set>"
             except Exception as ex:

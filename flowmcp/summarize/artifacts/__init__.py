@@ -5,7 +5,10 @@ used only through its own values. One module per kind of value (`builtins`, `tab
 `estimators`); `handlers` picks the module for a value, `plumbing` holds the limits and tools.
 """
 
-from . import arrays  # noqa: F401 (the array limits live there; tests shrink them)
+from . import (
+    arrays,  # noqa: F401 (the array limits live there; tests shrink them)
+    handlers,  # noqa: F401 (registers the handler table with dispatch)
+)
 from .dispatch import _extract
 from .plumbing import (  # noqa: F401 (the limits are part of the summarizer's face)
     MAX_ATTRS_SHOWN,
@@ -44,3 +47,20 @@ def describe(value, max_chars: int = MAX_CHARS) -> str:
     if result["detail"]:
         return result["summary"] + "\n" + result["detail"]
     return result["summary"]
+
+
+ONE_LINE_CHARS = 160  # a value on the failing line, a local, a key
+
+
+def one_line(value, limit: int = ONE_LINE_CHARS) -> str:
+    """A value's headline alone (`DataFrame 1,000×6`, `'abc'`); a value that even describe()
+    cannot read is named by its type and object id. Never raises."""
+    try:
+        return describe(value, max_chars=limit).split("\n", 1)[0]
+    except Exception:
+        pass
+    try:
+        text = f"{type(value).__name__}: {object.__repr__(value)}"
+    except Exception as ex:
+        text = f"<unavailable: {type(ex).__name__}>"
+    return text[:limit]

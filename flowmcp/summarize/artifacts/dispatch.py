@@ -23,11 +23,19 @@ from .plumbing import (
     _top_module,
 )
 
+# The handler table (handlers.py) registers itself here when it is imported: every handler module
+# uses this module's briefs for the values nested in its own, so this module cannot import them.
+_handler_for = None
+
+
+def use_handlers(handler_for):
+    """Take the function that picks a type's handler (handlers.py calls this once, at import)."""
+    global _handler_for
+    _handler_for = handler_for
+
 
 def _extract(value, depth):
     """Summarize value with the handler for its type; a handler that fails leaves the type's name."""
-    from .handlers import _handler_for  # the handlers use this module's briefs: imported once needed
-
     tp = type(value)  # never value.__class__, which the value itself controls
     parts = _safe(lambda: _handler_for(tp)(value, depth))
     return parts if _ok(parts) else _Parts(f"{_label(tp)} {parts}")

@@ -27,6 +27,7 @@ from .builtins import (
 )
 from .dispatch import (
     _is_short_repr_type,
+    use_handlers,
 )
 from .estimators import (
     _summarize_estimator,
@@ -113,3 +114,5 @@ _LIBRARY_HANDLERS = (
     ("PIL.Image", _summarize_pil_image),
     ("metaflow.Inputs", _summarize_join_inputs),
 )
+
+use_handlers(_handler_for)

@@ -8,7 +8,7 @@ Three kinds of process take part in a warm spin:
 - a job child, forked per job (`fork.job_child`): its own session, the job's environment and
   output file, then the job exactly as `python driver.py` runs it.
 - the step process, forked by the job's zygote when Metaflow launches `python flow.py spin-step`
-  (`fork.StepLauncher`): the flow file runs fresh as `__main__`, with Metaflow's pipes and argv.
+  (`steps.StepLauncher`): the flow file runs fresh as `__main__`, with Metaflow's pipes and argv.
 
 A job child and its step process report the modules they imported that the worker lacked; the
 worker imports those that live in site-packages or the standard library, so the next spin finds
@@ -29,8 +29,8 @@ import time
 
 from ... import metaflow_compat as compat
 from .. import dispatch  # noqa: F401 (loaded before any fork, so no job pays for it)
-from . import fork, preload, spare
-from .fork import MAX_MESSAGE
+from . import fork, preload, spare, steps
+from .process import MAX_MESSAGE
 
 IDLE_EXIT_S = 900.0  # a worker unused this long exits (the server may set another time)
 BACK_TO_BACK_S = 0.1  # a job starting this soon after the last one ended: jobs come back to back
@@ -455,7 +455,7 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
         config = json.load(f)
     config["startup_modules"] = startup_modules
     if script_headroom is not None:
-        fork.SCRIPT_HEADROOM, fork.headroom = script_headroom, headroom
+        steps.SCRIPT_HEADROOM, steps.headroom = script_headroom, headroom
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # Bound and listening before the imports: the server may connect and wait. The socket gets
     # its name only once it listens, so a connection is never refused between bind and listen.

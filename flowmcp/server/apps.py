@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, ResourceCsp, client_supports_apps
 
 CARD_VIEWER = "ui://flowmcp/card-viewer.html"
-VIEWER_HTML = Path(__file__).parent / "templates" / "card-viewer.html"
+VIEWER_HTML = Path(__file__).parent.parent / "templates" / "card-viewer.html"
 UI_META = {"ui": {"resourceUri": CARD_VIEWER}}
 APP_TOOLS = frozenset({"view_card"})
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .bridge.protocol import LEDGER_DIR
+from .layout import LEDGER_DIR
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import anyio
 
-from . import doctor
+from ..app import doctor
 
-EXAMPLE = Path(__file__).parent / "examples" / "products"
+EXAMPLE = Path(__file__).parent.parent / "examples" / "products"
 FLOW = "product_flow.py"
 BUG = ("rows = [r for r in self.rows if", "rows = [r for r in self.row if")
 INJECTED_ROWS = [

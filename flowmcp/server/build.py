@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
+import gc
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -21,9 +21,10 @@ from mcp.types import (
     ToolAnnotations,
 )
 
-from . import __version__, apps, completion, resources, tools, workflow
-from .app import App
-from .headless import arguments_taken
+from .. import __version__, tools
+from ..app import App
+from . import apps, completion, resources, workflow
+from .schemas import unknown_arguments
 
 INSTRUCTIONS = """\
 Develop Metaflow flows one verified step at a time (flow_status(flow) shows where you are):
@@ -91,20 +92,11 @@ def _known_arguments_only(get_server):
     return middleware
 
 
-def unknown_arguments(schema: dict, arguments: dict) -> str | None:
-    """'unknown argument run_pathspec (did you mean run?); it takes: …', or None."""
-    properties = schema.get("properties") or {}
-    unknown = [name for name in arguments if name not in properties]
-    if not unknown:
-        return None
-    said = []
-    for name in unknown[:5]:
-        # a name it contains (run_pathspec → run), else a close spelling (stauts → status)
-        parts = sorted((p for p in properties if p in name.lower().split("_")), key=len, reverse=True)
-        close = parts[:1] or difflib.get_close_matches(name, list(properties), n=1, cutoff=0.5)
-        said.append(f"{name[:60]}" + (f" (did you mean {close[0]}?)" if close else ""))
-    return (f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(said)}; nothing was done. "
-            f"It takes: {arguments_taken(schema)}")
+def started() -> None:
+    """A server has imported and built what it serves with: collect cycles again from here on,
+    leaving out everything made so far (it lives as long as the server)."""
+    gc.enable()
+    gc.freeze()
 
 
 def build_server(app: App) -> MCPServer:

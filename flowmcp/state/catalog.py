@@ -20,10 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bridge.metaflow_compat import LOCAL_DIR, SPIN_DIR
-from .bridge.protocol import STATE_DIR
-
-SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", LOCAL_DIR, SPIN_DIR, STATE_DIR})
+# Hidden folders (.git, .venv, Metaflow's .metaflow and .metaflow_spin, flowmcp's .flowmcp) are
+# skipped too, by their dot
+SKIP_DIRS = frozenset({"venv", "node_modules", "__pycache__"})
 MAX_ENTRIES = 5000  # folder entries looked at per walk
 MAX_FLOW_FILES = 200
 HEAD_BYTES = 200_000  # of each .py file, for the FlowSpec check

@@ -9,8 +9,8 @@ import os
 import socket
 import sys
 
-from . import __version__
-from .interpreter import DEFAULT_KEEP_SPINS
+from .. import __version__
+from ..state.interpreter import DEFAULT_KEEP_SPINS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -113,15 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def started() -> None:
-    """A server has imported and built what it serves with: collect cycles again from here on,
-    leaving out everything made so far (it lives as long as the server)."""
-    gc.enable()
-    gc.freeze()
-
-
 def _add_idle_option(parser: argparse.ArgumentParser) -> None:
-    from .daemon.identity import DEFAULT_IDLE_S, IDLE_ENV
+    from ..daemon.identity import DEFAULT_IDLE_S, IDLE_ENV
 
     parser.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=None,
                         help=f"a project server this starts stops after this long unused (default "
@@ -129,7 +122,7 @@ def _add_idle_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _idle_s(parser: argparse.ArgumentParser, args: argparse.Namespace) -> float:
-    from .daemon.identity import idle_seconds
+    from ..daemon.identity import idle_seconds
 
     try:
         return idle_seconds(args.idle_timeout, os.environ)
@@ -175,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                          "(--dir DIR chooses where)")
         return run_demo(args.dir, python=args.python)
     if args.command == "doctor":
-        from .doctor import run_doctor
+        from ..app.doctor import run_doctor
 
         return run_doctor(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
                           browser=args.browser, as_json=args.json)
@@ -187,14 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "call":
         # A server lives for a session: its first spin should not wait for imports. The worker
         # starts now, while this process imports the server's own stack (see bridge/early.py).
-        from .bridge import early
-        from .config import Config
+        from ..bridge import early
+        from ..state.config import Config
 
         with contextlib.suppress(ValueError):  # App.create below says what is wrong
             config = Config.create(args.root, args.python, warm=not args.no_warm, browser=args.browser)
             flow = config.root / args.flow if args.command == "daemon" and args.flow else None
             early_worker = early.start(config, flow)
-    from .app import App
+    from ..app import App
 
     try:
         app = App.create(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
@@ -206,15 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     if early_worker is not None:
         app.bridge.jobs.warm.adopt(early_worker)
     if args.command == "daemon":
-        from .daemon import server as project_server
+        from ..daemon import server as project_server
 
         return project_server.run(app, _daemon_options(app.config), args.server, _idle_s(parser, args), args.flow)
-    from .server import build_server
+    from ..server.build import build_server, started
 
     server = build_server(app)
     started()
     if args.command == "serve" and args.http:
-        from .http import TokenRequired, serve
+        from ..server.http import TokenRequired, serve
 
         try:
             serve(server, args.host, args.port, args.token, args.allowed_host)
@@ -224,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         import anyio
 
-        from .stdio import serve as serve_stdio
+        from ..server.stdio import serve as serve_stdio
 
         anyio.run(serve_stdio, server)
     return 0
@@ -235,14 +228,14 @@ def _keep_spins(args: argparse.Namespace) -> int:
 
 
 def _project_config(args: argparse.Namespace):
-    from .config import Config
+    from ..state.config import Config
 
     return Config.create(args.root, args.python, keep_spins=_keep_spins(args), warm=not args.no_warm,
                          browser=args.browser)
 
 
 def _daemon_options(config):
-    from .daemon.identity import Options
+    from ..daemon.identity import Options
 
     return Options.of(config)
 
@@ -256,8 +249,8 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return USAGE
     # The project server gets the caller's environment: only where the kernel says who listens.
     if not (args.no_daemon or os.environ.get("FLOWMCP_NO_DAEMON") or not hasattr(socket, "SO_PEERCRED")):
-        from .daemon import client
-        from .daemon.identity import Options
+        from ..daemon import client
+        from ..daemon.identity import Options
 
         try:  # resolved as the server resolves them, without importing its configuration
             options = Options.resolve(args.root, args.python, _keep_spins(args), not args.no_warm, args.browser)
@@ -275,7 +268,7 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ValueError as ex:
         print(f"flowmcp: {ex}", file=sys.stderr)
         return USAGE
-    from .app import App
+    from ..app import App
     from .headless import call
 
     return call(App(config), args.tool, arguments, args.json)
@@ -283,7 +276,7 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _daemon(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """`flowmcp daemon status|stop|start`."""
-    from .daemon import client
+    from ..daemon import client
 
     try:
         config = _project_config(args)
@@ -298,10 +291,10 @@ def _daemon(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _daemon_action(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -> int:
-    from .daemon import client
+    from ..daemon import client
 
     if args.action == "start":
-        from .daemon.identity import Paths, server_id
+        from ..daemon.identity import Paths, server_id
 
         options = _daemon_options(config)
         paths = Paths.of(options.root, server_id(options, os.environ))
@@ -320,7 +313,7 @@ def _daemon_action(parser: argparse.ArgumentParser, args: argparse.Namespace, co
         print(f"stopped {len(stopped)} project server{'s' if len(stopped) != 1 else ''} of {config.root}"
               if stopped else f"no project server was running for {config.root}")
         return 0
-    from .daemon.identity import server_id
+    from ..daemon.identity import server_id
 
     mine = server_id(_daemon_options(config), os.environ)
     running = 0

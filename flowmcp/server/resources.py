@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
-from .app import App
-from .errors import BadArgumentError, FlowmcpError, NotFoundError, OutsideRootError
-from .redaction import redact, redact_card
-from .tools._common import task_pathspec
+from ..app import App
+from ..errors import BadArgumentError, FlowmcpError, NotFoundError, OutsideRootError
+from ..redaction import redact, redact_card
+from ..tools._common import task_pathspec
 
 
 def register(server: MCPServer, app: App) -> None:

@@ -12,14 +12,15 @@ Only light modules at the top: the project server's callers import this module t
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from .app import App
+from ..daemon.client import OK, TOOL_ERROR, USAGE, print_answer
+from ..server.schemas import usage_problem
 
-OK, TOOL_ERROR, USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from ..app import App
+
 
 
 def parse_arguments(arguments_json: str) -> dict[str, Any] | None:
@@ -45,7 +46,7 @@ def call(app: App, tool: str, arguments: dict[str, Any], as_json: bool) -> int:
 async def _call(app: App, tool: str, arguments: dict, as_json: bool) -> int:
     from mcp import Client
 
-    from .server import build_server
+    from ..server.build import build_server
 
     async with Client(build_server(app)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -63,39 +64,6 @@ async def _call(app: App, tool: str, arguments: dict, as_json: bool) -> int:
     else:
         print_answer(_text(result))
     return TOOL_ERROR if result.is_error else OK
-
-
-def usage_problem(tool: str, schema: dict, arguments: dict) -> str | None:
-    """A missing or unknown argument is the caller's usage error (exit 2), said in one line with
-    what the tool takes; the tool's own checks (types, ranges) answer as tool errors."""
-    properties = schema.get("properties") or {}
-    required = list(schema.get("required") or [])
-    takes = arguments_taken(schema)
-    missing = [name for name in required if name not in arguments]
-    if missing:
-        return f"missing required argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}; it takes: {takes}"
-    unknown = [name for name in arguments if name not in properties]
-    if unknown:
-        return f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; it takes: {takes}"
-    return None
-
-
-def arguments_taken(schema: dict) -> str:
-    """'flow (required), step (required), run': the arguments a tool's input schema takes."""
-    required = set(schema.get("required") or [])
-    return ", ".join(f"{name}{' (required)' if name in required else ''}" for name in schema.get("properties") or {})
-
-
-def print_answer(text: str) -> None:
-    """Print the answer; a reader that went away (`| head`) ends the output, not with a traceback."""
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python flushes stdout again at exit: point it at nothing so that flush cannot fail too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def _text(result) -> str:

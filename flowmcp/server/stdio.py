@@ -20,7 +20,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp.types import ErrorData, JSONRPCError
 
-from .summarize.text import cut_end
+from ..summarize.text import cut_end
 
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 MAX_PROBLEM_CHARS = 500  # of what was wrong with a request

@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import cloudpickle
 
-from .config import Config
+from ..state.config import Config
 
 if TYPE_CHECKING:
-    from .app import App
+    from ..app import App
 
 # Light on purpose: a test module importing this pays milliseconds at collection. The server's
 # stack (MCP, validation) is imported at the first call, while the warm worker starts beside it.
@@ -70,7 +70,7 @@ class StepResult(Mapping):
     @property
     def task(self):
         if self._task is None:
-            from .bridge.metaflow_compat import spin_task
+            from ..bridge.metaflow_compat import spin_task
 
             self._task = spin_task(self.pathspec, root=self.root)
         return self._task
@@ -221,11 +221,11 @@ def _artifacts_module(config: Config, artifacts: dict[str, Any]) -> Path:
 def _app_with_early_worker(config: Config, flow: Path) -> App:
     """The server's state for `config`, its warm worker started before the server's own stack is
     imported (as `flowmcp serve` does, bridge/early.py): the two imports overlap."""
-    from .bridge import early
+    from ..bridge import early
 
     _exit_without_freeing_the_stack()
     early_worker = early.start(config, flow)
-    from .app import App
+    from ..app import App
 
     app = App(config)
     if early_worker is not None:
@@ -268,7 +268,7 @@ def _import_reader_meanwhile() -> None:
 def _client(app: App):
     from mcp import Client
 
-    from .server import build_server
+    from ..server.build import build_server
 
     return Client(build_server(app))
 
@@ -300,8 +300,8 @@ def _call_in_thread(config: Config, flow: Path, arguments: dict[str, Any]) -> tu
 
 def _call_project_server(config: Config, python: str | None, arguments: dict[str, Any]) -> tuple[str, dict, bool]:
     """Call the spin tool through the root's project server (started if none runs)."""
-    from .daemon import client
-    from .daemon.identity import Options, idle_seconds
+    from ..daemon import client
+    from ..daemon.identity import Options, idle_seconds
 
     options = Options.of(config)
     idle_s = idle_seconds(None, os.environ)

@@ -10,15 +10,15 @@ from typing import Any
 
 import anyio
 
-from .bridge import capture
-from .bridge.client import Bridge
-from .bridge.housekeeping import Housekeeper
-from .catalog import FlowCatalog, source_text
-from .config import Config
-from .errors import BridgeError, FlowFileError, InterpreterDied, NotFoundError
-from .ledger import RunLedger
-from .state import ProjectState
-from .summarize import failure as failure_summary
+from ..bridge import capture
+from ..bridge.client import Bridge
+from ..bridge.housekeeping import Housekeeper
+from ..errors import BridgeError, FlowFileError, InterpreterDied, NotFoundError
+from ..state.catalog import FlowCatalog, source_text
+from ..state.config import Config
+from ..state.ledger import RunLedger
+from ..state.steps import ProjectState
+from ..summarize import failure as failure_summary
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bridge.protocol import STATE_DIR
-from .caller import CALLER_ENV, environ
-from .errors import OutsideRootError
+from ..caller import CALLER_ENV, environ
+from ..errors import OutsideRootError
 from .interpreter import DEFAULT_KEEP_SPINS, check_keep_spins, find_interpreter, project_root
+from .layout import STATE_DIR
 
 __all__ = ["CALLER_ENV", "DEFAULT_KEEP_SPINS", "DEFAULT_USER", "Config", "environ", "find_interpreter"]
 

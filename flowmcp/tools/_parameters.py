@@ -11,8 +11,8 @@ import json
 import math
 from typing import Any
 
-from .errors import BadArgumentError
-from .summarize.text import cut_end
+from ..errors import BadArgumentError
+from ..summarize.text import cut_end
 
 SHOWN_CHARS = 80  # of a refused value, echoed back
 _TRUE = {"true", "yes", "1", "on"}

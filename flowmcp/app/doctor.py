@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .bridge import metaflow_compat as layout
-from .bridge import protocol as p
-from .bridge.client import metaflow_fix, supported_pin
-from .config import DEFAULT_KEEP_SPINS, DEFAULT_USER, environ
-from .errors import FlowmcpError
+from ..bridge import metaflow_compat as layout
+from ..bridge import protocol as p
+from ..bridge.client import metaflow_fix, supported_pin
+from ..errors import FlowmcpError
+from ..state.config import DEFAULT_KEEP_SPINS, DEFAULT_USER, environ
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARKS = {OK: "✓", WARN: "!", FAIL: "✗"}
@@ -294,7 +294,7 @@ def _mb(size: int) -> str:
 def client_configs(root: Path) -> list[Check]:
     """Each client config in the project that starts flowmcp: does it point at this root, with
     commands that exist?"""
-    from .init import registered_servers
+    from ..state.clients import registered_servers
 
     found = registered_servers(root)
     if not found:
@@ -329,7 +329,7 @@ def check(root: str | None, python: str | None, *, keep_spins: int = DEFAULT_KEE
     """The report for these server options, from outside any event loop."""
     import anyio
 
-    from .app import App
+    from . import App
 
     try:
         app = App.create(root, python, keep_spins=keep_spins, warm=warm, browser=browser)

@@ -7,8 +7,8 @@ from typing import Any
 
 from mcp.types import Completion, PromptReference
 
-from .app import App
-from .errors import FlowmcpError
+from ..app import App
+from ..errors import FlowmcpError
 
 MAX_VALUES = 100
 

@@ -7,8 +7,8 @@ from string import Template
 
 from mcp.server.mcpserver.prompts.base import UserMessage
 
-PROMPTS_DIR = Path(__file__).parent / "prompts"  # the repository's prompts/, shipped in the package
-TEMPLATES_DIR = Path(__file__).parent / "templates"
+PROMPTS_DIR = Path(__file__).parent.parent / "prompts"  # the repository's prompts/, shipped in the package
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 
 def render(name: str, **values: str) -> str:

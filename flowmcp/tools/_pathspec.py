@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import BadArgumentError
-from .summarize.text import cut_end
+from ..errors import BadArgumentError
+from ..summarize.text import cut_end
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # a flow or step: a Python identifier
 _ID = r"[A-Za-z0-9_.-]{1,200}"  # a run or task id: Metaflow's are digits; some metadata services add letters
