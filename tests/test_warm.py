@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -526,3 +527,28 @@ def test_the_worker_leaves_when_the_server_is_killed(tmp_path):
         assert not processes_under(root)
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("ending", ["closed", "killed"])
+def test_a_server_leaves_no_worker_folder_in_the_temporary_directory(tmp_path, ending):
+    """The early worker's socket folder and the pool's are removed when the session ends, and by
+    the last worker when the server was killed."""
+    root = make_project(tmp_path / "p", "params_flow.py")
+    temporary = Path(tempfile.mkdtemp(prefix="t", dir="/tmp"))  # short: socket paths hold 108 bytes
+    session = RawSession([sys.executable, "-m", "flowmcp", "--root", str(root)], cwd=root,
+                         env=dict(os.environ, TMPDIR=str(temporary)))
+    try:
+        session.initialize()
+        assert not session.tool("run", {"flow": "params_flow.py"}).get("isError")
+        assert session.tool("spin", {"flow": "params_flow.py", "step": "score"})["structuredContent"]["warm"]
+        assert [p.name for p in temporary.iterdir() if p.name.startswith("flowmcp-")]
+        if ending == "killed":
+            session.proc.kill()
+        session.close()
+        deadline = time.monotonic() + 10
+        while any(temporary.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not list(temporary.iterdir())
+    finally:
+        session.close()
+        shutil.rmtree(temporary, ignore_errors=True)

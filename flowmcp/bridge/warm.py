@@ -319,9 +319,11 @@ class WarmPool:
         checked before its first job, as for a worker the pool starts."""
         if self.off:
             early.process.kill()
+            shutil.rmtree(early.socket_dir, ignore_errors=True)
             return
         self.workers[early.key] = WorkerProcess(key=early.key, process=StartedProcess(early.process),
                                                 socket=early.spec.socket, log=early.spec.log)
+        self._socket_dir = self._socket_dir or early.socket_dir  # later workers share it; aclose removes it
 
     def _prune_files(self, folder: Path) -> None:
         """Keep the config and log of the newest workers (and of every live one) for a person."""

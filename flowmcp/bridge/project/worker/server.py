@@ -456,6 +456,7 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
     config["startup_modules"] = startup_modules
     if script_headroom is not None:
         steps.SCRIPT_HEADROOM, steps.headroom = script_headroom, headroom
+    server_pid = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # Bound and listening before the imports: the server may connect and wait. The socket gets
     # its name only once it listens, so a connection is never refused between bind and listen.
@@ -481,6 +482,10 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
         listener.close()
         try:
             os.unlink(config["socket"])
+            if os.getppid() != server_pid:
+                # The server died without cleaning up: the last of its workers removes the
+                # socket folder (a server that lives on removes it when it stops).
+                os.rmdir(os.path.dirname(config["socket"]))
         except OSError:
             pass
 
