@@ -264,6 +264,28 @@ def test_a_call_refuses_a_server_planted_where_it_looks_and_sends_it_nothing(pro
     shutil.rmtree(paths.socket.parent)  # for the fixture's stop
 
 
+def test_a_folder_at_the_socket_path_is_named_and_calls_run_in_process(project):
+    """No server can listen where a folder sits: the call says so at once, with the command that
+    clears it, and answers in-process; nothing is started to die with a traceback."""
+    assert flowmcp(project, "call", "list_runs").returncode == 0
+    [(server_id, info)] = servers(project).items()
+    socket_path = Path(info["socket"])
+    assert flowmcp(project, "daemon", "stop").returncode == 0
+    socket_path.mkdir(mode=0o600)  # passes the mode check a socket gets
+    answer = flowmcp(project, "call", "list_runs")
+    assert answer.returncode == 0 and "(ParamsFlow)" in answer.stdout, answer.stdout + answer.stderr
+    assert answer.stderr == (f"flowmcp call: {socket_path} is a folder, not the project server's socket: no server "
+                             f"can listen there. Remove it (`rm -r {socket_path}`) and call again; this call runs "
+                             "in-process\n"), answer.stderr
+    assert not servers(project)
+    server = flowmcp(project, "daemon", "run", "--server", server_id)  # started by hand, it says why it leaves
+    assert server.returncode == 1 and "Traceback" not in server.stderr, server.stderr
+    assert f"{socket_path} is a folder" in server.stderr, server.stderr
+    socket_path.rmdir()
+    answer = flowmcp(project, "call", "list_runs")
+    assert answer.returncode == 0 and answer.stderr == "" and servers(project), answer.stderr
+
+
 def test_an_unused_server_stops_by_itself(project):
     assert spin(project, "start", "greeting_flow.py", "--idle-timeout", "1").returncode == 1
     info = only_server(project)

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import __version__
 from ..server.schemas import usage_problem
-from .identity import Options, Paths, Untrusted, peer_uid, read_info, server_id
+from .identity import NotASocket, Options, Paths, Untrusted, peer_uid, read_info, server_id
 
 # `flowmcp call`'s exit status: the tool succeeded, it answered with an error, the call was misused
 OK, TOOL_ERROR, USAGE = 0, 1, 2
@@ -287,8 +287,11 @@ def _hello(paths: Paths, environ: dict[str, str], op: str = "call") -> Connectio
     """Connect and say hello; None when no server listens there (no socket, or a stale one).
     The hello carries the caller's environment: Untrusted, with nothing sent, unless the socket
     and its folders are this user's own and the kernel says the listening process is this user's."""
-    if not paths.check():
-        return None
+    try:
+        if not paths.check():
+            return None
+    except NotASocket as ex:
+        raise Unavailable(str(ex)) from None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(HELLO_TIMEOUT_S)

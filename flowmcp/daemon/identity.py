@@ -48,6 +48,11 @@ class Untrusted(Exception):
     project server: nothing was sent to it. The message says what is wrong and how to fix it."""
 
 
+class NotASocket(Exception):
+    """A folder sits where the project server's socket goes: no server can listen there until it
+    is removed."""
+
+
 class Options(NamedTuple):
     """What makes one server different from another for the same root."""
 
@@ -186,11 +191,24 @@ class Paths:
             info = os.lstat(self.socket)
         except (FileNotFoundError, NotADirectoryError):
             return False
+        self.check_is_socket(info)
         problem = _not_own(info, SOCKET_MODE)
         if problem:
             raise Untrusted(f"{self.socket}, the project server's socket, {problem}: it may not be your server. "
                             f"{self._remedy(self.socket, 'rm')}")
         return True
+
+    def check_is_socket(self, info: os.stat_result | None = None) -> None:
+        """NotASocket when a folder is at the socket's path (a server replaces a stale socket or
+        file there, but not a folder)."""
+        if info is None:
+            try:
+                info = os.lstat(self.socket)
+            except (FileNotFoundError, NotADirectoryError):
+                return
+        if stat.S_ISDIR(info.st_mode):
+            raise NotASocket(f"{self.socket} is a folder, not the project server's socket: no server can listen "
+                             f"there. Remove it (`rm -r {self.socket}`) and call again")
 
     def refuse_peer(self, uid: int) -> Untrusted:
         return Untrusted(f"the process listening on {self.socket} runs as uid {uid}, not as you "

@@ -32,7 +32,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from ..app import App
 from ..state.config import CALLER_ENV
-from .identity import SOCKET_MODE, Options, Paths, build_id, peer_uid
+from .identity import SOCKET_MODE, NotASocket, Options, Paths, build_id, peer_uid
 
 # The MCP stack (half a second of imports) is imported on a thread while the flow of the call
 # that started this server is described: see `run`.
@@ -67,6 +67,11 @@ class ProjectServer:
         started()
         path = self.paths.socket
         self.paths.make_folders()
+        try:
+            self.paths.check_is_socket()
+        except NotASocket as ex:
+            log.error("%s; this server leaves", ex)
+            return 1
         if _answers(path):
             log.warning("another project server already serves %s; this one leaves", path)
             return 0
@@ -74,7 +79,13 @@ class ProjectServer:
         # never sees it open to others (and refuses a socket that is). It replaces a stale socket.
         made = path.with_name(f".{os.getpid()}.sock")  # no longer than the socket's own name
         listener = await anyio.create_unix_listener(made, mode=SOCKET_MODE)
-        os.replace(made, path)
+        try:
+            os.replace(made, path)
+        except OSError as ex:  # something took the path since the check: say what, leave nothing behind
+            await listener.aclose()
+            made.unlink(missing_ok=True)
+            log.error("cannot take %s for the socket (%s); this server leaves", path, ex.strerror or ex)
+            return 1
         inode = os.stat(path).st_ino
         self._write_info(path)
         log.warning("serving %s (pid %d, idle stop after %g s)", path, os.getpid(), self.idle_s)
