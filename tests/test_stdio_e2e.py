@@ -121,20 +121,28 @@ def test_the_server_starts_the_warm_worker_as_it_starts_and_its_first_spin_uses_
 
 def test_every_line_gets_an_answer_even_one_that_cannot_be_read(tmp_path):
     """A number of 5,000 digits, arrays nested 3,000 deep, JSON cut short, JSON that is not a
-    JSON-RPC message: each gets its JSON-RPC error, with the request's id when it has one, and the
-    server answers the next request as before."""
+    JSON-RPC message, a request whose id is no string or integer: each gets its JSON-RPC error,
+    with the request's id when it has one that can be read whole, and the server answers the next
+    request as before."""
     session = RawSession([sys.executable, "-m", "flowmcp", "--root", str(make_project(tmp_path / "p"))])
     try:
         session.initialize()
-        lines = {
-            7: ('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_runs","arguments":{"limit":'
+        lines = [
+            (7, '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_runs","arguments":{"limit":'
                 + "9" * 5000 + "}}}", -32700, "a number this long cannot be read"),
-            8: ('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_runs","arguments":{"x":'
+            (8, '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_runs","arguments":{"x":'
                 + "[" * 3000 + "]" * 3000 + "}}}", -32700, "nested too deep"),
-            "nine": ('{"jsonrpc":"2.0","id":"nine","method":', -32700, "EOF while parsing"),
-            None: ('{"jsonrpc":"2.0","surprise":true}', -32600, "Invalid request"),
-        }
-        for expected_id, (line, code, words) in lines.items():
+            ("nine", '{"jsonrpc":"2.0","id":"nine","method":', -32700, "EOF while parsing"),
+            (None, '{"jsonrpc":"2.0","surprise":true}', -32600, "Invalid request"),
+            (None, '{"jsonrpc":"2.0","id":' + "9" * 5000 + ',"method":"ping"}', -32700, "number out of range"),
+            (None, '{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', -32600, "not an object"),
+            (None, '{"jsonrpc":"2.0","id":[1],"method":"ping"}', -32600, "not an array"),
+            (None, '{"jsonrpc":"2.0","id":1e400,"method":"ping"}', -32600, "not a number out of range"),
+            (None, '{"jsonrpc":"2.0","id":1.5,"method":"ping"}', -32600, "not a fraction (1.5)"),
+            (None, '{"jsonrpc":"2.0","id":true,"method":"ping"}', -32600, "not a boolean"),
+            (None, '{"jsonrpc":"2.0","id":null,"method":"ping"}', -32600, "not null"),
+        ]
+        for expected_id, line, code, words in lines:
             session.proc.stdin.write(line + "\n")
             session.proc.stdin.flush()
             ready, _, _ = select.select([session.proc.stdout], [], [], 20)

@@ -14,6 +14,7 @@ from mcp import Client
 
 from .conftest import TOOL_NAMES, make_project
 from .support import free_port, wait_for_port
+from .test_daemon_trust import AS_ROOT, NOBODY
 
 pytestmark = pytest.mark.anyio
 
@@ -64,16 +65,24 @@ def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path):
     assert "--token" in out.stderr and "FLOWMCP_TOKEN" in out.stderr
 
 
-def _post(port: int, headers: dict[str, str]) -> int:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=body, method="POST", headers={
-        "content-type": "application/json", "accept": "application/json, text/event-stream", **headers})
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+
+
+def _post(port: int, headers: dict[str, str], body: bytes | None = None) -> int:
+    return _exchange(port, headers, body)[0]
+
+
+def _exchange(port: int, headers: dict[str, str], body: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=body or json.dumps(INITIALIZE).encode(),
+                                     method="POST", headers={"content-type": "application/json",
+                                                             "accept": "application/json, text/event-stream",
+                                                             **headers})
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status
+            return response.status, response.read(2000)
     except urllib.error.HTTPError as ex:
-        return ex.code
+        return ex.code, ex.read()
 
 
 def test_a_token_is_checked_on_every_request_and_dns_rebinding_stays_blocked(tmp_path):
@@ -143,4 +152,117 @@ def test_slow_clients_cannot_hold_the_server_or_flood_its_log(tmp_path):
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode(errors="replace")
     assert output.count("closed a connection that sent no whole request") <= 6, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
+
+
+def _as_nobody(port: int) -> int:
+    """The status another user's initialize gets: POSTed from a child that became `nobody`."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.write(write, str(_post(port, {})).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as said:
+        status = said.read()
+    os.waitpid(pid, 0)
+    return int(status)
+
+
+@pytest.mark.parametrize("opened", [False, True])
+def test_loopback_without_a_token_serves_its_own_user_alone(tmp_path, opened):
+    """Another local user's initialize is refused unless the owner opened the server to them."""
+    proc, port = _start(tmp_path, *(["--any-local-user"] if opened else []),
+                        env={k: v for k, v in os.environ.items() if k != "FLOWMCP_TOKEN"})
+    try:
+        assert _post(port, {}) == 200
+        if AS_ROOT:
+            assert _as_nobody(port) == (200 if opened else 403)
+        status, body = _exchange(port, {"x-forwarded-for": "10.0.0.9"})  # no stand-in for the client's address
+        assert status == 200, body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    if not AS_ROOT:
+        pytest.skip("the other user's part needs root (CI runs it)")
+
+
+def test_a_host_or_origin_that_only_starts_like_ours_is_refused(tmp_path):
+    proc, port = _start(tmp_path)
+    try:
+        assert _post(port, {"host": f"localhost:{port}"}) == 200
+        assert _post(port, {"host": f"[::1]:{port}"}) == 200
+        assert _post(port, {"host": "localhost:1@evil.example"}) == 421
+        assert _post(port, {"host": "localhost:1.evil.example"}) == 421
+        assert _post(port, {"origin": f"http://localhost:{port}"}) == 200
+        assert _post(port, {"origin": "http://localhost:1@evil.example"}) == 403
+        assert _post(port, {"origin": "http://localhost.evil.example"}) == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_request_whose_id_cannot_be_answered_gets_the_json_rpc_error(tmp_path):
+    """An id that is an object, a fraction, 1e400, a boolean or null would be read as no id (202,
+    no answer); one of 5,000 digits cannot be read: each gets its error, with a null id."""
+    proc, port = _start(tmp_path)
+    try:
+        for request_id, words in (("{\"a\": 1}", "not an object"), ("1e400", "not a number out of range"),
+                                  ("1.5", "not a fraction (1.5)"), ("true", "not a boolean"), ("null", "not null"),
+                                  ("9" * 5000, "number out of range")):
+            body = f'{{"jsonrpc": "2.0", "id": {request_id}, "method": "initialize", "params": {{}}}}'.encode()
+            status, answer = _exchange(port, {}, body)
+            error = json.loads(answer)
+            assert status == 400 and error["id"] is None and words in error["error"]["message"], (request_id, answer)
+        assert _post(port, {}) == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _ended(stream) -> bool:
+    """Whether the server closed a stream (after what it sent)."""
+    stream.settimeout(0.5)
+    try:
+        while stream.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def test_open_event_streams_never_lock_a_new_client_out(tmp_path):
+    """Sessions holding their GET stream open fill the connection cap: a new client still gets
+    in, in place of the oldest stream (a client reopens a closed one)."""
+    import socket
+
+    env = dict(os.environ, FLOWMCP_HTTP_MAX_CONNECTIONS="40")
+    proc, port = _start(make_project(tmp_path / "p", "params_flow.py"), env=env)
+    streams = []
+    try:
+        for _ in range(60):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=json.dumps(INITIALIZE).encode(),
+                                             method="POST", headers={"content-type": "application/json",
+                                                                     "accept": "application/json, text/event-stream"})
+            with urllib.request.urlopen(request, timeout=20) as response:
+                session = response.headers["mcp-session-id"]
+            stream = socket.create_connection(("127.0.0.1", port), timeout=5)
+            stream.sendall(f"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
+                           f"mcp-session-id: {session}\r\nmcp-protocol-version: 2025-11-25\r\n\r\n".encode())
+            assert stream.recv(15) == b"HTTP/1.1 200 OK"
+            streams.append(stream)
+        assert _post(port, {}) == 200
+        assert _ended(streams[0]) and not _ended(streams[-1])
+    finally:
+        for stream in streams:
+            stream.close()
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode(errors="replace")
     assert "Traceback" not in output, output[-2000:]

@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"HTTP bind address (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
     serve.add_argument("--token", help="bearer token every HTTP request must carry (or set FLOWMCP_TOKEN); "
-                       "required to bind anything but loopback")
+                       "required to bind anything but loopback. Without one, loopback serves this user's "
+                       "clients alone (Linux tells who connects; elsewhere a token is required)")
+    serve.add_argument("--any-local-user", action="store_true",
+                       help="loopback without a token serves every user of this machine, not only you")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
                        help="another Host name clients use to reach the server (DNS-rebinding protection)")
     init = commands.add_parser("init", help="register flowmcp with this project's coding agents")
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..server.http import TokenRequired, serve
 
         try:
-            serve(server, args.host, args.port, args.token, args.allowed_host)
+            serve(server, args.host, args.port, args.token, args.allowed_host, args.any_local_user)
         except TokenRequired as ex:
             print(f"flowmcp: {ex}", file=sys.stderr)
             return 2

@@ -1,18 +1,25 @@
-"""Streamable HTTP at /mcp: loopback by default; any other address needs a bearer token.
+"""Streamable HTTP at /mcp: loopback by default, for this user's clients alone; anything else
+needs a bearer token.
+
+Without a token, a loopback server serves only clients of its own uid, where the system says
+who connects (Linux: `http_checks.SameUser`); where it cannot tell, a token is required unless
+the user opts out (`--any-local-user`), and any other address always needs one.
 
 The SDK turns DNS-rebinding protection on by itself only for loopback hosts; we keep it on for
 every bind, allowing the bound host (and this machine's name for a wildcard bind) plus any
-`--allowed-host`.
+`--allowed-host`, and check Host and Origin as whole names first (`http_checks.ExactHost`).
 
 Before the token is checked, a client holds only a connection: so every connection must deliver
-a whole request (headers and body) within REQUEST_TIMEOUT_S of starting it, at most
-MAX_CONNECTIONS are open at once (more are closed as they arrive), and the server's log says the
-same thing at most a few times a minute, however many clients misbehave.
+a whole request (headers and body) within REQUEST_TIMEOUT_S of starting it, and at most
+MAX_CONNECTIONS are open at once. A new connection beyond them takes the place of one that
+waits for nothing (idle between requests), else of the oldest event stream (a GET the client
+reopens: the spec lets a server close one any time); only when every connection is busy with a
+request is it closed. The server's log says the same thing at most a few times a minute,
+however many clients misbehave.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import socket
@@ -20,6 +27,8 @@ import time
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+
+from .http_checks import BearerToken, ExactHost, SameUser, answered_ids, can_tell_peers
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_ENV = "FLOWMCP_TOKEN"
@@ -29,31 +38,13 @@ class TokenRequired(ValueError):
     pass
 
 
-class BearerToken:
-    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`, else 401."""
-
-    def __init__(self, app, token: str):
-        self.app = app
-        self.expected = token.encode()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            scheme, _, credentials = given.strip().partition(b" ")
-            # The scheme is case-insensitive (RFC 9110 §11.1); the token is compared in constant time
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(), self.expected):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body",
-                            "body": b'{"error": "unauthorized: send Authorization: Bearer <token>"}'})
-                return
-        await self.app(scope, receive, send)
+def _names(host: str, allowed_hosts: list[str]) -> list[str]:
+    names = [host] if host not in ("0.0.0.0", "::") else [socket.gethostname(), socket.getfqdn()]
+    return [*names, *LOOPBACK, *allowed_hosts]
 
 
 def security_for(host: str, allowed_hosts: list[str]) -> TransportSecuritySettings:
-    names = [host] if host not in ("0.0.0.0", "::") else [socket.gethostname(), socket.getfqdn()]
-    names += [*LOOPBACK, *allowed_hosts]
-    hosts = sorted({f"[{n}]:*" if ":" in n else f"{n}:*" for n in names})
+    hosts = sorted({f"[{n}]:*" if ":" in n else f"{n}:*" for n in _names(host, allowed_hosts)})
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=hosts,
@@ -61,26 +52,40 @@ def security_for(host: str, allowed_hosts: list[str]) -> TransportSecuritySettin
     )
 
 
-def build_app(server: MCPServer, host: str, token: str | None, allowed_hosts: list[str]):
-    """The ASGI app to serve; refuses a non-loopback bind without a token."""
+def build_app(server: MCPServer, host: str, token: str | None, allowed_hosts: list[str],
+              any_local_user: bool = False):
+    """The ASGI app to serve; refuses a bind that would serve other users without a token."""
     token = token or os.environ.get(TOKEN_ENV) or None
     if host not in LOOPBACK and not token:
         raise TokenRequired(
             f"binding {host} exposes the project to the network: pass --token or set {TOKEN_ENV} "
             "(clients then send Authorization: Bearer <token>)"
         )
-    app = server.streamable_http_app(host=host, transport_security=security_for(host, allowed_hosts))
-    return BearerToken(app, token) if token else app
+    if not token and not any_local_user and not can_tell_peers():
+        raise TokenRequired(
+            f"this system does not say which user connects to a local port, so without a token every user of "
+            f"this machine could call the tools: pass --token or set {TOKEN_ENV} (clients then send "
+            "Authorization: Bearer <token>), or pass --any-local-user to serve them all"
+        )
+    app = answered_ids(server.streamable_http_app(host=host, transport_security=security_for(host, allowed_hosts)))
+    if token:
+        app = BearerToken(app, token)
+    elif not any_local_user:
+        app = SameUser(app)
+    return ExactHost(app, _names(host, allowed_hosts))
 
 
-def serve(server: MCPServer, host: str, port: int, token: str | None, allowed_hosts: list[str]) -> None:
+def serve(server: MCPServer, host: str, port: int, token: str | None, allowed_hosts: list[str],
+          any_local_user: bool = False) -> None:
     import anyio
     import uvicorn
 
-    app = build_app(server, host, token, allowed_hosts)
+    app = build_app(server, host, token, allowed_hosts, any_local_user)
     for name in ("uvicorn.error", "uvicorn", "mcp", "flowmcp"):
         logging.getLogger(name).addFilter(RateLimited())
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", http=bounded_protocol())
+    # No proxy headers: X-Forwarded-For from a local client would stand in for its own address.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", http=bounded_protocol(),
+                            proxy_headers=False)
     anyio.run(uvicorn.Server(config).serve)
 
 
@@ -107,13 +112,26 @@ def bounded_protocol():
 
     class BoundedH11Protocol(H11Protocol):
         _deadline = None
+        _opened = 0.0
 
         def connection_made(self, transport):
             super().connection_made(transport)
-            if len(self.connections) > MAX_CONNECTIONS:
+            self._opened = self.loop.time()
+            if sum(not c.transport.is_closing() for c in self.connections) > MAX_CONNECTIONS and not self._room():
                 transport.close()  # refused now rather than left waiting behind the others
                 return
             self._arm()
+
+        def _room(self) -> bool:
+            """Close a connection that waits for nothing, else the oldest event stream: whether one was."""
+            others = [c for c in self.connections if c is not self and not c.transport.is_closing()]
+            idle = [c for c in others if c.timeout_keep_alive_task is not None]
+            streams = [c for c in others if c.cycle is not None and c.cycle.response_started
+                       and not c.cycle.response_complete and c.scope.get("method") == "GET"]
+            for victim in idle[:1] or sorted(streams, key=lambda c: c._opened)[:1]:
+                victim.transport.close()
+                return True
+            return False
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)

@@ -1,17 +1,25 @@
 """MCP over stdio, with an answer for every line the client sends.
 
 The SDK's stdio transport drops a line it cannot read (JSON cut short, a number with more than
-4,300 digits, arrays nested thousands deep) without a word, and the client waits forever. Here
-each such line gets the JSON-RPC error the spec gives it — -32700 for what does not parse, -32600
-for what is not a JSON-RPC message — with the request's id when it can be read off the line, and
-the server goes on. Everything else is the SDK's own transport (including its diversion of fds 0
-and 1, so nothing a flow prints reaches the channel).
+4,300 digits, arrays nested thousands deep) without a word, and reads a request whose id is
+neither a string nor an integer (an object, `1e400`, `1.5`, `true`, null) as a notification,
+which gets no answer: either way the client waits forever. Here each such line gets the JSON-RPC
+error the spec gives it — -32700 for what does not parse, -32600 for what is not a JSON-RPC
+request — with the request's id when it can be read off the line whole (never a part of it), and
+the server goes on. Everything else is the SDK's own transport; it reads the channel from a copy
+of fd 0 that is ours alone, and fd 0 (as the SDK does with fd 1) points at the null device, so
+nothing a tool or a flow reads takes a client's message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import math
+import os
 import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -24,29 +32,102 @@ from ..summarize.text import cut_end
 
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 MAX_PROBLEM_CHARS = 500  # of what was wrong with a request
+MAX_SHOWN_ID_CHARS = 40
+MAX_ID_DIGITS = 15  # an id read off a line that does not parse: longer numbers are not read in part
 # The id of a request, as it appears in the message's own top level: "id" before any "params" or
-# "result" (an "id" inside arguments is not the request's).
-_ID = re.compile(r'^\s*\{(?:(?!"params"|"result"|"error").){0,400}?"id"\s*:\s*(-?\d{1,15}|"(?:[^"\\]|\\.){0,200}")',
-                 re.DOTALL)
+# "result" (an "id" inside arguments is not the request's), and only a whole one.
+_ID = re.compile(r'^\s*\{(?:(?!"params"|"result"|"error").){0,400}?"id"\s*:\s*'
+                 rf'(-?\d{{1,{MAX_ID_DIGITS}}}(?![\d.eE])|"(?:[^"\\]|\\.){{0,200}}")', re.DOTALL)
 
 
 async def serve(server: MCPServer) -> None:
     lowlevel = server._lowlevel_server  # the SDK's own stdio runner, fed through `answered` below
-    async with stdio_server() as (read_stream, write_stream):
-        inner_send, inner_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    refused_send, refused_receive = anyio.create_memory_object_stream[JSONRPCError](0)
+    with _channel() as channel:
+        async with stdio_server(stdin=_Requests(channel, refused_send)) as (read_stream, write_stream):
+            inner_send, inner_receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
 
-        async def answered() -> None:
-            async with inner_send:
-                async for item in read_stream:
-                    if isinstance(item, Exception):
-                        await write_stream.send(SessionMessage(error_for(item)))
-                        continue
-                    await inner_send.send(item)
+            async def answered() -> None:
+                async with inner_send:
+                    async for item in read_stream:
+                        if isinstance(item, Exception):
+                            await write_stream.send(SessionMessage(error_for(item)))
+                            continue
+                        await inner_send.send(item)
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(answered)
-            await lowlevel.run(inner_receive, write_stream, lowlevel.create_initialization_options())
-            group.cancel_scope.cancel()
+            async def refused() -> None:
+                async with refused_receive:
+                    async for error in refused_receive:
+                        await write_stream.send(SessionMessage(error))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(answered)
+                group.start_soon(refused)
+                await lowlevel.run(inner_receive, write_stream, lowlevel.create_initialization_options())
+                group.cancel_scope.cancel()
+
+
+@contextlib.contextmanager
+def _channel() -> Iterator[Any]:
+    """The client's lines, from a copy of fd 0 kept for the transport; fd 0 itself reads the null
+    device while we serve, and is the channel again after."""
+    private = os.dup(0)
+    os.set_inheritable(private, False)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    # closefd=False: a thread may still block reading it after we stop; it is never reused under it.
+    text = io.TextIOWrapper(os.fdopen(private, "rb", closefd=False), encoding="utf-8", errors="replace")
+    try:
+        yield anyio.wrap_file(text)
+    finally:
+        with contextlib.suppress(OSError):
+            os.dup2(private, 0)
+
+
+class _Requests:
+    """The client's lines for the SDK, less the requests whose id it would read as no id at all:
+    those are answered (through `refused`) rather than passed on."""
+
+    def __init__(self, lines, refused):
+        self.lines, self.refused = lines, refused
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._checked()
+
+    async def _checked(self) -> AsyncIterator[str]:
+        async for line in self.lines:
+            error = bad_id(line)
+            if error is None:
+                yield line
+            else:
+                await self.refused.send(error)
+
+
+def bad_id(line: str | bytes) -> JSONRPCError | None:
+    """The error for a request (it names a method) whose id is not a string or an integer, which
+    the SDK would take for a notification and never answer; None for anything else."""
+    marker = b'"id"' if isinstance(line, bytes) else '"id"'
+    if marker not in line:
+        return None
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):  # the SDK says what does not parse
+        return None
+    if not isinstance(message, dict) or "id" not in message or "method" not in message:
+        return None
+    request_id = message["id"]
+    if isinstance(request_id, str) or (isinstance(request_id, int) and not isinstance(request_id, bool)):
+        return None
+    if request_id is None:
+        what = "null"
+    elif isinstance(request_id, float):
+        what = f"a fraction ({request_id:g})" if math.isfinite(request_id) else "a number out of range"
+    else:
+        what = {dict: "an object", list: "an array", bool: "a boolean"}.get(type(request_id), "something else")
+        what += f" ({cut_end(json.dumps(request_id), MAX_SHOWN_ID_CHARS)})"
+    return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(
+        code=INVALID_REQUEST, message=f"Invalid request: a request's id is a string or an integer, not {what}"))
 
 
 def error_for(problem: Exception) -> JSONRPCError:
