@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.extension import ClientExtension
 from PIL import Image, ImageStat
 
@@ -138,6 +138,92 @@ async def test_as_image_of_what_is_no_picture_says_what_it_takes(picture_run):
         text, _, is_error = await call(c, "inspect_artifact", pathspec=f"{pathspec}/start", name="values",
                                        as_image=True)
     assert is_error and "values is list of 8 (int)" in text and "as_image shows a matplotlib Figure" in text, text
+
+
+UNTRUSTED_PICTURES_FLOW = '''
+import io
+import struct
+import zlib
+
+import numpy as np
+from metaflow import FlowSpec, step
+from PIL import Image
+
+PNG = b"\\x89PNG\\r\\n\\x1a\\n"
+
+
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+class UntrustedPicturesFlow(FlowSpec):
+    """Bytes that declare pictures no client can draw, and arrays that hold no pixels."""
+
+    @step
+    def start(self):
+        deflate = zlib.compressobj(9)  # a whole 20000×20000 1-bit PNG, every pixel black
+        rows = b"".join(deflate.compress(b"\\x00" * 2501) for _ in range(20000)) + deflate.flush()
+        self.bomb = (PNG + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+        header = PNG + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+        self.header = header + b"\\x00" * (64 - len(header))
+        frame = struct.pack(">BHHB", 8, 65535, 65535, 3) + b"\\x01\\x22\\x00\\x02\\x11\\x01\\x03\\x11\\x01"
+        self.jpeg = b"\\xff\\xd8\\xff\\xc0" + struct.pack(">H", 2 + len(frame)) + frame + b"\\xff\\xd9"
+        out = io.BytesIO()
+        Image.new("RGB", (30000, 20), (200, 30, 30)).save(out, "PNG")
+        self.strip = out.getvalue()
+        self.objects = np.empty((32, 32), dtype=object)
+        self.words = np.full((32, 32), "pixel")
+        self.dates = np.full((32, 32), np.datetime64("2024-01-01"))
+        self.records = np.zeros((32, 32), dtype=[("r", "u1"), ("g", "u1"), ("b", "u1")])
+        self.waves = np.exp(1j * np.linspace(0, 6.3, 32 * 32)).reshape(32, 32)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    UntrustedPicturesFlow()
+'''
+
+
+async def test_as_image_sends_no_picture_beyond_the_edge_and_says_what_is_no_picture(tmp_path):
+    """PNG/JPEG bytes declaring 20000², 60000² (in 64 bytes), 65535² are refused with the reason; a
+    30000×20 strip comes scaled to 1,600 px; arrays of objects, text, dates, records or complex
+    numbers are no picture, said as such (not an internal error, nor a picture without the
+    imaginary part); an artifact URI naming a task's attribute is no artifact."""
+    root = make_project(tmp_path / "p")
+    (root / "untrusted_pictures_flow.py").write_text(UNTRUSTED_PICTURES_FLOW)
+    async with Client(build_server(App.create(root))) as c:
+        text, run, is_error = await call(c, "run", flow="untrusted_pictures_flow.py")
+        assert not is_error, text
+        task = f"{run['pathspec']}/start"
+
+        async def as_image(name):
+            return await c.call_tool("inspect_artifact", {"pathspec": task, "name": name, "as_image": True})
+
+        for name, words in (("bomb", "it declares 20000×20000 px, more than flowmcp decodes"),
+                            ("header", "the PNG's '\\x00\\x00\\x00\\x00' chunk is damaged"),
+                            ("jpeg", "the JPEG is cut short: it has no image data")):
+            result = await as_image(name)
+            said = result.content[0].text
+            assert result.is_error and words in said and "as_image shows" in said, said
+            assert not [part for part in result.content if part.type == "image"], name
+        result = await as_image("strip")
+        (picture,) = _pictures(result)
+        assert not result.is_error and picture.size == (1600, 1), result.content[0].text
+        assert "Picture (PNG bytes): image/png, 1600×1 px" in result.content[0].text
+        for name in ("objects", "words", "dates", "records", "waves"):
+            result = await as_image(name)
+            said = result.content[0].text
+            assert result.is_error and "ndarray is not a picture. as_image shows" in said, said
+            assert "Error" not in said.split(":", 1)[1] and "unexpected" not in said, said
+        task_id = (await call(c, "inspect_artifact", pathspec=task, name="strip"))[1]["pathspec"]
+        for name in ("__class__", "__dict__"):
+            with pytest.raises(MCPError, match=f"No artifact '{name}' in {task_id}. Available: bomb, dates"):
+                await c.read_resource(f"flowmcp://artifact/{task_id}/{name}")
 
 
 @needs_browser

@@ -22,6 +22,7 @@ from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 MAX_HEADLINE_CHARS = 300
+MAX_WIDTH = 1600  # px: as every picture flowmcp sends (bridge/project/images.MAX_EDGE); tiles are shorter
 
 
 async def view_card(
@@ -32,7 +33,7 @@ async def view_card(
     type: Annotated[str | None, Field(description="Pick the first card of this type, e.g. 'default' or 'blank'")]
     = None,
     id: Annotated[str | None, Field(description="Pick the card with this id (@card(id=...))")] = None,
-    width: Annotated[int, Field(description="Page width to render at, px", ge=320, le=2400)] = 1000,
+    width: Annotated[int, Field(description="Page width to render at, px", ge=320, le=MAX_WIDTH)] = 1000,
     full_page: Annotated[bool, Field(description="The whole page (as several pictures) instead of the first "
                                      "screen")] = False,
 ) -> Annotated[CallToolResult, models.ViewCardResult]:

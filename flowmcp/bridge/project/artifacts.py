@@ -156,6 +156,18 @@ def _flow_file_of(task):
     return None
 
 
+def no_artifact(task, name, names):
+    """The JobError for a name the task does not hold: close matches, and the names it does."""
+    public = [n for n in names if not n.startswith("_") and n != "name"]  # `name` is Metaflow's own
+    close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
+    msg = "No artifact %r in %s." % (name, task.pathspec)
+    if close:
+        msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
+    if public:
+        msg += " Available: %s." % ", ".join(public[:40]) + (" …" if len(public) > 40 else "")
+    return JobError(NO_ARTIFACT, msg, close=close, available=public[:200])
+
+
 def op_inspect(req):
     compat.any_namespace()
     pathspec = req["pathspec"]
@@ -179,16 +191,9 @@ def op_inspect(req):
             "No task at %s (%s). Pathspecs look like Flow/run/step[/task]; list_runs shows runs."
             % (pathspec, type(ex).__name__),
         )
-    public = [n for n in names if not n.startswith("_") and n != "name"]  # `name` is Metaflow's own
     name = req["name"]
     if name not in names:
-        close = difflib.get_close_matches(name, public, n=3, cutoff=0.5)
-        msg = "No artifact %r in %s." % (name, task.pathspec)
-        if close:
-            msg += " Did you mean %s?" % " or ".join(repr(c) for c in close)
-        if public:
-            msg += " Available: %s." % ", ".join(public[:40]) + (" …" if len(public) > 40 else "")
-        raise JobError(NO_ARTIFACT, msg, close=close, available=public[:200])
+        raise no_artifact(task, name, names)
     value = load_artifact(task, name)
     steps = parse_path(req["path"]) if req.get("path") else []
     value = walk_path(value, steps)
@@ -265,6 +270,9 @@ def op_artifact_value(req):
     if req.get("spin"):
         check_persisted(req["pathspec"])
     task = tasks.open_task(req["pathspec"], bool(req.get("spin")))
+    names = sorted(a.id for a in task.artifacts)
+    if req["name"] not in names:  # `__class__` too: a task's attribute, no artifact
+        raise no_artifact(task, req["name"], names)
     value = load_artifact(task, req["name"])
     try:
         text = json.dumps(value, indent=1)

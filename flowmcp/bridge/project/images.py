@@ -1,9 +1,18 @@
 """Artifacts that are pictures, as a bounded PNG (or the JPEG they already are): a matplotlib
-Figure, a PIL image, a numpy image array (H×W, H×W×3 or H×W×4) or PNG/JPEG bytes.
+Figure, a PIL image, a numpy image array (H×W, H×W×3 or H×W×4) or PNG/JPEG bytes. Every picture
+leaves at most MAX_EDGE px on its long side and MAX_BYTES long.
 
 Runs in the project's interpreter. Only the library the value already belongs to is used (a
 Figure draws itself, a PIL image saves itself); a numpy array is encoded here, with zlib, so no
 imaging library is needed for it.
+
+PNG/JPEG bytes are data from anywhere: a small file can declare 60000×60000 px, and a client
+that tries to draw it, or refuses it, breaks the conversation. They are read before anything is
+sent: a PNG's chunks (checksums, header, image data inflated to exactly the size its header
+declares, at most MAX_EDGE px a side), a JPEG's segments (one frame header, a scan, its end) and,
+where Pillow is installed, the JPEG decoded. A larger picture is scaled down by Pillow when it
+is installed and declares at most MAX_DECODE_PIXELS (a JPEG decodes at down to an eighth a
+side); else the answer says why it is not shown.
 """
 
 import io
@@ -12,6 +21,8 @@ import zlib
 
 MAX_BYTES = 1000000  # one answer's picture
 MAX_EDGE = 1600  # px of the longer side: what clients show without shrinking text away
+MAX_DECODE_PIXELS = 25000000  # decoded to be scaled down: ~100 MB as RGBA
+JPEG_DRAFT_SCALE = 8  # a JPEG decodes at 1/8 of its size a side at the least
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 
@@ -58,6 +69,9 @@ def picture(value):
         data = _encoded(bytes(value))
     mime = "image/jpeg" if data.startswith(JPEG_SIGNATURE) else "image/png"
     width, height = size(data)
+    if max(width, height) > MAX_EDGE or len(data) > MAX_BYTES:  # what every path above promises
+        raise NotAPicture("the %s came out %d×%d px, %d bytes: more than one answer shows" % (
+            source, width, height, len(data)))
     return {"mime": mime, "data": data, "width": width, "height": height, "source": source}
 
 
@@ -87,16 +101,18 @@ def _pil(image):
 
 def _within_bytes(draw, what):
     """draw(out, scale) into a PNG at scale 1, then smaller (area in step with the bytes over
-    MAX_BYTES) until it fits; NotAPicture after four tries."""
+    MAX_BYTES, sides in step with a side over MAX_EDGE: a figure saved with a tight bounding box
+    can come out larger than its size) until it fits; NotAPicture after four tries."""
     scale = 1.0
     for _ in range(4):
         out = io.BytesIO()
         draw(out, scale)
         data = out.getvalue()
-        if len(data) <= MAX_BYTES:
+        edge = max(size(data))
+        if len(data) <= MAX_BYTES and edge <= MAX_EDGE:
             return data
-        scale *= (MAX_BYTES / float(len(data))) ** 0.5 * 0.9
-    raise NotAPicture("the %s does not fit in %d bytes as a PNG" % (what, MAX_BYTES))
+        scale *= min((MAX_BYTES / float(len(data))) ** 0.5, MAX_EDGE / float(edge)) * 0.9
+    raise NotAPicture("the %s does not fit in %d bytes and %d px a side as a PNG" % (what, MAX_BYTES, MAX_EDGE))
 
 
 MIN_IMAGE_EDGE = 16  # px: a (3, 13) matrix of coefficients is a table of numbers, not a picture
@@ -159,29 +175,162 @@ def _chunk(kind, body):
 
 
 def _encoded(data):
-    if len(data) <= MAX_BYTES:
-        size(data)  # a picture we can read the size of, or NotAPicture
+    """PNG or JPEG bytes as they are when they read as a picture of at most MAX_EDGE px a side
+    and MAX_BYTES; else scaled down by Pillow, within MAX_DECODE_PIXELS."""
+    width, height = checked(data)
+    jpeg = data.startswith(JPEG_SIGNATURE)
+    if max(width, height) <= MAX_EDGE and len(data) <= MAX_BYTES:
+        if jpeg:
+            _decoded(data, width, height, required=False)
         return data
+    return _pil(_decoded(data, width, height, required=True))
+
+
+def _decoded(data, width, height, required):
+    """The picture decoded by Pillow (at the smallest scale a JPEG offers that keeps MAX_EDGE);
+    None without Pillow when not `required`. NotAPicture when it declares more pixels than
+    MAX_DECODE_PIXELS or does not decode."""
+    shrink = JPEG_DRAFT_SCALE if data.startswith(JPEG_SIGNATURE) else 1
+    if width * height > MAX_DECODE_PIXELS * shrink * shrink:
+        raise NotAPicture("it declares %d×%d px, more than flowmcp decodes to scale down (%d px): save it smaller"
+                          % (width, height, MAX_DECODE_PIXELS))
     try:
         from PIL import Image
     except ImportError:
-        raise NotAPicture("the picture is %d bytes, more than one answer carries (%d), and PIL is not installed "
-                          "to scale it down" % (len(data), MAX_BYTES))
-    return _pil(Image.open(io.BytesIO(data)))
+        if not required:
+            return None
+        raise NotAPicture("it is %d×%d px, %d bytes: more than one answer shows (%d px a side, %d bytes), and Pillow "
+                          "is not installed in the project's interpreter to scale it down; install Pillow there, "
+                          "or keep a smaller picture" % (width, height, len(data), MAX_EDGE, MAX_BYTES))
+    try:
+        image = Image.open(io.BytesIO(data))
+        if shrink > 1:
+            image.draft("RGB", (MAX_EDGE, MAX_EDGE))
+        if image.size[0] * image.size[1] > MAX_DECODE_PIXELS:
+            raise NotAPicture("it decodes to %d×%d px, more than flowmcp decodes to scale down (%d px): save it "
+                              "smaller" % (image.size[0], image.size[1], MAX_DECODE_PIXELS))
+        image.load()
+    except NotAPicture:
+        raise
+    except Exception as ex:  # Pillow's errors for damaged data are OSError, SyntaxError, ValueError, ...
+        raise NotAPicture("its data does not decode (%s: %s)" % (type(ex).__name__, ex))
+    return image
 
 
 def size(data):
-    """(width, height) of PNG or JPEG bytes."""
+    """(width, height) of PNG or JPEG bytes, as their header declares."""
     if data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR":
         return struct.unpack(">II", data[16:24])
     if data.startswith(JPEG_SIGNATURE):
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                break
-            marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                height, width = struct.unpack(">HH", data[i + 5:i + 9])
+        for marker, body in _jpeg_segments(data):
+            if _is_frame(marker) and len(body) >= 5:
+                height, width = struct.unpack(">HH", body[1:5])
                 return width, height
-            i += 2 + length
     raise NotAPicture("the bytes are not a PNG or JPEG whose size can be read")
+
+
+def checked(data):
+    """(width, height) of PNG or JPEG bytes that read as a whole picture; NotAPicture saying
+    what is wrong otherwise."""
+    if data.startswith(PNG_SIGNATURE):
+        return _checked_png(data)
+    if data.startswith(JPEG_SIGNATURE):
+        return _checked_jpeg(data)
+    raise NotAPicture("the bytes are neither a PNG nor a JPEG")
+
+
+# PNG: bits per sample allowed for each colour type, and samples per pixel
+_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _checked_png(data):
+    chunks, at, image = [], len(PNG_SIGNATURE), []
+    while at < len(data):
+        if at + 12 > len(data):
+            raise NotAPicture("the PNG is cut short inside a chunk")
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        body = data[at + 8:at + 8 + length]
+        if len(body) < length or at + 12 + length > len(data):
+            raise NotAPicture("the PNG is cut short in its %r chunk" % kind.decode("latin-1"))
+        if struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0] != zlib.crc32(kind + body) & 0xFFFFFFFF:
+            raise NotAPicture("the PNG's %r chunk is damaged (its checksum is wrong)" % kind.decode("latin-1"))
+        chunks.append(kind)
+        if kind == b"IDAT":
+            image.append(body)
+        at += 12 + length
+        if kind == b"IEND":
+            break
+    if not chunks or chunks[0] != b"IHDR" or len(data) < 33:
+        raise NotAPicture("the PNG does not start with its header")
+    if chunks[-1] != b"IEND" or not image:
+        raise NotAPicture("the PNG is cut short: it %s" % ("has no image data" if not image else "does not end"))
+    width, height, depth, color, compression, filtering, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if not (0 < width < 1 << 31 and 0 < height < 1 << 31) or depth not in _PNG_DEPTHS.get(color, ()) \
+            or compression or filtering or interlace > 1:
+        raise NotAPicture("the PNG's header is not a valid one (%d×%d px, depth %d, colour type %d)"
+                          % (width, height, depth, color))
+    if max(width, height) <= MAX_EDGE:  # small enough to inflate here: its data must be the size it says
+        bits = depth * _PNG_SAMPLES[color]
+        passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+        rows = [(-(-(height - y0) // dy), -(-(width - x0) // dx)) for x0, y0, dx, dy in passes]
+        expected = sum(h * (1 + -(-w * bits // 8)) for h, w in rows if h > 0 and w > 0)
+        inflate = zlib.decompressobj()
+        try:
+            raw = inflate.decompress(b"".join(image), expected + 1)
+        except zlib.error as ex:
+            raise NotAPicture("the PNG's image data does not inflate (%s)" % ex)
+        if len(raw) != expected or not inflate.eof:
+            raise NotAPicture("the PNG's image data is %s than its %d×%d px header says"
+                              % ("shorter" if len(raw) < expected else "longer", width, height))
+        if not interlace and max(raw[::expected // height]) > 4:
+            raise NotAPicture("the PNG's image data is damaged (a row has no valid filter)")
+    return width, height
+
+
+def _jpeg_segments(data):
+    """(marker, body) of each segment of a JPEG up to its first scan (SOS), whose body is its
+    header; stops where the data is cut short."""
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length
+            at += 2
+            continue
+        length = struct.unpack(">H", data[at + 2:at + 4])[0]
+        if length < 2 or at + 2 + length > len(data):
+            return
+        yield marker, data[at + 4:at + 2 + length]
+        if marker == 0xDA:
+            return
+        at += 2 + length
+
+
+def _is_frame(marker):
+    return 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)
+
+
+def _checked_jpeg(data):
+    frames, scan = [], False
+    for marker, body in _jpeg_segments(data):
+        if _is_frame(marker):
+            frames.append(body)
+        scan = marker == 0xDA
+    if len(frames) != 1:
+        raise NotAPicture("the JPEG has %s frame header" % ("no" if not frames else "more than one"))
+    if len(frames[0]) < 6:
+        raise NotAPicture("the JPEG's frame header is cut short")
+    height, width = struct.unpack(">HH", frames[0][1:5])
+    components = frames[0][5]
+    if not (width and height) or not 1 <= components <= 4 or len(frames[0]) < 6 + 3 * components:
+        raise NotAPicture("the JPEG's frame header is not a valid one (%d×%d px, %d components)"
+                          % (width, height, components))
+    if not scan or data.rfind(b"\xff\xd9") < 0:
+        raise NotAPicture("the JPEG is cut short: it %s" % ("has no image data" if not scan else "does not end"))
+    return width, height
