@@ -4,13 +4,16 @@ service that do not answer, ...), and the exit status a script reads."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import io
+import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -217,9 +220,14 @@ def test_a_datastore_flowmcp_cannot_try_is_a_warning(root, monkeypatch):
     assert "not tried: flowmcp does not try azure datastores yet" in report
 
 
+SERVICE_PASSWORD = "pw-Hq83-secret"
+
+
 class _Ping(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        ok = self.path == "/api/ping" and self.headers.get("x-api-key") == "secret"
+        basic = "Basic " + base64.b64encode(f"flow:{SERVICE_PASSWORD}".encode()).decode()
+        ok = self.path == "/api/ping" and (self.headers.get("x-api-key") == "secret"
+                                           or self.headers.get("authorization") == basic)
         self.send_response(200 if ok else 403)
         self.end_headers()
         self.wfile.write(b"pong" if ok else b"no")
@@ -241,6 +249,31 @@ def test_a_metadata_service_is_pinged_with_its_headers(root, monkeypatch):
         monkeypatch.setenv("METAFLOW_SERVICE_AUTH_KEY", "wrong")
         code, report = doctor(root, sys.executable)
         assert code == 1 and "HTTP Error 403" in line(report, "metadata"), report
+    finally:
+        server.shutdown()
+
+
+def test_a_metadata_service_url_is_shown_without_its_password(root, monkeypatch):
+    """The URL's user and password reach the service (as basic auth), never the report."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        monkeypatch.setenv("METAFLOW_DEFAULT_METADATA", "service")
+        monkeypatch.setenv("METAFLOW_SERVICE_URL", f"http://flow:{SERVICE_PASSWORD}@127.0.0.1:{port}/api")
+        code, report = doctor(root, sys.executable)
+        shown = f"✓ metadata: service at http://flow:[redacted password]@127.0.0.1:{port}/api"
+        assert code == 0 and line(report, "metadata").startswith(shown), report
+        out = io.StringIO()
+        run_doctor(str(root), sys.executable, keep_spins=50, warm=True, as_json=True, out=out)
+
+        async def tool():
+            async with Client(build_server(App.create(root))) as c:
+                return await call(c, "doctor")
+
+        text, data, _ = anyio.run(tool)
+        for said in (report, out.getvalue(), text, json.dumps(data)):
+            assert SERVICE_PASSWORD not in said and "[redacted password]@127.0.0.1" in said, said
     finally:
         server.shutdown()
 

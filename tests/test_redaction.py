@@ -97,3 +97,91 @@ def test_tokens_of_known_shapes_are_redacted_whole_or_cut_wherever_they_come_fro
     for ordinary in ("task-id 0 failed", "scikit-learn and sk-learn", "ASIAPACIFIC2024 sales", "a risk-free-rate-2024",
                      "xghp_abcdefghijkl", "eyJfoo is base64 of {\"foo"):
         assert redaction.redact(ordinary) == ordinary
+
+
+# Secrets of every common name and place (issue 28, medium 8): each value below is unique in the
+# test, so a leak is its presence in an answer.
+NAMED = {"MYSQL_PWD": "mysql-pw-7Hq2", "DB_PASS": "db-pass-x9Kd", "GH_PAT": "gh-pat-Q3zR81",
+         "PGPASSWORD": "pg-pw-L0w9Tz", "SMTP_PW": "smtp-pw-88aB"}
+DB_PASSWORD = "s3cr3t-Db!pw"
+RANDOM_VALUE = "Zx8Kq2Lm9Vb4Nw7Rt5Ys3Pd6"  # 24 characters of noise, under a name that says nothing
+HEX_VALUE = "9f2c4e8a1b7d3f6052e9a8c4b1d7e3f0"
+HEADER_KEY = "hdr-key-Uv42Wx"
+BEARER = "bearer-tok-Mn83Pq"
+CONFIG_KEY = "cfg-auth-Jk57Lm"
+CONFIG_HEADER = "cfg-hdr-Tp19Qs"
+
+
+def _environment(monkeypatch, tmp_path) -> None:
+    for name, value in NAMED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:{urllib.parse.quote(DB_PASSWORD)}@db.internal:5432/app")
+    monkeypatch.setenv("BUILD_NONCE", RANDOM_VALUE)
+    monkeypatch.setenv("UPLOAD_REF", HEX_VALUE)
+    monkeypatch.setenv("METAFLOW_SERVICE_HEADERS",
+                       json.dumps({"x-api-key": HEADER_KEY, "Authorization": f"Bearer {BEARER}", "x-team": "ml"}))
+    home = tmp_path / "mfhome"
+    home.mkdir()
+    (home / "config_team.json").write_text(json.dumps({
+        "METAFLOW_SERVICE_AUTH_KEY": CONFIG_KEY, "METAFLOW_SERVICE_HEADERS": {"x-extra-token": CONFIG_HEADER},
+        "METAFLOW_DEFAULT_DATASTORE": "local"}))
+    monkeypatch.setenv("METAFLOW_HOME", str(home))
+    monkeypatch.setenv("METAFLOW_PROFILE", "team")
+
+
+SECRETS = [*NAMED.values(), DB_PASSWORD, RANDOM_VALUE, HEX_VALUE, HEADER_KEY, BEARER, CONFIG_KEY, CONFIG_HEADER]
+
+
+def leaked(text: str) -> list[str]:
+    """The secrets above found in `text`, as they are, URL-quoted, or hex-encoded."""
+    return [s for s in SECRETS if s in text or urllib.parse.quote(s) in text or s.encode().hex() in text]
+
+
+def test_secrets_by_name_url_password_json_member_config_file_and_randomness(monkeypatch, tmp_path):
+    _environment(monkeypatch, tmp_path)
+    text = " ".join(SECRETS) + " " + " ".join(s.encode().hex() for s in SECRETS)
+    redacted = redaction.redact(text)
+    assert not leaked(redacted), (leaked(redacted), redacted)
+    for name in ("$MYSQL_PWD", "$DB_PASS", "$GH_PAT", "$DATABASE_URL", "$BUILD_NONCE", "$UPLOAD_REF",
+                 "$METAFLOW_SERVICE_HEADERS", "$METAFLOW_SERVICE_AUTH_KEY"):
+        assert name in redacted, (name, redacted)
+    url = "postgresql://app:" + urllib.parse.quote(DB_PASSWORD) + "@db.internal:5432/app"
+    assert redaction.redact(f"connecting to {url}") == "connecting to postgresql://app:$DATABASE_URL@db.internal:5432/app"
+    assert redaction.redact(repr({"x-api-key": HEADER_KEY})) == "{'x-api-key': '$METAFLOW_SERVICE_HEADERS'}"
+
+
+def test_any_urls_password_is_redacted_wherever_it_comes_from():
+    for url, shown in (("https://bob:pa55word-xyz@git.example/r", "https://bob:[redacted password]@git.example/r"),
+                       ("redis://:short@cache:6379/0", "redis://:[redacted password]@cache:6379/0"),
+                       ("mysql+pymysql://u:p%40ss@db/x", "mysql+pymysql://u:[redacted password]@db/x")):
+        assert redaction.redact(f"url={url} ok") == f"url={shown} ok"
+    for ordinary in ("http://localhost:8080/api", "see https://example.com/a@b", "user@example.com:22",
+                     "ssh://git@github.com/x.git"):
+        assert redaction.redact(ordinary) == ordinary
+    assert redaction.without_passwords("https://u:v3ry-s3cret@h/api") == "https://u:[redacted password]@h/api"
+
+
+def test_what_is_no_secret_stays(monkeypatch, tmp_path):
+    monkeypatch.setenv("PWD", str(tmp_path / "a-folder-of-the-project"))  # the shell's, no password
+    monkeypatch.setenv("BUCKET", "my-project-staging-bucket-2024")
+    monkeypatch.setenv("RUNTIME", "Python-3.11.7-linux")
+    monkeypatch.setenv("RUN_ID", "1796588707854919")
+    monkeypatch.setenv("PASSENGER_COUNT_COLUMN", "passenger_count")  # PASS inside a word
+    text = f"{tmp_path}/a-folder-of-the-project my-project-staging-bucket-2024 Python-3.11.7-linux 1796588707854919 " \
+           "passenger_count"
+    assert redaction.redact(text) == text
+
+
+def test_random_looking_values_are_told_from_words_paths_and_numbers():
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    missed = [v for v in ("".join(secrets.choice(alphabet) for _ in range(40)) for _ in range(500))
+              if not redaction.random_looking(v)]
+    assert len(missed) <= 5, missed  # a 40-character token without a digit or a capital is rare
+    assert all(redaction.random_looking(secrets.token_hex(n)) for n in (16, 20, 32))
+    assert redaction.random_looking("94d6809e-8a01-43ba-bbb9-55d2f3c70595")  # a UUID
+    for ordinary in ("/usr/local/lib/python3.11/site-packages", "my-project-staging-bucket-2024", "1796588707854919",
+                     "en_US.UTF-8", "xterm-256color", "deadbeef" * 4 + "x", "a b c d e f g h i j k"):
+        assert not redaction.random_looking(ordinary), ordinary

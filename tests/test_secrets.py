@@ -157,3 +157,65 @@ async def test_no_part_of_a_secret_longer_than_a_cut_reaches_run_spin_inspect_or
     assert "PermissionError: the service refused the token $SERVICE_TOKEN" in _everything(answers["failed run"])
     assert "str, 93 chars: '$GITHUB_TOKEN'" in _everything(answers["inspect pat"])
     assert "str, 935 chars: '$SERVICE_TOKEN'" in _everything(answers["inspect jwt"])
+
+
+EVERY_PLACE_FLOW = '''
+import json
+import os
+
+from metaflow import FlowSpec, step
+from metaflow.metaflow_config import SERVICE_HEADERS
+
+
+class EveryPlaceFlow(FlowSpec):
+    """Secrets of common names, a URL's password, JSON headers, the Metaflow config file's own,
+    a random value under a plain name, and a secret written in hex: kept, printed, drawn in text."""
+
+    @step
+    def start(self):
+        names = ("MYSQL_PWD", "DB_PASS", "GH_PAT", "PGPASSWORD", "SMTP_PW", "DATABASE_URL", "BUILD_NONCE",
+                 "UPLOAD_REF")
+        self.settings = {name: os.environ[name] for name in names}
+        self.headers = dict(SERVICE_HEADERS)  # the config file's METAFLOW_SERVICE_AUTH_KEY is in it
+        home = os.environ["METAFLOW_HOME"]
+        with open(os.path.join(home, "config_team.json")) as config:
+            self.config = json.load(config)
+        self.hex = os.environ["DB_PASS"].encode().hex()
+        self.line = "connecting to %s with %s" % (os.environ["DATABASE_URL"], self.headers)
+        print(self.line, self.settings, self.config, self.hex)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    EveryPlaceFlow()
+'''
+
+
+async def test_secrets_of_every_name_and_place_reach_no_answer(tmp_path, monkeypatch):
+    from .test_redaction import _environment, leaked
+
+    _environment(monkeypatch, tmp_path)
+    root = make_project(tmp_path / "p")
+    (root / "every_place_flow.py").write_text(EVERY_PLACE_FLOW)
+    async with Client(build_server(App.create(root))) as c:
+        answers = {"run": await c.call_tool("run", {"flow": "every_place_flow.py"})}
+        assert not answers["run"].is_error, _everything(answers["run"])
+        task = f"{answers['run'].structured_content['pathspec']}/start"
+        for name in ("settings", "headers", "config", "hex", "line"):
+            answers[name] = answer = await c.call_tool("inspect_artifact", {"pathspec": task, "name": name})
+            assert not answer.is_error, _everything(answer)
+        answers["logs"] = await c.call_tool("get_logs", {"pathspec": task, "stream": "stdout"})
+        task_id = answers["line"].structured_content["pathspec"]
+        resources = {name: (await c.read_resource(f"flowmcp://artifact/{task_id}/{name}")).contents[0].text
+                     for name in ("settings", "headers", "config")}
+        resources["log"] = (await c.read_resource(f"flowmcp://logs/{task_id}/stdout")).contents[0].text
+    for what, answer in answers.items():
+        assert not leaked(_everything(answer)), (what, leaked(_everything(answer)), _everything(answer))
+    for what, text in resources.items():
+        assert not leaked(text), (what, leaked(text), text)
+    assert "postgresql://app:$DATABASE_URL@db.internal" in _everything(answers["line"])
+    assert "$METAFLOW_SERVICE_AUTH_KEY" in resources["headers"] and "$DB_PASS" in resources["log"]

@@ -351,6 +351,10 @@ def run_doctor(root: str | None, python: str | None, *, keep_spins: int, warm: b
     import json
     import sys
 
+    from ..redaction import redact, redact_data
+
     report = check(root, python, keep_spins=keep_spins, warm=warm, browser=browser)
-    print(json.dumps(report.record(), indent=2) if as_json else report.text(), file=out or sys.stdout)
+    # as the doctor tool's answer is: a setting's secret (a URL's password, a header) is not printed
+    text = json.dumps(redact_data(report.record()), indent=2) if as_json else redact(report.text())
+    print(text, file=out or sys.stdout)
     return 0 if report.ok else 1

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 
+from ... import redaction
 from .. import metaflow_compat as compat
 from .. import protocol
 
@@ -159,7 +160,7 @@ def _metadata(mc, probe):
         record["ok"] = True
         return record
     url = getattr(mc, "SERVICE_URL", None)
-    record["url"] = url
+    record["url"] = redaction.without_passwords(url) if url else url  # the report shows where, never with what
     if not url:
         record.update(ok=False, error="METAFLOW_SERVICE_URL is not set")
     elif probe:
@@ -168,8 +169,17 @@ def _metadata(mc, probe):
 
 
 def _ping(url, headers):
+    """The service's /ping, with its headers; a URL's user and password go as basic auth, as
+    Metaflow's `requests` sends them (urllib would take the password for a port)."""
+    import base64
+    import urllib.parse
     import urllib.request
 
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        credentials = "%s:%s" % (urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or ""))
+        headers = dict(headers, Authorization="Basic " + base64.b64encode(credentials.encode()).decode("ascii"))
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
     request = urllib.request.Request(url.rstrip("/") + "/ping", headers=headers)
     with urllib.request.urlopen(request, timeout=5) as response:  # raises for 4xx/5xx
         response.read(1024)
