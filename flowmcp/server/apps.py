@@ -3,7 +3,11 @@
 `view_card` answers the agent with pictures; a host that renders MCP Apps (Claude Desktop, VS
 Code, ...) also shows the card itself, live, in a sandboxed frame: the tool's `_meta.ui.resourceUri`
 names `ui://flowmcp/card-viewer.html`, which reads the card's HTML through the host
-(`resources/read` of the `flowmcp://card/...` URI in the tool's structured result) and becomes it.
+(`resources/read` of the `flowmcp://card/...` URI in the tool's structured result) and shows it
+in a frame of its own, sandboxed away from the view and its bridge to the host.
+
+The viewer calls no tool, so no tool is the app's: every tool is marked `visibility: ["model"]`,
+and a host refuses an app's `tools/call` of any of them (ext-apps 2026-01-26, "Visibility").
 
 The link is offered only to clients that declared the extension with its MIME type: for the
 others, `tools/list` carries no `_meta.ui` (the SDK's tool list is the same for every client, so
@@ -19,8 +23,14 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, ResourceCsp, clie
 
 CARD_VIEWER = "ui://flowmcp/card-viewer.html"
 VIEWER_HTML = Path(__file__).parent.parent / "templates" / "card-viewer.html"
-UI_META = {"ui": {"resourceUri": CARD_VIEWER}}
-APP_TOOLS = frozenset({"view_card"})
+APP_TOOLS = frozenset({"view_card"})  # whose results the viewer shows
+MODEL_ONLY = ["model"]  # the agent calls it; no app may
+
+
+def tool_meta(name: str) -> dict[str, Any]:
+    """A tool's `_meta`: the agent's alone, and the viewer's link for those the viewer shows."""
+    ui: dict[str, Any] = {"resourceUri": CARD_VIEWER} if name in APP_TOOLS else {}
+    return {"ui": {**ui, "visibility": MODEL_ONLY}}
 
 
 def extension() -> Apps:
@@ -54,5 +64,5 @@ async def offered_to_app_hosts(ctx: Any, call_next) -> Any:
     return result
 
 
-__all__ = ["APP_MIME_TYPE", "APP_TOOLS", "CARD_VIEWER", "EXTENSION_ID", "UI_META", "extension",
-           "offered_to_app_hosts"]
+__all__ = ["APP_MIME_TYPE", "APP_TOOLS", "CARD_VIEWER", "EXTENSION_ID", "MODEL_ONLY", "extension",
+           "offered_to_app_hosts", "tool_meta"]

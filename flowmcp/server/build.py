@@ -128,7 +128,7 @@ def build_server(app: App) -> MCPServer:
     for fn, (title, hints) in TOOLS.items():
         server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,
                         description=inspect.cleandoc(fn.__doc__ or ""),
-                        meta=apps.UI_META if fn.__name__ in apps.APP_TOOLS else None)
+                        meta=apps.tool_meta(fn.__name__))
     for fn, title in workflow.PROMPTS.items():
         server.prompt(title=title)(fn)
     resources.register(server, app)
