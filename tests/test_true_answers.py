@@ -168,6 +168,8 @@ async def test_an_unpersisted_spin_says_its_outputs_were_not_kept_in_both_answer
     async with server(root) as c:
         await call(c, "run", flow="foreach_flow.py")
         text, spin, _ = await call(c, "spin", flow="foreach_flow.py", step="join")
+        # the run this spin took its state from ran this very code: nothing to record
+        assert spin["next_call"].startswith("nothing to record: ForeachFlow/"), text
         assert "more lines (not kept: this spin was not persisted; spin with persist=true" in text, text
         assert "inspect_artifact shows them" not in text, text
         text, _, is_error = await call(c, "inspect_artifact", pathspec=spin["pathspec"], name="report")
