@@ -21,10 +21,10 @@ take (Metaflow's `get_latest_task_pathspec`, read in flowmcp's copy), each again
                                [--json OUT.json] [--timeout S] [--keep-temp]
 
 Prints a markdown table (one row per flow's run, then one per step with the split spun, by index
-and value at every level, and its spin's outcome) and "N flows, M steps, K differences". A run or spin failing on both sides is the same (a flow that
-needs a parameter); hitting --timeout on either side is always a difference. Exits 1 when there is
-any difference, 0 when none, 2 when there is nothing to check (no flow file, no such DIR, or an
-interpreter without Metaflow).
+and value at every level, and its spin's outcome) and "N flows, M steps, K differences". A run or
+spin failing on both sides is the same (a flow that needs a parameter); hitting --timeout on either
+side is always a difference. Exits 1 when there is any difference, 0 when none, 2 when there is
+nothing to check (no flow file, no such DIR, or an interpreter without Metaflow).
 """
 
 from __future__ import annotations
