@@ -23,7 +23,7 @@ from mcp.types import (
 
 from .. import __version__, tools
 from ..app import App
-from . import apps, completion, resources, tasks, workflow
+from . import apps, completion, resources, skills, tasks, workflow
 from .schemas import unknown_arguments
 
 INSTRUCTIONS = """\
@@ -134,7 +134,8 @@ def build_server(app: App) -> MCPServer:
         lifespan=lifespan,
         # Tool failures are answers to the agent, not server trouble: keep stderr for real problems.
         log_level="WARNING",
-        extensions=[apps.extension(), long_calls],
+        extensions=[apps.extension(), long_calls, skills.Skills(workflow.skill_text(
+            *workflow.launch_command(app.config.root, app.config.python)))],
         middleware=[apps.offered_to_app_hosts, _known_arguments_only(lambda: server), long_calls.middleware],
     )
     for fn, (title, hints) in TOOLS.items():

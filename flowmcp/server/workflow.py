@@ -1,11 +1,17 @@
-"""The incremental workflow as MCP prompts, read from the editable texts in `prompts/`."""
+"""The incremental workflow as MCP prompts, read from the editable texts in `prompts/`, and the
+Agent Skill (`templates/SKILL.md.template`): the one text `flowmcp init --skill` writes and the
+server serves over MCP."""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 from string import Template
 
 from mcp.server.mcpserver.prompts.base import UserMessage
+
+from ..state.config import find_interpreter
 
 PROMPTS_DIR = Path(__file__).parent.parent / "prompts"  # the repository's prompts/, shipped in the package
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -16,9 +22,37 @@ def render(name: str, **values: str) -> str:
     return Template((PROMPTS_DIR / f"{name}.md").read_text()).safe_substitute(values)
 
 
+# flowmcp's block in a file it shares with the user (CLAUDE.md, AGENTS.md, SKILL.md)
+BEGIN = "<!-- flowmcp:begin (managed by `flowmcp init`; edit outside these markers) -->"
+END = "<!-- flowmcp:end -->"
+SKILL_GENERATOR = "generator: flowmcp init --skill"
+
+
 def agent_rules() -> str:
     """The CLAUDE.md / AGENTS.md rules that `flowmcp init` installs."""
     return (TEMPLATES_DIR / "CLAUDE.md.template").read_text()
+
+
+def launch_command(root: Path, python: str | None, server_options: list[str] | None = None) -> tuple[str, list[str]]:
+    """How a client starts flowmcp for this project: our own installed command, the project's
+    root and interpreter, all absolute so it works whatever directory the client starts in."""
+    command = Path(sys.executable).with_name("flowmcp")
+    interpreter, _ = find_interpreter(root, python)
+    options = ["--root", str(root), "--python", interpreter, *(server_options or [])]
+    if command.exists():
+        return str(command), options
+    return sys.executable, ["-m", "flowmcp", *options]
+
+
+def skill_text(command: str, args: list[str]) -> str:
+    """The Agent Skill: the workflow, and every tool as a `flowmcp call` command of this project."""
+    flowmcp = " ".join(_shell_word(word) for word in [command, *args])
+    template = (TEMPLATES_DIR / "SKILL.md.template").read_text()
+    return template.format(flowmcp=flowmcp, begin=BEGIN, end=END)
+
+
+def _shell_word(word: str) -> str:
+    return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
 
 
 def develop_flow(goal: str, flow: str = "flow.py") -> list[UserMessage]:
