@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from flowmcp.app import App
 from flowmcp.cli import init as flowmcp_init
-from flowmcp.server import skills
+from flowmcp.server import skills, workflow
 from flowmcp.server.build import build_server
 
 pytestmark = pytest.mark.anyio
@@ -89,3 +89,25 @@ def test_the_frontmatter_reader_reads_the_template_as_yaml_does():
     assert skills.frontmatter(text) == yaml.safe_load(text.split("---")[1])
     with pytest.raises(ValueError, match="frontmatter"):
         skills.frontmatter("# no frontmatter\n")
+
+
+MAX_SKILL_LINES = 150  # short enough that an agent reads all of it
+
+
+async def test_the_skill_and_the_prompts_name_every_tool_the_server_serves(tmp_path):
+    async with Client(build_server(App.create(tmp_path))) as client:
+        tools = [t.name for t in (await client.list_tools()).tools]
+        prompts = [p.name for p in (await client.list_prompts()).prompts]
+    text = flowmcp_init.skill_text("flowmcp", [])
+    section = text.split("## The tools, and when to reach for them")[1].split("\n## ")[0]
+    assert [t for t in tools if f"`{t}(" not in section] == []  # each with when to reach for it
+    said = " ".join(workflow.render(p) for p in prompts)
+    assert [t for t in tools if f"{t}(" not in said] == []
+    assert len(text.splitlines()) <= MAX_SKILL_LINES
+
+
+def test_the_skill_teaches_the_branches_of_the_workflow():
+    text = flowmcp_init.skill_text("flowmcp", [])
+    for branch in ("foreach=", "split=", "merge_artifacts", "def join(self, inputs)", "view_card", "build_card",
+                   "resume(flow)", "@step(start=True)", "Stale parent state", "wait=false"):
+        assert branch in text, branch
