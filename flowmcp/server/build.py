@@ -23,7 +23,7 @@ from mcp.types import (
 
 from .. import __version__, tools
 from ..app import App
-from . import apps, completion, resources, skills, tasks, workflow
+from . import apps, completion, protocol, resources, skills, tasks, workflow
 from .schemas import unknown_arguments
 
 INSTRUCTIONS = """\
@@ -130,13 +130,16 @@ def build_server(app: App) -> MCPServer:
         name="flowmcp",
         title="flowmcp — Metaflow for coding agents",
         version=__version__,
+        website_url=protocol.WEBSITE_URL,
+        icons=protocol.icons(),
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         # Tool failures are answers to the agent, not server trouble: keep stderr for real problems.
         log_level="WARNING",
         extensions=[apps.extension(), long_calls, skills.Skills(workflow.skill_text(
             *workflow.launch_command(app.config.root, app.config.python)))],
-        middleware=[apps.offered_to_app_hosts, _known_arguments_only(lambda: server), long_calls.middleware],
+        middleware=[apps.offered_to_app_hosts, protocol.one_page_lists, _known_arguments_only(lambda: server),
+                    long_calls.middleware],
     )
     for fn, (title, hints) in TOOLS.items():
         server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,
@@ -157,6 +160,7 @@ def build_server(app: App) -> MCPServer:
         return EmptyResult()
 
     server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    protocol.serve_discovery(server)
     _prompt_arguments_checked(server)
     return server
 

@@ -8,8 +8,10 @@ import re
 import sys
 from pathlib import Path
 from string import Template
+from typing import Annotated
 
 from mcp.server.mcpserver.prompts.base import UserMessage
+from pydantic import Field
 
 from ..state.config import find_interpreter
 
@@ -55,28 +57,45 @@ def _shell_word(word: str) -> str:
     return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
 
 
-def develop_flow(goal: str, flow: str = "flow.py") -> list[UserMessage]:
+Flow = Annotated[str, Field(description="Path of the flow's .py file, relative to the project root")]
+
+
+def develop_flow(
+    goal: Annotated[str, Field(description="What the flow should do, in a sentence or two")],
+    flow: Annotated[str, Field(description="Path of the flow's .py file to write, relative to the project root")]
+    = "flow.py",
+) -> list[UserMessage]:
     """Build a new flow step by step: skeleton, data loading, run, then spin and run each step."""
     return [UserMessage(render("develop_flow", goal=goal, flow=flow))]
 
 
-def add_step(flow: str, step: str, purpose: str) -> list[UserMessage]:
+def add_step(
+    flow: Flow,
+    step: Annotated[str, Field(description="Name of the new step (a Python identifier)")],
+    purpose: Annotated[str, Field(description="What the step should compute or produce")],
+) -> list[UserMessage]:
     """Add one step to an existing flow and verify it with spin, then record it with run."""
     return [UserMessage(render("add_step", flow=flow, step=step, purpose=purpose))]
 
 
-def debug_failure(flow: str, run: str | None = None) -> list[UserMessage]:
-    """Find a failed step with list_runs, reproduce it with spin, fix it, record it with run."""
+def debug_failure(
+    flow: Flow,
+    run: Annotated[str | None, Field(description="Run id or Flow/run_id of the failed run; default: the latest "
+                                                 "failed one")] = None,
+) -> list[UserMessage]:
+    """Find a failed step with list_runs, reproduce it with spin, fix it, record it with resume."""
     return [UserMessage(render("debug_failure", flow=flow, run=run or "the latest failed one"))]
 
 
-def test_step(flow: str, step: str) -> list[UserMessage]:
+def test_step(flow: Flow, step: Annotated[str, Field(description="The step to test, as in its def")],
+              ) -> list[UserMessage]:
     """Write a pytest test for one step with flowmcp.testing.spin_step."""
     return [UserMessage(render("test_step", flow=flow, step=step))]
 
 
-def build_card(flow: str, step: str) -> list[UserMessage]:
-    """Iterate on a step's Metaflow card with spin."""
+def build_card(flow: Flow, step: Annotated[str, Field(description="The step whose @card to build")],
+               ) -> list[UserMessage]:
+    """Iterate on a step's Metaflow card with spin and view_card."""
     return [UserMessage(render("build_card", flow=flow, step=step))]
 
 
