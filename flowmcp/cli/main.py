@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--skill", action="store_true",
                       help="also install an Agent Skill (SKILL.md: the workflow and the `flowmcp call` commands) "
                       "where Claude Code (.claude/skills) and Codex (.agents/skills) read a project's skills")
+    init.add_argument("--plugin", nargs="?", const=_DEFAULT_PLUGIN_DIR, metavar="DIR",
+                      help="instead, write flowmcp as a plugin for the Claude Code and Cursor marketplaces (the "
+                      f"server, its prompts and the skill in one install) into DIR (default ./{_DEFAULT_PLUGIN_DIR})")
     _add_project_options(init, SUB)
     call = commands.add_parser("call", help="call one tool without an MCP client (scripts, CI)", add_help=False)
     call.add_argument("-h", "--help", action=_CallHelp, help="show this help and every tool, then exit")
@@ -131,6 +134,9 @@ class _CallHelp(argparse.Action):
         parser.exit()
 
 
+_DEFAULT_PLUGIN_DIR = "flowmcp-plugin"  # flowmcp/cli/plugin.py's DEFAULT_DIR, without importing it here
+
+
 def _add_idle_option(parser: argparse.ArgumentParser) -> None:
     from ..daemon.identity import DEFAULT_IDLE_S, IDLE_ENV
 
@@ -167,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         # the cyclic collector finds nothing to free there and costs ~8% of it. `_started` below
         # turns it on again and moves what the start made out of its way (gc.freeze).
         gc.disable()
+    if args.command == "init" and args.plugin is not None:
+        from .plugin import main as plugin_main
+
+        return plugin_main(args.plugin, args.dry_run)
     if args.command == "init":
         from .init import main as init_main
 
