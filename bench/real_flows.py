@@ -5,22 +5,26 @@ user's project), each flow file is found as Python would run it (a module that d
 subclass with steps, maybe through a base class from a sibling module, and calls it), and its folder
 is copied twice so the two sides never share `.metaflow/` state; inside a git repository, the whole
 work tree is copied with its git state, so that Metaflow and the flow read the same commit, branch
-and uncommitted changes as in the original. The CLI side runs `python flow.py run`, then
-`spin --persist` of every step; the flowmcp side does the same through one stdio MCP session
-(`run`, then `spin(persist=True)` of every step). Both sides are then read through Metaflow's
-Client, in a subprocess of the flows' interpreter, and compared: run and spin outcomes, each step's
-artifact names and types, the persisted spins' artifact names and types, and the artifacts flowmcp
-says a spun step set against what the CLI's persisted spin holds that differs (by content hash)
-from the step's inputs.
+and uncommitted changes as in the original. The flowmcp side runs the flow through one stdio MCP
+session (`run`, then `spin(run=..., persist=True)` of every step, a foreach step's split left to
+flowmcp's own choice); the CLI side runs `python flow.py run`, then `spin FLOW/RUN/STEP/TASK
+--persist` of every step, a foreach step's task being the split flowmcp spun (the same index at
+every level), so that both spins start from the same split's inputs. Both sides are then read
+through Metaflow's Client, in a subprocess of the flows' interpreter, and compared: run and spin
+outcomes, each step's artifact names and types (of its first split), the persisted spins' artifact
+names and types, the artifacts flowmcp says a spun step set against what the CLI's persisted spin
+holds that differs (by content hash) from the step's inputs, and flowmcp's word on the split it
+chose: the split it names, "the first", and the split it says Metaflow's own `spin STEP` would
+take (Metaflow's `get_latest_task_pathspec`, read in flowmcp's copy), each against the Client.
 
     python bench/real_flows.py DIR [DIR ...] [--python PATH] [--no-warm] [--only NAME_SUBSTRING]...
                                [--json OUT.json] [--timeout S] [--keep-temp]
 
-Prints a markdown table (one row per flow's run, then one per step with its spin's outcome) and
-"N flows, M steps, K differences". A run or spin failing on both sides is the same (a flow that
-needs a parameter); hitting --timeout on either side is always a difference. Exits 1 when there is
-any difference, 0 when none, 2 when there is nothing to check (no flow file, no such DIR, or an
-interpreter without Metaflow).
+Prints a markdown table (one row per flow's run, then one per step with the split spun, by index
+and value at every level, and its spin's outcome) and "N flows, M steps, K differences". A run or
+spin failing on both sides is the same (a flow that needs a parameter); hitting --timeout on either
+side is always a difference. Exits 1 when there is any difference, 0 when none, 2 when there is
+nothing to check (no flow file, no such DIR, or an interpreter without Metaflow).
 """
 
 from __future__ import annotations
@@ -102,13 +106,29 @@ def shas(pathspec):
     return {a.id: a.sha for a in Task(pathspec, _namespace_check=False) if not is_internal(a.id)}
 
 
-def split_key(task):
-    # The first split: every foreach index 0 (nested foreach included), then the lowest task id.
+def split_path(task):
+    # Each foreach level's [index, value], outermost first ([] outside a foreach): Metaflow's own
+    # record of the split, the value as its text of it (cut at 30 characters)
     try:
-        indices = [frame.index for frame in task["_foreach_stack"].data]
+        frames = task["_foreach_stack"].data
     except Exception:
-        indices = []
-    return (indices, len(task.id), task.id)
+        return []
+    return [[frame.index, frame.value] for frame in frames]
+
+
+def first_split(tasks, paths):
+    # The first split: every foreach index 0 (nested foreach included), then the lowest task id.
+    return min(tasks, key=lambda t: ([level[0] for level in paths[t.id]], len(t.id), t.id))
+
+
+def cli_default(flow, run_id, step_name):
+    # The task Metaflow's own `spin FLOW/RUN/STEP` (and `spin STEP` on the latest run) re-runs:
+    # the function its SpinRuntime calls
+    try:
+        from metaflow.util import get_latest_task_pathspec
+        return get_latest_task_pathspec(flow, step_name, run_id=run_id).id
+    except Exception:
+        return None
 
 
 def flatten(block):
@@ -133,7 +153,9 @@ def ordered_steps(run):
     return [steps[n] for n in order if not (n in seen or seen.add(n))] + rest
 
 
-def parents(task, flow, run_id):
+def parents(pathspec):
+    task = Task(pathspec, _namespace_check=False)
+    flow, run_id = pathspec.split("/")[:2]
     pathspecs = list(task.parent_task_pathspecs)
     if not pathspecs:  # start: its inputs are the run's parameters
         try:
@@ -168,10 +190,13 @@ def describe_run(flow, run_id):
     for step in ordered_steps(run):
         entry = {"step": step.id}
         try:
-            task = min(step, key=split_key)
+            tasks = list(step)
+            paths = {t.id: split_path(t) for t in tasks}
+            task = first_split(tasks, paths)
             entry["task"] = task.id
             entry["artifacts"] = artifacts(task)
-            entry["parents"] = parents(task, flow, run_id)
+            entry["splits"] = paths
+            entry["cli_default"] = cli_default(flow, run_id, step.id) if len(tasks) > 1 else task.id
         except Exception as ex:
             entry["error"] = "%s: %s" % (type(ex).__name__, ex)
         steps.append(entry)
@@ -208,15 +233,16 @@ def same_values(parent, spun, names):
     return same
 
 
-def describe_spin(pathspec, spin_root, parents):
+def describe_spin(pathspec, spin_root, source):
+    # `source`: the original task the spin re-ran, whose parents' artifacts were its inputs
     try:
         task = Task(pathspec, _namespace_check=False, _current_metadata="spin@" + spin_root)
-        found = {"artifacts": artifacts(task)}
+        found = {"artifacts": artifacts(task), "parents": parents(source)}
     except Exception as ex:
         return {"error": "%s: %s" % (type(ex).__name__, ex)}
     found["resaved"] = []
-    if len(parents) == 1:  # a join holds none of its inputs: there is nothing to re-save
-        [(parent, shas)] = parents.items()
+    if len(found["parents"]) == 1:  # a join holds none of its inputs: there is nothing to re-save
+        [(parent, shas)] = found["parents"].items()
         saved = found["artifacts"]
         differing = [name for name in saved if name in shas and shas[name] != saved[name][1]]
         found["resaved"] = same_values(parent, task, differing)
@@ -226,7 +252,7 @@ def describe_spin(pathspec, spin_root, parents):
 if "run_id" in request:
     answer = describe_run(request.get("flow"), request["run_id"])
 else:
-    answer = {p: describe_spin(p, request["spin_root"], parents) for p, parents in request["spins"].items()}
+    answer = {p: describe_spin(p, request["spin_root"], source) for p, source in request["spins"].items()}
 answer_stream.write(json.dumps(answer))
 '''
 
@@ -250,17 +276,26 @@ class Outcome:
 @dataclass
 class StepRecord:
     step: str
-    task: str | None = None  # the original task spun (its first foreach split)
+    task: str | None = None  # the step's first foreach split (every index 0), whose artifacts are compared
     run_artifacts: dict[str, list[str]] | None = None  # name -> [type, sha]
-    parents: dict[str, dict[str, str]] | None = None  # parent task pathspec -> name -> sha
+    splits: dict[str, list] = field(default_factory=dict)  # task id -> [[index, value], ...], outermost first
+    cli_default: str | None = None  # the task Metaflow's own `spin STEP` re-runs
     parameters: set[str] = field(default_factory=set)  # the run's Parameters and Configs
     error: str | None = None  # why the Client could not read the step
+    spun_task: str | None = None  # the original task the spin re-ran (flowmcp: the one it says it chose)
     spin: Outcome | None = None
     spin_pathspec: str | None = None
     spin_artifacts: dict[str, list[str]] | None = None
+    spin_parents: dict[str, dict[str, str]] | None = None  # the spun task's parents: pathspec -> name -> sha
     spin_error: str | None = None
     spin_resaved: set[str] = field(default_factory=set)  # new key, same value as the input (only read)
     listed: list[str] | None = None  # flowmcp only: SpinResult.artifacts names
+    named_split: str | None = None  # flowmcp only: the split its answer names (`split 2, input='b'`)
+    named_index: int | None = None  # flowmcp only: that split's index
+    split_note: str | None = None  # flowmcp only: its note on which split it chose, and Metaflow's
+
+    def path(self, task: str | None) -> list:
+        return self.splits.get(task or "", [])
 
 
 @dataclass
@@ -288,6 +323,7 @@ class Row:
     same: bool
     notes: list[str] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)  # for the JSON report
+    split: str = ""  # the foreach split both sides spun, by index and value at every level
 
 
 # ---- processes ---------------------------------------------------------------------------------
@@ -479,7 +515,10 @@ def base_env() -> dict:
 
 # ---- the CLI side ------------------------------------------------------------------------------
 
-def cli_side(python: str, folder: Path, flow_file: str, work: Path, timeout: float) -> SideResult:
+def cli_side(python: str, folder: Path, flow_file: str, work: Path, timeout: float,
+             splits: dict[str, list[int]] | None = None) -> SideResult:
+    """The plain CLI's run and persisted spins; a foreach step's spin re-runs the split `splits`
+    names for it by index at every level (the one flowmcp spun), else its first split."""
     env = dict(base_env(), METAFLOW_CLIENT_CACHE_PATH=str(work / "cli-client-cache"))
     run_id_file = work / "cli-run-id"
     done = run_process([python, flow_file, *CLI_FLAGS, "run", "--run-id-file", str(run_id_file)],
@@ -496,10 +535,11 @@ def cli_side(python: str, folder: Path, flow_file: str, work: Path, timeout: flo
         return side
     side.read(described)
     for record in side.steps.values():
-        if record.task is None:
+        record.spun_task = task_of_split(record, (splits or {}).get(record.step))
+        if record.spun_task is None:
             continue
         spin_id_file = work / f"cli-spin-id-{record.step}"
-        source = f"{side.flow}/{run_id}/{record.step}/{record.task}"
+        source = f"{side.flow}/{run_id}/{record.step}/{record.spun_task}"
         done = run_process([python, flow_file, *CLI_FLAGS, "spin", source, "--persist",
                             "--run-id-file", str(spin_id_file)], folder, env, timeout)
         record.spin = cli_outcome(done, has_id=True)
@@ -522,8 +562,22 @@ def cli_outcome(done: Finished, has_id: bool) -> Outcome:
 
 def step_record(described: dict) -> StepRecord:
     return StepRecord(described["step"], task=described.get("task"), run_artifacts=described.get("artifacts"),
-                      parents=described.get("parents"), parameters=set(described.get("parameters") or []),
-                      error=described.get("error"))
+                      splits=described.get("splits") or {}, cli_default=described.get("cli_default"),
+                      parameters=set(described.get("parameters") or []), error=described.get("error"))
+
+
+def indices(path: list) -> list[int]:
+    return [level[0] for level in path]
+
+
+def task_of_split(record: StepRecord, wanted: list[int] | None) -> str | None:
+    """The task of the split with these foreach indices (another run's split, matched by index at
+    every level), else the step's first split."""
+    if wanted is not None:
+        for task, path in sorted(record.splits.items(), key=lambda item: (len(item[0]), item[0])):
+            if indices(path) == wanted:
+                return task
+    return record.task
 
 
 def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: float) -> None:
@@ -532,7 +586,8 @@ def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: 
     if not spun:
         return
     try:
-        request = {"spins": {p: r.parents or {} for p, r in spun.items()}, "spin_root": str(folder)}
+        request = {"spins": {p: f"{side.flow}/{side.run_id}/{r.step}/{r.spun_task}" for p, r in spun.items()},
+                   "spin_root": str(folder)}
         answers = query_client(python, folder, env, request, timeout)
     except RuntimeError as ex:
         for record in spun.values():
@@ -540,6 +595,7 @@ def read_spins(python: str, folder: Path, env: dict, side: SideResult, timeout: 
         return
     for pathspec, record in spun.items():
         record.spin_artifacts = answers[pathspec].get("artifacts")
+        record.spin_parents = answers[pathspec].get("parents")
         record.spin_error = answers[pathspec].get("error")
         record.spin_resaved = set(answers[pathspec].get("resaved") or [])
 
@@ -611,11 +667,14 @@ async def drive_flowmcp(client: Client, python: str, folder: Path, flow_file: st
     for record in side.steps.values():
         if record.task is None:
             continue
-        arguments = {"flow": flow_file, "step": record.step, "run": side.run_id, "task": record.task,
-                     "persist": True}
+        # no task=: the split flowmcp chooses, and says it chose, is the one compared
+        arguments = {"flow": flow_file, "step": record.step, "run": side.run_id, "persist": True}
         record.spin, answer = await call(client, "spin", arguments, timeout)
         record.spin_pathspec = answer.get("pathspec")
         record.listed = [a["name"] for a in answer.get("artifacts", [])] if answer else None
+        record.spun_task = (answer.get("source_task") or "").rpartition("/")[2] or None
+        record.named_split, record.named_index = answer.get("split"), answer.get("split_index")
+        record.split_note = next((n for n in answer.get("notes") or [] if SPLIT_NOTE in n), None)
     await anyio.to_thread.run_sync(partial(read_spins, python, folder, env, side, timeout))
     return side
 
@@ -648,12 +707,12 @@ def changed_by_spin(record: StepRecord) -> set[str] | None:
     again tells those apart); for a join, which starts holding nothing of its inputs, everything
     it holds (merged, taken from `inputs`, or new) except the run's Parameters and Configs, which
     every task holds."""
-    if record.spin_artifacts is None or record.parents is None:
+    if record.spin_artifacts is None or record.spin_parents is None:
         return None
-    if len(record.parents) > 1:
-        parameters = set.intersection(*(set(shas) for shas in record.parents.values())) & record.parameters
+    if len(record.spin_parents) > 1:
+        parameters = set.intersection(*(set(shas) for shas in record.spin_parents.values())) & record.parameters
         return set(record.spin_artifacts) - parameters
-    inputs = {(name, sha) for shas in record.parents.values() for name, sha in shas.items()}
+    inputs = {(name, sha) for shas in record.spin_parents.values() for name, sha in shas.items()}
     changed = {name for name, (_, sha) in record.spin_artifacts.items() if (name, sha) not in inputs}
     return changed - record.spin_resaved
 
@@ -682,6 +741,65 @@ def outcome_differences(what: str, cli: Outcome, mcp: Outcome) -> list[str]:
     return [] if cli.ok == mcp.ok else [f"{what} outcomes differ"]
 
 
+SPLIT_NOTE = "foreach splits; spun "  # in flowmcp's note on the split it chose when none was asked for
+# the note's "(Metaflow's own `spin STEP` would take split 1, input=7 (in x='a' [0])). Pass split= ..."
+_CLI_CHOICE = re.compile(r"Metaflow's own `spin [^`]*` would take (split .*?)\)\. Pass split=")
+_INNER_INDEX = re.compile(r"^split (\d+)")
+_OUTER_INDEX = re.compile(r" \[(\d+)\](?=, |\)$)")  # `x='a' [0]` in a nested split's "(in ...)"
+
+
+def label_indices(label: str | None) -> list[int] | None:
+    """The foreach indices, outermost first, of a split as flowmcp names it: `split 2, input='b'`,
+    nested `split 1, input=7 (in x='a' [0], y='b' [2])`."""
+    inner = _INNER_INDEX.match(label or "")
+    if not inner:
+        return None
+    return [int(i) for i in _OUTER_INDEX.findall(label)] + [int(inner.group(1))]
+
+
+def split_text(record: StepRecord, task: str | None) -> str:
+    """`0/1 ('a'/2) of 4`: a split's index and value at every level, of the step's tasks."""
+    path = record.path(task)
+    if not path:
+        return ""
+    values = "/".join(repr(value) if isinstance(value, str) and not value.isdigit() else str(value)
+                      for _, value in path)
+    return f"{'/'.join(str(i) for i in indices(path))} ({values}) of {len(record.splits)}"
+
+
+def split_differences(cli: StepRecord, mcp: StepRecord) -> list[str]:
+    """Where flowmcp's word on the foreach split it spun by default is not what it spun, or not
+    the first split, or not what Metaflow's own spin takes; and where the CLI spun another split."""
+    if mcp.spun_task is None:  # the spin stopped before choosing: the CLI spun its first split
+        return []
+    spun, first = mcp.path(mcp.spun_task), mcp.path(mcp.task)
+    notes = []
+    if cli.spun_task and indices(cli.path(cli.spun_task)) != indices(spun):
+        notes.append(f"spun different splits: CLI {split_text(cli, cli.spun_task)}, "
+                     f"flowmcp {split_text(mcp, mcp.spun_task)}")
+    if not spun:
+        return notes
+    if indices(spun) != indices(first):
+        notes.append(f"flowmcp spun split {split_text(mcp, mcp.spun_task)}, not the first, "
+                     f"{split_text(mcp, mcp.task)}")
+    named = label_indices(mcp.named_split)
+    if named != indices(spun) or mcp.named_index != spun[-1][0]:
+        notes.append(f"flowmcp names the split it spun {mcp.named_split!r} (index {mcp.named_index}); "
+                     f"it spun {split_text(mcp, mcp.spun_task)}")
+    if len(mcp.splits) > 1:
+        theirs = mcp.path(mcp.cli_default)
+        claimed = _CLI_CHOICE.search(mcp.split_note or "")
+        if mcp.split_note is None:
+            notes.append(f"flowmcp does not say which of {len(mcp.splits)} splits it chose")
+        elif claimed and label_indices(claimed.group(1)) != indices(theirs):
+            notes.append(f"flowmcp says Metaflow's own spin would take {claimed.group(1)!r}; "
+                         f"it takes {split_text(mcp, mcp.cli_default)}")
+        elif not claimed and theirs and indices(theirs) != indices(spun):
+            notes.append(f"flowmcp does not say Metaflow's own spin would take another split: "
+                         f"{split_text(mcp, mcp.cli_default)}")
+    return notes
+
+
 def compare_run(flow_file: str, cli: SideResult, mcp: SideResult) -> Row:
     differences = outcome_differences("run", cli.run, mcp.run)
     differences += [f"{name} side: {side.note}" for name, side in (("CLI", cli), ("flowmcp", mcp)) if side.note]
@@ -703,6 +821,7 @@ def compare_step(flow_file: str, step: str, cli: StepRecord | None, mcp: StepRec
                    [f"step not in {missing} run"])
     sides = (("CLI", cli), ("flowmcp", mcp))
     differences = [f"{name} read: {record.error}" for name, record in sides if record.error]
+    differences += split_differences(cli, mcp)
     differences += artifact_differences("run artifacts", cli.run_artifacts, mcp.run_artifacts)
     spins = [(name, record.spin or Outcome(ERROR, "not spun")) for name, record in sides]
     differences += outcome_differences("spin", spins[0][1], spins[1][1])
@@ -720,8 +839,9 @@ def compare_step(flow_file: str, step: str, cli: StepRecord | None, mcp: StepRec
         for side in ("cli", "flowmcp"):
             if evidence[side]["spin"]:
                 evidence[side]["spin"]["text"] = ""
+    split = split_text(mcp, mcp.spun_task) if mcp.spun_task else split_text(cli, cli.spun_task)
     return Row(flow_file, step, f"spin {spins[0][1].status}", f"spin {spins[1][1].status}", not differences,
-               differences + why, evidence)
+               differences + why, evidence, split)
 
 
 def compare(flow_file: str, cli: SideResult, mcp: SideResult) -> list[Row]:
@@ -738,10 +858,12 @@ def check_flow(path: Path, label: str, work: Path, args: argparse.Namespace) -> 
     cli_folder = copy_folder(path.parent, work / "cli")
     mcp_folder = copy_folder(path.parent, work / "flowmcp")
     started = time.monotonic()
-    cli = cli_side(args.python, cli_folder, path.name, work, args.timeout)
     with open(work / "flowmcp-stderr.log", "w+") as server_log:
         mcp = anyio.run(flowmcp_side, args.python, mcp_folder, path.name, work, args.timeout, not args.no_warm,
                         server_log)
+    # the CLI re-runs the split flowmcp chose: both spins then start from the same split's inputs
+    spun = {step: indices(record.path(record.spun_task)) for step, record in mcp.steps.items() if record.spun_task}
+    cli = cli_side(args.python, cli_folder, path.name, work, args.timeout, spun)
     rows = compare(label, cli, mcp)
     differing = sum(not r.same for r in rows)
     print(f"  {label}: CLI run {cli.run.status}, flowmcp run {mcp.run.status}, {len(rows) - 1} steps, "
@@ -755,10 +877,10 @@ def cell(text: str) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    print("| flow file | step | CLI | flowmcp | same? | note |")
-    print("|---|---|---|---|---|---|")
+    print("| flow file | step | split spun | CLI | flowmcp | same? | note |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {cell(r.flow_file)} | {cell(r.step)} | {cell(r.cli)} | {cell(r.flowmcp)} | "
+        print(f"| {cell(r.flow_file)} | {cell(r.step)} | {cell(r.split)} | {cell(r.cli)} | {cell(r.flowmcp)} | "
               f"{'yes' if r.same else '**NO**'} | {cell('; '.join(r.notes))} |")
 
 

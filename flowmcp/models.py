@@ -189,10 +189,13 @@ class StepState(BaseModel):
     next: list[str] = Field(default_factory=list, description="The steps it goes to")
     foreach: str | None = Field(None, description="The artifact a foreach fans out over")
     line: int | None = Field(None, description="Line of the step's def in the flow file")
-    state: Literal["verified", "stale", "failing", "unverified", "skeleton"] = Field(
-        description="Whether the step's current code passed a run or spin; skeleton: it only calls self.next"
+    state: Literal["verified", "stale", "failing", "unverified", "skeleton", "empty"] = Field(
+        description="Whether the step's current code passed a run or spin; skeleton: it only calls self.next "
+        "and no step after it has code yet; empty: it only calls self.next, and later steps have code"
     )
     checked_by: str | None = Field(None, description="The run or spin that last checked it")
+    failed_how: str | None = Field(None, description="For a failing step, when it matters for the next call: "
+                                   "transition (it ended without its self.next, which only a run checks)")
 
 
 class ConfigInfo(BaseModel):

@@ -154,3 +154,70 @@ def test_runs_whose_recorded_git_state_differs_are_a_difference():
     assert real_flows.compare_run("flow.py", cli, same).same
     row = real_flows.compare_run("flow.py", cli, other)
     assert not row.same and row.notes[0].startswith("git-info: "), row.notes
+
+
+# A 3-level foreach's tasks as the Client reads them: task id -> [index, value] per level, outermost
+# first. Task 8 is (b, 2, 10): innermost index 0, like the first split (a, 1, 10), task 10.
+NESTED_SPLITS = {"8": [[1, "b"], [1, "2"], [0, "10"]], "10": [[0, "a"], [0, "1"], [0, "10"]],
+                 "11": [[0, "a"], [0, "1"], [1, "20"]]}
+FIRST = "split 0, input=10 (in group='a' [0], batch=1 [0])"
+NOTE = "inner has 3 foreach splits; spun {spun}, the first{cli}. Pass split= an input value or an index to spin another"
+
+
+def spun_inner(task: str, named: str, note: str, cli_default: str = "8") -> real_flows.StepRecord:
+    return real_flows.StepRecord("inner", task="10", splits=NESTED_SPLITS, cli_default=cli_default, spun_task=task,
+                                 named_split=named, named_index=real_flows.label_indices(named)[-1], split_note=note)
+
+
+def cli_spun(task: str) -> real_flows.StepRecord:
+    return real_flows.StepRecord("inner", task="10", splits=NESTED_SPLITS, spun_task=task)
+
+
+def test_split_named_by_index_at_every_level():
+    assert real_flows.label_indices("split 2, input='b'") == [2]
+    assert real_flows.label_indices(FIRST) == [0, 0, 0]
+    assert real_flows.label_indices("split 1, input=[1, 2] (in x='[3]' [4])") == [4, 1]
+    assert real_flows.split_text(cli_spun("8"), "8") == "1/1/0 ('b'/2/10) of 3"
+
+
+def test_a_true_word_on_the_split_spun_is_no_difference():
+    cli = " (Metaflow's own `spin inner` would take split 0, input=10 (in group='b' [1], batch=2 [1]))"
+    mcp = spun_inner("10", FIRST, NOTE.format(spun=FIRST, cli=cli))
+
+    assert real_flows.split_differences(cli_spun("10"), mcp) == []
+
+
+def test_a_split_named_by_its_innermost_index_alone_is_a_difference():
+    # "spun split index 0" of a nested foreach, and the task was (b, 2, 10): issue 26's first finding
+    named = "split 0, input=10"
+    notes = real_flows.split_differences(cli_spun("8"), spun_inner("8", named, NOTE.format(spun=named, cli="")))
+
+    assert any(n.startswith("flowmcp spun split 1/1/0 ('b'/2/10) of 3, not the first, 0/0/0") for n in notes), notes
+    assert any(n.startswith("flowmcp names the split it spun 'split 0, input=10'") for n in notes), notes
+
+
+def test_a_split_metaflow_would_spin_left_unsaid_or_misnamed_is_a_difference():
+    # Metaflow's own spin takes task 8, (b, 2, 10): as the same innermost index, it was left unsaid
+    [unsaid] = real_flows.split_differences(cli_spun("10"), spun_inner("10", FIRST, NOTE.format(spun=FIRST, cli="")))
+    cli = " (Metaflow's own `spin inner` would take split 1, input=20 (in group='a' [0], batch=1 [0]))"
+    [misnamed] = real_flows.split_differences(cli_spun("10"),
+                                              spun_inner("10", FIRST, NOTE.format(spun=FIRST, cli=cli)))
+
+    assert unsaid.startswith("flowmcp does not say Metaflow's own spin would take another split: 1/1/0"), unsaid
+    assert misnamed.startswith("flowmcp says Metaflow's own spin would take \"split 1, input=20"), misnamed
+
+
+def test_the_two_sides_spinning_different_splits_is_a_difference():
+    cli = " (Metaflow's own `spin inner` would take split 0, input=10 (in group='b' [1], batch=2 [1]))"
+    [different] = real_flows.split_differences(cli_spun("11"),
+                                               spun_inner("10", FIRST, NOTE.format(spun=FIRST, cli=cli)))
+
+    assert different == "spun different splits: CLI 0/0/1 ('a'/1/20) of 3, flowmcp 0/0/0 ('a'/1/10) of 3"
+
+
+def test_the_cli_spins_the_split_flowmcp_spun_by_its_indices_at_every_level():
+    record = cli_spun(None)
+    assert real_flows.task_of_split(record, [1, 1, 0]) == "8"
+    assert real_flows.task_of_split(record, [0, 0, 1]) == "11"
+    assert real_flows.task_of_split(record, [5, 5, 5]) == "10"  # no such split: the first
+    assert real_flows.task_of_split(record, None) == "10"

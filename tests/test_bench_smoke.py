@@ -34,6 +34,18 @@ def test_real_flows_bench_compares_a_config_flow_with_the_cli(tmp_path):
     assert "1 flows, 3 steps, 0 differences" in out.stdout
 
 
+def test_real_flows_bench_spins_the_split_flowmcp_chose_on_both_sides_and_names_it(tmp_path):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "foreach_flow.py").write_text((Path(__file__).parent / "flows" / "true" / "foreach_flow.py").read_text())
+    out = subprocess.run([sys.executable, str(BENCH.with_name("real_flows.py")), str(folder)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    # split 'b' raises: flowmcp's default, the first split, is spun on both sides and succeeds
+    assert "| flows/foreach_flow.py | body | 0 ('a') of 3 | spin succeeded | spin succeeded | yes |" in out.stdout
+    assert "1 flows, 4 steps, 0 differences" in out.stdout
+
+
 READ_ONLY_FLOW = '''from metaflow import FlowSpec, step
 
 from tagged import Tagged
@@ -86,5 +98,5 @@ def test_real_flows_bench_does_not_count_an_input_the_step_only_read_as_changed(
     side = real_flows.cli_side(sys.executable, folder, "flow.py", tmp_path, timeout=300)
 
     score = side.steps["score"]
-    assert score.spin.ok and score.spin_artifacts["model"][1] != score.parents[next(iter(score.parents))]["model"]
+    assert score.spin.ok and score.spin_artifacts["model"][1] != next(iter(score.spin_parents.values()))["model"]
     assert real_flows.changed_by_spin(score) == {"total"}

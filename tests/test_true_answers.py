@@ -168,6 +168,8 @@ async def test_an_unpersisted_spin_says_its_outputs_were_not_kept_in_both_answer
     async with server(root) as c:
         await call(c, "run", flow="foreach_flow.py")
         text, spin, _ = await call(c, "spin", flow="foreach_flow.py", step="join")
+        # the run this spin took its state from ran this very code: nothing to record
+        assert spin["next_call"].startswith("nothing to record: ForeachFlow/"), text
         assert "more lines (not kept: this spin was not persisted; spin with persist=true" in text, text
         assert "inspect_artifact shows them" not in text, text
         text, _, is_error = await call(c, "inspect_artifact", pathspec=spin["pathspec"], name="report")
@@ -303,3 +305,22 @@ async def test_a_warning_raised_inside_metaflows_code_is_not_shown_as_the_steps(
             text, data, is_error = await call(c, tool, flow="warn_flow.py", **arguments)
             assert not is_error and any("the step's own warning" in w for w in data["warnings"]), text
             assert "inside Metaflow's code" not in text and "DeprecationWarning" not in text, text
+
+
+async def test_flow_status_after_a_transition_error_or_a_refused_run_suggests_what_can_fix_it(root):
+    async with server(root) as c:
+        await call(c, "run", flow="retry_flow.py")
+        text, status, _ = await call(c, "flow_status", flow="retry_flow.py")
+        states = {s["name"]: s["state"] for s in status["steps"]}
+        assert states["start"] == "empty", text  # it passes its state on: train after it has code
+        assert status["next_call"].startswith('fix train so that every path through it ends in its self.next'), text
+        assert 'resume(flow="retry_flow.py", step="train")' in status["next_call"], text  # spin cannot check it
+
+        await call(c, "run", flow="twice_flow.py")
+        text, status, _ = await call(c, "flow_status", flow="twice_flow.py")
+        assert "refused before any step: MetaflowException" in text and "specified twice" in text, text
+        assert status["next_call"].startswith("fix what Metaflow said"), text
+        flow = root / "twice_flow.py"
+        flow.write_text(flow.read_text().replace('beta = Parameter("alpha"', 'beta = Parameter("beta"'))
+        _, status, _ = await call(c, "flow_status", flow="twice_flow.py")
+        assert not status["next_call"].startswith("fix what Metaflow said"), status  # the file changed since

@@ -51,6 +51,12 @@ def _versions_of(source: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(versions.items())
 
 
+def source_hash(flow_file: Path) -> str | None:
+    """The flow file's text, as a short hash: whether it changed since something was said of it."""
+    source = source_text(Path(flow_file))
+    return hashlib.sha1(source.encode()).hexdigest()[:12] if source is not None else None
+
+
 def empty_steps(flow_file: Path) -> set[str]:
     """The `@step` methods whose body does nothing but call self.next(...): a skeleton's steps,
     written to lay out the graph before their code (a docstring, `pass` and `...` aside)."""
@@ -156,18 +162,22 @@ class ProjectState:
         return self._load()["flows"].get(flow) or {"runs": {}, "steps": {}}
 
     def record_run(self, flow: str, run_id: str, versions: dict[str, str], step_status: dict[str, str],
-                   pathspec: str) -> None:
+                   pathspec: str, why: dict[str, str] | None = None) -> None:
         """A run verified (or failed) each step it ran, at the version it ran. `flow` is the flow's
-        identity (file and class: `FlowDescription.key`); `pathspec` names the run in answers."""
+        identity (file and class: `FlowDescription.key`); `pathspec` names the run in answers;
+        `why`, per failed step, a kind of failure the next call depends on ("transition": the step
+        ended without its self.next, which only a run checks)."""
 
         def change(data: dict[str, Any]) -> None:
             entry = self._flow_in(data, flow)
             entry["runs"][run_id] = versions
+            entry.pop("refused", None)  # a run started: whatever refused the last attempt is past
             for old in sorted(entry["runs"], key=_run_key)[:-MAX_RUNS_KEPT]:
                 del entry["runs"][old]
             for step, status in step_status.items():
                 if step in versions and status in ("succeeded", "failed"):
-                    self._verify(entry, step, versions[step], status == "succeeded", f"run {pathspec}")
+                    self._verify(entry, step, versions[step], status == "succeeded", f"run {pathspec}",
+                                 (why or {}).get(step))
 
         self._update(change)
 
@@ -190,9 +200,25 @@ class ProjectState:
 
         self._update(change)
 
+    def record_refusal(self, flow: str, message: str, source: str | None, pathspec: str | None) -> None:
+        """Metaflow refused a run before any step (Metaflow keeps no reason, and may keep no run):
+        its words, the flow file's text they were about (`source`: a hash) and the run it named,
+        if any — until a run starts a step."""
+
+        def change(data: dict[str, Any]) -> None:
+            self._flow_in(data, flow)["refused"] = {"message": message, "source": source, "pathspec": pathspec,
+                                                    "at": time.time()}
+
+        self._update(change)
+
+    def refusal(self, flow: str) -> dict[str, Any] | None:
+        return self._flow(flow).get("refused")
+
     @staticmethod
-    def _verify(entry: dict, step: str, version: str, ok: bool, by: str) -> None:
+    def _verify(entry: dict, step: str, version: str, ok: bool, by: str, why: str | None = None) -> None:
         entry["steps"][step] = {"version": version, "ok": ok, "by": by, "at": time.time()}
+        if why:
+            entry["steps"][step]["why"] = why
 
     def run_versions(self, flow: str, run_id: str) -> dict[str, str] | None:
         return self._flow(flow)["runs"].get(str(run_id))

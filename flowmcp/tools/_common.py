@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,6 +122,17 @@ def checked_split(split: str | int | None) -> str | int | None:
                                                                or "\x00" in split)):
         raise BadArgumentError(f"split must be a foreach input value or an index, such as \"b\" or 2; got {split!r}.")
     return split
+
+
+def per_split_text(head: str, rows: list[str], total: int | None, first: str | int | None,
+                   call: Callable[[str], str]) -> str:
+    """A foreach step's answer, a line per split (its first ones), then how to ask for one:
+    `call(argument)` names the call with the first split's split= argument."""
+    lines = [head, *(f"  {row}" for row in rows)]
+    if (total or 0) > len(rows):
+        lines.append(f"  … {total - len(rows)} more splits")
+    lines.append(f"{call(json.dumps(first if first is not None else 0))} (split= takes an input value or an index).")
+    return "\n".join(lines)
 
 
 def normalise_id(value: str | int | None) -> str | None:

@@ -212,7 +212,8 @@ def render(app: App, r: models.RunResult) -> str:
     if r.failure:
         lines.append(r.failure.summary)
         if r.failure.step:
-            head += f" at step {r.failure.step}" + (f" (task {r.failure.task})" if r.failure.task else "")
+            which = ", ".join(filter(None, [f"task {r.failure.task}" if r.failure.task else None, r.failure.split]))
+            head += f" at step {r.failure.step}" + (f" ({which})" if which else "")
         elif not r.pathspec:
             head += " before any step started"
     if r.steps and r.warm is not None:

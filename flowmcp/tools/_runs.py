@@ -20,11 +20,11 @@ from .. import models
 from ..app import App, FlowDescription
 from ..bridge.warm import decorator_reason
 from ..errors import BadArgumentError, BridgeError, FlowmcpError
-from ..state.steps import step_versions
+from ..state.steps import source_hash, step_versions
 from ..summarize.text import cut_end
 from ._pathspec import Pathspec
 from ._progress import TaskProgress
-from ._run_answer import build_result, ordered_steps, stopped
+from ._run_answer import TRANSITION_ERROR, build_result, ordered_steps, stopped
 
 START_WAIT_S = 60  # run(wait=False): how long to wait for Metaflow to name the run
 CANCEL_WAIT_S = 15  # how long a cancel waits for the run's processes to be gone
@@ -139,10 +139,15 @@ class RunJob:
                 self._ended("cancelled", self.result.failure.message)
             elif self.result.pathspec:
                 self._record_outcome(self.result)
+                failure = self.result.failure
+                why = {failure.step: "transition"} if failure and TRANSITION_ERROR in failure.summary else None
                 self.app.state.record_run(self.desc.key, Pathspec.parse(self.result.pathspec).run,
                                           self._versions_run(self.result),
                                           {s.step: s.status for s in self.result.steps if not s.cloned},
-                                          self.result.pathspec)
+                                          self.result.pathspec, why)
+            if self.result.failure is not None and not self.result.steps:  # refused before any step
+                self.app.state.record_refusal(self.desc.key, self.result.failure.summary.split("\n", 1)[0],
+                                              source_hash(self.desc.file), self.result.pathspec)
             return self.result
         except anyio.get_cancelled_exc_class():
             # The call itself was cancelled (the client gave up, the server is stopping): the

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from .. import models
 from ..app import App, FlowDescription
-from ..state.steps import empty_steps, step_versions
+from ..state.steps import empty_steps, source_hash, step_versions
 from ..summarize.hints import needed_environment
 from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, describe_or_fail
@@ -45,6 +45,16 @@ async def flow_status(
             error = desc.cli_error
             notes.append(f"Metaflow does not start this flow as it is: {error.get('headline') or error.get('type')}: "
                          f"{cut_end(' '.join(str(error.get('message') or '').split()), MAX_MESSAGE_CHARS)}")
+        refused = app.state.refusal(desc.key)
+        if refused and refused.get("source") == source_hash(desc.file) and (
+                latest is None or latest.pathspec == refused.get("pathspec")):
+            notes.append(f"The last run(flow) was refused before any step: {refused['message']}")
+            next_call = ("fix what Metaflow said (the flow file, or the parameters it was given), then "
+                         f'run(flow="{rel}") — running it unchanged is refused again')
+        elif desc.cli_error:
+            next_call = _refused_next(rel, desc.cli_error)
+        else:
+            next_call = _next_call(rel, steps, latest)
         status = models.FlowStatus(
             flow=desc.name,
             file=rel,
@@ -52,7 +62,7 @@ async def flow_status(
             configs=[_config(c) for c in desc.configs],
             steps=steps,
             latest_run=latest,
-            next_call=_refused_next(rel, desc.cli_error) if desc.cli_error else _next_call(rel, steps, latest),
+            next_call=next_call,
             notes=notes,
         )
         return answer(render(status), status)
@@ -99,7 +109,11 @@ def _step_states(app: App, desc: FlowDescription) -> list[models.StepState]:
         check = app.state.last_check(desc.key, s["name"])
         by = check["by"] if check else None
         if s["name"] in empty and s["type"] in SKELETON_TYPES:
-            state = "skeleton"
+            # Steps are written in graph order: an empty step with written steps after it passes
+            # its state on by design; one with only empty steps after it is still to write
+            later = desc.steps[desc.steps.index(s) + 1:]
+            written_later = any(t["name"] not in empty and t["type"] != "end" for t in later)
+            state = "empty" if written_later else "skeleton"
         elif check is None:
             state = "unverified"
         elif check["version"] != current.get(s["name"]):
@@ -107,7 +121,8 @@ def _step_states(app: App, desc: FlowDescription) -> list[models.StepState]:
         else:
             state = "verified" if check["ok"] else "failing"
         out.append(models.StepState(name=s["name"], type=s["type"], next=s["next"], foreach=s.get("foreach"),
-                                    line=s.get("line"), state=state, checked_by=by))
+                                    line=s.get("line"), state=state, checked_by=by,
+                                    failed_how=(check or {}).get("why") if state == "failing" else None))
     return out
 
 
@@ -122,11 +137,14 @@ def _next_call(flow: str, steps: list[models.StepState], latest: models.RunInfo 
                     "needs one to take its inputs from")
         return f'run(flow="{flow}") — no run yet, and spin needs one to take its inputs from'
     for position, step in enumerate(steps):
-        if step.state == "verified" and (step.checked_by or "").startswith("run"):
+        if step.state == "empty" or (step.state == "verified" and (step.checked_by or "").startswith("run")):
             continue
         if step.state == "skeleton":
             return (f'write {step.name}\'s code (it only calls self.next), then spin(flow="{flow}", '
                     f'step="{step.name}") to try it on the last run\'s state')
+        if step.state == "failing" and step.failed_how == "transition":
+            return (f'fix {step.name} so that every path through it ends in its self.next(...), then '
+                    f'resume(flow="{flow}", step="{step.name}") — spin does not check self.next; a run does')
         if step.state == "failing":
             return f'spin(flow="{flow}", step="{step.name}") — its last check failed: fix it, then spin it'
         if step.state == "stale":
@@ -167,6 +185,8 @@ def _state_text(s: models.StepState) -> str:
     by = s.checked_by
     if s.state == "skeleton":
         return "skeleton (only self.next: its code is still to write)"
+    if s.state == "empty":
+        return "empty (only self.next: it passes its inputs on)"
     if s.state == "verified":
         return f"verified by {by}" + ("" if by and by.startswith("run") else " (no run has recorded it yet)")
     if s.state == "stale":

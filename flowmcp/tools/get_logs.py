@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
@@ -11,7 +10,16 @@ from pydantic import Field
 
 from .. import models
 from ..summarize import splits as split_words
-from ._common import agent_errors, answer, app_of, checked_split, linked, resource_link, task_pathspec
+from ._common import (
+    agent_errors,
+    answer,
+    app_of,
+    checked_split,
+    linked,
+    per_split_text,
+    resource_link,
+    task_pathspec,
+)
 
 MAX_PATTERN_CHARS = 200
 
@@ -66,13 +74,8 @@ def _per_split(record: dict, stream: str) -> tuple[str, models.LogsResult]:
                              last=r["last"]) for r in record["splits"]]
     result = models.LogsResult(pathspec=record["pathspec"], stream=stream, total_lines=record["total_lines"],
                                matched=0, text="", splits=rows, total_splits=record["total_splits"])
-    lines = [f"{result.pathspec} {stream}, a line per split ({result.total_splits} splits):"]
-    for row in rows:
-        ends = f", ends: {row.last}" if row.last else ""
-        lines.append(f"  {row.split}: {row.lines:,} lines{ends}")
-    if (result.total_splits or 0) > len(rows):
-        lines.append(f"  … {result.total_splits - len(rows)} more splits")
-    example = rows[0].argument if rows and rows[0].argument is not None else 0
-    lines.append(f"get_logs(\"{result.pathspec}\", split={json.dumps(example)}) reads one split's {stream} "
-                 "(split= takes an input value or an index).")
-    return "\n".join(lines), result
+    text = per_split_text(f"{result.pathspec} {stream}, a line per split ({result.total_splits} splits):",
+                          [f"{row.split}: {row.lines:,} lines" + (f", ends: {row.last}" if row.last else "")
+                           for row in rows], result.total_splits, rows[0].argument if rows else None,
+                          lambda split: f"get_logs(\"{result.pathspec}\", split={split}) reads one split's {stream}")
+    return text, result

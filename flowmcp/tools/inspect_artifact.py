@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated
 
@@ -13,7 +12,16 @@ from pydantic import Field
 from .. import models
 from ..errors import BadArgumentError
 from ..summarize import splits as split_words
-from ._common import agent_errors, answer, app_of, checked_split, linked, resource_link, task_pathspec
+from ._common import (
+    agent_errors,
+    answer,
+    app_of,
+    checked_split,
+    linked,
+    per_split_text,
+    resource_link,
+    task_pathspec,
+)
 from ._pathspec import Pathspec
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -89,11 +97,8 @@ def _across_splits(d: dict, name: str, pathspec: str) -> tuple[str, models.Inspe
     result = models.InspectResult(pathspec=pathspec, name=name, path=d.get("path"), type=d.get("type", "?"),
                                   summary=d.get("summary", ""), splits=rows, total_splits=d.get("total_splits"))
     label = f"{pathspec}.{name}{result.path or ''}"
-    lines = [f"{label} in {result.total_splits} splits:"]
-    lines += [f"  {row.split}: {row.summary}" for row in rows]
-    if (result.total_splits or 0) > len(rows):
-        lines.append(f"  … {result.total_splits - len(rows)} more splits")
-    example = rows[0].argument if rows and rows[0].argument is not None else 0
-    lines.append(f"inspect_artifact(\"{pathspec}\", \"{name}\", split={json.dumps(example)}) reads one split in full "
-                 "(split= takes an input value or an index).")
-    return "\n".join(lines), result
+    text = per_split_text(f"{label} in {result.total_splits} splits:", [f"{row.split}: {row.summary}" for row in rows],
+                          result.total_splits, rows[0].argument if rows else None,
+                          lambda split: f"inspect_artifact(\"{pathspec}\", \"{name}\", split={split}) reads one "
+                                        "split in full")
+    return text, result

@@ -153,7 +153,8 @@ async def spin(
         result = build_result(app, desc, step, ran, persist, timeout_s, versions)
         result.notes = notes + result.notes
         _say_parent_state(desc, step, result)
-        result.next_call = (next_after_success(result, desc) if result.status == "succeeded"
+        recorded = _recorded_by_source(app, desc, step, versions, result.source_task)
+        result.next_call = (next_after_success(result, desc, recorded) if result.status == "succeeded"
                             else next_after_failure(result.failure, step))
         if ran.timed_out and ran.run_id:  # Metaflow records no end for a killed spin: we do
             app.ledger.ended(desc.name, ran.run_id, "timed_out", f"stopped after {timeout_s:g} s (timeout_s)")
@@ -373,13 +374,27 @@ def render(r: models.SpinResult) -> str:
     return "\n".join(lines)
 
 
-def next_after_success(r: models.SpinResult, desc: FlowDescription) -> str:
+def _recorded_by_source(app: App, desc: FlowDescription, step: str, versions: dict[str, str],
+                        source_task: str | None) -> bool:
+    """Whether the run the spin took its state from ran this very code of the step (flowmcp
+    recorded that run's step versions): its outputs are recorded already."""
+    if not source_task or step not in versions:
+        return False
+    recorded = app.state.run_versions(desc.key, Pathspec.parse(source_task).run) or {}
+    return recorded.get(step) == versions[step]
+
+
+def next_after_success(r: models.SpinResult, desc: FlowDescription, recorded: bool = False) -> str:
     """Record the step: resume from it reuses the steps before it from the run the spin took its
     state from — a whole run when there are none (the entry step), when its upstream changed
-    since, or when no run has succeeded yet."""
+    since, or when no run has succeeded yet; nothing to record when that run ran this very code."""
     then = "" if not desc.step(r.step).get("next") else ", then spin the next step"
     first = desc.steps[0]["name"] if desc.steps else None
     source = Pathspec.parse(r.source_task) if r.source_task else None
+    if recorded and source is not None and not r.stale_upstream:
+        nxt = desc.step(r.step).get("next") or []
+        return (f"nothing to record: {source.run_pathspec} ran this very code of {r.step}"
+                + (f"; go on with the next step ({', '.join(nxt)})." if nxt else "."))
     if source is None or r.stale_upstream or r.step == first:
         return f"run(flow) to record this step's outputs{then}."
     if r.source_run_choice and r.source_run_choice.startswith("latest (no successful"):

@@ -178,7 +178,7 @@ def _choose_split(run, step, tasks, wanted):
     split, task = ordered[0]
     theirs = known[0][0]  # Metaflow's `spin STEP` takes the task its Client lists first
     cli = ""
-    if theirs is not None and theirs.get("index") != (split or {}).get("index"):
+    if theirs is not None and splits.order(theirs) != splits.order(split):
         cli = " (Metaflow's own `spin %s` would take %s)" % (step, splits.label(theirs))
     nested = " (one per level, outermost first, joined by /)" if split and split.get("outer") else ""
     return task, split, ("%s has %d foreach splits; spun %s, the first%s. Pass split= an input value or an "
