@@ -21,6 +21,8 @@ import time
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
+from .protocol import InvalidRequests
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_ENV = "FLOWMCP_TOKEN"
 
@@ -69,7 +71,7 @@ def build_app(server: MCPServer, host: str, token: str | None, allowed_hosts: li
             f"binding {host} exposes the project to the network: pass --token or set {TOKEN_ENV} "
             "(clients then send Authorization: Bearer <token>)"
         )
-    app = server.streamable_http_app(host=host, transport_security=security_for(host, allowed_hosts))
+    app = InvalidRequests(server.streamable_http_app(host=host, transport_security=security_for(host, allowed_hosts)))
     return BearerToken(app, token) if token else app
 
 
