@@ -41,3 +41,10 @@ home="$(mktemp -d)"
 status="$(cd "$project" && HOME="$home" claude mcp get flowmcp 2>&1)"
 echo "$status" | grep -q "Connected" || { echo "$status"; exit 1; }
 echo "ok: claude mcp get flowmcp reports Connected"
+
+echo "== Claude Code validates the plugin flowmcp init --plugin writes"
+plugin="$(mktemp -d)/flowmcp-plugin"
+flowmcp init --plugin "$plugin" >/dev/null
+(cd "$plugin" && HOME="$home" claude plugin validate . | tail -3)
+HOME="$home" claude plugin validate "$plugin/.claude-plugin/plugin.json" | grep -q "Validation passed"
+echo "ok: claude plugin validate passes the plugin and its marketplace"

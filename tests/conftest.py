@@ -32,7 +32,7 @@ E2E_MODULES = frozenset({
     "test_s3", "test_stdio_e2e", "test_tools", "test_transports", "test_warm", "test_workflow", "test_failure_classes",
     "test_warm_runs", "test_shared_root", "test_daemon", "test_orphans", "test_project_python", "test_resource_links",
     "test_doctor", "test_core_matrix", "test_release", "test_cards", "test_secrets", "test_links", "test_spares",
-    "test_true_answers",
+    "test_true_answers", "test_task_runs", "test_call_pictures",
 })
 
 

@@ -14,6 +14,7 @@ from mcp import Client
 
 from .conftest import TOOL_NAMES, make_project
 from .support import free_port, wait_for_port
+from .taskclient import TasksClient
 from .test_daemon_trust import AS_ROOT, NOBODY
 
 pytestmark = pytest.mark.anyio
@@ -266,3 +267,22 @@ def test_open_event_streams_never_lock_a_new_client_out(tmp_path):
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode(errors="replace")
     assert "Traceback" not in output, output[-2000:]
+
+
+def test_a_body_that_is_json_but_no_json_rpc_message_is_an_invalid_request(http_server):
+    body = json.dumps({"jsonrpc": "2.0", "id": 24, "method": 24}).encode()
+    request = urllib.request.Request(http_server, data=body, method="POST", headers={
+        "content-type": "application/json", "accept": "application/json, text/event-stream"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=20)
+    assert refused.value.code == 400
+    answer = json.loads(refused.value.read())
+    assert answer["id"] == 24 and answer["error"]["code"] == -32600
+
+
+async def test_a_run_over_http_is_a_task_for_a_client_that_takes_tasks(http_server):
+    tasks = TasksClient()
+    async with Client(http_server, extensions=[tasks]) as client:
+        result = await client.call_tool("run", {"flow": "params_flow.py"})
+    assert result.structured_content["status"] == "succeeded" and len(tasks.created) == 1
+    assert tasks.polls[-1]["status"] == "completed"

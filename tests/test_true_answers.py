@@ -263,6 +263,11 @@ async def test_a_single_step_flow_runs_and_spins_and_its_next_call_is_a_run(root
         text, _, is_error = await call(c, "run", flow="solo_flow.py")
         assert not is_error and "only: answer = int 42" in text, text
         text, spin, is_error = await call(c, "spin", flow="solo_flow.py", step="only")
+        assert not is_error and spin["next_call"].startswith("nothing to record: SoloFlow/"), text  # no next step
+        flow = root / "solo_flow.py"
+        flow.write_text(flow.read_text().replace("self.answer = 42", "self.answer = 43"))
+        text, spin, is_error = await call(c, "spin", flow="solo_flow.py", step="only")
+        # an entry step has no steps before it for resume to reuse, and this one no step after it
         assert not is_error and spin["next_call"] == "run(flow) to record this step's outputs.", text
 
 

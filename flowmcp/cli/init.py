@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..server.workflow import agent_rules
+from ..server.workflow import BEGIN, END, SKILL_GENERATOR, agent_rules, launch_command, skill_text
 from ..state.clients import CLIENT_CONFIGS, SERVER_NAME
-from ..state.config import find_interpreter
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,8 +23,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CLIENTS = ("claude", "cursor", "vscode", "codex")
-BEGIN = "<!-- flowmcp:begin (managed by `flowmcp init`; edit outside these markers) -->"
-END = "<!-- flowmcp:end -->"
 TOML_BEGIN = "# flowmcp:begin (managed by `flowmcp init`)"
 TOML_END = "# flowmcp:end"
 
@@ -37,21 +34,9 @@ class Change:
     detail: str = ""
 
 
-def launch_command(root: Path, python: str | None, server_options: list[str] | None = None) -> tuple[str, list[str]]:
-    """How a client starts flowmcp for this project: our own installed command, the project's
-    root and interpreter, all absolute so it works whatever directory the client starts in."""
-    command = Path(sys.executable).with_name("flowmcp")
-    interpreter, _ = find_interpreter(root, python)
-    options = ["--root", str(root), "--python", interpreter, *(server_options or [])]
-    if command.exists():
-        return str(command), options
-    return sys.executable, ["-m", "flowmcp", *options]
-
-
 # Where each client reads a project's Agent Skills (a folder with a SKILL.md): Claude Code in
 # .claude/skills, Codex (and others following the agent-skills standard) in .agents/skills.
 SKILL_FOLDERS = {"claude": (".claude", "skills"), "codex": (".agents", "skills")}
-SKILL_GENERATOR = "generator: flowmcp init --skill"
 
 
 def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
@@ -80,17 +65,6 @@ def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
                 plan.append((root.joinpath(*SKILL_FOLDERS[client], SERVER_NAME, "SKILL.md"),
                              lambda old, text=text: _skill_file(old, text)))
     return [_apply(path, edit, dry_run) for path, edit in plan]
-
-
-def skill_text(command: str, args: list[str]) -> str:
-    """The Agent Skill: the workflow, and every tool as a `flowmcp call` command of this project."""
-    flowmcp = " ".join(_shell_word(word) for word in [command, *args])
-    template = (Path(__file__).parent.parent / "templates" / "SKILL.md.template").read_text()
-    return template.format(flowmcp=flowmcp, begin=BEGIN, end=END)
-
-
-def _shell_word(word: str) -> str:
-    return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
 
 
 def _skill_file(old: str, new: str) -> str:

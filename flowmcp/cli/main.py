@@ -82,11 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--skill", action="store_true",
                       help="also install an Agent Skill (SKILL.md: the workflow and the `flowmcp call` commands) "
                       "where Claude Code (.claude/skills) and Codex (.agents/skills) read a project's skills")
+    init.add_argument("--plugin", nargs="?", const=_DEFAULT_PLUGIN_DIR, metavar="DIR",
+                      help="instead, write flowmcp as a plugin for the Claude Code and Cursor marketplaces (the "
+                      f"server, its prompts and the skill in one install) into DIR (default ./{_DEFAULT_PLUGIN_DIR})")
     _add_project_options(init, SUB)
-    call = commands.add_parser("call", help="call one tool without an MCP client (scripts, CI)")
-    call.add_argument("tool", help="tool name, e.g. spin")
+    call = commands.add_parser("call", help="call one tool without an MCP client (scripts, CI)", add_help=False)
+    call.add_argument("-h", "--help", action=_CallHelp, help="show this help and every tool, then exit")
+    call.add_argument("tool", nargs="?", help="tool name, e.g. spin (without one: the tools)")
     call.add_argument("--args", default="{}", metavar="JSON", help="the tool's arguments as a JSON object")
     call.add_argument("--json", action="store_true", help="print the structured result instead of the text")
+    call.add_argument("--out", metavar="PATH", help="write the answer's pictures (view_card; inspect_artifact "
+                      "with as_image) to PATH (several: PATH's name with -1, -2, ...); without it they go to a "
+                      "new folder in the temporary directory. The answer says where")
     call.add_argument("--no-daemon", action="store_true",
                       help="run the call in this process instead of the root's project server (also: "
                       "FLOWMCP_NO_DAEMON=1)")
@@ -114,6 +121,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--python", metavar="PATH", dest="python" + SUB, default=argparse.SUPPRESS,
                       help="interpreter that runs the example's flow")
     return parser
+
+
+class _CallHelp(argparse.Action):
+    """`flowmcp call --help`: the options, then every tool with its purpose and arguments (read
+    from the tools' own schemas, so it cannot drift), then the exit statuses."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .reference import call_help
+
+        print(parser.format_help() + "\n" + call_help())
+        parser.exit()
+
+
+_DEFAULT_PLUGIN_DIR = "flowmcp-plugin"  # flowmcp/cli/plugin.py's DEFAULT_DIR, without importing it here
 
 
 def _add_idle_option(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         # the cyclic collector finds nothing to free there and costs ~8% of it. `_started` below
         # turns it on again and moves what the start made out of its way (gc.freeze).
         gc.disable()
+    if args.command == "init" and args.plugin is not None:
+        from .plugin import main as plugin_main
+
+        return plugin_main(args.plugin, args.dry_run)
     if args.command == "init":
         from .init import main as init_main
 
@@ -245,10 +273,17 @@ def _daemon_options(config):
 
 def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """`flowmcp call`: through the root's project server, else in this process."""
-    from .headless import USAGE, parse_arguments
+    from .headless import USAGE, check_out, parse_arguments
 
+    if args.tool is None:
+        from .reference import call_help
+
+        print(call_help())
+        print("\nflowmcp call: name a tool, e.g. flowmcp call flow_status --args '{\"flow\": \"flow.py\"}'",
+              file=sys.stderr)
+        return USAGE
     arguments = parse_arguments(args.args)
-    if arguments is None:
+    if arguments is None or not check_out(args.out):
         return USAGE
     # The project server gets the caller's environment: only where the kernel says who listens.
     if not (args.no_daemon or os.environ.get("FLOWMCP_NO_DAEMON") or not hasattr(socket, "SO_PEERCRED")):
@@ -263,7 +298,7 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         flow = arguments.get("flow") if isinstance(arguments.get("flow"), str) else None
         try:
             return client.call(options, options.argv(explicit_python=bool(args.python)), args.tool, arguments,
-                               args.json, _idle_s(parser, args), flow)
+                               args.json, _idle_s(parser, args), flow, out=args.out)
         except client.Unavailable as ex:
             print(f"flowmcp call: {ex}; this call runs in-process", file=sys.stderr)
     try:
@@ -274,7 +309,7 @@ def _call(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from ..app import App
     from .headless import call
 
-    return call(App(config), args.tool, arguments, args.json)
+    return call(App(config), args.tool, arguments, args.json, out=args.out)
 
 
 def _daemon(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

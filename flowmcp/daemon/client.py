@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import __version__
 from ..server.schemas import usage_problem
+from . import pictures
 from .identity import NotASocket, Options, Paths, Untrusted, peer_uid, read_info, server_id
 
 # `flowmcp call`'s exit status: the tool succeeded, it answered with an error, the call was misused
@@ -119,7 +120,7 @@ class UsageError(Exception):
 
 
 def call(options: Options, spawn_options: list[str], tool: str, arguments: dict[str, Any], as_json: bool,
-         idle_s: float, flow: str | None) -> int:
+         idle_s: float, flow: str | None, out: str | None = None) -> int:
     """`flowmcp call` through the project server: print the answer, return the exit status.
     Raises Unavailable when no server can serve (the caller then runs the call in-process)."""
     progress = _Progress()
@@ -141,9 +142,28 @@ def call(options: Options, spawn_options: list[str], tool: str, arguments: dict[
         print(f"flowmcp call {tool}: refused the project server's socket. {ex}", file=sys.stderr)
         return TOOL_ERROR
     progress.clear()
+    return print_result(result, tool, as_json, out)
+
+
+def print_result(result: dict[str, Any], tool: str, as_json: bool, out: str | None) -> int:
+    """Print a tool's answer (the text, or --json its structured result), write its pictures to
+    files and say where; return the exit status."""
     text = answer_text(result)
     structured = result.get("structuredContent")
-    print_answer(json.dumps(structured if structured is not None else {"error": text}, indent=2) if as_json else text)
+    try:
+        written = pictures.write(result.get("content") or [], out, tool)
+    except OSError as ex:
+        print(f"flowmcp call {tool}: cannot write the picture to {out}: {ex.strerror or ex}", file=sys.stderr)
+        written = None
+    said = pictures.said(written, out)
+    if as_json:
+        print_answer(json.dumps(structured if structured is not None else {"error": text}, indent=2))
+        if said:
+            print(said, file=sys.stderr)  # stdout stays one JSON document
+    else:
+        print_answer(text + (f"\n{said}" if said else ""))
+    if written is None:
+        return USAGE
     return TOOL_ERROR if result.get("isError") else OK
 
 

@@ -23,7 +23,7 @@ from mcp.types import (
 
 from .. import __version__, tools
 from ..app import App
-from . import apps, completion, resources, workflow
+from . import apps, completion, protocol, resources, skills, tasks, workflow
 from .schemas import unknown_arguments
 
 INSTRUCTIONS = """\
@@ -54,6 +54,17 @@ TOOLS = {
     tools.cancel_run: ("Cancel a background run", ToolAnnotations(read_only_hint=False, destructive_hint=True,
                                                                    idempotent_hint=True, open_world_hint=False)),
 }
+
+
+SPIN_TASK_AFTER_S = 2.0  # a spin that has not ended by then becomes a task (most end in a second)
+
+
+def task_after(tool: str, arguments: dict) -> float | None:
+    """When a call becomes an MCP task for a client that takes tasks (server/tasks.py): a run or a
+    resume at once (unless it was asked not to wait), a spin when it is slow, nothing else."""
+    if tool in ("run", "resume"):
+        return None if arguments.get("wait") is False else 0.0
+    return SPIN_TASK_AFTER_S if tool == "spin" else None
 
 
 def _telling_what_is_off(app: App, tool):
@@ -105,7 +116,7 @@ def build_server(app: App) -> MCPServer:
         # Background runs (run(wait=False)) live in this task group: when the server stops, they
         # are cancelled, and cancelling a job kills its whole process tree.
         async with anyio.create_task_group() as task_group:
-            app.task_group = task_group
+            app.task_group = long_calls.task_group = task_group
             if app.prewarm:
                 task_group.start_soon(app.warm_up)
             try:
@@ -114,16 +125,21 @@ def build_server(app: App) -> MCPServer:
                 task_group.cancel_scope.cancel()
                 await app.bridge.aclose()  # warm workers go with the server
 
+    long_calls = tasks.Tasks(task_after, lambda: server._lowlevel_server.server_info_stamp)
     server = MCPServer(
         name="flowmcp",
         title="flowmcp — Metaflow for coding agents",
         version=__version__,
+        website_url=protocol.WEBSITE_URL,
+        icons=protocol.icons(),
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         # Tool failures are answers to the agent, not server trouble: keep stderr for real problems.
         log_level="WARNING",
-        extensions=[apps.extension()],
-        middleware=[apps.offered_to_app_hosts, _known_arguments_only(lambda: server)],
+        extensions=[apps.extension(), long_calls, skills.Skills(workflow.skill_text(
+            *workflow.launch_command(app.config.root, app.config.python)))],
+        middleware=[apps.offered_to_app_hosts, protocol.one_page_lists, _known_arguments_only(lambda: server),
+                    long_calls.middleware],
     )
     for fn, (title, hints) in TOOLS.items():
         server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,
@@ -144,6 +160,7 @@ def build_server(app: App) -> MCPServer:
         return EmptyResult()
 
     server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    protocol.serve_discovery(server)
     _prompt_arguments_checked(server)
     return server
 

@@ -28,7 +28,8 @@ import time
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
-from .http_checks import BearerToken, ExactHost, SameUser, answered_ids, can_tell_peers
+from .http_checks import BearerToken, ExactHost, SameUser, can_tell_peers
+from .protocol import InvalidRequests
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_ENV = "FLOWMCP_TOKEN"
@@ -67,7 +68,7 @@ def build_app(server: MCPServer, host: str, token: str | None, allowed_hosts: li
             f"this machine could call the tools: pass --token or set {TOKEN_ENV} (clients then send "
             "Authorization: Bearer <token>), or pass --any-local-user to serve them all"
         )
-    app = answered_ids(server.streamable_http_app(host=host, transport_security=security_for(host, allowed_hosts)))
+    app = InvalidRequests(server.streamable_http_app(host=host, transport_security=security_for(host, allowed_hosts)))
     if token:
         app = BearerToken(app, token)
     elif not any_local_user:

@@ -1,6 +1,6 @@
 """What an HTTP request must pass before the MCP app sees it: a Host (and Origin) naming this
-server exactly, the bearer token or, on loopback without one, a client of this server's own
-user, and a request id the SDK can answer.
+server exactly, and the bearer token or, on loopback without one, a client of this server's own
+user.
 
 Who connects to a loopback port is known on Linux: the kernel keeps the uid that made every TCP
 socket, and tells it for the client's end of a connection (its address and port as the server
@@ -17,10 +17,6 @@ import re
 import socket
 import struct
 from collections.abc import Iterable
-
-from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, RequestBodyLimitMiddleware
-
-from .stdio import bad_id
 
 TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 
@@ -175,36 +171,3 @@ class ExactHost:
                 await _refuse(send, 403, {"error": f"requests from the origin {origin!r} are not served"})
                 return
         await self.app(scope, receive, send)
-
-
-class _AnsweredIds:
-    """A POSTed request whose id is not a string or an integer gets the JSON-RPC error (the SDK
-    would take it for a notification: 202 and no answer). Runs behind a body limit, so the whole
-    body arrives in one message."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") != "POST":
-            await self.app(scope, receive, send)
-            return
-        first = await receive()
-        error = bad_id(first.get("body", b"")) if first.get("type") == "http.request" else None
-        if error is not None:
-            await _refuse(send, 400, error.model_dump(mode="json", by_alias=True, exclude_unset=True))
-            return
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return first
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-def answered_ids(app):
-    return RequestBodyLimitMiddleware(_AnsweredIds(app), DEFAULT_MAX_REQUEST_BODY_SIZE)

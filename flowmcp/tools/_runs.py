@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -25,6 +27,11 @@ from ._progress import TaskProgress
 from ._run_answer import TRANSITION_ERROR, build_result, ordered_steps, stopped
 
 START_WAIT_S = 60  # run(wait=False): how long to wait for Metaflow to name the run
+CANCEL_WAIT_S = 15  # how long a cancel waits for the run's processes to be gone
+
+# Told of every run a call starts (server/tasks.py: a task's run is stopped as cancel_run stops
+# one, so its answer says what had finished). Set in the caller's context; None: nobody asks.
+RUN_STARTED: ContextVar[Callable[[RunJob], None] | None] = ContextVar("flowmcp_run_started", default=None)
 
 MAX_TAGS = 20
 
@@ -64,6 +71,8 @@ class RunJob:
         self.done = anyio.Event()
         self.scope = anyio.CancelScope()
         self.started_at = time.monotonic()
+        if (tell := RUN_STARTED.get()) is not None:
+            tell(self)
 
     @property
     def pathspec(self) -> str | None:
@@ -97,6 +106,14 @@ class RunJob:
                                 failure=cut_end(outside.summary.split("\n", 1)[0], LEDGER_FAILURE_CHARS)
                                 if outside else None,
                                 failed_step=outside.step if outside else None)
+
+    async def stop(self) -> None:
+        """Cancel the run and wait (a bounded while) until every process it started is gone: its
+        answer then says what had finished."""
+        if self.result is None:
+            self.scope.cancel()
+            with anyio.move_on_after(CANCEL_WAIT_S):
+                await self.done.wait()
 
     def _ended(self, status: str, message: str) -> None:
         if self.progress.run_id:

@@ -17,8 +17,6 @@ from ._common import agent_errors, answer, app_of
 from ._pathspec import Pathspec
 from ._run_answer import build_result, is_failure, render
 
-CANCEL_WAIT_S = 15
-
 
 async def run_status(
     pathspec: Annotated[str, Field(description="The run's pathspec, Flow/run_id (from run or list_runs)")],
@@ -57,10 +55,7 @@ async def cancel_run(
                 "here. list_runs shows its status."
             )
         already = job.result is not None
-        if not already:
-            job.scope.cancel()
-            with anyio.move_on_after(CANCEL_WAIT_S):
-                await job.done.wait()
+        await job.stop()
         result = job.status()
         if already:
             result = result.model_copy(update={"notes": [f"{pathspec} had already ended ({result.status}) "
