@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -69,10 +70,14 @@ async def serve(server: MCPServer) -> None:
 
 @contextlib.contextmanager
 def _channel() -> Iterator[Any]:
-    """The client's lines, from a copy of fd 0 kept for the transport; fd 0 itself reads the null
-    device while we serve, and is the channel again after."""
-    private = os.dup(0)
-    os.set_inheritable(private, False)
+    """The client's lines, from a copy of fd 0 kept for the transport (above the standard fds,
+    not inherited); fd 0 itself reads the null device while we serve, and is the channel again
+    after. Where fd 0 cannot be copied, the lines come from sys.stdin as they are."""
+    try:
+        private = _copy_above_standard_fds(0)
+    except OSError:
+        yield anyio.wrap_file(sys.stdin)
+        return
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -83,6 +88,18 @@ def _channel() -> Iterator[Any]:
     finally:
         with contextlib.suppress(OSError):
             os.dup2(private, 0)
+
+
+def _copy_above_standard_fds(fd: int) -> int:
+    try:
+        import fcntl
+    except ImportError:  # Windows: a copy that lands on a standard fd is no good
+        copy = os.dup(fd)
+        if copy <= 2:
+            os.close(copy)
+            raise OSError(f"the copy of fd {fd} landed on a standard fd") from None
+        return copy
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
 
 
 class _Requests:
