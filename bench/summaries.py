@@ -41,7 +41,9 @@ def prepare(case: Path) -> tuple[Path, dict]:
     spec = json.loads((case / "case.json").read_text())
     root = Path(tempfile.mkdtemp(prefix=f"flowmcp-{case.name}-"))
     for path in case.iterdir():
-        if path.name != "case.json":
+        if path.is_dir():  # a helper package of the case's
+            shutil.copytree(path, root / path.name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif path.name != "case.json":
             shutil.copy(path, root / path.name)
     env = metaflow_env()
     subprocess.run([sys.executable, "flow.py", "--quiet", "--no-pylint", "run"], cwd=root, env=env,

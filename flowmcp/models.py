@@ -30,6 +30,8 @@ class Failure(BaseModel):
     origin: Literal["step", "flow", "metaflow", "retry"] = Field(
         "step", description="What to fix: the step's code, how the flow is defined or started, nothing of "
         "yours (a known Metaflow bug), or probably nothing (retry: a spin ran once a step that needed @retry)")
+    fix_at: str | None = Field(None, description="Where the edit goes when it is not the failing line: a helper's "
+                               "line, or the data the step passes it")
     summary: str = Field(description="The rendered summary: headline, line, hints, values, trace")
 
 

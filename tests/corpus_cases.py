@@ -34,7 +34,9 @@ def normalise(text: str) -> str:
 def copy_case(name: str, root: Path) -> dict:
     """The case's files in `root` (its record and golden left out); returns its spec."""
     for path in (CORPUS / name).iterdir():
-        if path.name not in ("case.json", "expected.txt", "record.json"):
+        if path.is_dir():  # a helper package of the case's (mypkg/features/clean.py)
+            shutil.copytree(path, root / path.name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif path.name not in ("case.json", "expected.txt", "record.json"):
             shutil.copy(path, root / path.name)
     return spec(name)
 
@@ -70,7 +72,14 @@ def answer_summary(data: dict, text: str = "") -> str:
     return "\n".join((data.get("notes") or []) + (data.get("warnings") or []))
 
 
-def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool, str]:
+def paths(case_spec: dict) -> list[str]:
+    """The paths the live test spins a case on: "warm", "cold" or both (the default); a case on one
+    path leaves the other to the fast replay test, to keep the suite's time."""
+    return case_spec.get("paths") or ["warm", "cold"]
+
+
+def spin_broken_case(name: str, root: Path, both_paths: bool = False,
+                     cold: bool = False) -> tuple[str, dict, bool, str]:
     """Copy the case, record a good run, apply the broken edit, call the case's tool through
     flowmcp (a spin of its step, or a run).
 
@@ -78,7 +87,8 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[s
     interpreter (--no-warm) — and must answer the same facts (tests/test_warm.py and
     tests/test_real_flows.py compare working spins on both paths). Returns the broken call's
     text, structured answer, error flag, and what the bridge answered during it
-    (tests/fakes.py `dump`): the record the fast tier replays."""
+    (tests/fakes.py `dump`): the record the fast tier replays. With `cold`, the broken call goes
+    to the new-interpreter path alone."""
     case_spec = copy_case(name, root)
     step = case_spec["step"]
     tool, arguments = call_of(case_spec)
@@ -86,18 +96,19 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[s
 
     async def go():
         app = App.create(root)
-        async with Client(build_server(app)) as client, \
-                Client(build_server(App.create(root, warm=False))) as cold:
+        cold_app = App.create(root, warm=False)
+        async with Client(build_server(app)) as client, Client(build_server(cold_app)) as cold_client:
             if spin:  # a spin needs a run's state; a run case starts from nothing
                 good = await client.call_tool("run", {"flow": "flow.py"})
                 assert not good.is_error, good.content[0].text
             break_case(root, case_spec, name)
             app._described.clear()  # a broken helper module leaves flow.py as it was: describe it anyway
-            recording = app.bridge = RecordingBridge(app.bridge)
-            result = await client.call_tool(tool, arguments)
-            app.bridge = recording._real
+            broken_app = cold_app if cold else app
+            recording = broken_app.bridge = RecordingBridge(broken_app.bridge)
+            result = await (cold_client if cold else client).call_tool(tool, arguments)
+            broken_app.bridge = recording._real
             if both_paths and spin:
-                await same_on_both_paths(name, "broken", client, cold, step, result)
+                await same_on_both_paths(name, "broken", client, cold_client, step, result)
             return (result.content[0].text, result.structured_content or {}, bool(result.is_error),
                     dump(recording.recorded, root))
 

@@ -1,6 +1,7 @@
 """The broken-flow corpus: every case's failure answer carries its facts, fits the budget, and
 matches the golden answer a person reviewed (tests/corpus/<case>/expected.txt). Every spin case
-is spun broken in both the warm worker and a new interpreter, with the same answer; a run case
+is spun broken in both the warm worker and a new interpreter, with the same answer (a case with
+`"paths": ["warm"]` or `["cold"]` on that path alone, the replay test covering it fast); a run case
 (`"tool": "run"`) runs the broken flow.
 
 A new or changed answer is never accepted blindly: `python bench/summaries.py --golden CASE`
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from .corpus_cases import CASES, CORPUS, answer_summary, expects_failure, normalise, spec, spin_broken_case
+from .corpus_cases import CASES, CORPUS, answer_summary, expects_failure, normalise, paths, spec, spin_broken_case
 from .fakes import essence
 
 ANSWER_BUDGET = 1500  # the whole answer, status and next step included
@@ -22,7 +23,8 @@ ANSWER_BUDGET = 1500  # the whole answer, status and next step included
 @pytest.mark.parametrize("name", CASES)
 def test_corpus_answer_has_its_facts_matches_golden_and_is_the_same_warm_or_cold(name, tmp_path, monkeypatch):
     monkeypatch.setenv("USER", "tester")
-    text, data, is_error, record = spin_broken_case(name, tmp_path, both_paths=True)
+    on = paths(spec(name))
+    text, data, is_error, record = spin_broken_case(name, tmp_path, both_paths=len(on) > 1, cold=on == ["cold"])
     assert is_error == expects_failure(spec(name)), text
     missing = [fact for fact in spec(name)["facts"] if fact not in text]
     assert not missing, f"{name}: answer lacks {missing}:\n{text}"

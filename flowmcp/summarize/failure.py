@@ -29,12 +29,12 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
                  step_names: list[str] | None = None, step_decorators: list[str] | None = None,
                  spin: bool = False, memory: dict | None = None, return_code: int | None = None,
                  graph: list[dict] | None = None, stale: list[str] | None = None,
-                 source_attempt: int | None = None) -> Failure:
+                 source_attempt: int | None = None, parameters: list[dict] | None = None) -> Failure:
     """The best summary of what a failed job left, the most structured source first: the step
     process's record, Metaflow's own error, an error of the process that started Metaflow's CLI,
     a printed traceback, and last the exit status. `graph`: the flow's steps as described (type,
     inputs, split parents), for hints that depend on where a step sits; `stale`: the steps
-    edited since the run whose state a spin used."""
+    edited since the run whose state a spin used; `parameters`: the flow's Parameters as declared."""
     summary = None
     tasks = [t for t in attempts.by_task(captures) if step is None or t.step == step]
     # Only a task's last attempt says how it ended: an attempt @retry ran again did not fail it
@@ -43,7 +43,7 @@ def best_failure(*, step: str | None, task: str | None, captures: list[dict], cl
     metaflow_error = (cli_error or {}).get("metaflow")
     if failed:
         summary = from_capture(failed[-1].last, root, step=step, task=task, flow_file=flow_file, spin=spin,
-                               graph=graph, stale=stale)
+                               graph=graph, stale=stale, parameters=parameters)
         summary.hints[:0] = _attempts(failed[-1], root, summary.headline())
     elif unsaved:
         summary = from_persist_error(unsaved[-1], root, step=step, task=task, flow_file=flow_file)
@@ -124,5 +124,6 @@ def as_model(summary: Failure) -> models.Failure:
         split=splits.label(summary.split) or None,
         split_argument=splits.argument(summary.split),
         origin=summary.origin,
+        fix_at=summary.fix_at,
         summary=render(summary),
     )

@@ -54,6 +54,7 @@ class Failure:
     # what to fix: "step" (its code), "flow" (how the flow is defined or started), "metaflow" (nothing
     # of the user's), "retry" (nothing, probably: spin ran once a step that needed @retry in the run)
     origin: str = "step"
+    fix_at: str | None = None  # where the edit goes when it is not the failing line (summarize/chain.py)
 
     @property
     def where(self) -> Frame | None:

@@ -8,7 +8,7 @@ import re
 import signal
 from pathlib import Path
 
-from . import hints
+from . import chain, hints, rules
 from .failure_data import Failure, Frame
 
 _TRACE_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
@@ -18,8 +18,9 @@ _EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?:: ?(?P<msg>.*))?$")
 
 def from_capture(record: dict, root: Path, *, step: str | None = None, task: str | None = None,
                  flow_file: Path | None = None, spin: bool = False, graph: list[dict] | None = None,
-                 stale: list[str] | None = None) -> Failure:
-    """From the hook's record of the live exception in the step process (the best source)."""
+                 stale: list[str] | None = None, parameters: list[dict] | None = None) -> Failure:
+    """From the hook's record of the live exception in the step process (the best source).
+    `parameters`: the flow's Parameters as declared, to compare with the values the step saw."""
     exc = record.get("exception") or record
     failure = _from_exception_record(exc, root)
     failure.step = step or record.get("step")
@@ -29,7 +30,10 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
         _timed_out(failure)
     failure.hints.extend(hints.hints_for(exc, record.get("available"), failure, flow_file, root, spin,
                                          graph=graph, stale=stale))
-    failure.hints.extend(_merge_conflict(record.get("merge_values")))
+    if exc.get("type") != "MissingInMergeArtifactsException":  # those names have no value to compare
+        failure.hints.extend(_merge_conflict(record.get("merge_values")))
+    rules.apply(failure, record, exc, parameters=parameters, graph=graph)
+    chain.helper_chain(failure, flow_file, root)
     missing = exc.get("attr_name")
     if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":
         del failure.values[f"self.{missing}"]  # the headline already says so

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..state.catalog import source_text
 from ..state.steps import is_step
-from . import suggest
+from . import rules, suggest
 from .failure_data import Failure
 
 MAX_NAMES_LISTED = 12
@@ -141,6 +141,11 @@ def _attribute(found: dict, ctx: Context) -> list[str]:
         return hints + [join]  # the inputs listed would mislead: the join's own self holds none of them
     if names:
         hints.append(f"Artifacts available here: {_listing(names)}.")
+    shown = _rel(flow_file, root) if flow_file is not None else ""
+    rule = (rules.not_upstream(name, elsewhere, failure.step, ctx.graph, shown)
+            or rules.set_later(name, setters, failure.step, where.line if where else None, shown))
+    if rule:  # the graph, or the step's own order, says why no input holds it
+        return hints + [rule]
     if elsewhere:
         step_name, line = elsewhere[0]
         where_set = f"{name} is set in {step_name}, {_rel(flow_file, root)}:{line}"

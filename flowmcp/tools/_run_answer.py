@@ -100,6 +100,7 @@ def build_result(app: App, desc: FlowDescription, ran: Ran[RunOutcome], cli_para
             memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
             return_code=info.get("return_code"),
             graph=desc.steps,
+            parameters=desc.parameters,
         ))
     if failure is not None and failure.origin == "step" and failure.task is None:
         # Metaflow rejected what the step's task did after it ended (its self.next): the task
@@ -263,7 +264,8 @@ def next_after_step_failure(failure: models.Failure) -> str:
         return (f"fix {step} so that every path through it ends in its self.next(...) call, then "
                 f"resume(flow, step=\"{step}\") (spin does not check self.next; a run does).")
     split = f", split={json.dumps(failure.split_argument)}" if failure.split_argument is not None else ""
-    return (f"fix {step}, spin(flow, \"{step}\"{split}) to check the fix, then resume(flow) to re-run the run "
+    fix = failure.fix_at or step
+    return (f"fix {fix}, spin(flow, \"{step}\"{split}) to check the fix, then resume(flow) to re-run the run "
             f"from {step}.")
 
 

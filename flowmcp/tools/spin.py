@@ -275,7 +275,7 @@ def build_result(app: App, desc: FlowDescription, step: str, ran: Ran[SpinOutcom
             stderr=task.get("stderr", ""), output=ran.output, root=app.config.root, flow_file=desc.file,
             step_names=desc.step_names, step_decorators=step_info.get("decorators"), spin=True,
             memory=data,  # oom_kills, memory_limit: whether the kernel's OOM killer acted
-            graph=desc.steps, stale=stale, source_attempt=source.get("attempt")))
+            graph=desc.steps, stale=stale, source_attempt=source.get("attempt"), parameters=desc.parameters))
     artifacts = artifact_summaries(capture.get("artifacts"))
     split = source.get("split") or {}
     stdout, ignored = _ignored_decorators(stdout)
@@ -415,6 +415,8 @@ def next_after_failure(failure: models.Failure | None, step: str) -> str:
     if origin == "retry":
         return (f"run(flow) runs {step} with its @retry, as it succeeded in the run before; fix the step only if "
                 "that run fails.")
+    if failure is not None and failure.fix_at:
+        return f"fix {failure.fix_at}, and spin {step} again."
     return f"fix the step and spin {step} again."
 
 

@@ -15,6 +15,7 @@ from ...summarize import artifacts as summaries
 from ...summarize import splits
 from .. import capture
 from .. import metaflow_compat as compat
+from . import step_facts
 
 MAX_CHANGED = 40  # artifacts summarized per step
 MAX_HASHED_BYTES = 100 * 1024 * 1024  # a larger input is not re-serialized to spot in-place changes
@@ -85,6 +86,9 @@ def _record_exception(record, ex, flow, inputs=None):
         record["exception"] = capture.exception_record(ex)
         record["available"] = sorted(n for n in set(vars(flow)) | compat.input_artifact_names(flow)
                                      if _public(n))
+        parameters = compat.parameter_names(flow)
+        if parameters:  # a Parameter's value is what the failing line may have tripped on
+            record["parameters"] = step_facts.parameter_values(flow, parameters)
         conflicts = getattr(ex, "artifact_names", None)  # merge_artifacts: which names, not which values
         if conflicts and inputs is not None:
             record["merge_values"] = _values_per_input(list(conflicts), inputs)

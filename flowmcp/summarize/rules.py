@@ -1,0 +1,227 @@
+"""Metaflow's own rules, said when a failure broke one: a Parameter whose value is not of the type
+the code expects, `self.input`/`self.index` outside a foreach, `inputs` outside a join, a
+`merge_artifacts` include that no input holds, an artifact no step upstream sets.
+
+Pure functions over the captured record, the flow's description (its Parameters, its graph) and
+its source; `failure_sources.from_capture` calls `apply`, `hints._attribute` calls `not_upstream`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from . import suggest
+from .failure_data import Failure
+
+MAX_PARAMETERS_SHOWN = 3
+_SELF_NAME = re.compile(r"\bself\.([A-Za-z_]\w*)")
+_FOREACH_VALUES = ("input", "index")
+
+
+def apply(failure: Failure, record: dict, exc: dict, *, parameters: list[dict] | None = None,
+          graph: list[dict] | None = None) -> None:
+    """Add the Parameters the failing lines use to the Values, and the hints of the rules broken."""
+    used = _parameter_values(failure, record.get("parameters") or {}, parameters or [])
+    rules = _foreach_value(failure, record, graph) + _inputs_outside_join(failure, exc, graph)
+    rules += _merge_missing(exc, record)
+    rules += _parameter_rule(failure, exc, used, parameters or [])
+    if rules and exc.get("type") == "AttributeError" and exc.get("attr_name") in ("inputs", "input", "index"):
+        failure.hints[:] = []  # "no step sets inputs" would mislead: the rule is the answer
+    failure.hints[:0] = rules
+
+
+# ---------------------------------------------------------------- Parameters
+
+
+def _parameter_values(failure: Failure, values: dict, declared: list[dict]) -> list[tuple[str, dict, dict]]:
+    """The Parameters the user's failing lines read (`self.epochs`), first in the Values, with their
+    type and the declared one: `self.epochs = '5' (str; Parameter default 10 is int)`."""
+    if not values:
+        return []
+    by_name = {p.get("name", "").replace("-", "_"): p for p in declared}
+    read = [m for f in failure.frames if f.user for m in _SELF_NAME.findall(f.code or "")]
+    names = [n for n in dict.fromkeys(read) if n in values and n in by_name][:MAX_PARAMETERS_SHOWN]
+    shown = {f"self.{n}": _parameter_text(values[n], by_name[n]) for n in names}
+    failure.values = {**shown, **{k: v for k, v in failure.values.items() if k not in shown}}
+    return [(n, values[n], by_name[n]) for n in names]
+
+
+def _parameter_text(value: dict, declared: dict) -> str:
+    actual = value.get("type") or "?"
+    kind = declared.get("type")
+    default = declared.get("default")
+    if kind == "json":
+        return f"{value.get('value')} ({actual}; JSON Parameter, default {default!r})"
+    parts = [actual]
+    if kind and kind != actual:
+        parts.append(f"Parameter type={kind}")
+    if default is None:
+        parts.append("Parameter with no default")
+    elif _python_type(default) != actual:
+        parts.append(f"Parameter default {default!r} is {_python_type(default)}")
+    else:
+        parts.append(f"Parameter default {default!r}")
+    return f"{value.get('value')} ({'; '.join(parts)})"
+
+
+def _python_type(value) -> str:
+    return type(value).__name__
+
+
+def _parameter_rule(failure: Failure, exc: dict, used: list[tuple[str, dict, dict]],
+                    declared: list[dict]) -> list[str]:
+    """A Parameter of the wrong type, told by the rule Metaflow types it by: its `type=`, else
+    its default's type, else str — and a value from the command line is converted to that type."""
+    if exc.get("type") not in ("TypeError", "ValueError", "InvalidParameterError", "UFuncTypeError",
+                               "_UFuncNoLoopError", "UFuncNoLoopError") and "Type" not in (exc.get("type") or ""):
+        return []
+    message = (exc.get("message") or "").lower()
+    for name, value, decl in used:
+        text = value.get("value") or ""
+        if value.get("type") == "str" and ("str" in message or text.lower() in message):
+            return [f"Parameter {name} is a str: Metaflow types a Parameter by its type=, else by its default's "
+                    f"type, else str. {_fix_for_text(name, text, decl)}"]
+        if value.get("type") == "NoneType" and "none" in message:
+            return [f"Parameter {name} has no default and the run was not given one, so it is None: give it "
+                    f"a default, or required=True."]
+    return []
+
+
+def _fix_for_text(name: str, text: str, declared: dict) -> str:
+    try:
+        literal = json.loads(text.strip("'\"").replace("\\'", "'"))
+    except (ValueError, TypeError):
+        literal = None
+    default = declared.get("default")
+    if isinstance(literal, bool) or text.strip("'\"").lower() in ("true", "false"):
+        return f'Declare it Parameter("{name}", type=bool, default=...) (a non-empty str is always true).'
+    if isinstance(literal, (dict, list)):
+        return f'Declare it Parameter("{name}", type=JSONType, ...) (from metaflow import JSONType) to get a ' \
+               f"{type(literal).__name__}."
+    if isinstance(literal, (int, float)) or (isinstance(default, str) and _number(default)):
+        kind = "float" if isinstance(literal, float) or "." in str(default) else "int"
+        return f'Declare it Parameter("{name}", type={kind}, ...) or give a number as its default.'
+    return "Declare its type= to the type the code expects."
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- foreach and join
+
+
+def _foreach_value(failure: Failure, record: dict, graph: list[dict] | None) -> list[str]:
+    """`self.input` / `self.index` read where no foreach is open: Metaflow gives them None."""
+    if record.get("split") or "none" not in failure.message.lower():
+        return []
+    read = {m for f in failure.frames if f.user for m in _SELF_NAME.findall(f.code or "")}
+    which = next((n for n in _FOREACH_VALUES if n in read), None)
+    if which is None:
+        return []
+    step = failure.step
+    rule = (f"self.{which} is None in {step}: Metaflow sets self.input and self.index only in the steps of a "
+            "foreach branch, to that task's item and its position.")
+    foreach = [s for s in graph or [] if s.get("foreach")]
+    if not foreach:
+        return [rule + " This flow has no foreach: loop over the list here, or fan out with "
+                       "self.next(self.<step>, foreach='<list artifact>')."]
+    split = next((s for s in foreach if s.get("name") == step), None)
+    if split is not None:
+        child = (split.get("next") or ["?"])[0]
+        return [rule + f" {step} starts the foreach over self.{split['foreach']}: its child {child} gets each "
+                       f"item as self.input; read self.{split['foreach']} here, or move this line into {child}."]
+    closing = next((s for s in foreach if s.get("matching_join") == step), None)
+    if closing is not None:
+        return [rule + f" {step} is the join of the foreach over self.{closing['foreach']} in {closing['name']}: "
+                       f"read each branch's values through inputs (`[i.<artifact> for i in inputs]`)."]
+    named = "; ".join(f"{s['name']} fans out over self.{s['foreach']} into {(s.get('next') or ['?'])[0]}"
+                      for s in foreach[:2])
+    return [rule + f" {step} is outside every foreach ({named}): move this line into that child step, or read "
+                   "the list itself here."]
+
+
+def _inputs_outside_join(failure: Failure, exc: dict, graph: list[dict] | None) -> list[str]:
+    """`inputs` in a step that is not a join, or `self.inputs` anywhere."""
+    named_inputs = exc.get("type") == "NameError" and re.search(r"name 'inputs' is not defined", failure.message)
+    self_inputs = exc.get("type") == "AttributeError" and exc.get("attr_name") == "inputs"
+    if not (named_inputs or self_inputs):
+        return []
+    step = failure.step
+    info = next((s for s in graph or [] if s.get("name") == step), {})
+    if info.get("type") == "join":
+        return [f"inputs is the argument Metaflow passes a join, not an artifact: {step} takes it as "
+                f"`def {step}(self, inputs)`; read it as `inputs`, not `self.inputs`."]
+    parents = ", ".join(info.get("inputs") or []) or "none"
+    return [f"inputs exists only in a join step (`def join(self, inputs)`, a step that closes a split); {step} "
+            f"is a {info.get('type') or 'linear'} step (parent: {parents}): read its parent's artifacts as "
+            "self.<name> here."]
+
+
+def _merge_missing(exc: dict, record: dict) -> list[str]:
+    """merge_artifacts(include=[...]) names an artifact no input holds."""
+    if exc.get("type") != "MissingInMergeArtifactsException":
+        return []
+    missing = list(record.get("merge_values") or {}) or re.findall(r"\[([^\]]*)\] are not present",
+                                                                     exc.get("message") or "")
+    available = [n for n in record.get("available") or [] if not n.startswith("_")]
+    lines = []
+    for name in missing[:2]:
+        close = suggest.closest(name, available)
+        lines.append(f"No input of the join holds {name}: include= may name only artifacts a parent branch set"
+                     + (f". Did you mean {close[0]!r}?" if close else f"; they set: {', '.join(available[:12])}."))
+    return lines
+
+
+def not_upstream(name: str, setters: list[tuple[str, int]], step: str | None, graph: list[dict] | None,
+                 where_file: str) -> str | None:
+    """An artifact read in `step` that only steps which are not upstream of it set: the graph says
+    why no input holds it (a step sees only what the steps before it set)."""
+    if not graph or not setters or step is None:
+        return None
+    above = ancestors(step, graph)
+    if any(s in above for s, _ in setters):
+        return None  # an upstream step sets it: another reason (a path that skips it, stale state)
+    setter, line = setters[0]
+    at = f"{where_file}:{line}"
+    if step in ancestors(setter, graph):
+        return (f"{name} is set in {setter} ({at}), which runs after {step}: a step sees only the artifacts of "
+                f"the steps before it. Set it in {step} or upstream of it, or move this read to {setter} or later.")
+    return (f"{name} is set in {setter} ({at}), on a branch parallel to {step}: a step sees only the artifacts of "
+            f"the steps upstream of it. Set it before the split, or read it after the join (`inputs.{setter}."
+            f"{name}`).")
+
+
+def ancestors(step: str, graph: list[dict]) -> set[str]:
+    steps = {s["name"]: s for s in graph}
+    seen: set[str] = set()
+    todo = list(steps.get(step, {}).get("inputs") or [])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(steps.get(name, {}).get("inputs") or [])
+    return seen
+
+
+def set_later(name: str, setters: list[tuple[str, int]], step: str | None, line: int | None,
+              where_file: str) -> str | None:
+    """`self.X` read in the step above the line that sets it (and no other step sets it)."""
+    own = [ln for s, ln in setters if s == step]
+    if not own or line is None or any(s != step for s, _ in setters) or min(own) <= line:
+        return None
+    return (f"{name} is set in {step} itself, at {where_file}:{min(own)}, below the line that reads it: set it "
+            "before this line.")
+
+
+def relative(path: str | Path, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except (ValueError, OSError):
+        return str(path)
