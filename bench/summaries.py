@@ -3,7 +3,8 @@
 For each case: copy it to a fresh project, record a good run, apply the broken edit, then spin
 the step both ways, alternating (`python flow.py --quiet --no-pylint spin STEP` and flowmcp's
 `spin` over a live MCP session). Reports characters (and their ratio), whether every expected
-fact is in our answer, and the median latency ratio.
+fact is in our answer, whether it has a hint (a line saying what to do), and the median latency
+ratio; then the same per class (case.json "class"; "earlier" for the cases without one).
 
     python bench/summaries.py [--rounds 5] [--case NAME] [--show]
 
@@ -74,10 +75,15 @@ async def measure(case: Path, rounds: int) -> dict:
     params = StdioServerParameters(command=sys.executable, args=["-m", "flowmcp", "--root", str(root)],
                                    env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "USER")})
     async with Client(params) as client:
+        hinted = []
+
         async def ours() -> tuple[str, float]:
             started = time.perf_counter()
             result = await client.call_tool(*call_of(spec))
             assert bool(result.is_error) == expects_failure(spec), result.content[0].text
+            failure = (result.structured_content or {}).get("failure") or {}
+            # a hint: a line that says what to do; a call refused before it ran says only that
+            hinted.append(bool(failure.get("hints")) or (bool(result.is_error) and not result.structured_content))
             return result.content[0].text, time.perf_counter() - started
 
         raw, _ = cli_call(root, spec)  # warm-up both ways
@@ -89,7 +95,8 @@ async def measure(case: Path, rounds: int) -> dict:
     missing = [fact for fact in spec["facts"] if fact not in answer]
     shutil.rmtree(root, ignore_errors=True)
     return {"case": case.name, "raw": len(raw), "ours": len(answer), "missing": missing, "answer": answer,
-            "time_ratio": statistics.median(our_times) / statistics.median(cli_times)}
+            "time_ratio": statistics.median(our_times) / statistics.median(cli_times), "hint": hinted[0],
+            "class": spec.get("class") or "earlier"}
 
 
 async def main(rounds: int, only: str | None, show: bool) -> None:
@@ -103,6 +110,12 @@ async def main(rounds: int, only: str | None, show: bool) -> None:
               f"| {r['time_ratio']:.2f} |")
     ratios = [r["ours"] / r["raw"] for r in rows]
     print(f"\nmedian answer/raw: {statistics.median(ratios):.1%}; worst answer: {max(r['ours'] for r in rows):,} chars")
+    print("\n| class | cases | facts | hints | median answer/raw | worst answer |\n|---|---|---|---|---|---|")
+    for kind in sorted({r["class"] for r in rows}):
+        these = [r for r in rows if r["class"] == kind]
+        print(f"| {kind} | {len(these)} | {sum(not r['missing'] for r in these)}/{len(these)} "
+              f"| {sum(r['hint'] for r in these)}/{len(these)} "
+              f"| {statistics.median(r['ours'] / r['raw'] for r in these):.1%} | {max(r['ours'] for r in these):,} |")
     if show:
         for r in rows:
             print(f"\n### {r['case']}\n{r['answer']}")

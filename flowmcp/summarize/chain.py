@@ -50,31 +50,56 @@ def _fix_in_helper(failure: Failure, where: Frame, root: Path) -> tuple[bool, st
         return False, f"{where.func} refused what it was given"
     if any(h.startswith("Did you mean") for h in failure.hints):
         return True, "the name it looks up is misspelt"
-    args = _arguments(root / where.file, where.func, where.line)
+    args, derived = _arguments(root / where.file, where.func, where.line)
     span = code[where.col:where.end_col] if where.col is not None and where.end_col else code
-    used = [a for a in args if a in _IDENTIFIER.findall(span)]
+    named = _IDENTIFIER.findall(span)
+    used = [a for a in derived if a in named]
     if failure.exception_type in _ABOUT_THE_VALUE and used:
-        return False, f"the line tripped on {', '.join(used)}, which {where.func} was given"
+        given = [a for a in args if a in used] or [a for a in args if a in derived[used[0]]] or args[:1]
+        return False, f"the line tripped on {used[0]}, made from {', '.join(given)}, which {where.func} was given" \
+            if used[0] not in args else f"the line tripped on {used[0]}, which {where.func} was given"
     return True, f"the error is in {where.func}'s own computation"
 
 
-def _arguments(path: Path, func: str, line: int | None) -> list[str]:
-    """The parameter names of the function `func` that holds `line` in `path` (empty if unknown)."""
+def _arguments(path: Path, func: str, line: int | None) -> tuple[list[str], dict[str, set[str]]]:
+    """The parameter names of the function `func` that holds `line` in `path`, and the names made
+    from them ({name: the arguments it comes from}: `for order in orders`, `arr = np.asarray(values)`)."""
     source = source_text(path)
     try:
         tree = ast.parse(source) if source is not None else None
     except (SyntaxError, ValueError):
         tree = None
     if tree is None or line is None:
-        return []
+        return [], {}
     for node in ast.walk(tree):
         if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == func
                 and node.lineno <= line <= (node.end_lineno or line)):
             a = node.args
             names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
             names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
-            return [n for n in names if n not in ("self", "cls")]
-    return []
+            names = [n for n in names if n not in ("self", "cls")]
+            return names, _derived(node, names)
+    return [], {}
+
+
+def _derived(func: ast.AST, args: list[str]) -> dict[str, set[str]]:
+    """Names bound, in source order, from expressions that read an argument or such a name."""
+    made = {a: {a} for a in args}
+    bindings = []
+    for node in ast.walk(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bindings.append((getattr(node, "lineno", 0), targets, node.value))
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            bindings.append((getattr(node, "lineno", getattr(node.iter, "lineno", 0)), [node.target], node.iter))
+    for _, targets, value in sorted(bindings, key=lambda b: b[0]):
+        sources = set().union(*(made[n.id] for n in ast.walk(value) if isinstance(n, ast.Name) and n.id in made))
+        if sources:
+            for target in targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name):
+                        made.setdefault(n.id, set()).update(sources)
+    return made
 
 
 def _rel(path: str | Path, root: Path) -> str:

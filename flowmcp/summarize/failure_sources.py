@@ -32,7 +32,7 @@ def from_capture(record: dict, root: Path, *, step: str | None = None, task: str
                                          graph=graph, stale=stale))
     if exc.get("type") != "MissingInMergeArtifactsException":  # those names have no value to compare
         failure.hints.extend(_merge_conflict(record.get("merge_values")))
-    rules.apply(failure, record, exc, parameters=parameters, graph=graph)
+    rules.apply(failure, record, exc, parameters=parameters, graph=graph, flow_file=flow_file)
     chain.helper_chain(failure, flow_file, root)
     missing = exc.get("attr_name")
     if exc.get("type") == "AttributeError" and failure.values.get(f"self.{missing}") == "<missing>":

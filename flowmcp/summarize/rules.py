@@ -8,10 +8,12 @@ its source; `failure_sources.from_capture` calls `apply`, `hints._attribute` cal
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
 
+from ..state.catalog import source_text
 from . import suggest
 from .failure_data import Failure
 
@@ -21,14 +23,15 @@ _FOREACH_VALUES = ("input", "index")
 
 
 def apply(failure: Failure, record: dict, exc: dict, *, parameters: list[dict] | None = None,
-          graph: list[dict] | None = None) -> None:
+          graph: list[dict] | None = None, flow_file: Path | None = None) -> None:
     """Add the Parameters the failing lines use to the Values, and the hints of the rules broken."""
     used = _parameter_values(failure, record.get("parameters") or {}, parameters or [])
-    rules = _foreach_value(failure, record, graph) + _inputs_outside_join(failure, exc, graph)
-    rules += _merge_missing(exc, record)
+    inputs = _inputs_outside_join(failure, exc, graph)
+    if inputs:
+        failure.hints[:] = []  # "did you mean input?", "no step sets inputs" would mislead: the rule is the answer
+    rules = _foreach_value(failure, record, graph) + inputs
+    rules += _merge_missing(exc, record, _set_upstream(flow_file, failure.step, graph))
     rules += _parameter_rule(failure, exc, used, parameters or [])
-    if rules and exc.get("type") == "AttributeError" and exc.get("attr_name") in ("inputs", "input", "index"):
-        failure.hints[:] = []  # "no step sets inputs" would mislead: the rule is the answer
     failure.hints[:0] = rules
 
 
@@ -80,13 +83,29 @@ def _parameter_rule(failure: Failure, exc: dict, used: list[tuple[str, dict, dic
     message = (exc.get("message") or "").lower()
     for name, value, decl in used:
         text = value.get("value") or ""
-        if value.get("type") == "str" and ("str" in message or text.lower() in message):
+        bare = re.escape(text.strip("'\"").lower())
+        if value.get("type") == "str" and ("str" in message or (bare and re.search(rf"\b{bare}\b", message))):
             return [f"Parameter {name} is a str: Metaflow types a Parameter by its type=, else by its default's "
                     f"type, else str. {_fix_for_text(name, text, decl)}"]
         if value.get("type") == "NoneType" and "none" in message:
             return [f"Parameter {name} has no default and the run was not given one, so it is None: give it "
                     f"a default, or required=True."]
+    for name, value, decl in used:
+        if decl.get("default") is not None and not _same(value.get("value"), decl.get("default")):
+            return [f"self.{name} is the value the run was given, {value.get('value')}, not the default "
+                    f"{decl.get('default')!r} the code was written for: pass a value of the default's shape, or "
+                    "make the step accept this one."]
     return []
+
+
+def _same(shown: str | None, default) -> bool:
+    """Whether the value the step saw (its repr) is the Parameter's default (JSON text for JSONType)."""
+    if shown == repr(default):
+        return True
+    try:
+        return isinstance(default, str) and shown == repr(json.loads(default))
+    except ValueError:
+        return False
 
 
 def _fix_for_text(name: str, text: str, declared: dict) -> str:
@@ -164,13 +183,14 @@ def _inputs_outside_join(failure: Failure, exc: dict, graph: list[dict] | None) 
             "self.<name> here."]
 
 
-def _merge_missing(exc: dict, record: dict) -> list[str]:
-    """merge_artifacts(include=[...]) names an artifact no input holds."""
+def _merge_missing(exc: dict, record: dict, upstream: list[str]) -> list[str]:
+    """merge_artifacts(include=[...]) names an artifact no input holds; `upstream`: the names the
+    steps above the join set, in the flow's source."""
     if exc.get("type") != "MissingInMergeArtifactsException":
         return []
     missing = list(record.get("merge_values") or {}) or re.findall(r"\[([^\]]*)\] are not present",
                                                                      exc.get("message") or "")
-    available = [n for n in record.get("available") or [] if not n.startswith("_")]
+    available = [n for n in upstream or record.get("available") or [] if not n.startswith("_")]
     lines = []
     for name in missing[:2]:
         close = suggest.closest(name, available)
@@ -196,6 +216,24 @@ def not_upstream(name: str, setters: list[tuple[str, int]], step: str | None, gr
     return (f"{name} is set in {setter} ({at}), on a branch parallel to {step}: a step sees only the artifacts of "
             f"the steps upstream of it. Set it before the split, or read it after the join (`inputs.{setter}."
             f"{name}`).")
+
+
+def _set_upstream(flow_file: Path | None, step: str | None, graph: list[dict] | None) -> list[str]:
+    """Names `self.X = ...` sets in the steps above `step`, in source order."""
+    source = source_text(Path(flow_file)) if flow_file is not None and graph and step else None
+    try:
+        tree = ast.parse(source) if source is not None else None
+    except (SyntaxError, ValueError):
+        return []
+    above = ancestors(step, graph) if tree is not None else set()
+    names: dict[str, None] = {}
+    for func in ast.walk(tree) if tree is not None else []:
+        if isinstance(func, ast.FunctionDef) and func.name in above:
+            for node in ast.walk(func):
+                if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                        and getattr(node.value, "id", None) == "self"):
+                    names[node.attr] = None
+    return list(names)
 
 
 def ancestors(step: str, graph: list[dict]) -> set[str]:
