@@ -1,0 +1,5 @@
+def line_totals(orders):
+    totals = []
+    for order in orders:
+        totals.append(order["price"] * order["qty"])
+    return totals
