@@ -83,3 +83,14 @@ def test_the_helper_chain_points_at_the_helper_when_its_own_computation_fails(tm
         Frame("helpers.py", 3, "ratio", "return 1 / zero", user=True)])
     chain.helper_chain(failure, tmp_path / "flow.py", tmp_path)
     assert failure.fix_at == "helpers.py:3 in ratio (the helper)"
+
+
+def test_a_parameter_is_found_by_the_attribute_that_holds_it_and_a_local_copy_counts(tmp_path: Path):
+    (tmp_path / "flow.py").write_text('class F(FlowSpec):\n    lr = Parameter("learning-rate", default="0.1")\n')
+    failure = Failure("TypeError", "can't multiply sequence by non-int of type 'float'",
+                      frames=[Frame("flow.py", 9, "start", "step = rate * 0.5", user=True)])
+    record = {"parameters": {"lr": {"value": "'0.01'", "type": "str"}}}
+    rules.apply(failure, record, {"type": "TypeError", "message": failure.message}, flow_file=tmp_path / "flow.py",
+                parameters=[{"name": "learning-rate", "type": "str", "default": "0.1"}])
+    assert failure.values["self.lr"] == "'0.01' (str; Parameter default '0.1')"  # read earlier, into `rate`
+    assert failure.hints[0].startswith("Parameter lr is a str") and "type=float" in failure.hints[0]

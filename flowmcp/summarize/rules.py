@@ -18,6 +18,7 @@ from . import suggest
 from .failure_data import Failure
 
 MAX_PARAMETERS_SHOWN = 3
+_TYPE_ERRORS = {"TypeError", "ValueError", "InvalidParameterError", "UFuncTypeError", "_UFuncNoLoopError"}
 _SELF_NAME = re.compile(r"\bself\.([A-Za-z_]\w*)")
 _FOREACH_VALUES = ("input", "index")
 
@@ -25,30 +26,62 @@ _FOREACH_VALUES = ("input", "index")
 def apply(failure: Failure, record: dict, exc: dict, *, parameters: list[dict] | None = None,
           graph: list[dict] | None = None, flow_file: Path | None = None) -> None:
     """Add the Parameters the failing lines use to the Values, and the hints of the rules broken."""
-    used = _parameter_values(failure, record.get("parameters") or {}, parameters or [])
+    declared = _by_attribute(parameters or [], flow_file)
+    used = _parameter_values(failure, record.get("parameters") or {}, declared)
     inputs = _inputs_outside_join(failure, exc, graph)
     if inputs:
         failure.hints[:] = []  # "did you mean input?", "no step sets inputs" would mislead: the rule is the answer
     rules = _foreach_value(failure, record, graph) + inputs
+    rules += _parameter_assigned(failure, declared)
     rules += _merge_missing(exc, record, _set_upstream(flow_file, failure.step, graph))
-    rules += _parameter_rule(failure, exc, used, parameters or [])
+    rules += _parameter_rule(failure, exc, used)
     failure.hints[:0] = rules
 
 
 # ---------------------------------------------------------------- Parameters
 
 
-def _parameter_values(failure: Failure, values: dict, declared: list[dict]) -> list[tuple[str, dict, dict]]:
+def _by_attribute(declared: list[dict], flow_file: Path | None) -> dict[str, dict]:
+    """The declared Parameters by the flow attribute that holds them (`lr = Parameter("learning-rate")`
+    is `self.lr`), read from the flow's class body; by their name where the source does not say."""
+    by_name = {p.get("name", ""): p for p in declared}
+    out = {name.replace("-", "_"): p for name, p in by_name.items()}
+    source = source_text(Path(flow_file)) if flow_file is not None and declared else None
+    try:
+        tree = ast.parse(source) if source is not None else None
+    except (SyntaxError, ValueError):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else []:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and node.value.args
+                and isinstance(node.value.args[0], ast.Constant) and node.value.args[0].value in by_name):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = by_name[node.value.args[0].value]
+    return out
+
+
+def _parameter_values(failure: Failure, values: dict, by_name: dict[str, dict]) -> list[tuple[str, dict, dict]]:
     """The Parameters the user's failing lines read (`self.epochs`), first in the Values, with their
     type and the declared one: `self.epochs = '5' (str; Parameter default 10 is int)`."""
     if not values:
         return []
-    by_name = {p.get("name", "").replace("-", "_"): p for p in declared}
     read = [m for f in failure.frames if f.user for m in _SELF_NAME.findall(f.code or "")]
+    # read on an earlier line (`n = self.epochs`): a value that is not of its default's type, or a str
+    # that reads as a number, a bool or JSON, is worth its place when the error is about a type
+    if failure.exception_type in _TYPE_ERRORS or "Type" in failure.exception_type:
+        read += [n for n in sorted(values) if n in by_name and _suspect(values[n], by_name[n])]
     names = [n for n in dict.fromkeys(read) if n in values and n in by_name][:MAX_PARAMETERS_SHOWN]
     shown = {f"self.{n}": _parameter_text(values[n], by_name[n]) for n in names}
     failure.values = {**shown, **{k: v for k, v in failure.values.items() if k not in shown}}
     return [(n, values[n], by_name[n]) for n in names]
+
+
+def _suspect(value: dict, declared: dict) -> bool:
+    default = declared.get("default")
+    if default is not None and _python_type(default) != value.get("type") and declared.get("type") != "json":
+        return True
+    text = (value.get("value") or "").strip("'\"").lower()
+    return value.get("type") == "str" and (_number(text) or text in ("true", "false") or text[:1] in ("{", "["))
 
 
 def _parameter_text(value: dict, declared: dict) -> str:
@@ -73,18 +106,29 @@ def _python_type(value) -> str:
     return type(value).__name__
 
 
-def _parameter_rule(failure: Failure, exc: dict, used: list[tuple[str, dict, dict]],
-                    declared: list[dict]) -> list[str]:
+def _parameter_assigned(failure: Failure, declared: dict[str, dict]) -> list[str]:
+    """`self.epochs = int(self.epochs)`: a step cannot set a Parameter (nor a class attribute)."""
+    if failure.exception_type != "AttributeError" or "not modifiable" not in failure.message:
+        return []
+    where = failure.where
+    match = re.match(r"\s*self\.([A-Za-z_]\w*)\s*=(?!=)", where.code if where is not None else "")
+    name = match.group(1) if match else "<name>"
+    kind = "a Parameter" if name in declared else "a class attribute of the flow"
+    return [f"self.{name} is {kind}: Metaflow makes those read-only in steps. Store the new value under "
+            f"another name (self.{name}_used = ...), or declare the Parameter with the type=/default you need."]
+
+
+def _parameter_rule(failure: Failure, exc: dict, used: list[tuple[str, dict, dict]]) -> list[str]:
     """A Parameter of the wrong type, told by the rule Metaflow types it by: its `type=`, else
     its default's type, else str — and a value from the command line is converted to that type."""
-    if exc.get("type") not in ("TypeError", "ValueError", "InvalidParameterError", "UFuncTypeError",
-                               "_UFuncNoLoopError", "UFuncNoLoopError") and "Type" not in (exc.get("type") or ""):
+    if exc.get("type") not in _TYPE_ERRORS and "Type" not in (exc.get("type") or ""):
         return []
     message = (exc.get("message") or "").lower()
     for name, value, decl in used:
         text = value.get("value") or ""
         bare = re.escape(text.strip("'\"").lower())
-        if value.get("type") == "str" and ("str" in message or (bare and re.search(rf"\b{bare}\b", message))):
+        if value.get("type") == "str" and ("str" in message or (bare and re.search(rf"\b{bare}\b", message))
+                                            or _suspect(value, decl)):
             return [f"Parameter {name} is a str: Metaflow types a Parameter by its type=, else by its default's "
                     f"type, else str. {_fix_for_text(name, text, decl)}"]
         if value.get("type") == "NoneType" and "none" in message:
