@@ -44,7 +44,7 @@ def test_an_artifact_set_downstream_or_on_a_parallel_branch_is_told_by_the_graph
 
 
 def test_an_artifact_read_above_the_line_of_its_own_step_that_sets_it():
-    assert "below the line" in rules.set_later("x", [("a", 14)], "a", 12, "flow.py")
+    assert "below this line" in rules.set_later("x", [("a", 14)], "a", 12, "flow.py")
     assert rules.set_later("x", [("a", 10)], "a", 12, "flow.py") is None
 
 
@@ -69,7 +69,7 @@ def test_the_helper_chain_points_at_the_data_when_the_helper_trips_on_what_it_wa
         Frame("helpers.py", 4, "totals", "out.append(r['price'])", user=True)])
     chain.helper_chain(failure, tmp_path / "flow.py", tmp_path)
     assert failure.hints[0].startswith("Called from flow.py:14 in total: self.t = totals(self.rows)")
-    assert "the line tripped on r, made from rows" in failure.hints[0]
+    assert "the line tripped on r, from the argument rows" in failure.hints[0]
     assert failure.fix_at == "what flow.py:14 in total passes to totals"
     answer = models.Failure(step="total", exception_type="KeyError", message="'price'", summary="",
                             fix_at=failure.fix_at)

@@ -39,7 +39,7 @@ def helper_chain(failure: Failure, flow_file: Path | None, root: Path) -> None:
         target = f"the helper, {where.file}:{where.line}"
     else:
         failure.fix_at = f"what {call.file}:{call.line} in {step} passes to {where.func}"
-        target = f"the data {call.file}:{call.line} passes to {where.func}"
+        target = "the data the step passes"
     failure.hints.insert(0, f"Called from {called}\nFix {target}: {why}.")
 
 
@@ -47,7 +47,7 @@ def _fix_in_helper(failure: Failure, where: Frame, root: Path) -> tuple[bool, st
     """(True, why) when the helper's own code is wrong; (False, why) when it tripped on its input."""
     code = where.code or ""
     if re.match(r"(raise|assert)\b", code):
-        return False, f"{where.func} refused what it was given"
+        return False, f"{where.func} refused it"
     if any(h.startswith("Did you mean") for h in failure.hints):
         return True, "the name it looks up is misspelt"
     args, derived = _arguments(root / where.file, where.func, where.line)
@@ -56,9 +56,9 @@ def _fix_in_helper(failure: Failure, where: Frame, root: Path) -> tuple[bool, st
     used = [a for a in derived if a in named]
     if failure.exception_type in _ABOUT_THE_VALUE and used:
         given = [a for a in args if a in used] or [a for a in args if a in derived[used[0]]] or args[:1]
-        return False, f"the line tripped on {used[0]}, made from {', '.join(given)}, which {where.func} was given" \
-            if used[0] not in args else f"the line tripped on {used[0]}, which {where.func} was given"
-    return True, f"the error is in {where.func}'s own computation"
+        return False, f"the line tripped on {used[0]}, from the argument {given[0]}" \
+            if used[0] not in args else f"the line tripped on the argument {used[0]}"
+    return True, f"{where.func}'s own computation failed"
 
 
 def _arguments(path: Path, func: str, line: int | None) -> tuple[list[str], dict[str, set[str]]]:

@@ -114,8 +114,8 @@ def _parameter_assigned(failure: Failure, declared: dict[str, dict]) -> list[str
     match = re.match(r"\s*self\.([A-Za-z_]\w*)\s*=(?!=)", where.code if where is not None else "")
     name = match.group(1) if match else "<name>"
     kind = "a Parameter" if name in declared else "a class attribute of the flow"
-    return [f"self.{name} is {kind}: Metaflow makes those read-only in steps. Store the new value under "
-            f"another name (self.{name}_used = ...), or declare the Parameter with the type=/default you need."]
+    return [f"self.{name} is {kind}, read-only in steps: store the new value under another name "
+            f"(self.{name}_used = ...), or declare the type=/default you need."]
 
 
 def _parameter_rule(failure: Failure, exc: dict, used: list[tuple[str, dict, dict]]) -> list[str]:
@@ -129,16 +129,15 @@ def _parameter_rule(failure: Failure, exc: dict, used: list[tuple[str, dict, dic
         bare = re.escape(text.strip("'\"").lower())
         if value.get("type") == "str" and ("str" in message or (bare and re.search(rf"\b{bare}\b", message))
                                             or _suspect(value, decl)):
-            return [f"Parameter {name} is a str: Metaflow types a Parameter by its type=, else by its default's "
-                    f"type, else str. {_fix_for_text(name, text, decl)}"]
+            return [f"Parameter {name} is a str (Metaflow types a Parameter by its type=, else its default): "
+                    f"{_fix_for_text(text, decl)}"]
         if value.get("type") == "NoneType" and "none" in message:
-            return [f"Parameter {name} has no default and the run was not given one, so it is None: give it "
-                    f"a default, or required=True."]
+            return [f"Parameter {name} is None: it has no default and the run was not given it. Give it a "
+                    "default, or required=True."]
     for name, value, decl in used:
         if decl.get("default") is not None and not _same(value.get("value"), decl.get("default")):
-            return [f"self.{name} is the value the run was given, {value.get('value')}, not the default "
-                    f"{decl.get('default')!r} the code was written for: pass a value of the default's shape, or "
-                    "make the step accept this one."]
+            return [f"self.{name} is the run's value {value.get('value')}, not its default {decl.get('default')!r}: "
+                    "pass a value of the default's shape, or handle this one."]
     return []
 
 
@@ -152,21 +151,20 @@ def _same(shown: str | None, default) -> bool:
         return False
 
 
-def _fix_for_text(name: str, text: str, declared: dict) -> str:
+def _fix_for_text(text: str, declared: dict) -> str:
     try:
         literal = json.loads(text.strip("'\"").replace("\\'", "'"))
     except (ValueError, TypeError):
         literal = None
     default = declared.get("default")
     if isinstance(literal, bool) or text.strip("'\"").lower() in ("true", "false"):
-        return f'Declare it Parameter("{name}", type=bool, default=...) (a non-empty str is always true).'
+        return "declare type=bool (a non-empty str is always true)."
     if isinstance(literal, (dict, list)):
-        return f'Declare it Parameter("{name}", type=JSONType, ...) (from metaflow import JSONType) to get a ' \
-               f"{type(literal).__name__}."
+        return f"declare type=JSONType (from metaflow) to get a {type(literal).__name__}."
     if isinstance(literal, (int, float)) or (isinstance(default, str) and _number(default)):
         kind = "float" if isinstance(literal, float) or "." in str(default) else "int"
-        return f'Declare it Parameter("{name}", type={kind}, ...) or give a number as its default.'
-    return "Declare its type= to the type the code expects."
+        return f"declare type={kind}, or a number as its default."
+    return "declare the type= the code expects."
 
 
 def _number(text: str) -> bool:
@@ -189,25 +187,23 @@ def _foreach_value(failure: Failure, record: dict, graph: list[dict] | None) -> 
     if which is None:
         return []
     step = failure.step
-    rule = (f"self.{which} is None in {step}: Metaflow sets self.input and self.index only in the steps of a "
-            "foreach branch, to that task's item and its position.")
+    rule = f"self.{which} is None in {step}: Metaflow sets it only in the steps of a foreach branch."
     foreach = [s for s in graph or [] if s.get("foreach")]
     if not foreach:
         return [rule + " This flow has no foreach: loop over the list here, or fan out with "
-                       "self.next(self.<step>, foreach='<list artifact>')."]
+                       "self.next(..., foreach='<list>')."]
     split = next((s for s in foreach if s.get("name") == step), None)
     if split is not None:
         child = (split.get("next") or ["?"])[0]
-        return [rule + f" {step} starts the foreach over self.{split['foreach']}: its child {child} gets each "
-                       f"item as self.input; read self.{split['foreach']} here, or move this line into {child}."]
+        return [rule + f" {step} starts the foreach over self.{split['foreach']}: read that list here, or move "
+                       f"this line into {child}."]
     closing = next((s for s in foreach if s.get("matching_join") == step), None)
     if closing is not None:
-        return [rule + f" {step} is the join of the foreach over self.{closing['foreach']} in {closing['name']}: "
-                       f"read each branch's values through inputs (`[i.<artifact> for i in inputs]`)."]
+        return [rule + f" {step} joins the foreach over self.{closing['foreach']} ({closing['name']}): read the "
+                       "branches through inputs (`[i.<name> for i in inputs]`)."]
     named = "; ".join(f"{s['name']} fans out over self.{s['foreach']} into {(s.get('next') or ['?'])[0]}"
                       for s in foreach[:2])
-    return [rule + f" {step} is outside every foreach ({named}): move this line into that child step, or read "
-                   "the list itself here."]
+    return [rule + f" {step} is outside every foreach ({named}): move this line there, or read the list here."]
 
 
 def _inputs_outside_join(failure: Failure, exc: dict, graph: list[dict] | None) -> list[str]:
@@ -219,12 +215,11 @@ def _inputs_outside_join(failure: Failure, exc: dict, graph: list[dict] | None) 
     step = failure.step
     info = next((s for s in graph or [] if s.get("name") == step), {})
     if info.get("type") == "join":
-        return [f"inputs is the argument Metaflow passes a join, not an artifact: {step} takes it as "
-                f"`def {step}(self, inputs)`; read it as `inputs`, not `self.inputs`."]
+        return [f"inputs is the join's argument (`def {step}(self, inputs)`), not an artifact: write `inputs`, "
+                "not `self.inputs`."]
     parents = ", ".join(info.get("inputs") or []) or "none"
-    return [f"inputs exists only in a join step (`def join(self, inputs)`, a step that closes a split); {step} "
-            f"is a {info.get('type') or 'linear'} step (parent: {parents}): read its parent's artifacts as "
-            "self.<name> here."]
+    return [f"inputs exists only in a join step (`def join(self, inputs)`); {step} is a {info.get('type') or 'linear'} "
+            f"step after {parents}: read its artifacts as self.<name>."]
 
 
 def _merge_missing(exc: dict, record: dict, upstream: list[str]) -> list[str]:
@@ -238,8 +233,8 @@ def _merge_missing(exc: dict, record: dict, upstream: list[str]) -> list[str]:
     lines = []
     for name in missing[:2]:
         close = suggest.closest(name, available)
-        lines.append(f"No input of the join holds {name}: include= may name only artifacts a parent branch set"
-                     + (f". Did you mean {close[0]!r}?" if close else f"; they set: {', '.join(available[:12])}."))
+        lines.append(f"No input of the join holds {name}" + (f". Did you mean {close[0]!r}?" if close else
+                                                               f"; the branches set: {', '.join(available[:12])}."))
     return lines
 
 
@@ -255,11 +250,10 @@ def not_upstream(name: str, setters: list[tuple[str, int]], step: str | None, gr
     setter, line = setters[0]
     at = f"{where_file}:{line}"
     if step in ancestors(setter, graph):
-        return (f"{name} is set in {setter} ({at}), which runs after {step}: a step sees only the artifacts of "
-                f"the steps before it. Set it in {step} or upstream of it, or move this read to {setter} or later.")
-    return (f"{name} is set in {setter} ({at}), on a branch parallel to {step}: a step sees only the artifacts of "
-            f"the steps upstream of it. Set it before the split, or read it after the join (`inputs.{setter}."
-            f"{name}`).")
+        return (f"{name} is set in {setter} ({at}), which runs after {step}: a step sees only what the steps "
+                f"before it set. Set it in {step} or upstream, or read it in {setter} or later.")
+    return (f"{name} is set in {setter} ({at}), a branch parallel to {step}: branches do not see each other's "
+            f"artifacts. Set it before the split, or read `inputs.{setter}.{name}` in the join.")
 
 
 def _set_upstream(flow_file: Path | None, step: str | None, graph: list[dict] | None) -> list[str]:
@@ -298,8 +292,7 @@ def set_later(name: str, setters: list[tuple[str, int]], step: str | None, line:
     own = [ln for s, ln in setters if s == step]
     if not own or line is None or any(s != step for s, _ in setters) or min(own) <= line:
         return None
-    return (f"{name} is set in {step} itself, at {where_file}:{min(own)}, below the line that reads it: set it "
-            "before this line.")
+    return f"{name} is set in {step} itself, at {where_file}:{min(own)}, below this line: set it before."
 
 
 def relative(path: str | Path, root: Path) -> str:
