@@ -291,8 +291,8 @@ def unaccessed(node):
 
 
 def near(wrong, names, n=3):
-    """The closest names by Python's rule; else the names `wrong` abbreviates (`lr` for
-    `learning_rate`, `n_est` for `n_estimators`)."""
+    """The closest names by Python's rule; else the names `wrong` reorders or abbreviates
+    (`min_leaf_samples`, `lr` for `learning_rate`, `n_est` for `n_estimators`)."""
     found = suggest.closest(wrong, names, n)
     if found or not isinstance(wrong, str) or len(wrong) < 2:
         return found
@@ -300,7 +300,13 @@ def near(wrong, names, n=3):
     initials = [x for x in names if isinstance(x, str) and "_" in x and
                 "".join(p[:1] for p in x.lower().split("_") if p) == low]
     prefixed = [x for x in names if isinstance(x, str) and len(low) >= 3 and x.lower().startswith(low)]
-    return (initials + [x for x in prefixed if x not in initials])[:n]
+    words = sorted(low.split("_"))  # the same words in another order: `min_leaf_samples`
+    reordered = [x for x in names if isinstance(x, str) and "_" in low and sorted(x.lower().split("_")) == words]
+    found = []
+    for x in reordered + initials + prefixed:
+        if x not in found:
+            found.append(x)
+    return found[:n]
 
 
 def missing_key(ex, frame, rec):
