@@ -140,6 +140,8 @@ def _features(message, frame, rec, frames):
     if pick is None:
         return None
     names, n = pick
+    if fit_names is None and names is None:
+        return None  # two counts without names: the message says as much
     fit_text = f"{owner} was fit on {fit_n} " + (f"columns: {_list(fit_names)}" if fit_names else
                                                    "features (an array: no column names)")
     given = f"{x_name} has {n}" + (f": {_list(names)}" if names else " (an array: no column names)")
