@@ -119,7 +119,7 @@ def test_a_pipeline_is_read_through_its_first_step_and_a_missing_column_is_named
 
 
 def test_an_array_with_another_width_than_fit_says_both_counts():
-    model, X = _fitted()
+    model, _ = _fitted()
     X_new = np.zeros((2, 5))
     with pytest.warns(UserWarning):
         text = summary_of(lambda: model.predict(X_new))
@@ -167,7 +167,8 @@ def test_containers_are_read_without_running_user_code():
             calls.append("table")
             return {"a": 1}
 
-    loud, holder, frame = Loud(inner={"x": 1}), Holder(), inspect.currentframe()
+    # read through the frame's locals by name, as a failing line's names are
+    loud, holder, frame = Loud(inner={"x": 1}), Holder(), inspect.currentframe()  # noqa: F841
     assert inside.container_value(ast.parse('loud["inner"]', mode="eval").body, frame) == {"x": 1}
     for unsafe in ("holder.table", "holder.table['a']", "len(loud)", "loud.get('inner')"):
         with pytest.raises(inside.Unsafe):

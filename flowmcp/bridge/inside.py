@@ -154,8 +154,8 @@ def _kind(obj):
     """The name of a pandas / numpy type we know how to read, else None."""
     for cls in type(obj).__mro__:
         module = cls.__module__ or ""
-        if (module == "pandas" or module.startswith("pandas.")) and cls.__name__ in ("DataFrame", "Series", "DataFrameGroupBy",
-                                                               "SeriesGroupBy"):
+        pandas = module == "pandas" or module.startswith("pandas.")
+        if pandas and cls.__name__ in ("DataFrame", "Series", "DataFrameGroupBy", "SeriesGroupBy"):
             return cls.__name__
         if module == "numpy" and cls.__name__ in ("recarray", "ndarray"):
             return cls.__name__
