@@ -178,6 +178,7 @@ async def _render(browser: str, run_as: browser_process.Runner, page: bytes, wid
     process = None
     over: list[float] = []
     shot: list[Shot] = []
+    failed: list[Exception] = []
     try:
         with open(log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once)
             ids = [str(-1 if run_as.uid is None else run_as.uid), str(-1 if run_as.gid is None else run_as.gid)]
@@ -193,8 +194,13 @@ async def _render(browser: str, run_as: browser_process.Runner, page: bytes, wid
         with anyio.fail_after(timeout):
             async with anyio.create_task_group() as group:
                 group.start_soon(browser_process.watch_memory, process.pid, cap, over, group.cancel_scope)
-                shot.append(await _capture(pipe, page, width, full_page, wait_for, value_of))
+                try:
+                    shot.append(await _capture(pipe, page, width, full_page, wait_for, value_of))
+                except Exception as ex:  # raised below as itself, not in an exception group
+                    failed.append(ex)
                 group.cancel_scope.cancel()
+        if failed and not over:
+            raise failed[0]
         if over or not shot:
             raise BrowserFailed(_too_much_memory(cap))
         return shot[0]
