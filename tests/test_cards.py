@@ -574,30 +574,13 @@ def page(name):
 
 
 class PageFlow(FlowSpec):
+    @card(type="blank", id="dialogs")
+    @card(type="blank", id="throws")
+    @card(type="blank", id="hog")
     @step
     def start(self):
-        self.next(self.throws, self.dialogs, self.hog)
-
-    @card(type="blank")
-    @step
-    def throws(self):
-        current.card.append(Markdown(page("throws")))
-        self.next(self.join)
-
-    @card(type="blank")
-    @step
-    def dialogs(self):
-        current.card.append(Markdown(page("dialogs")))
-        self.next(self.join)
-
-    @card(type="blank")
-    @step
-    def hog(self):
-        current.card.append(Markdown(page("hog")))
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
+        for name in ("dialogs", "throws", "hog"):
+            current.card[name].append(Markdown(page(name)))
         self.next(self.end)
 
     @step
@@ -612,10 +595,10 @@ if __name__ == "__main__":
 
 @needs_browser
 async def test_what_a_cards_scripts_do_is_said_and_a_card_that_hogs_memory_is_stopped(tmp_path, monkeypatch):
-    """A card whose scripts throw: drawn, and the answer counts the exceptions and gives the first.
-    A card calling alert, confirm and prompt: each dismissed, the card drawn after them, well
-    within the render's deadline. A card allocating without bound: stopped at the memory cap and
-    said so; the server goes on serving."""
+    """A card calling alert, confirm and prompt: each dismissed, the card drawn after them, within
+    the render's deadline. A card whose scripts throw: drawn, and the answer counts the exceptions
+    and gives the first. A card allocating without bound: stopped at the memory cap and said so;
+    the server goes on serving."""
     from flowmcp.app import browser_process
 
     monkeypatch.setattr(browser, "STEP_TIMEOUT_S", 15.0)  # a dialog left open would hit it
@@ -625,16 +608,17 @@ async def test_what_a_cards_scripts_do_is_said_and_a_card_that_hogs_memory_is_st
     async with Client(build_server(App.create(root))) as c:
         text, run, is_error = await call(c, "run", flow="page_flow.py")
         assert not is_error, text
-        result, text, data = await _view(c, pathspec=f"{run['pathspec']}/throws")
+        task = f"{run['pathspec']}/start"
+        result, text, data = await _view(c, pathspec=task, id="dialogs")
+        assert not result.is_error and _share(_pictures(result)[0], (0, 176, 0)) > 0.01, text
+        assert "3 dialogs (alert, confirm, prompt) dismissed unanswered" in text and data["dialogs_dismissed"] == 3
+
+        result, text, data = await _view(c, pathspec=task, id="throws")
         assert not result.is_error and _share(_pictures(result)[0], (0, 176, 0)) > 0.01, text
         assert "its scripts threw 1 uncaught exception, the first: TypeError: Cannot read properties of null" in text
         assert data["page_errors"] == 1 and "(line " in data["first_page_error"], data
 
-        result, text, data = await _view(c, pathspec=f"{run['pathspec']}/dialogs")
-        assert not result.is_error and _share(_pictures(result)[0], (0, 176, 0)) > 0.01, text
-        assert "3 dialogs (alert, confirm, prompt) dismissed unanswered" in text and data["dialogs_dismissed"] == 3
-
-        result, text, _ = await _view(c, pathspec=f"{run['pathspec']}/hog")
+        result, text, _ = await _view(c, pathspec=task, id="hog")
         assert result.is_error and "the card used more than 350 MB of memory" in text, text
         text, _, is_error = await call(c, "list_runs", flow="page_flow.py")  # the server goes on
         assert not is_error, text
