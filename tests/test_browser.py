@@ -5,6 +5,7 @@ behind. Tests with a real Chromium are e2e; those with a fake browser are quick.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,3 +173,37 @@ async def test_as_root_the_browser_runs_as_nobody_with_its_sandbox(tmp_path, mon
     assert shot.images and seen, seen
     nobody = browser_process.pwd.getpwnam("nobody").pw_uid
     assert all(uid == nobody and "--no-sandbox" not in cmdline for uid, cmdline in seen), seen
+
+
+def _a_browser_without_sandbox() -> Path:
+    """A fake Chromium whose sandbox never starts, where nobody reaches it (pytest's folders are
+    0700); each start is written to `starts` beside it: uid, then arguments."""
+    folder = Path(tempfile.mkdtemp(prefix="fake-browser-"))
+    folder.chmod(0o777)
+    fake = folder / "chromium"
+    fake.write_text(f'#!/bin/sh\necho "$(id -u) $*" >> {folder}/starts\n'
+                    'case "$*" in *--no-sandbox*) exec sleep 3600;; esac\n'
+                    'echo "FATAL:zygote_host_impl_linux.cc No usable sandbox!" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    return fake
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the browser leaves root only as root")
+async def test_as_root_where_the_sandbox_does_not_start_the_browser_runs_as_nobody_without_it(tmp_path, monkeypatch):
+    """Chromium says "No usable sandbox" (no user namespaces, no setuid helper): the render starts
+    it again as nobody with --no-sandbox, rather than as root."""
+    fake = _a_browser_without_sandbox()
+    try:
+        monkeypatch.setattr(browser_process, "_UNSANDBOXED", set())
+        with pytest.raises(browser.BrowserFailed, match="did not finish within 2 s"):
+            await browser.render(str(fake), _page(tmp_path, "<p>card</p>"), width=400, full_page=False, timeout=2)
+        starts = _lines(fake.parent / "starts")
+    finally:
+        shutil.rmtree(fake.parent, ignore_errors=True)
+    nobody = str(browser_process.pwd.getpwnam("nobody").pw_uid)
+    assert [start.split()[0] for start in starts] == [nobody, nobody], starts
+    assert "--no-sandbox" not in starts[0] and "--no-sandbox" in starts[1], starts
