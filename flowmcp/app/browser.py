@@ -6,7 +6,10 @@ PATH and the usual macOS application paths. The browser speaks the DevTools prot
 text ending in NUL), so there is no port to find and no websocket library to depend on.
 
 Every exchange has a deadline, and the browser's whole process group is killed when a render
-ends, however it ends. The page can fetch nothing but itself: it is served as CARD_URL, a web
+ends, however it ends (whom it runs as, its profile and its memory cap: browser_process.py). A
+dialog the page opens is dismissed at once; its uncaught exceptions are counted.
+
+The page can fetch nothing but itself: it is served as CARD_URL, a web
 origin, which Chromium never lets load a local file (an iframe, an image, a navigation to
 file://), and every other request it makes, navigations too, is failed before it leaves the
 browser (host names resolve to nothing besides). What a card embeds (data: URIs, inline scripts
@@ -143,7 +146,7 @@ def _flags(data: Path, run_as: browser_process.Runner, cap_mb: int) -> list[str]
         f"--js-flags=--max-old-space-size={cap_mb}", "--renderer-process-limit=1", "about:blank",
     ]
     if not run_as.sandbox:
-        flags.insert(0, "--no-sandbox")  # Chromium refuses to start as root with its sandbox on
+        flags.insert(0, "--no-sandbox")  # as root (with no one to run as), or where no sandbox starts
     return flags
 
 
@@ -225,8 +228,8 @@ async def _render(browser: str, run_as: browser_process.Runner, page: bytes, wid
 
 
 def _too_much_memory(cap: int) -> str:
-    return (f"the card used more than {cap} MB of memory, so its browser was stopped; its data is too big to "
-            "draw whole (list_cards describes it in words)")
+    return (f"the card used more than {cap} MB of memory, so its browser was stopped (list_cards describes the "
+            "card in words)")
 
 
 def _out_of_memory(log: Path) -> bool:
