@@ -117,6 +117,7 @@ def _group(group: int) -> list[tuple[int, str]]:
     return found
 
 
+@pytest.mark.e2e  # a server process, killed
 async def test_the_profile_of_a_killed_render_is_removed_at_the_next_render(tmp_path, monkeypatch):
     """A server killed mid-render leaves its browser's profile; the next render, by any server of
     this user, removes it (and its own). A live server's profile stays."""
@@ -199,8 +200,8 @@ async def test_as_root_where_the_sandbox_does_not_start_the_browser_runs_as_nobo
     fake = _a_browser_without_sandbox()
     try:
         monkeypatch.setattr(browser_process, "_UNSANDBOXED", set())
-        with pytest.raises(browser.BrowserFailed, match="did not finish within 2 s"):
-            await browser.render(str(fake), _page(tmp_path, "<p>card</p>"), width=400, full_page=False, timeout=2)
+        with pytest.raises(browser.BrowserFailed, match="did not finish within 1 s"):
+            await browser.render(str(fake), _page(tmp_path, "<p>card</p>"), width=400, full_page=False, timeout=1)
         starts = _lines(fake.parent / "starts")
     finally:
         shutil.rmtree(fake.parent, ignore_errors=True)

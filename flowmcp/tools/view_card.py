@@ -40,7 +40,8 @@ async def view_card(
 ) -> Annotated[CallToolResult, models.ViewCardResult]:
     """See a card as it renders: the card of a run's or spin's task, drawn by a real headless
     browser after its scripts ran, answered as a PNG (tall pages as several, under ~1 MB in all)
-    and two lines: its type and components, and the picture's size.
+    and two lines: its type and components, and the picture's size; a third when its scripts
+    threw or opened dialogs (each dismissed).
 
     Use it after spin or run of a step with @card, to check the card looks right (empty charts,
     squeezed tables, markdown shown raw), then adjust the step and spin it again."""
