@@ -17,6 +17,7 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.cli import init as flowmcp_init
 from flowmcp.server.build import INSTRUCTIONS, build_server
+from flowmcp.state.clients import registered_servers
 
 from .conftest import call, make_project
 
@@ -318,8 +319,50 @@ def test_init_never_rewrites_a_config_it_would_change(tmp_path, text, why):
 
 def test_init_module_refuses_a_foreign_codex_table(tmp_path):
     text = '[mcp_servers.flowmcp]\ncommand = "somebody-else"\n'
-    with pytest.raises(ValueError, match="did not write"):
+    with pytest.raises(ValueError, match="does not start flowmcp"):
         flowmcp_init._toml_server(text, "flowmcp", [])
+
+
+def test_init_writes_codex_toml_for_a_project_under_a_non_ascii_folder(tmp_path):
+    root = tmp_path / "données-🚀"  # JSON's escapes of 🚀 are surrogates, which TOML refuses
+    root.mkdir()
+    [change] = [c for c in flowmcp_init.init_project(root, ["codex"]) if c.path.name == "config.toml"]
+    assert change.action == "created", change
+    [entry] = registered_servers(root)
+    assert entry.error is None and entry.root == str(root), entry
+
+
+CODEX_CONFIGS = {
+    "an inline table": 'model = "o4"\nmcp_servers = { db = { command = "pg-mcp" } }  # inline\n',
+    "comments and an entry of ours with the user's env": (
+        "# Codex settings\n"
+        'model = "o4"  # fastest\n\n'
+        "[mcp_servers.flowmcp]  # from before the venv moved\n"
+        'command = "/old/venv/bin/flowmcp"\n'
+        'args = ["--root", "/old"]\n'
+        'env = { AWS_PROFILE = "dev" }  # the team account\n\n'
+        "[mcp_servers.db]\n"
+        'command = "pg-mcp"  # postgres\n'),
+}
+
+
+@pytest.mark.parametrize("case", CODEX_CONFIGS)
+def test_init_merges_into_the_users_codex_toml(tmp_path, case):
+    import tomllib
+
+    config = tmp_path / ".codex" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(CODEX_CONFIGS[case])
+    [change] = [c for c in flowmcp_init.init_project(tmp_path, ["codex"]) if c.path == config]
+    assert change.action == "updated", change
+    text = config.read_text()
+    assert all(line.partition("#")[2] in text for line in CODEX_CONFIGS[case].splitlines())  # every comment
+    data = tomllib.loads(text)
+    assert data["model"] == "o4" and data["mcp_servers"]["db"] == {"command": "pg-mcp"}
+    assert data["mcp_servers"]["flowmcp"]["args"][:2] == ["--root", str(tmp_path)]
+    if "env" in CODEX_CONFIGS[case]:
+        assert data["mcp_servers"]["flowmcp"]["env"] == {"AWS_PROFILE": "dev"}
+    assert {c.action for c in flowmcp_init.init_project(tmp_path, ["codex"])} == {"unchanged"}
 
 
 # ---------------------------------------------------------------------------- flowmcp.testing

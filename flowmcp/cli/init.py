@@ -23,8 +23,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CLIENTS = ("claude", "cursor", "vscode", "codex")
-TOML_BEGIN = "# flowmcp:begin (managed by `flowmcp init`)"
-TOML_END = "# flowmcp:end"
 
 
 @dataclass
@@ -141,27 +139,51 @@ def _digits(literal: str) -> str:
 
 
 def _toml_server(text: str, command: str, args: list[str]) -> str:
-    """Our [mcp_servers.flowmcp] table between markers; the rest of the file is left as it was."""
-    block = "\n".join([
-        TOML_BEGIN,
-        f"[mcp_servers.{SERVER_NAME}]",
-        f"command = {json.dumps(command)}",
-        "args = [" + ", ".join(json.dumps(a) for a in args) + "]",
-        TOML_END,
-    ])
+    """Set mcp_servers.flowmcp in Codex's TOML, merged into the user's document: their comments,
+    servers and settings stay as written, and so do any keys they added to our table (env, ...).
+    tomlkit is imported here only: `flowmcp init` is the one command that writes TOML."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import InlineTable
+
     try:
-        existing = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as ex:
+        before = tomllib.loads(text)
+        doc = tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as ex:
         raise ValueError(f"not valid TOML ({ex})") from None
-    _check_markers(text, TOML_BEGIN, TOML_END)
-    if TOML_BEGIN in text:
-        new = _replace_between(text, TOML_BEGIN, TOML_END, block)
-    elif SERVER_NAME in existing.get("mcp_servers", {}):
-        raise ValueError(f"it already has an [mcp_servers.{SERVER_NAME}] table that flowmcp did not write")
+    servers = doc.get("mcp_servers")
+    if servers is None:
+        servers = doc["mcp_servers"] = tomlkit.table(is_super_table=True)  # written as [mcp_servers.flowmcp]
+    if not isinstance(servers, dict):
+        raise ValueError("its mcp_servers is not a table")
+    ours = servers.get(SERVER_NAME)
+    if ours is None:
+        ours = tomlkit.inline_table() if isinstance(servers, InlineTable) else tomlkit.table()
+        ours.update(command=command, args=args)
+        if not isinstance(ours, InlineTable):
+            ours.add(tomlkit.nl())  # a blank line before whatever table follows
+        servers[SERVER_NAME] = ours
+    elif not _launches_flowmcp(ours):
+        raise ValueError(f"it already has an mcp_servers.{SERVER_NAME} entry that does not start flowmcp")
+    elif ours.get("command") == command and ours.get("args") == args:
+        return text
     else:
-        new = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
-    tomllib.loads(new)  # never write a file the client cannot read
+        ours["command"], ours["args"] = command, args
+    new = tomlkit.dumps(doc).rstrip("\n") + "\n"
+    # Never write a file the client cannot read, nor one where anything but our entry moved.
+    before.setdefault("mcp_servers", {}).setdefault(SERVER_NAME, {}).update(command=command, args=args)
+    if tomllib.loads(new) != before:
+        raise ValueError(f"rewriting it would change more than mcp_servers.{SERVER_NAME}; add that entry by hand")
     return new
+
+
+def _launches_flowmcp(spec: object) -> bool:
+    """An entry flowmcp may update: it starts flowmcp (our command, or `python -m flowmcp`)."""
+    if not isinstance(spec, dict):
+        return False
+    args = spec.get("args")
+    return Path(str(spec.get("command", ""))).name == SERVER_NAME or (
+        isinstance(args, list) and args[:2] == ["-m", SERVER_NAME])
 
 
 def _marked_section(text: str, rules: str) -> str:
