@@ -332,6 +332,44 @@ def test_init_writes_codex_toml_for_a_project_under_a_non_ascii_folder(tmp_path)
     assert entry.error is None and entry.root == str(root), entry
 
 
+LINKS_OUT = {  # what a cloned repository can carry: the link, and what it points at outside the project
+    "linked file": {"CLAUDE.md": "notes.md", ".mcp.json": "mcp.json"},
+    "linked folder": {".claude": "."},
+    "dangling link": {".claude/skills/flowmcp/SKILL.md": "SKILL.md"},
+}
+
+
+@pytest.mark.parametrize("form", LINKS_OUT)
+def test_init_never_writes_through_a_link_out_of_the_project(tmp_path, capsys, form):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    (outside / "notes.md").write_text("my notes\n")
+    (outside / "mcp.json").write_text("{}")
+    for link, target in LINKS_OUT[form].items():
+        (project / link).parent.mkdir(parents=True, exist_ok=True)
+        (project / link).symlink_to(outside / target)
+    before = _snapshot(outside)
+    assert flowmcp_init.main(str(project), "claude", False, None, skill=True) == 1
+    assert _snapshot(outside) == before and not (outside / "skills").exists()
+    out = capsys.readouterr().out
+    for link in LINKS_OUT[form]:
+        shown = ".claude/skills/flowmcp/SKILL.md" if form == "linked folder" else link
+        assert f"skipped  {shown}: it leads out of the project" in out, out
+    assert "created  AGENTS.md" not in out and ("created  .mcp.json" in out) == (form != "linked file")
+
+
+def test_init_keeps_crlf_line_endings(tmp_path):
+    for name in ("CLAUDE.md", "AGENTS.md"):
+        (tmp_path / name).write_bytes(b"# House rules\r\n\r\nTabs, never spaces.\r\n")
+    flowmcp_init.init_project(tmp_path, ["claude", "codex"])
+    for name in ("CLAUDE.md", "AGENTS.md"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"# House rules\r\n\r\nTabs, never spaces.\r\n") and b"flowmcp:end" in data
+        assert b"\n" not in data.replace(b"\r\n", b""), name
+    assert {c.action for c in flowmcp_init.init_project(tmp_path, ["claude", "codex"])} == {"unchanged"}
+
+
 CODEX_CONFIGS = {
     "an inline table": 'model = "o4"\nmcp_servers = { db = { command = "pg-mcp" } }  # inline\n',
     "comments and an entry of ours with the user's env": (

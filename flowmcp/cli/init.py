@@ -8,6 +8,7 @@ cannot parse is left alone and reported.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
             if client in SKILL_FOLDERS:
                 plan.append((root.joinpath(*SKILL_FOLDERS[client], SERVER_NAME, "SKILL.md"),
                              lambda old, text=text: _skill_file(old, text)))
-    return [_apply(path, edit, dry_run) for path, edit in plan]
+    return [_apply(root, path, edit, dry_run) for path, edit in plan]
 
 
 def _skill_file(old: str, new: str) -> str:
@@ -82,20 +83,37 @@ def _skill_file(old: str, new: str) -> str:
     return fresh.group(0) + _replace_between(body, BEGIN, END, block)
 
 
-def _apply(path: Path, edit, dry_run: bool) -> Change:
+def _apply(root: Path, path: Path, edit, dry_run: bool) -> Change:
+    real = Path(os.path.realpath(path))
+    if real != root and root not in real.parents:  # a cloned repository can carry links to anywhere
+        return Change(path, "skipped", f"it leads out of the project (a link to {real}); flowmcp init writes only "
+                                       "inside the project: replace the link with a file, or add flowmcp to it by hand")
     if path.exists() and not path.is_file():
         return Change(path, "skipped", "it is not a regular file (a folder?); rename it, then run flowmcp init again")
-    old = path.read_text() if path.exists() else None
     try:
-        new = edit(old or "")
+        old = _read(path) if path.exists() else None
+    except (OSError, UnicodeDecodeError) as ex:
+        return Change(path, "skipped", f"it cannot be read ({type(ex).__name__}: {ex})")
+    newline = "\r\n" if old and "\r\n" in old else "\n"  # a file with Windows line endings keeps them
+    try:
+        new = edit((old or "").replace("\r\n", "\n")).replace("\n", newline)
     except ValueError as ex:
         return Change(path, "skipped", f"{ex}; fix or remove it, then run flowmcp init again")
     if new == old:
         return Change(path, "unchanged")
     if not dry_run:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="") as file:
+                file.write(new)
+        except OSError as ex:
+            return Change(path, "skipped", f"it cannot be written ({type(ex).__name__}: {ex})")
     return Change(path, "created" if old is None else "updated")
+
+
+def _read(path: Path) -> str:
+    with open(path, encoding="utf-8", newline="") as file:  # line endings as they are
+        return file.read()
 
 
 def _json_server(text: str, key: str, spec: dict[str, Any]) -> str:
