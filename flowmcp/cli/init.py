@@ -86,8 +86,8 @@ def _skill_file(old: str, new: str) -> str:
 def _apply(root: Path, path: Path, edit, dry_run: bool) -> Change:
     real = Path(os.path.realpath(path))
     if real != root and root not in real.parents:  # a cloned repository can carry links to anywhere
-        return Change(path, "skipped", f"it leads out of the project (a link to {real}); flowmcp init writes only "
-                                       "inside the project: replace the link with a file, or add flowmcp to it by hand")
+        return Change(path, "skipped", f"it leads out of the project through a link (to {real}); flowmcp init "
+                                       "writes only inside the project: replace the link, or add flowmcp there by hand")
     if path.exists() and not path.is_file():
         return Change(path, "skipped", "it is not a regular file (a folder?); rename it, then run flowmcp init again")
     try:
