@@ -1,8 +1,9 @@
 """`flowmcp init`: register flowmcp with the project's coding agents and teach them the workflow.
 
 Writes each client's MCP config (merging into what is there) and puts the workflow rules into
-CLAUDE.md and AGENTS.md between markers. Idempotent; never drops the user's content: a file it
-cannot parse is left alone and reported.
+CLAUDE.md and AGENTS.md between markers. Idempotent; never drops the user's content (comments,
+line endings): a file it cannot parse is left alone and reported, and so is a path that leads out
+of the project through a link.
 """
 
 from __future__ import annotations
