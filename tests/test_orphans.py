@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import anyio
 import pytest
 
 from .conftest import make_project
-from .support import RawSession, alive, descendants, processes_under
+from .support import SUBREAPER, RawSession, alive, descendants, live_below, processes_under
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal")
 
@@ -76,101 +77,94 @@ async def test_a_steps_escaped_children_go_with_a_timeout_or_a_cancel(tmp_path, 
     assert not running
 
 
-# What the reforking flow's step started: a sleeper in a session of its own, a process re-forking
-# itself in a new session every few ms. Its command lines carry the project's folder.
-ESCAPED = "# escaping from "
+# The reforking flow's step starts a sleeper in a session of its own (its pid in setsid.pid) and a
+# process re-forking itself in a new session every few ms. The server runs under a subreaper of the
+# test's (tests/subreaper.py): whatever escapes the run comes there, where a walk of that small
+# tree finds it (a walk of every process on the machine is outrun by the re-forker), and a
+# SIGTERM to it stops whatever a failed test leaves.
 
 
-def _escaped(root) -> list[str]:
-    return [line for line in processes_under(root) if ESCAPED in line]
+def _flowmcp_held(root, *args: str) -> list[str]:
+    return [sys.executable, SUBREAPER, sys.executable, "-m", "flowmcp", *args, "--root", str(root)]
 
 
-def _zombies_under(pid: int) -> list[int]:
-    return [child for child in descendants(pid) if not alive(child)]
-
-
-def _started(root, timeout: float = 60) -> int:
-    """The pid of the step's sleeper, once the re-forker runs too."""
+def _step_started(root, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    while not ((root / "setsid.pid").exists() and len(_escaped(root)) >= 2):
+    while not (root / "setsid.pid").exists():
         assert time.monotonic() < deadline, "the step never started its children"
         time.sleep(0.2)
-    return int((root / "setsid.pid").read_text())
+    time.sleep(1)  # some hundreds of the re-forker's generations
 
 
-def _all_gone(root, sleeper: int, after: str) -> None:
-    try:
-        deadline = time.monotonic() + 10
-        while alive(sleeper) or _escaped(root):
-            assert time.monotonic() < deadline, f"left running after {after}: {_escaped(root)}"
-            time.sleep(0.2)
-        time.sleep(0.5)  # a re-forker the walk missed would show again by now
-        assert not _escaped(root), f"left running after {after}"
-    finally:
-        _kill_escaped(root)
+def _nothing_left_below(holder: int, after: str, but: tuple[int, ...] = ()) -> None:
+    deadline = time.monotonic() + 20
+    while left := [pid for pid in live_below(holder) if pid not in but]:
+        assert time.monotonic() < deadline, f"left running after {after}: {_commands(left)}"
+        time.sleep(0.2)
+    time.sleep(0.5)  # a re-forker the stop missed would show again by now
+    assert not [pid for pid in live_below(holder) if pid not in but], f"left running after {after}"
 
 
-def _kill_escaped(root) -> None:
-    """What a failed test would leave forking forever: killed until three looks find none."""
-    quiet = 0
-    while quiet < 3:
-        found = 0
-        for entry in os.listdir("/proc"):
-            try:
-                command = Path("/proc", entry, "cmdline").read_bytes()
-            except OSError:
-                continue
-            if ESCAPED.encode() in command and str(root).encode() in command:
-                found += 1
-                with contextlib.suppress(OSError):
-                    os.kill(int(entry), signal.SIGKILL)
-        quiet = 0 if found else quiet + 1
+def _commands(pids: list[int]) -> list[str]:
+    commands = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[-120:].decode())
+    return commands
 
 
 @pytest.mark.parametrize("warm", [True, False], ids=["warm", "new-interpreter"])
 def test_a_killed_server_leaves_no_setsid_child_nor_a_reforker_and_no_zombies_meanwhile(tmp_path, warm):
     root = make_project(tmp_path / "p", "reforking_flow.py")
-    session = RawSession([sys.executable, "-m", "flowmcp", "--root", str(root), *([] if warm else ["--no-warm"])],
-                         cwd=root)
-    session.initialize()
-    answer = session.tool("run", {"flow": "reforking_flow.py", "wait": False})
-    assert answer["structuredContent"]["status"] == "running", answer
-    sleeper = _started(root)
-    time.sleep(1.5)  # a few hundred generations of the re-forker: the job reaps what it adopts
-    assert len(_zombies_under(session.proc.pid)) < 50, _zombies_under(session.proc.pid)[:10]
+    session = RawSession(_flowmcp_held(root, *([] if warm else ["--no-warm"])), cwd=root)
+    try:
+        session.initialize()
+        [server] = descendants(session.proc.pid)[:1]
+        answer = session.tool("run", {"flow": "reforking_flow.py", "wait": False})
+        assert answer["structuredContent"]["status"] == "running", answer
+        _step_started(root)
+        zombies = [pid for pid in descendants(server) if not alive(pid)]
 
-    session.proc.kill()
-    session.proc.wait(timeout=30)
-    _all_gone(root, sleeper, "SIGKILL of the stdio server")
+        os.kill(server, signal.SIGKILL)
+        _nothing_left_below(session.proc.pid, "SIGKILL of the stdio server")
+        assert len(zombies) < 50, f"{len(zombies)} zombies under the server: the job reaps what it adopts"
+    finally:
+        session.proc.terminate()
+        session.proc.wait(timeout=60)
 
 
 def test_a_killed_project_server_leaves_no_setsid_child_nor_a_reforker(tmp_path):
     from .test_daemon import flowmcp, only_server
 
     root = make_project(tmp_path / "p", "reforking_flow.py")
+    env = {**os.environ, "FLOWMCP_DAEMON_IDLE_S": "120"}
+    env.pop("FLOWMCP_NO_DAEMON", None)
+    # `flowmcp call` leaves; the project server it started stays below the holder.
+    call = _flowmcp_held(root, "call", "run", "--args", '{"flow": "reforking_flow.py", "wait": false}')
+    holder = subprocess.Popen(call, cwd=root, env=env, stdout=subprocess.DEVNULL)
     try:
-        started = flowmcp(root, "call", "run", "--args", '{"flow": "reforking_flow.py", "wait": false}')
-        assert started.returncode == 0, started.stdout + started.stderr
-        sleeper = _started(root)
-        os.kill(only_server(root)["pid"], signal.SIGKILL)
-        _all_gone(root, sleeper, "SIGKILL of the project server")
+        _step_started(root)
+        server = only_server(root)["pid"]
+        assert server in descendants(holder.pid)
+        os.kill(server, signal.SIGKILL)
+        _nothing_left_below(holder.pid, "SIGKILL of the project server")
     finally:
+        holder.terminate()
+        holder.wait(timeout=60)
         flowmcp(root, "daemon", "stop")
 
 
-@pytest.mark.anyio
-async def test_cancel_run_stops_a_reforker(tmp_path):
-    from mcp import Client
-
-    from flowmcp.app import App
-    from flowmcp.server.build import build_server
-
-    from .conftest import call
-
+def test_cancel_run_stops_a_setsid_child_and_a_reforker(tmp_path):
     root = make_project(tmp_path / "p", "reforking_flow.py")
-    async with Client(build_server(App.create(root, warm=False))) as c:
-        text, started, _ = await call(c, "run", flow="reforking_flow.py", wait=False)
-        sleeper = await anyio.to_thread.run_sync(_started, root)
-        text, result, _ = await call(c, "cancel_run", pathspec=started["pathspec"])
-        assert result["status"] == "cancelled", text
-        await anyio.to_thread.run_sync(_all_gone, root, sleeper, "cancel_run")
+    session = RawSession(_flowmcp_held(root, "--no-warm"), cwd=root)
+    try:
+        session.initialize()
+        [server] = descendants(session.proc.pid)[:1]
+        started = session.tool("run", {"flow": "reforking_flow.py", "wait": False})["structuredContent"]
+        _step_started(root)
+        answer = session.tool("cancel_run", {"pathspec": started["pathspec"]})
+        assert answer["structuredContent"]["status"] == "cancelled", answer
+        _nothing_left_below(session.proc.pid, "cancel_run", but=(server,))
+    finally:
+        session.proc.terminate()
+        session.proc.wait(timeout=60)
