@@ -42,7 +42,7 @@ time.sleep(600)
 """
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, "parent gone"])
+@pytest.mark.parametrize("how", [signal.SIGTERM, "parent gone"], ids=["SIGTERM", "parent-gone"])
 def test_a_job_stops_a_reforker_in_new_sessions_and_reaps_what_it_adopts(how):
     from flowmcp.bridge.project import tree
 
