@@ -154,7 +154,7 @@ def reap_adopted(_signum=None, _frame=None):
         try:
             with open("/proc/%d/stat" % pid, "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            if fields[0] == b"Z" and int(fields[4]) != session:  # fields[4]: the session
+            if fields[0] == b"Z" and int(fields[3]) != session:  # fields[3]: the session
                 os.waitpid(pid, os.WNOHANG)
         except (OSError, IndexError, ValueError):
             pass
