@@ -93,3 +93,18 @@ def test_daemon_stop_never_signals_a_process_that_took_a_recorded_pid(tmp_path, 
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_job_leaves_the_children_of_its_own_session_to_whoever_waits_for_them():
+    """A job reaps only what it adopted from other sessions: a step process Metaflow waits for
+    keeps its exit status (taken by the job, it would read as a success)."""
+    job = """
+import subprocess, sys, time
+from flowmcp.bridge.project import tree
+tree.hold()
+child = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+time.sleep(1)  # it ended meanwhile: its SIGCHLD ran the job's handler
+print(child.wait())
+"""
+    done = subprocess.run([sys.executable, "-c", job], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "3", done.stdout + done.stderr
