@@ -14,7 +14,6 @@ user's own server's is refused (`Untrusted`): the call sends its environment to 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
 import os
@@ -30,6 +29,7 @@ from typing import Any
 
 from .. import __version__
 from ..server.schemas import usage_problem
+from ..state import locks
 from . import pictures
 from .identity import NotASocket, Options, Paths, Untrusted, peer_uid, read_info, server_id
 
@@ -354,21 +354,11 @@ def _hello(paths: Paths, environ: dict[str, str], op: str = "call") -> Connectio
 @contextlib.contextmanager
 def _start_lock(paths: Paths) -> Iterator[None]:
     """One caller starts the server; the others wait for it and then use it."""
-    with open(paths.lock, "a") as lock:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Unavailable(f"another call has been starting the project server for "
-                                      f"{LOCK_TIMEOUT_S:g} s") from None
-                time.sleep(0.02)
-        try:
+    try:
+        with locks.exclusive(paths.lock, wait_s=LOCK_TIMEOUT_S):
             yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    except BlockingIOError:
+        raise Unavailable(f"another call has been starting the project server for {LOCK_TIMEOUT_S:g} s") from None
 
 
 def _spawn(paths: Paths, spawn_options: list[str], idle_s: float, flow: str | None) -> subprocess.Popen:

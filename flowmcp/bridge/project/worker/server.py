@@ -50,6 +50,7 @@ class Worker:
         self.jobs = {}  # job child pid -> (connection, job folder); no connection once its exit was told
         self.done = {}  # job child pid -> the socket on which it tells its end
         self.spare = None  # (pid, socket) of a job child forked ahead, waiting for a job
+        self.server_gone = False  # its pipe closed: the server died (or left) without us
         self.spares = spare.enabled()
         self.copy_ahead = self.spares and spare.can_copy_ahead()  # else spares save the fork alone
         self.working = None  # {"job": runs, "step": runs}: the pages a spin's processes wrote
@@ -195,6 +196,7 @@ class Worker:
                         pass
                 elif key.data == "server":
                     if not os.read(sys.stdin.fileno(), 512):
+                        self.server_gone = True
                         self.stop_jobs()  # the server is gone: nobody reads their answers
                         return  # nor will anybody ask for more
                 elif isinstance(key.data, tuple):
@@ -467,7 +469,6 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
     config["startup_modules"] = startup_modules
     if script_headroom is not None:
         steps.SCRIPT_HEADROOM, steps.headroom = script_headroom, headroom
-    server_pid = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # Bound and listening before the imports: the server may connect and wait. The socket gets
     # its name only once it listens, so a connection is never refused between bind and listen.
@@ -493,9 +494,11 @@ def main(argv, startup_modules=frozenset(), script_headroom=None, headroom=None)
         listener.close()
         try:
             os.unlink(config["socket"])
-            if os.getppid() != server_pid:
+            if worker.server_gone:
                 # The server died without cleaning up: the last of its workers removes the
-                # socket folder (a server that lives on removes it when it stops).
+                # socket folder (a server that lives on removes it when it stops). Told by the
+                # closed pipe, not by getppid(): a killed server's pipe closes before the kernel
+                # gives its children a new parent, so getppid() may still name it here.
                 os.rmdir(os.path.dirname(config["socket"]))
         except OSError:
             pass
