@@ -23,7 +23,9 @@ covers the rest it can see.
 While the job runs, it reaps what it adopted (`reap_adopted`, on SIGCHLD): a process re-forking
 every few ms would otherwise leave a zombie per generation under the job. It reaps only zombies
 of another session: its own children in its own session (Metaflow's step processes) are
-subprocess's to wait for, and taking their status would make a failed step look successful.
+subprocess's to wait for, and taking their status would make a failed step look successful. (A
+child the job itself started in a new session would lose its status too; neither the driver,
+Metaflow's runtime nor the warm job child starts one.)
 """
 
 import os
