@@ -400,9 +400,15 @@ class Worker:
             except OSError:
                 pass
         deadline = time.monotonic() + tree.STOP_WITHIN_S
-        while self.jobs and time.monotonic() < deadline:
-            time.sleep(0.05)
-            self.reap()
+        while self.jobs and time.monotonic() < deadline:  # reaped, not learned from: we are leaving
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                self.jobs.pop(pid, None)
+            else:
+                time.sleep(0.05)
         for pid in list(self.jobs):
             try:
                 os.killpg(pid, signal.SIGKILL)
