@@ -273,3 +273,6 @@ class ViewCardResult(BaseModel):
     image_bytes: int = Field(description="Size of the pictures in all, bytes")
     scale: float = Field(description="Below 1 when the pictures were scaled down to stay under ~1 MB")
     cut: bool = Field(description="The pictures end before the page does (see full_page)")
+    page_errors: int = Field(0, description="Exceptions the card's scripts threw that nothing caught")
+    first_page_error: str | None = Field(None, description="The first of them: its message and line")
+    dialogs_dismissed: int = Field(0, description="alert/confirm/prompt dialogs the card opened, each dismissed")

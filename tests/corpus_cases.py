@@ -72,14 +72,7 @@ def answer_summary(data: dict, text: str = "") -> str:
     return "\n".join((data.get("notes") or []) + (data.get("warnings") or []))
 
 
-def paths(case_spec: dict) -> list[str]:
-    """The paths the live test spins a case on: "warm", "cold" or both (the default); a case on one
-    path leaves the other to the fast replay test, to keep the suite's time."""
-    return case_spec.get("paths") or ["warm", "cold"]
-
-
-def spin_broken_case(name: str, root: Path, both_paths: bool = False,
-                     cold: bool = False) -> tuple[str, dict, bool, str]:
+def spin_broken_case(name: str, root: Path, both_paths: bool = False) -> tuple[str, dict, bool, str]:
     """Copy the case, record a good run, apply the broken edit, call the case's tool through
     flowmcp (a spin of its step, or a run).
 
@@ -87,8 +80,7 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False,
     interpreter (--no-warm) — and must answer the same facts (tests/test_warm.py and
     tests/test_real_flows.py compare working spins on both paths). Returns the broken call's
     text, structured answer, error flag, and what the bridge answered during it
-    (tests/fakes.py `dump`): the record the fast tier replays. With `cold`, the broken call goes
-    to the new-interpreter path alone."""
+    (tests/fakes.py `dump`): the record the fast tier replays."""
     case_spec = copy_case(name, root)
     step = case_spec["step"]
     tool, arguments = call_of(case_spec)
@@ -96,19 +88,18 @@ def spin_broken_case(name: str, root: Path, both_paths: bool = False,
 
     async def go():
         app = App.create(root)
-        cold_app = App.create(root, warm=False)
-        async with Client(build_server(app)) as client, Client(build_server(cold_app)) as cold_client:
+        async with Client(build_server(app)) as client, \
+                Client(build_server(App.create(root, warm=False))) as cold:
             if spin:  # a spin needs a run's state; a run case starts from nothing
                 good = await client.call_tool("run", {"flow": "flow.py"})
                 assert not good.is_error, good.content[0].text
             break_case(root, case_spec, name)
             app._described.clear()  # a broken helper module leaves flow.py as it was: describe it anyway
-            broken_app = cold_app if cold else app
-            recording = broken_app.bridge = RecordingBridge(broken_app.bridge)
-            result = await (cold_client if cold else client).call_tool(tool, arguments)
-            broken_app.bridge = recording._real
+            recording = app.bridge = RecordingBridge(app.bridge)
+            result = await client.call_tool(tool, arguments)
+            app.bridge = recording._real
             if both_paths and spin:
-                await same_on_both_paths(name, "broken", client, cold_client, step, result)
+                await same_on_both_paths(name, "broken", client, cold, step, result)
             return (result.content[0].text, result.structured_content or {}, bool(result.is_error),
                     dump(recording.recorded, root))
 

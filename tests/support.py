@@ -3,6 +3,7 @@ free ports, and what a process left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -104,17 +105,27 @@ def processes_under(root, include_zombies: bool = False, ignore: tuple[int, ...]
 
 
 def descendants(pid: int) -> list[int]:
-    """The processes below `pid` (Linux: /proc's children lists)."""
+    """The processes below `pid` (Linux: /proc's children lists, each thread's: a subreaper's
+    orphans go to any of its threads)."""
     found, todo = [], [pid]
     while todo:
-        try:
-            with open(f"/proc/{todo[0]}/task/{todo[0]}/children") as f:
-                children = [int(p) for p in f.read().split()]
-        except OSError:
-            children = []
+        children = []
+        for thread in Path(f"/proc/{todo[0]}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                children += [int(p) for p in (thread / "children").read_text().split()]
         found += children
         todo = todo[1:] + children
     return found
+
+
+# `python SUBREAPER COMMAND...` runs a command under a child subreaper: whatever escapes it stays
+# below, for `live_below` to find, and a SIGTERM stops all of it (tests/subreaper.py).
+SUBREAPER = str(Path(__file__).with_name("subreaper.py"))
+
+
+def live_below(pid: int) -> list[int]:
+    """The live (not zombie) processes below `pid`."""
+    return [child for child in descendants(pid) if alive(child)]
 
 
 def alive(pid: int) -> bool:

@@ -553,3 +553,72 @@ async def test_a_card_draws_none_of_the_machines_files(tmp_path, monkeypatch):
             pictures = _pictures(result)
             shares[step] = [max(_share(p, color) for p in pictures) for color in ((255, 0, 0), (0, 176, 0))]
     assert all(red < 0.001 and green > 0.01 for red, green in shares.values()), shares  # [red, green] shares
+
+
+PAGE_FLOW = '''
+from metaflow import FlowSpec, card, current, step
+from metaflow.cards import Markdown
+
+# What the card's scripts do, run from an image's onerror; GREEN draws the card's own green box.
+GREEN = ("let d = document.createElement('div'); d.style.cssText = 'background:#00b000;width:400px;height:120px'; "
+         "document.body.prepend(d)")
+SCRIPTS = {
+    "throws": "GREEN; null.boom(); undefined.again()",
+    "dialogs": "alert('hello'); confirm('sure?'); prompt('name?'); GREEN",
+    "hog": "let kept = []; while (true) kept.push(new Array(1e6).fill(1))",
+}
+
+
+def page(name):
+    return "# A card\\n\\n<img src='nothing.png' onerror=\\"" + SCRIPTS[name].replace("GREEN", GREEN) + "\\">"
+
+
+class PageFlow(FlowSpec):
+    @card(type="blank", id="dialogs")
+    @card(type="blank", id="throws")
+    @card(type="blank", id="hog")
+    @step
+    def start(self):
+        for name in ("dialogs", "throws", "hog"):
+            current.card[name].append(Markdown(page(name)))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    PageFlow()
+'''
+
+
+@needs_browser
+async def test_what_a_cards_scripts_do_is_said_and_a_card_that_hogs_memory_is_stopped(tmp_path, monkeypatch):
+    """A card calling alert, confirm and prompt: each dismissed, the card drawn after them, within
+    the render's deadline. A card whose scripts throw: drawn, and the answer counts the exceptions
+    and gives the first. A card allocating without bound: stopped at the memory cap and said so;
+    the server goes on serving."""
+    from flowmcp.app import browser_process
+
+    monkeypatch.setattr(browser, "STEP_TIMEOUT_S", 15.0)  # a dialog left open would hit it
+    monkeypatch.setattr(browser_process, "MAX_MEMORY_MB", 350)
+    root = make_project(tmp_path / "p")
+    (root / "page_flow.py").write_text(PAGE_FLOW)
+    async with Client(build_server(App.create(root))) as c:
+        text, run, is_error = await call(c, "run", flow="page_flow.py")
+        assert not is_error, text
+        task = f"{run['pathspec']}/start"
+        result, text, data = await _view(c, pathspec=task, id="dialogs")
+        assert not result.is_error and _share(_pictures(result)[0], (0, 176, 0)) > 0.01, text
+        assert "3 dialogs (alert, confirm, prompt) dismissed unanswered" in text and data["dialogs_dismissed"] == 3
+
+        result, text, data = await _view(c, pathspec=task, id="throws")
+        assert not result.is_error and _share(_pictures(result)[0], (0, 176, 0)) > 0.01, text
+        assert "its scripts threw 1 uncaught exception, the first: TypeError: Cannot read properties of null" in text
+        assert data["page_errors"] == 1 and "(line " in data["first_page_error"], data
+
+        result, text, _ = await _view(c, pathspec=task, id="hog")
+        assert result.is_error and "the card used more than 350 MB of memory" in text, text
+        text, _, is_error = await call(c, "list_runs", flow="page_flow.py")  # the server goes on
+        assert not is_error, text

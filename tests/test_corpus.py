@@ -1,8 +1,12 @@
 """The broken-flow corpus: every case's failure answer carries its facts, fits the budget, and
-matches the golden answer a person reviewed (tests/corpus/<case>/expected.txt). Every spin case
-is spun broken in both the warm worker and a new interpreter, with the same answer (a case with
-`"paths": ["warm"]` or `["cold"]` on that path alone, the replay test covering it fast); a run case
-(`"tool": "run"`) runs the broken flow.
+matches the golden answer a person reviewed (tests/corpus/<case>/expected.txt). A spin case is
+spun broken in the warm worker; a case whose case.json says `"paths": ["warm", "cold"]` is spun
+again in a new interpreter and must answer the same. Those are the cases where the two paths fail
+differently underneath (signals, memory, recursion, exits, warnings, imports, helper modules,
+@catch) and one of each kind of answer (a did-you-mean, data facts, a foreach split, a join, a
+nested lookup). The capture and the answer are the same code on both paths; what differs is the
+process around them, which those cases exercise (and each case's answer is replayed in the fast
+tier from its record). A run case (`"tool": "run"`) runs the broken flow.
 
 A new or changed answer is never accepted blindly: `python bench/summaries.py --golden CASE`
 prints it for review; `--write-golden` saves it, once you have read it. Each case also keeps the
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 
-from .corpus_cases import CASES, CORPUS, answer_summary, expects_failure, normalise, paths, spec, spin_broken_case
+from .corpus_cases import CASES, CORPUS, answer_summary, expects_failure, normalise, spec, spin_broken_case
 from .fakes import essence
 
 ANSWER_BUDGET = 1500  # the whole answer, status and next step included
@@ -23,8 +27,8 @@ ANSWER_BUDGET = 1500  # the whole answer, status and next step included
 @pytest.mark.parametrize("name", CASES)
 def test_corpus_answer_has_its_facts_matches_golden_and_is_the_same_warm_or_cold(name, tmp_path, monkeypatch):
     monkeypatch.setenv("USER", "tester")
-    on = paths(spec(name))
-    text, data, is_error, record = spin_broken_case(name, tmp_path, both_paths=len(on) > 1, cold=on == ["cold"])
+    both_paths = "cold" in spec(name).get("paths", ["warm"])
+    text, data, is_error, record = spin_broken_case(name, tmp_path, both_paths=both_paths)
     assert is_error == expects_failure(spec(name)), text
     missing = [fact for fact in spec(name)["facts"] if fact not in text]
     assert not missing, f"{name}: answer lacks {missing}:\n{text}"

@@ -102,7 +102,9 @@ async def test_a_join_spun_right_after_a_run_lists_what_it_merged_and_took(real,
 async def test_an_input_changed_in_place_is_listed_as_changed(real, warm):
     async with server(real, warm) as c:
         assert not (await call(c, "run", flow="inplace_flow.py"))[2]
-        for persist in (False, True):
+        # The step hook tells a change by the same code on both paths (Metaflow's keys when the
+        # outputs are kept, its serializer otherwise): the new interpreter checks one of the two
+        for persist in (False, True) if warm else (True,):
             text, data, _ = await call(c, "spin", flow="inplace_flow.py", step="add_features", persist=persist)
             assert names(data) == {"df": "changed"}, text
             assert "df = DataFrame 300×" in text and "(changed)" in text

@@ -73,6 +73,7 @@ async def test_a_failed_run_leads_with_the_users_line(client, fake):
 @pytest.mark.parametrize("arguments, says", [
     ({"parameters": {"alpah": 0.5}}, "alpha"),
     ({"parameters": {"count": "many"}}, "count"),
+    ({"parameters": {"alpha": 10**400}}, "Parameter 'alpha' is float"),  # past a float's range: not an OverflowError
     ({"tags": [""]}, "empty"),
     ({"with_": ["kubernetes;rm -rf"]}, "not a decorator spec"),
 ])

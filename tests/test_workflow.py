@@ -17,6 +17,7 @@ from mcp import Client
 from flowmcp.app import App
 from flowmcp.cli import init as flowmcp_init
 from flowmcp.server.build import INSTRUCTIONS, build_server
+from flowmcp.state.clients import registered_servers
 
 from .conftest import call, make_project
 
@@ -318,8 +319,88 @@ def test_init_never_rewrites_a_config_it_would_change(tmp_path, text, why):
 
 def test_init_module_refuses_a_foreign_codex_table(tmp_path):
     text = '[mcp_servers.flowmcp]\ncommand = "somebody-else"\n'
-    with pytest.raises(ValueError, match="did not write"):
+    with pytest.raises(ValueError, match="does not start flowmcp"):
         flowmcp_init._toml_server(text, "flowmcp", [])
+
+
+def test_init_writes_codex_toml_for_a_project_under_a_non_ascii_folder(tmp_path):
+    root = tmp_path / "données-🚀"  # JSON's escapes of 🚀 are surrogates, which TOML refuses
+    root.mkdir()
+    [change] = [c for c in flowmcp_init.init_project(root, ["codex"]) if c.path.name == "config.toml"]
+    assert change.action == "created", change
+    [entry] = registered_servers(root)
+    assert entry.error is None and entry.root == str(root), entry
+
+
+LINKS_OUT = {  # what a cloned repository can carry: the link, and what it points at outside the project
+    "linked file": {"CLAUDE.md": "notes.md", ".mcp.json": "mcp.json"},
+    "linked folder": {".claude": "."},
+    "dangling link": {".claude/skills/flowmcp/SKILL.md": "SKILL.md"},
+}
+
+
+@pytest.mark.parametrize("form", LINKS_OUT)
+def test_init_never_writes_through_a_link_out_of_the_project(tmp_path, capsys, form):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    (outside / "notes.md").write_text("my notes\n")
+    (outside / "mcp.json").write_text("{}")
+    for link, target in LINKS_OUT[form].items():
+        (project / link).parent.mkdir(parents=True, exist_ok=True)
+        (project / link).symlink_to(outside / target)
+    before = _snapshot(outside)
+    assert flowmcp_init.main(str(project), "claude", False, None, skill=True) == 1
+    assert _snapshot(outside) == before and not (outside / "skills").exists()
+    out = capsys.readouterr().out
+    for link in LINKS_OUT[form]:
+        shown = ".claude/skills/flowmcp/SKILL.md" if form == "linked folder" else link
+        assert f"skipped  {shown}: it leads out of the project" in out, out
+    assert "created  AGENTS.md" not in out and ("created  .mcp.json" in out) == (form != "linked file")
+
+
+def test_init_keeps_crlf_line_endings(tmp_path):
+    for name in ("CLAUDE.md", "AGENTS.md"):
+        (tmp_path / name).write_bytes(b"# House rules\r\n\r\nTabs, never spaces.\r\n")
+    flowmcp_init.init_project(tmp_path, ["claude", "codex"])
+    for name in ("CLAUDE.md", "AGENTS.md"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"# House rules\r\n\r\nTabs, never spaces.\r\n") and b"flowmcp:end" in data
+        assert b"\n" not in data.replace(b"\r\n", b""), name
+    assert {c.action for c in flowmcp_init.init_project(tmp_path, ["claude", "codex"])} == {"unchanged"}
+
+
+CODEX_CONFIGS = {
+    "an inline table": 'model = "o4"\nmcp_servers = { db = { command = "pg-mcp" } }  # inline\n',
+    "comments and an entry of ours with the user's env": (
+        "# Codex settings\n"
+        'model = "o4"  # fastest\n\n'
+        "[mcp_servers.flowmcp]  # from before the venv moved\n"
+        'command = "/old/venv/bin/flowmcp"\n'
+        'args = ["--root", "/old"]\n'
+        'env = { AWS_PROFILE = "dev" }  # the team account\n\n'
+        "[mcp_servers.db]\n"
+        'command = "pg-mcp"  # postgres\n'),
+}
+
+
+@pytest.mark.parametrize("case", CODEX_CONFIGS)
+def test_init_merges_into_the_users_codex_toml(tmp_path, case):
+    import tomllib
+
+    config = tmp_path / ".codex" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(CODEX_CONFIGS[case])
+    [change] = [c for c in flowmcp_init.init_project(tmp_path, ["codex"]) if c.path == config]
+    assert change.action == "updated", change
+    text = config.read_text()
+    assert all(line.partition("#")[2] in text for line in CODEX_CONFIGS[case].splitlines())  # every comment
+    data = tomllib.loads(text)
+    assert data["model"] == "o4" and data["mcp_servers"]["db"] == {"command": "pg-mcp"}
+    assert data["mcp_servers"]["flowmcp"]["args"][:2] == ["--root", str(tmp_path)]
+    if "env" in CODEX_CONFIGS[case]:
+        assert data["mcp_servers"]["flowmcp"]["env"] == {"AWS_PROFILE": "dev"}
+    assert {c.action for c in flowmcp_init.init_project(tmp_path, ["codex"])} == {"unchanged"}
 
 
 # ---------------------------------------------------------------------------- flowmcp.testing

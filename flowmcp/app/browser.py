@@ -6,7 +6,10 @@ PATH and the usual macOS application paths. The browser speaks the DevTools prot
 text ending in NUL), so there is no port to find and no websocket library to depend on.
 
 Every exchange has a deadline, and the browser's whole process group is killed when a render
-ends, however it ends. The page can fetch nothing but itself: it is served as CARD_URL, a web
+ends, however it ends (whom it runs as, its profile and its memory cap: browser_process.py). A
+dialog the page opens is dismissed at once; its uncaught exceptions are counted.
+
+The page can fetch nothing but itself: it is served as CARD_URL, a web
 origin, which Chromium never lets load a local file (an iframe, an image, a navigation to
 file://), and every other request it makes, navigations too, is failed before it leaves the
 browser (host names resolve to nothing besides). What a card embeds (data: URIs, inline scripts
@@ -23,13 +26,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+
+from . import browser_process
 
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "microsoft-edge",
          "microsoft-edge-stable")
@@ -65,6 +69,9 @@ class Shot:
     scale: float  # < 1 when the pictures were scaled down to stay under MAX_PNG_BYTES together
     cut: bool  # the pictures end before the page does
     value: Any = None  # what `value_of` evaluated to in the page, once it was drawn
+    errors: int = 0  # exceptions the page's scripts threw and nothing caught
+    first_error: str | None = None  # the first of them: its message and line
+    dialogs: tuple[str, ...] = ()  # alert, confirm, prompt... the page opened (each dismissed at once)
 
     @property
     def bytes(self) -> int:
@@ -121,19 +128,25 @@ def _linux_family() -> set[str]:
     return names
 
 
+# A small trampoline puts the pipes on the fds Chromium expects (3 and 4), leaves root for the
+# browser's user where it should (argv 3, 4: uid and gid, -1 to stay), then becomes the browser (a
+# shell's redirections take one-digit fds only).
 _TRAMPOLINE = ("import os, sys; os.dup2(int(sys.argv[1]), 3, inheritable=True); "
-               "os.dup2(int(sys.argv[2]), 4, inheritable=True); os.execv(sys.argv[3], sys.argv[3:])")
+               "os.dup2(int(sys.argv[2]), 4, inheritable=True); uid, gid = int(sys.argv[3]), int(sys.argv[4]); "
+               "uid < 0 or (os.setgroups([]), os.setgid(gid), os.setuid(uid)); os.execv(sys.argv[5], sys.argv[5:])")
 
 
-def _flags(profile: str) -> list[str]:
+def _flags(data: Path, run_as: browser_process.Runner, cap_mb: int) -> list[str]:
     flags = [
         "--headless", "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
         "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-extensions", "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
-        "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "about:blank",
+        "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={data}",
+        # A page's heap ends at the cap (the watchdog sees the rest), in one renderer process.
+        f"--js-flags=--max-old-space-size={cap_mb}", "--renderer-process-limit=1", "about:blank",
     ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        flags.insert(0, "--no-sandbox")  # Chromium refuses to start as root with its sandbox on
+    if not run_as.sandbox:
+        flags.insert(0, "--no-sandbox")  # as root (with no one to run as), or where no sandbox starts
     return flags
 
 
@@ -144,28 +157,64 @@ async def render(browser: str, html: Path, *, width: int, full_page: bool, timeo
     expression) must be true before the page counts as drawn; `value_of` is evaluated after."""
     if not html.is_absolute():
         raise ValueError(f"render() takes an absolute path, not {html}")
-    profile = tempfile.mkdtemp(prefix="flowmcp-browser-")
-    log = Path(profile) / "browser.log"
+    page = await anyio.Path(html).read_bytes()
+    try:
+        return await _render(browser, browser_process.runner(browser), page, width, full_page, timeout, wait_for,
+                             value_of)
+    except _NoSandbox:
+        browser_process.no_sandbox_here(browser)
+        return await _render(browser, browser_process.runner(browser), page, width, full_page, timeout, wait_for,
+                             value_of)
+
+
+class _NoSandbox(BrowserFailed):
+    """The browser's sandbox did not start as the unprivileged user."""
+
+
+async def _render(browser: str, run_as: browser_process.Runner, page: bytes, width: int, full_page: bool,
+                  timeout: float, wait_for: str | None, value_of: str | None) -> Shot:
+    profile = browser_process.new_profile(run_as)
+    log = profile / "browser.log"
+    cap = browser_process.MAX_MEMORY_MB
     commands_r, commands_w = os.pipe()  # we write; the browser reads on fd 3
     answers_r, answers_w = os.pipe()  # the browser writes on fd 4; we read
     process = None
+    over: list[float] = []
+    shot: list[Shot] = []
+    failed: list[Exception] = []
     try:
         with open(log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once)
-            # A small trampoline puts the pipes on the fds Chromium expects (3 and 4), then becomes
-            # the browser (a shell's redirections take one-digit fds only).
+            ids = [str(-1 if run_as.uid is None else run_as.uid), str(-1 if run_as.gid is None else run_as.gid)]
             process = await anyio.open_process(
-                [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, str(commands_r), str(answers_w), browser,
-                 *_flags(profile)],
+                [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, str(commands_r), str(answers_w), *ids, browser,
+                 *_flags(profile / "data", run_as, cap)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=(commands_r, answers_w),
-                start_new_session=True)
+                start_new_session=True, env=browser_process.environment(run_as, profile))
         os.close(commands_r)
         os.close(answers_w)
         commands_r = answers_w = -1
         pipe = _Pipe(commands_w, answers_r, log)
         with anyio.fail_after(timeout):
-            return await _capture(pipe, await anyio.Path(html).read_bytes(), width, full_page, wait_for, value_of)
+            async with anyio.create_task_group() as group:
+                group.start_soon(browser_process.watch_memory, process.pid, cap, over, group.cancel_scope)
+                try:
+                    shot.append(await _capture(pipe, page, width, full_page, wait_for, value_of))
+                except Exception as ex:  # raised below as itself, not in an exception group
+                    failed.append(ex)
+                group.cancel_scope.cancel()
+        if failed and not over:
+            raise failed[0]
+        if over or not shot:
+            raise BrowserFailed(_too_much_memory(cap))
+        return shot[0]
     except TimeoutError:
         raise BrowserFailed(f"the browser did not finish within {timeout:g} s and was stopped{_tail(log)}") from None
+    except BrowserFailed as ex:
+        if _out_of_memory(log):
+            raise BrowserFailed(_too_much_memory(cap)) from None
+        if run_as.uid is not None and run_as.sandbox and "No usable sandbox" in _tail(log, 2000):
+            raise _NoSandbox(str(ex)) from None
+        raise
     except OSError as ex:
         raise BrowserFailed(f"the browser {browser} could not be started: {ex}") from None
     finally:
@@ -175,7 +224,17 @@ async def render(browser: str, html: Path, *, width: int, full_page: bool, timeo
                     os.close(fd)
         if process is not None:
             await _stop(process)
-        shutil.rmtree(profile, ignore_errors=True)
+        browser_process.remove_profile(profile)
+
+
+def _too_much_memory(cap: int) -> str:
+    return (f"the card used more than {cap} MB of memory, so its browser was stopped (list_cards describes the "
+            "card in words)")
+
+
+def _out_of_memory(log: Path) -> bool:
+    """V8 ended the page at its heap limit (it says so on the browser's output)."""
+    return any(sign in _tail(log, 4000) for sign in ("out of memory", "heap limit", "Out of memory"))
 
 
 async def _capture(pipe: _Pipe, html: bytes, width: int, full_page: bool, wait_for: str | None,
@@ -184,11 +243,14 @@ async def _capture(pipe: _Pipe, html: bytes, width: int, full_page: bool, wait_f
     attached = await pipe.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
     session = attached["sessionId"]
     await pipe.send("Page.enable", session=session)
+    await pipe.send("Runtime.enable", session=session)  # for the exceptions the page's scripts throw
     frame = (await pipe.send("Page.getFrameTree", session=session))["frameTree"]["frame"]["id"]
     pipe.answer_requests = _only_the_page(html, frame)
     await pipe.send("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session=session)
     await _viewport(pipe, session, width, VIEWPORT_HEIGHT)
-    await pipe.send("Page.navigate", {"url": CARD_URL}, session=session)
+    navigated = await pipe.send("Page.navigate", {"url": CARD_URL}, session=session)
+    if navigated.get("errorText"):
+        raise BrowserFailed(f"the card's page did not load: {navigated['errorText']}")
     await pipe.event("Page.loadEventFired", session)
     if wait_for:
         with anyio.move_on_after(STEP_TIMEOUT_S):
@@ -216,7 +278,8 @@ async def _capture(pipe: _Pipe, html: bytes, width: int, full_page: bool, wait_f
         images = [await _screenshot(pipe, session, width, 0, tiles[0][1], scale)]
         cut = True
     await pipe.send("Browser.close")
-    return Shot(images, width, sum(tall for _, tall in tiles), page_height, round(scale, 2), cut, value)
+    return Shot(images, width, sum(tall for _, tall in tiles), page_height, round(scale, 2), cut, value,
+                pipe.errors, pipe.first_error, tuple(pipe.dialogs))
 
 
 def _only_the_page(html: bytes, frame: str) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
@@ -291,14 +354,23 @@ def png_size(png: bytes) -> tuple[int, int]:
 class _Pipe:
     """DevTools protocol messages over the browser's pipe: commands answered by id, events kept
     until asked for, a paused request answered as soon as it arrives (by `answer_requests`: the
-    page waits for it). Each exchange has STEP_TIMEOUT_S."""
+    page waits for it), a dialog dismissed as it opens (the page's scripts wait for it), the page's
+    exceptions counted. Each exchange has STEP_TIMEOUT_S.
+
+    The descriptors are non-blocking and waited on in the event loop: an exchange cancelled leaves
+    no read or write behind in a thread, to land on a descriptor number the next pipe reuses."""
 
     def __init__(self, write_fd: int, read_fd: int, log: Path):
         self.write_fd, self.read_fd, self.log = write_fd, read_fd, log
+        os.set_blocking(write_fd, False)
+        os.set_blocking(read_fd, False)
         self._id = 0
         self._buffer = b""
         self._events: list[dict[str, Any]] = []
         self.answer_requests: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] | None = None
+        self.errors = 0
+        self.first_error: str | None = None
+        self.dialogs: list[str] = []
 
     async def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None) -> dict:
         with self._deadline(method):
@@ -328,9 +400,25 @@ class _Pipe:
         message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        await anyio.to_thread.run_sync(_write_all, self.write_fd, json.dumps(message).encode() + b"\0",
-                                       abandon_on_cancel=True)
+        await self._write(json.dumps(message).encode() + b"\0")
         return message["id"]
+
+    async def _write(self, data: bytes) -> None:
+        view = memoryview(data)  # a pipe takes part of a large message (a page of megabytes) at a time
+        while view:
+            try:
+                view = view[os.write(self.write_fd, view):]
+            except BlockingIOError:
+                await anyio.wait_writable(self.write_fd)
+            except BrokenPipeError:
+                raise BrowserFailed(f"the browser closed its DevTools pipe{_tail(self.log)}") from None
+
+    async def _read(self) -> bytes:
+        while True:
+            try:
+                return os.read(self.read_fd, 1 << 20)
+            except BlockingIOError:
+                await anyio.wait_readable(self.read_fd)
 
     @contextlib.contextmanager
     def _deadline(self, method: str):
@@ -344,29 +432,40 @@ class _Pipe:
     async def _next(self) -> dict:
         while True:
             while b"\0" not in self._buffer:
-                chunk = await anyio.to_thread.run_sync(os.read, self.read_fd, 1 << 20, abandon_on_cancel=True)
+                chunk = await self._read()
                 if not chunk:
                     raise BrowserFailed(f"the browser closed its DevTools pipe{_tail(self.log)}")
                 self._buffer += chunk
             data, _, self._buffer = self._buffer.partition(b"\0")
             message = json.loads(data)
-            if message.get("method") == "Fetch.requestPaused" and self.answer_requests is not None:
-                await self._post(*self.answer_requests(message["params"]), message.get("sessionId"))
-                continue
-            return message
+            method, params = message.get("method"), message.get("params", {})
+            if method == "Fetch.requestPaused" and self.answer_requests is not None:
+                await self._post(*self.answer_requests(params), message.get("sessionId"))
+            elif method == "Page.javascriptDialogOpening":  # else the page waits for a click (~24 s)
+                self.dialogs.append(params.get("type", "dialog"))
+                await self._post("Page.handleJavaScriptDialog", {"accept": False}, message.get("sessionId"))
+            elif method == "Runtime.exceptionThrown":
+                self.errors += 1
+                self.first_error = self.first_error or _page_error(params.get("exceptionDetails", {}))
+            elif method == "Inspector.targetCrashed":
+                raise BrowserFailed(f"the card's page crashed{_tail(self.log)}")
+            elif not (method or "").startswith("Runtime."):  # console lines, contexts: nobody waits for them
+                return message
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """A write to a pipe may take less than all of a large message (a page of megabytes)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def _page_error(details: dict[str, Any]) -> str:
+    """`Uncaught Error: boom (line 12)`: the first line of what was thrown, and where."""
+    thrown = details.get("exception") or {}
+    text = thrown.get("description") or " ".join(
+        str(part) for part in (details.get("text", "Uncaught"), thrown.get("value")) if part is not None)
+    line = details.get("lineNumber")
+    first = (text.strip().splitlines() or ["an exception"])[0]
+    return f"{first} (line {line + 1})" if isinstance(line, int) else first
 
 
 async def _stop(process) -> None:
     """Kill the browser's whole process group (renderers, GPU and zygote processes too)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, 9)
+    browser_process.kill_group(process.pid)
     with anyio.move_on_after(5), anyio.CancelScope(shield=True):
         await process.wait()
 

@@ -231,7 +231,7 @@ async def _browser(config) -> Check:
     """view_card's browser: found, and answering `--version` (it is optional: nothing else needs it)."""
     import anyio
 
-    from . import browser
+    from . import browser, browser_process
 
     try:
         found = browser.find_browser(config.browser, environ())
@@ -245,7 +245,9 @@ async def _browser(config) -> Check:
     except (OSError, TimeoutError) as ex:
         return Check("browser", WARN, f"{found} does not answer `--version` ({type(ex).__name__})",
                      "pass --browser PATH of a working Chromium or Chrome")
-    return Check("browser", OK, f"{found} ({version}) for view_card")
+    run_as = browser_process.runner(found)
+    return Check("browser", OK, f"{found} ({version}) for view_card, {run_as.describe}, at most "
+                 f"{browser_process.MAX_MEMORY_MB} MB")
 
 
 def _spins(config) -> Check:

@@ -14,7 +14,7 @@ import sys
 
 from ..summarize import artifacts as summaries
 from ..summarize.text import cut_middle
-from . import facts
+from . import facts, inside, mismatch
 
 MAX_FRAMES = 60  # frames kept per exception, head and tail; recursion is folded before this
 MAX_MESSAGE_CHARS = 4000
@@ -187,12 +187,14 @@ def exception_record(ex, root=None, flow=None, depth=0, _seen=None):
             subscripts = _literal_subscripts(frame, code)
             if subscripts:
                 last["subscript_values"] = subscripts
-            found = facts.data_facts(ex, frame, code)
+            found = mismatch.facts(ex, frame, last, [f for f, _ in frames]) + facts.data_facts(ex, frame, code)
             if found:
                 rec["data_facts"] = found
     if depth == 0:
         frame, code = (user[-1][0], user[-1][1].get("code") or "") if user else (None, "")
-        found = facts.suggestions(ex, frame, code, _innermost_frame(ex.__traceback__), root)
+        raised = frames[-1] if frames and frames[-1][0] is not None else None
+        found = inside.suggestions(ex, frame, user[-1][1] if user else {}, raised) or facts.suggestions(
+            ex, frame, code, _innermost_frame(ex.__traceback__), root)
         if found:
             rec["suggestions"] = found
     rec["frames"] = [r for _, r in frames]

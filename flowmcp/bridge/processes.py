@@ -2,67 +2,102 @@
 
 A job leads its own session, so signalling its process group reaches the driver and the step
 processes. A step may start processes outside that group (a child in a session of its own, a
-double-forked daemon); the job is their subreaper (`dispatch.become_subreaper`), so they stay its
-descendants, and the kill finds them by walking /proc before each signal.
+double-forked daemon); the job is their subreaper, so they stay its descendants while it lives,
+and on SIGTERM the job stops its own tree before it dies (`project/tree.py`). This side does the
+same from outside, for a job that cannot (stuck, or on a system without /proc): it walks the
+tree with psutil, freezing (SIGSTOP) what it finds until a walk finds nothing new, then kills it
+all. psutil knows each process by pid and creation time, so a pid reused meanwhile by another
+process is never signalled. It is imported here only, when something is stopped: never at start.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
+import time
 
 import anyio
 
 KILL_GRACE_S = 2.0
+# The job's own stop takes its step processes' grace (project/tree.py TERM_GRACE_S) and a walk:
+# it is waited for that long before this side walks and kills.
+JOB_STOPS_ITSELF_S = KILL_GRACE_S + 2.0
+FREEZE_WITHIN_S = 5.0
 
 
 async def kill_tree(process) -> None:
-    """SIGTERM the process's whole group and every descendant outside it, then SIGKILL whatever is
-    left after a grace period."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, KILL_GRACE_S)):
-        # before the signal: once the job is gone, they are init's
-        escaped = await anyio.to_thread.run_sync(descendants, process.pid)
-        try:
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            _signal_all(escaped, signal.SIGKILL)
-            break
-        _signal_all(escaped, sig)
-        with anyio.move_on_after(wait):
-            await process.wait()
-            # Step processes may outlive the driver for a moment; the group kill reaches them too.
+    """SIGTERM the process's whole group and every descendant outside it; after a grace period,
+    freeze and kill whatever is left of the tree."""
+    tree = await anyio.to_thread.run_sync(_tree, process.pid)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    await anyio.to_thread.run_sync(_signal_all, tree[1:], signal.SIGTERM)
+    with anyio.move_on_after(JOB_STOPS_ITSELF_S):
+        await process.wait()
+    # Its leftovers (the job could not stop them), found from what was seen before the SIGTERM.
+    await anyio.to_thread.run_sync(freeze_and_kill, tree)
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    with anyio.move_on_after(KILL_GRACE_S):
+        await process.wait()
 
 
-def descendants(pid: int) -> list[tuple[int, str]]:
-    """(pid, start time) of every live descendant of `pid`, from /proc (Linux; [] elsewhere)."""
-    children: dict[int, list[int]] = {}
-    started: dict[int, str] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        child = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(child)  # fields[1]: the parent's pid
-        started[child] = fields[19]  # the start time, which tells a reused pid from the one we saw
-    found, queue = [], list(children.get(pid, []))
+def _tree(pid: int) -> list:
+    """`pid` and its descendants as psutil processes (each knows its creation time)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def freeze_and_kill(roots: list) -> None:
+    """SIGSTOP every live process of `roots` and their descendants, walking again until a walk
+    finds nothing new (a stopped process cannot fork; a frozen job still adopts the orphans of its
+    tree), then SIGKILL them all."""
+    stopped: set = set()
+    deadline = time.monotonic() + FREEZE_WITHIN_S
+    while time.monotonic() < deadline:
+        new = _live_tree([*roots, *stopped]) - stopped
+        if not new:
+            break
+        _signal_all(new, signal.SIGSTOP)
+        stopped |= new
+    _signal_all(stopped, signal.SIGKILL)
+
+
+def _live_tree(roots: list) -> set:
+    """Those of `roots` still running (the same processes: pid and creation time) and all their
+    descendants, from one look at every process."""
+    import psutil
+
+    children: dict[int, list] = {}
+    live = set()
+    for process in psutil.process_iter(["ppid"]):
+        children.setdefault(process.info["ppid"], []).append(process)
+        live.add(process)
+    found = {process for process in roots if process in live}
+    queue = [process.pid for process in found]
     while queue:
-        child = queue.pop()
-        found.append((child, started[child]))
-        queue.extend(children.get(child, []))
+        for child in children.get(queue.pop(), []):
+            if child not in found:
+                found.add(child)
+                queue.append(child.pid)
     return found
 
 
-def _signal_all(processes: list[tuple[int, str]], sig: int) -> None:
-    for pid, start in processes:
+def _signal_all(processes, sig: int) -> None:
+    """Signal each psutil process that is still the one seen (psutil checks its creation time)."""
+    import psutil
+
+    for process in processes:
         try:
-            if (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19] != start:
-                continue  # that pid is another process now
-            os.kill(pid, sig)
-        except (OSError, IndexError):
+            process.send_signal(sig)
+        except psutil.Error:
             pass

@@ -1,13 +1,15 @@
 """`flowmcp init`: register flowmcp with the project's coding agents and teach them the workflow.
 
 Writes each client's MCP config (merging into what is there) and puts the workflow rules into
-CLAUDE.md and AGENTS.md between markers. Idempotent; never drops the user's content: a file it
-cannot parse is left alone and reported.
+CLAUDE.md and AGENTS.md between markers. Idempotent; never drops the user's content (comments,
+line endings): a file it cannot parse is left alone and reported, and so is a path that leads out
+of the project through a link.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -23,8 +25,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CLIENTS = ("claude", "cursor", "vscode", "codex")
-TOML_BEGIN = "# flowmcp:begin (managed by `flowmcp init`)"
-TOML_END = "# flowmcp:end"
 
 
 @dataclass
@@ -64,7 +64,7 @@ def init_project(root: Path, clients: list[str], *, dry_run: bool = False,
             if client in SKILL_FOLDERS:
                 plan.append((root.joinpath(*SKILL_FOLDERS[client], SERVER_NAME, "SKILL.md"),
                              lambda old, text=text: _skill_file(old, text)))
-    return [_apply(path, edit, dry_run) for path, edit in plan]
+    return [_apply(root, path, edit, dry_run) for path, edit in plan]
 
 
 def _skill_file(old: str, new: str) -> str:
@@ -84,20 +84,37 @@ def _skill_file(old: str, new: str) -> str:
     return fresh.group(0) + _replace_between(body, BEGIN, END, block)
 
 
-def _apply(path: Path, edit, dry_run: bool) -> Change:
+def _apply(root: Path, path: Path, edit, dry_run: bool) -> Change:
+    real = Path(os.path.realpath(path))
+    if real != root and root not in real.parents:  # a cloned repository can carry links to anywhere
+        return Change(path, "skipped", f"it leads out of the project through a link (to {real}); flowmcp init "
+                                       "writes only inside the project: replace the link, or add flowmcp there by hand")
     if path.exists() and not path.is_file():
         return Change(path, "skipped", "it is not a regular file (a folder?); rename it, then run flowmcp init again")
-    old = path.read_text() if path.exists() else None
     try:
-        new = edit(old or "")
+        old = _read(path) if path.exists() else None
+    except (OSError, UnicodeDecodeError) as ex:
+        return Change(path, "skipped", f"it cannot be read ({type(ex).__name__}: {ex})")
+    newline = "\r\n" if old and "\r\n" in old else "\n"  # a file with Windows line endings keeps them
+    try:
+        new = edit((old or "").replace("\r\n", "\n")).replace("\n", newline)
     except ValueError as ex:
         return Change(path, "skipped", f"{ex}; fix or remove it, then run flowmcp init again")
     if new == old:
         return Change(path, "unchanged")
     if not dry_run:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="") as file:
+                file.write(new)
+        except OSError as ex:
+            return Change(path, "skipped", f"it cannot be written ({type(ex).__name__}: {ex})")
     return Change(path, "created" if old is None else "updated")
+
+
+def _read(path: Path) -> str:
+    with open(path, encoding="utf-8", newline="") as file:  # line endings as they are
+        return file.read()
 
 
 def _json_server(text: str, key: str, spec: dict[str, Any]) -> str:
@@ -141,27 +158,51 @@ def _digits(literal: str) -> str:
 
 
 def _toml_server(text: str, command: str, args: list[str]) -> str:
-    """Our [mcp_servers.flowmcp] table between markers; the rest of the file is left as it was."""
-    block = "\n".join([
-        TOML_BEGIN,
-        f"[mcp_servers.{SERVER_NAME}]",
-        f"command = {json.dumps(command)}",
-        "args = [" + ", ".join(json.dumps(a) for a in args) + "]",
-        TOML_END,
-    ])
+    """Set mcp_servers.flowmcp in Codex's TOML, merged into the user's document: their comments,
+    servers and settings stay as written, and so do any keys they added to our table (env, ...).
+    tomlkit is imported here only: `flowmcp init` is the one command that writes TOML."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import InlineTable
+
     try:
-        existing = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as ex:
+        before = tomllib.loads(text)
+        doc = tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as ex:
         raise ValueError(f"not valid TOML ({ex})") from None
-    _check_markers(text, TOML_BEGIN, TOML_END)
-    if TOML_BEGIN in text:
-        new = _replace_between(text, TOML_BEGIN, TOML_END, block)
-    elif SERVER_NAME in existing.get("mcp_servers", {}):
-        raise ValueError(f"it already has an [mcp_servers.{SERVER_NAME}] table that flowmcp did not write")
+    servers = doc.get("mcp_servers")
+    if servers is None:
+        servers = doc["mcp_servers"] = tomlkit.table(is_super_table=True)  # written as [mcp_servers.flowmcp]
+    if not isinstance(servers, dict):
+        raise ValueError("its mcp_servers is not a table")
+    ours = servers.get(SERVER_NAME)
+    if ours is None:
+        ours = tomlkit.inline_table() if isinstance(servers, InlineTable) else tomlkit.table()
+        ours.update(command=command, args=args)
+        if not isinstance(ours, InlineTable):
+            ours.add(tomlkit.nl())  # a blank line before whatever table follows
+        servers[SERVER_NAME] = ours
+    elif not _launches_flowmcp(ours):
+        raise ValueError(f"it already has an mcp_servers.{SERVER_NAME} entry that does not start flowmcp")
+    elif ours.get("command") == command and ours.get("args") == args:
+        return text
     else:
-        new = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
-    tomllib.loads(new)  # never write a file the client cannot read
+        ours["command"], ours["args"] = command, args
+    new = tomlkit.dumps(doc).rstrip("\n") + "\n"
+    # Never write a file the client cannot read, nor one where anything but our entry moved.
+    before.setdefault("mcp_servers", {}).setdefault(SERVER_NAME, {}).update(command=command, args=args)
+    if tomllib.loads(new) != before:
+        raise ValueError(f"rewriting it would change more than mcp_servers.{SERVER_NAME}; add that entry by hand")
     return new
+
+
+def _launches_flowmcp(spec: object) -> bool:
+    """An entry flowmcp may update: it starts flowmcp (our command, or `python -m flowmcp`)."""
+    if not isinstance(spec, dict):
+        return False
+    args = spec.get("args")
+    return Path(str(spec.get("command", ""))).name == SERVER_NAME or (
+        isinstance(args, list) and args[:2] == ["-m", SERVER_NAME])
 
 
 def _marked_section(text: str, rules: str) -> str:

@@ -347,9 +347,14 @@ def _daemon_action(parser: argparse.ArgumentParser, args: argparse.Namespace, co
         return 0
     found = client.servers(str(config.root))
     if args.action == "stop":
-        stopped = [paths.id for paths, info, _status in found if client.stop(paths, info)]
+        outcomes = [(info, client.stop(paths, info)) for paths, info, _status in found]
+        stopped = [info for info, outcome in outcomes if outcome == "stopped"]
         print(f"stopped {len(stopped)} project server{'s' if len(stopped) != 1 else ''} of {config.root}"
               if stopped else f"no project server was running for {config.root}")
+        for info, outcome in outcomes:
+            if outcome == "stale":
+                print(f"a stale record named pid {info.get('pid')}, which is another process now: "
+                      "nothing was signalled, the record is removed")
         return 0
     from ..daemon.identity import server_id
 

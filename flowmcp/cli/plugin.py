@@ -76,10 +76,10 @@ def files() -> dict[str, str]:
 
 
 def write_bundle(folder: Path, dry_run: bool = False) -> list[Change]:
-    changes = []
+    changes, root = [], folder.resolve()  # like init, never through a link out of the bundle's folder
     for relative, text in files().items():
-        changes.append(_apply(folder / relative, lambda old, text=text, relative=relative: _ours(old, text, relative),
-                              dry_run))
+        changes.append(_apply(root, folder / relative,
+                              lambda old, text=text, relative=relative: _ours(old, text, relative), dry_run))
     return changes
 
 

@@ -14,7 +14,6 @@ user's own server's is refused (`Untrusted`): the call sends its environment to 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
 import os
@@ -30,6 +29,7 @@ from typing import Any
 
 from .. import __version__
 from ..server.schemas import usage_problem
+from ..state import locks
 from . import pictures
 from .identity import NotASocket, Options, Paths, Untrusted, peer_uid, read_info, server_id
 
@@ -354,21 +354,11 @@ def _hello(paths: Paths, environ: dict[str, str], op: str = "call") -> Connectio
 @contextlib.contextmanager
 def _start_lock(paths: Paths) -> Iterator[None]:
     """One caller starts the server; the others wait for it and then use it."""
-    with open(paths.lock, "a") as lock:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Unavailable(f"another call has been starting the project server for "
-                                      f"{LOCK_TIMEOUT_S:g} s") from None
-                time.sleep(0.02)
-        try:
+    try:
+        with locks.exclusive(paths.lock, wait_s=LOCK_TIMEOUT_S):
             yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    except BlockingIOError:
+        raise Unavailable(f"another call has been starting the project server for {LOCK_TIMEOUT_S:g} s") from None
 
 
 def _spawn(paths: Paths, spawn_options: list[str], idle_s: float, flow: str | None) -> subprocess.Popen:
@@ -426,8 +416,10 @@ def servers(root: str) -> list[tuple[Paths, dict | None, dict | None]]:
     return found
 
 
-def stop(paths: Paths, info: dict | None) -> bool:
-    """Stop one server: asked over its socket, else SIGTERM, else SIGKILL. Whether one was running."""
+def stop(paths: Paths, info: dict | None) -> str | None:
+    """Stop one server: asked over its socket, else SIGTERM, else SIGKILL. "stopped" when one was
+    running; "stale" when its record names a pid another process has now (nothing is signalled);
+    None when none was."""
     pid = (info or {}).get("pid")
     asked = False
     with contextlib.suppress(Unavailable, _Hung):
@@ -435,26 +427,26 @@ def stop(paths: Paths, info: dict | None) -> bool:
         if connection is not None:
             connection.close()
             asked = True
-    running = asked or is_running(paths, info)
-    if isinstance(pid, int) and running and not _wait_gone(pid, STOP_TIMEOUT_S if asked else 0):
+    process = _server_process(paths, info)
+    if process is not None and not _wait_gone(process, STOP_TIMEOUT_S if asked else 0):
         for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 2.0)):
-            with contextlib.suppress(OSError):
-                os.kill(pid, sig)
-            if _wait_gone(pid, wait):
+            _send(process, sig)
+            if _wait_gone(process, wait):
                 break
     _remove_files(paths, pid)
-    return running
+    if asked or process is not None:
+        return "stopped"
+    return "stale" if isinstance(pid, int) and _exists(pid) else None
 
 
 def _stop_recorded(paths: Paths) -> None:
     """Before a new server starts: the recorded one, if it still runs, is hung; stop it."""
     info = read_info(paths)
-    pid = (info or {}).get("pid")
-    if is_running(paths, info):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, 2.0)
-    _remove_files(paths, pid)
+    process = _server_process(paths, info)
+    if process is not None:
+        _send(process, signal.SIGKILL)
+        _wait_gone(process, 2.0)
+    _remove_files(paths, (info or {}).get("pid"))
 
 
 def _remove_files(paths: Paths, pid: Any) -> None:
@@ -468,41 +460,61 @@ def _remove_files(paths: Paths, pid: Any) -> None:
 
 def is_running(paths: Paths, info: dict | None) -> bool:
     """Whether the server a record names still runs (answering or not)."""
+    return _server_process(paths, info) is not None
+
+
+# psutil's creation time comes from the boot time, which Linux gives to the second.
+CREATED_SLACK_S = 1.0
+
+
+def _server_process(paths: Paths, info: dict | None):
+    """The project server the record names, as a psutil process (which knows its creation time,
+    so it is never confused with a later process given the same pid), or None: gone, or the pid
+    is another process's now. psutil is imported here, by the stop paths, never at start."""
+    import psutil
+
     pid = (info or {}).get("pid")
-    return isinstance(pid, int) and _is_server(pid, paths)
-
-
-def _is_server(pid: int, paths: Paths) -> bool:
-    """Whether `pid` is the project server `paths` names (a recycled pid is someone else)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True  # no /proc here: the pid alone has to do
-    return b"flowmcp" in command and paths.id.encode() in command
+        process = psutil.Process(pid)
+        # The record was written by the running server: a process created after that is another.
+        started = (info or {}).get("started")
+        if isinstance(started, int | float) and process.create_time() > started + CREATED_SLACK_S:
+            return None
+        command = " ".join(process.cmdline())
+    except psutil.Error:  # gone, a zombie, or another user's
+        return None
+    return process if "flowmcp" in command and paths.id in command else None
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _send(process, sig: int) -> None:
+    """Signal the process psutil knows, unless its pid is another process's by now."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        process.send_signal(sig)
+
+
+def _exists(pid: int) -> bool:
+    import psutil
+
+    return psutil.pid_exists(pid)
+
+
+def _wait_gone(process, timeout: float) -> bool:
+    """Whether the process ended (a zombie has) within `timeout`."""
+    import psutil
+
     deadline = time.monotonic() + timeout
     while True:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
             return True
-        except PermissionError:
+        except psutil.Error:
             return False
-        if _is_zombie(pid):
-            return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return False

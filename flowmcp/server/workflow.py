@@ -4,7 +4,7 @@ server serves over MCP."""
 
 from __future__ import annotations
 
-import re
+import shlex
 import sys
 from pathlib import Path
 from string import Template
@@ -48,13 +48,9 @@ def launch_command(root: Path, python: str | None, server_options: list[str] | N
 
 def skill_text(command: str, args: list[str]) -> str:
     """The Agent Skill: the workflow, and every tool as a `flowmcp call` command of this project."""
-    flowmcp = " ".join(_shell_word(word) for word in [command, *args])
+    flowmcp = shlex.join([command, *args])
     template = (TEMPLATES_DIR / "SKILL.md.template").read_text()
     return template.format(flowmcp=flowmcp, begin=BEGIN, end=END)
-
-
-def _shell_word(word: str) -> str:
-    return word if re.fullmatch(r"[\w@%+=:,./-]+", word) else "'" + word.replace("'", "'\\''") + "'"
 
 
 Flow = Annotated[str, Field(description="Path of the flow's .py file, relative to the project root")]

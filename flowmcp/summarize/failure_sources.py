@@ -142,9 +142,10 @@ def _from_exception_record(exc: dict, root: Path) -> Failure:
         while linked and len(failure.chain) < 3:
             inner = _from_exception_record(linked, root)
             # A library re-raising from its internals adds nothing: the same type, or its message
-            # already in the outer one (Metaflow's "not iterable. Please check details: <inner>").
+            # already in the outer one (Metaflow's "not iterable. Please check details: <inner>"; a
+            # recarray's AttributeError over its KeyError 'name').
             internal = not any(f.user for f in inner.frames) and (
-                inner.exception_type == failure.exception_type or inner.message in failure.message)
+                inner.exception_type == failure.exception_type or inner.message.strip("'\"") in failure.message)
             if not internal:
                 failure.chain.append(f"{label} {inner.headline()}")
             linked = linked.get("cause") or linked.get("context")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..state.catalog import source_text
 from ..state.steps import is_step
-from . import rules, suggest
+from . import hints_inside, rules, suggest
 from .failure_data import Failure
 
 MAX_NAMES_LISTED = 12
@@ -336,7 +336,8 @@ def _key(found: dict, _ctx: Context) -> list[str]:
     return [f"{guess}{owner} has {count:,} {what}{more}."]
 
 
-_RENDER = {"attribute": _attribute, "name": _name, "import": _import, "module": _module, "key": _key}
+_RENDER = {"attribute": _attribute, "name": _name, "import": _import, "module": _module, "key": _key,
+           **hints_inside.RENDER}
 
 
 def assignments(flow_file: Path) -> dict[str, list[tuple[str, int]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import sys
 from typing import Any
 
 from ..errors import BadArgumentError
@@ -61,7 +62,7 @@ def _convert(param: dict[str, Any], value: Any) -> str:
 
     def bad(expected: str) -> BadArgumentError:
         return BadArgumentError(
-            f"Parameter {name!r} is {kind}; got {cut_end(json.dumps(value, default=str), SHOWN_CHARS)} "
+            f"Parameter {name!r} is {kind}; got {_shown(value)} "
             f"({type(value).__name__}). Pass {expected}."
         )
 
@@ -92,7 +93,10 @@ def _convert(param: dict[str, Any], value: Any) -> str:
         if isinstance(value, bool):
             raise bad("an integer such as 3")
         if isinstance(value, int):
-            return str(value)
+            try:
+                return str(value)
+            except ValueError:  # more digits than Python turns into text, nor would the flow's int()
+                raise bad(f"an integer of at most {sys.get_int_max_str_digits()} digits") from None
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         if isinstance(value, str):
@@ -104,8 +108,13 @@ def _convert(param: dict[str, Any], value: Any) -> str:
     if kind == "float":
         if isinstance(value, bool):
             raise bad("a number such as 0.5")
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            return repr(float(value))
+        if isinstance(value, (int, float)):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer of more than 308 digits
+                raise bad("a number a float can hold (at most about 1.8e308), such as 0.5") from None
+            if math.isfinite(number):
+                return repr(number)
         if isinstance(value, str):
             try:
                 number = float(value.strip())
@@ -119,7 +128,17 @@ def _convert(param: dict[str, Any], value: Any) -> str:
         raise bad("a string")
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an integer with more digits than Python turns into text
+        raise bad("a string") from None
     if "\x00" in text:
         raise bad("a string without NUL characters")
     return text
+
+
+def _shown(value: Any) -> str:
+    try:
+        return cut_end(json.dumps(value, default=str), SHOWN_CHARS)
+    except ValueError:  # an integer with more digits than Python turns into text
+        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"

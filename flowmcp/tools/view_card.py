@@ -22,6 +22,7 @@ from ..summarize.text import cut_end
 from ._common import agent_errors, answer, app_of, task_pathspec
 
 MAX_HEADLINE_CHARS = 300
+MAX_PAGE_ERROR_CHARS = 200
 MAX_WIDTH = 1600  # px: as every picture flowmcp sends (bridge/project/images.MAX_EDGE); tiles are shorter
 
 
@@ -39,7 +40,8 @@ async def view_card(
 ) -> Annotated[CallToolResult, models.ViewCardResult]:
     """See a card as it renders: the card of a run's or spin's task, drawn by a real headless
     browser after its scripts ran, answered as a PNG (tall pages as several, under ~1 MB in all)
-    and two lines: its type and components, and the picture's size.
+    and two lines: its type and components, and the picture's size; a third when its scripts
+    threw or opened dialogs (each dismissed).
 
     Use it after spin or run of a step with @card, to check the card looks right (empty charts,
     squeezed tables, markdown shown raw), then adjust the step and spin it again."""
@@ -69,11 +71,14 @@ async def view_card(
         finally:
             await anyio.to_thread.run_sync(_remove, folder)
         uri = f"flowmcp://card/{task}/{card['index']}"
+        first_error = cut_end(shot.first_error, MAX_PAGE_ERROR_CHARS) if shot.first_error else None
         result = models.ViewCardResult(
             pathspec=task, index=card["index"], type=card["type"], id=card.get("id"), uri=uri, width=shot.width,
             height=shot.height, page_height=shot.page_height, images=len(shot.images), image_bytes=shot.bytes,
-            scale=shot.scale, cut=shot.cut)
-        text = "\n".join([_headline(task, card), _size_line(shot, full_page)])
+            scale=shot.scale, cut=shot.cut, page_errors=shot.errors, first_page_error=first_error,
+            dialogs_dismissed=len(shot.dialogs))
+        text = "\n".join(line for line in (_headline(task, card), _size_line(shot, full_page), _page_line(shot))
+                          if line)
         answered = answer(text, result)
         answered.content += [ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
                              for png in shot.images]
@@ -113,6 +118,18 @@ def _size_line(shot: browser.Shot, full_page: bool) -> str:
         line += " — the page goes on below: " + ("too tall for one answer, narrow it or read list_cards"
                                                  if full_page else "pass full_page=true to see all of it")
     return line
+
+
+def _page_line(shot: browser.Shot) -> str | None:
+    """What the card's scripts did besides drawing: exceptions nothing caught, dialogs dismissed."""
+    said = []
+    if shot.errors:
+        said.append(f"its scripts threw {shot.errors} uncaught exception{'s' if shot.errors > 1 else ''}, the first: "
+                    f"{cut_end(shot.first_error or '?', MAX_PAGE_ERROR_CHARS)}")
+    if shot.dialogs:
+        kinds = ", ".join(sorted(set(shot.dialogs)))
+        said.append(f"{len(shot.dialogs)} dialog{'s' if len(shot.dialogs) > 1 else ''} ({kinds}) dismissed unanswered")
+    return "The card's page: " + "; ".join(said) if said else None
 
 
 def _scratch(app) -> Path:

@@ -15,7 +15,7 @@ import traceback
 from .. import metaflow_compat as compat
 from .. import protocol
 from ..protocol import INTERNAL, JobError
-from . import artifacts, cli, environment, flows, listing, logs_cards, spin
+from . import artifacts, cli, environment, flows, listing, logs_cards, spin, tree
 
 USES_FEATURES = {protocol.DESCRIBE, protocol.RUN, protocol.SPIN}  # the ops whose answers a missing internal changes
 OPS = {
@@ -59,8 +59,8 @@ def handle(argv):
 def main(argv):
     """A job in a new interpreter, the server's child (a warm worker's jobs: see
     `worker/server.py` `stop_jobs`)."""
+    tree.hold()
     die_with_parent()
-    become_subreaper()
     handle(argv)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -86,49 +86,16 @@ def check_metaflow(op):
                            version=version, where=os.path.dirname(getattr(metaflow, "__file__", "") or ""))
 
 
-# The signal the kernel sends a job when the process that started it dies: a real-time one,
-# which neither Metaflow nor a flow listens for.
-PARENT_GONE = getattr(signal, "SIGRTMIN", 34) + 7
-
-
 def die_with_parent():
-    """When the server that started this job dies (SIGTERM, SIGKILL, an OOM kill), the job and
-    every process of its group (the step processes Metaflow started) go too, as a cancel would
-    have stopped them; else a run would go on with nobody to read it. Linux only (prctl
-    PR_SET_PDEATHSIG); elsewhere a job outlives a killed server, as before. A job is its group's
-    leader (a session of its own)."""
+    """When the server that started this job dies (SIGTERM, SIGKILL, an OOM kill), the job stops
+    every process of its run (`tree.stop`: its group and whatever left it), as a cancel would
+    have; else a run would go on with nobody to read it. Linux only (prctl PR_SET_PDEATHSIG);
+    elsewhere a job outlives a killed server, as before. A job is its group's leader (a session
+    of its own)."""
     if not sys.platform.startswith("linux") or os.getpgrp() != os.getpid():
         return
-    signal.signal(PARENT_GONE, _stop_the_group)
-    if not prctl(PR_SET_PDEATHSIG, PARENT_GONE):
+    signal.signal(tree.PARENT_GONE, tree.stop_all_and_die)  # also where `tree.hold` could not (no subreaper)
+    if not tree.prctl(tree.PR_SET_PDEATHSIG, tree.PARENT_GONE):
         return
     if os.getppid() == 1:  # the parent died before we asked: too late for the signal
-        _stop_the_group(PARENT_GONE, None)
-
-
-def become_subreaper():
-    """Processes a step starts outside the job's group (a child in a session of its own, a
-    double-forked daemon) are re-parented to the job when their parent exits, not to init: they
-    stay the job's descendants, and a timeout or a cancel finds them (`processes.kill_tree`).
-    Linux only (prctl PR_SET_CHILD_SUBREAPER)."""
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
-
-
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def prctl(option, value):
-    """Linux's `prctl(option, value)`: whether it was done (never elsewhere)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError, ValueError):
-        return False
-
-
-def _stop_the_group(_signum, _frame):
-    os.killpg(os.getpgrp(), signal.SIGKILL)
+        tree.stop_all_and_die()

@@ -11,7 +11,7 @@ import re
 import sys
 import traceback
 
-from .. import dispatch
+from .. import dispatch, tree
 from . import spare
 from .process import MAX_MESSAGE, fresh_process_state, leave, report_learned, std_streams, tell_over, teller
 from .steps import StepLauncher, Zygote
@@ -23,8 +23,8 @@ def prepare_job_process():
     """What a job child does before it knows its job (a spare does it ahead of time): a session
     of its own, the job's descendants kept as its own, a new interpreter's signals and no stdin."""
     os.setsid()
-    dispatch.become_subreaper()
     fresh_process_state()
+    tree.hold()  # the worker passes the server's death on as PARENT_GONE (`Worker.stop_jobs`)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)

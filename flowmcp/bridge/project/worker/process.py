@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 
+from .. import tree
 from . import spare
 
 MAX_MESSAGE = 1 << 20
@@ -16,7 +17,7 @@ MAX_MESSAGE = 1 << 20
 
 def fresh_process_state():
     """What a new interpreter would have that a fork of ours does not."""
-    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, tree.PARENT_GONE):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

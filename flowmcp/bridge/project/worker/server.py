@@ -28,7 +28,7 @@ import sys
 import time
 
 from ... import metaflow_compat as compat
-from .. import dispatch  # noqa: F401 (loaded before any fork, so no job pays for it)
+from .. import dispatch, tree  # noqa: F401 (dispatch: loaded before any fork, so no job pays for it)
 from . import fork, preload, spare, steps
 from .process import MAX_MESSAGE
 
@@ -388,10 +388,27 @@ class Worker:
             sock.close()
 
     def stop_jobs(self):
-        """Stop every running job with all its processes (each job is a session of its own): the
-        server that asked for them died, and a run would otherwise go on with nobody to read it.
-        A worker that dies itself leaves its jobs running: the server still waits for them."""
+        """Stop every running job with all its processes: the server that asked for them died, and
+        a run would otherwise go on with nobody to read it. Each job stops its own tree (it is the
+        subreaper of whatever left its session: `tree.stop`), as a cold job does when the kernel
+        tells it its parent died; one that has not ended by then is killed with its group. A
+        worker that dies itself leaves its jobs running: the server still waits for them."""
         self.retire_spare()
+        for pid in self.jobs:
+            try:
+                os.kill(pid, tree.PARENT_GONE)
+            except OSError:
+                pass
+        deadline = time.monotonic() + tree.STOP_WITHIN_S
+        while self.jobs and time.monotonic() < deadline:  # reaped, not learned from: we are leaving
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                self.jobs.pop(pid, None)
+            else:
+                time.sleep(0.05)
         for pid in list(self.jobs):
             try:
                 os.killpg(pid, signal.SIGKILL)

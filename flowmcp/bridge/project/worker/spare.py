@@ -17,7 +17,7 @@ import re
 import select
 import signal
 
-from .. import dispatch
+from .. import tree
 
 MADV_POPULATE_WRITE = 23  # Linux 5.14+; elsewhere the madvise fails and nothing is copied ahead
 CHUNK = 2 << 20  # bytes copied between two looks for work
@@ -130,7 +130,7 @@ def die_with_parent(parent=None):
     as it may have ended already), or with `parent=None`, no longer. A spare is nobody's job yet:
     if the worker is killed while it forks one, nothing else would end it; a job clears this,
     since jobs outlive a worker that dies (the server still waits for them). Linux only."""
-    if dispatch.prctl(dispatch.PR_SET_PDEATHSIG, signal.SIGKILL if parent else 0) and parent and os.getppid() != parent:
+    if tree.prctl(tree.PR_SET_PDEATHSIG, signal.SIGKILL if parent else 0) and parent and os.getppid() != parent:
         os._exit(0)
 
 
