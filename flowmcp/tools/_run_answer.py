@@ -228,7 +228,9 @@ def render(app: App, r: models.RunResult) -> str:
     lines.extend(r.notes)
     # a failure's summary already tells its step's warnings
     lines.extend(w for w in r.warnings if not (r.failure and w in r.failure.summary))
-    if r.steps:
+    # a run that failed in its first step has nothing to list but what the head said
+    only_the_failed = r.failure and [(s.step, s.tasks) for s in r.steps] == [(r.failure.step, 1)]
+    if r.steps and not only_the_failed:
         stopped = r.status in ("cancelled", "timed_out")
         lines.append("Steps: " + ", ".join(_step(s, stopped) for s in r.steps))
     if r.artifacts:
