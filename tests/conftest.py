@@ -13,10 +13,18 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from flowmcp.app import App
+from flowmcp.app import App, browser
 from flowmcp.server.build import build_server
 
 from .support import free_port, wait_for_port
+
+try:  # for the tests that draw with a real browser
+    BROWSER = browser.find_browser()
+except browser.BrowserMissing:
+    BROWSER = None
+    if os.environ.get("FLOWMCP_REQUIRE_BROWSER"):  # CI installs Debian's chromium: a missing one is a failure there
+        raise
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium or Chrome on this machine")
 
 FLOWS = Path(__file__).parent / "flows"
 TOOL_NAMES = {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run", "resume",

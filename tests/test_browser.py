@@ -20,15 +20,9 @@ import pytest
 
 from flowmcp.app import browser, browser_process
 
-pytestmark = pytest.mark.anyio
+from .conftest import BROWSER, needs_browser
 
-try:
-    BROWSER = browser.find_browser()
-except browser.BrowserMissing:
-    BROWSER = None
-    if os.environ.get("FLOWMCP_REQUIRE_BROWSER"):  # CI installs Debian's chromium: a missing one is a failure there
-        raise
-needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium or Chrome on this machine")
+pytestmark = pytest.mark.anyio
 
 
 def _fake_browser(folder: Path, body: str) -> Path:

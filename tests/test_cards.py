@@ -20,17 +20,9 @@ from PIL import Image, ImageStat
 from flowmcp.app import App, browser
 from flowmcp.server.build import build_server
 
-from .conftest import call, make_project
+from .conftest import BROWSER, call, make_project, needs_browser
 
 pytestmark = pytest.mark.anyio
-
-try:
-    BROWSER = browser.find_browser()
-except browser.BrowserMissing:
-    BROWSER = None
-    if os.environ.get("FLOWMCP_REQUIRE_BROWSER"):  # CI installs Debian's chromium: a missing one is a failure there
-        raise
-needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium or Chrome on this machine")
 
 
 @pytest.fixture(scope="module")

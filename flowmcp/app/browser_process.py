@@ -21,6 +21,8 @@ from pathlib import Path
 
 import anyio
 
+from ..bridge.processes import pid_exists
+
 PROFILE_PREFIX = "flowmcp-browser-"
 MAX_MEMORY_MB = 1024  # all the browser's processes together; an empty page takes ~150 MB
 WATCH_EVERY_S = 0.1
@@ -114,20 +116,10 @@ def sweep_profiles() -> list[str]:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not _alive(int(pid)):
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not pid_exists(int(pid)):
                 remove_profile(Path(entry.path))
                 removed.append(entry.name)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def group_memory_mb(group: int) -> float | None:

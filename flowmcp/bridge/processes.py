@@ -25,6 +25,17 @@ JOB_STOPS_ITSELF_S = KILL_GRACE_S + 2.0
 FREEZE_WITHIN_S = 5.0
 
 
+def pid_exists(pid: int) -> bool:
+    """Whether a process of that pid exists (one of another user's counts: it cannot be signalled)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 async def kill_tree(process) -> None:
     """SIGTERM the process's whole group and every descendant outside it; after a grace period,
     freeze and kill whatever is left of the tree."""

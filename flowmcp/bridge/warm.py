@@ -29,7 +29,7 @@ from anyio.abc import ByteStream, Process
 from ..state.config import Config
 from .early import EarlyWorker, StartedProcess, worker_spec
 from .imports import flow_imports
-from .processes import kill_tree
+from .processes import kill_tree, pid_exists
 
 WARM_OPS = {"describe", "spin", "run"}  # the jobs that load a flow file (run: resume too); the rest read runs
 MAX_WORKERS = 3  # flows with different imports, each kept warm; the least recently used goes first
@@ -120,7 +120,7 @@ class WarmJob:
                 chunk = await self.stream.receive()  # cancel-safe: nothing is lost if cancelled
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
                 # The worker went away; the job child lives on alone until it finishes.
-                while _exists(self.pid):  # noqa: ASYNC110 (another process's life: nothing to await)
+                while pid_exists(self.pid):  # noqa: ASYNC110 (another process's life: nothing to await)
                     await anyio.sleep(0.05)
                 self.returncode = -1
                 break
@@ -147,16 +147,6 @@ def _starting_note(key: frozenset[str], before: frozenset[str] | None) -> str:
         named = ", ".join(added[:MAX_IMPORTS_NAMED]) + (" …" if len(added) > MAX_IMPORTS_NAMED else "")
         return f"started a new warm worker: the flow now imports {named}"
     return "started a warm worker with this flow's imports"
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class WarmPool:
