@@ -366,3 +366,31 @@ def test_the_environment_sends_spin_step_to_the_project_server_even_in_a_session
         result = spin_step(project / "params_flow.py", "score", root=project, artifacts={"total": 4})
         assert session.apps == {}
     assert result["result"] == 8 and only_server(project)["pid"] == server["pid"]
+
+
+def test_every_line_a_call_sends_gets_an_answer_as_over_stdio(project):
+    """The project server reads a call's lines as the stdio server does: a line it cannot read and
+    a request whose id the SDK would take for none each get their JSON-RPC error, and the next
+    request is answered as before (the SDK alone gave neither an answer)."""
+    from flowmcp.daemon.client import _hello
+
+    assert flowmcp(project, "call", "list_runs").returncode == 0
+    [server] = servers(project)
+    connection = _hello(Paths.of(project, server), dict(os.environ))
+    connection.sock.settimeout(20)  # no answer is a failure, not a hang
+    try:
+        lines = [
+            ('{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}', None, -32600, "not an object"),
+            ('{"jsonrpc":"2.0","id":1e400,"method":"ping"}', None, -32600, "not a number out of range"),
+            ('{"jsonrpc":"2.0","id":"cut","method":', "cut", -32700, "EOF while parsing"),
+            ('{"jsonrpc":"2.0","surprise":true}', None, -32600, "Invalid request"),
+        ]
+        for line, expected_id, code, words in lines:
+            connection.sock.sendall(line.encode() + b"\n")
+            answer = connection.receive()
+            assert answer.get("id") == expected_id and answer["error"]["code"] == code, answer
+            assert words in answer["error"]["message"], answer
+        connection.send({"jsonrpc": "2.0", "id": 5, "method": "ping"})
+        assert connection.receive() == {"jsonrpc": "2.0", "id": 5, "result": {}}
+    finally:
+        connection.close()

@@ -150,7 +150,7 @@ class ProjectServer:
             read_send, read_stream = create_context_streams(0)
             write_stream, write_receive = create_context_streams(0)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._read, buffered, read_send, tg.cancel_scope)
+                tg.start_soon(self._read, buffered, read_send, write_stream.clone(), tg.cancel_scope)
                 tg.start_soon(self._write, stream, write_receive, tg.cancel_scope)
                 await serve_dual_era_loop(lowlevel, read_stream, write_stream, lifespan_state=state,
                                           init_options=init)
@@ -161,20 +161,27 @@ class ProjectServer:
             self.last_active = time.monotonic()
 
     @staticmethod
-    async def _read(buffered, read_send, scope: anyio.CancelScope) -> None:
+    async def _read(buffered, read_send, write_send, scope: anyio.CancelScope) -> None:
+        """Every line gets an answer, as over stdio (server/stdio.py): one that cannot be read, or
+        a request whose id the SDK would take for none, gets its JSON-RPC error from here."""
         import mcp_types as types
         from mcp.shared.message import SessionMessage
 
-        async with read_send:
+        from ..server.stdio import bad_id, error_for
+
+        async with read_send, write_send:
             while True:
                 try:
                     line = await buffered.receive_until(b"\n", MAX_MESSAGE_BYTES)
                 except (anyio.DelimiterNotFound, *_DISCONNECTED):
                     break
                 try:
-                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                except Exception as ex:  # the session answers a malformed message as such
-                    await read_send.send(ex)
+                    refused = bad_id(line)
+                    message = refused or types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                except Exception as ex:
+                    refused = error_for(ex)
+                if refused is not None:
+                    await write_send.send(SessionMessage(refused))
                     continue
                 await read_send.send(SessionMessage(message))
         scope.cancel()  # the caller went away: nothing it asked for should go on

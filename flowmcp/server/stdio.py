@@ -166,6 +166,8 @@ def error_for(problem: Exception) -> JSONRPCError:
 
 
 def _id_of(raw: Any) -> int | str | None:
+    if isinstance(raw, bytes):  # the project server reads a call's lines as bytes
+        raw = raw.decode("utf-8", "replace")
     if isinstance(raw, dict):
         value = raw.get("id")
         return value if isinstance(value, (int, str)) and not isinstance(value, bool) else None
