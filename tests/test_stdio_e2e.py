@@ -169,3 +169,15 @@ def test_tools_list_carries_no_null_meta_for_clients_without_mcp_apps(tmp_path):
         assert not any((t.get("_meta") or {}).get("ui") for t in tools)
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("fd", [0, 1])
+def test_a_server_started_with_stdin_or_stdout_closed_says_so_and_leaves(tmp_path, fd):
+    """A launcher that closes fd 0 (or 1) gave the event loop that number, which the transport
+    then replaced with the null device: the server died in a traceback of the event loop."""
+    root = make_project(tmp_path / "p")
+    done = subprocess.run([sys.executable, "-m", "flowmcp", "--root", str(root)], preexec_fn=lambda: os.close(fd),
+                          stderr=subprocess.PIPE, text=True, timeout=60, **({"stdout": subprocess.PIPE} if fd else {}))
+    which = "input" if fd == 0 else "output"
+    assert done.returncode == 2 and f"standard {which} is closed" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -168,6 +168,7 @@ def _server_options(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    closed = _open_closed_standard_fds()
     parser = build_parser()
     args = parser.parse_args(argv)
     _merge_project_options(parser, args)
@@ -245,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         except TokenRequired as ex:
             print(f"flowmcp: {ex}", file=sys.stderr)
             return 2
+    elif 0 in closed or 1 in closed:
+        which = "input" if 0 in closed else "output"
+        print(f"flowmcp: standard {which} is closed, so no client can talk to this server: an MCP client starts "
+              "it with a pipe on its stdin and stdout (or serve over HTTP: flowmcp serve --http)", file=sys.stderr)
+        return 2
     else:
         import anyio
 
@@ -252,6 +258,27 @@ def main(argv: list[str] | None = None) -> int:
 
         anyio.run(serve_stdio, server)
     return 0
+
+
+def _open_closed_standard_fds() -> list[int]:
+    """Point a closed stdin, stdout or stderr at the null device, and say which were closed. A
+    launcher may start us with one closed; the next file opened would then take its number (the
+    event loop's own, say), and the stdio transport, which puts the null device on fd 0 and 1
+    while it serves, would replace that file under it."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        devnull = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+        if devnull != fd:
+            os.dup2(devnull, fd)
+            os.close(devnull)
+    if 0 in closed:
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the standard stream, for the life of the process)
+    return closed
 
 
 def _keep_spins(args: argparse.Namespace) -> int:
