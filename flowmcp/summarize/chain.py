@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from ..state.catalog import source_text
-from .failure_data import Failure, Frame
+from .failure_data import CALLED_FROM, Failure, Frame
 
 # Errors about the value a line was given (its type, a missing key, an empty list, a bad content)
 _ABOUT_THE_VALUE = {"KeyError", "AttributeError", "TypeError", "IndexError", "ValueError"}
@@ -40,7 +40,7 @@ def helper_chain(failure: Failure, flow_file: Path | None, root: Path) -> None:
     else:
         failure.fix_at = f"what {call.file}:{call.line} in {step} passes to {where.func}"
         target = "the data the step passes"
-    failure.hints.insert(0, f"Called from {called}\nFix {target}: {why}.")
+    failure.hints.insert(0, f"{CALLED_FROM}{called}\nFix {target}: {why}.")
 
 
 def _fix_in_helper(failure: Failure, where: Frame, root: Path) -> tuple[bool, str]:

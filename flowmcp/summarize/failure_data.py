@@ -14,6 +14,8 @@ _COMPREHENSIONS = {"<listcomp>", "<genexpr>", "<dictcomp>", "<setcomp>", "<lambd
 _LIB_NAME = re.compile(r"(?:site|dist)-packages/(?P<pkg>[^/]+)/")
 
 
+CALLED_FROM = "Called from "  # a helper's caller (summarize/chain.py): a trace need not repeat it
+
 @dataclass
 class Frame:
     file: str  # relative to the project root when inside it

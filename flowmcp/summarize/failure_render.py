@@ -4,7 +4,7 @@ then the trace with library frames folded — within a budget."""
 from __future__ import annotations
 
 from . import splits
-from .failure_data import Failure, Frame
+from .failure_data import CALLED_FROM, Failure, Frame
 from .text import cut_middle
 
 MAX_CHARS = 1200  # the failure summary; the answer around it adds a status line and the next step
@@ -34,10 +34,20 @@ def render(failure: Failure, budget: int = MAX_CHARS) -> str:
     parts.extend(failure.chain)
     parts.extend(failure.warnings)
     trace = render_trace(failure.frames) if where is not None or failure.origin != "flow" else ""
-    if trace and not (where is not None and trace == f"{where.file}:{where.line} in {where.func}"):
+    if trace and not (where is not None and set(trace.split(" → ")) <= _frames_said(failure, where)):
         parts.append("Trace: " + trace)
     text = "\n".join(parts)
     return cut_middle(text, budget)
+
+
+def _frames_said(failure: Failure, where: Frame) -> set[str]:
+    """The frames the answer names already: the headline's, and the step's line that called a
+    helper (summarize/chain.py). A trace of those alone repeats them."""
+    said = {f"{where.file}:{where.line} in {where.func}"}
+    for hint in failure.hints:
+        if hint.startswith(CALLED_FROM):
+            said.add(hint[len(CALLED_FROM):].split(": ", 1)[0])
+    return said
 
 
 def render_trace(frames: list[Frame]) -> str:
