@@ -26,6 +26,15 @@ except browser.BrowserMissing:
         raise
 needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium or Chrome on this machine")
 
+
+def fake_browser(folder: Path, body: str) -> Path:
+    """A stand-in for Chromium: a script that writes its pid to `folder/pid`, then runs `body`."""
+    script = folder / "fake-chromium"
+    script.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
+                      f"open({str(folder / 'pid')!r}, 'w').write(str(os.getpid()))\n{body}\n")
+    script.chmod(0o755)
+    return script
+
 FLOWS = Path(__file__).parent / "flows"
 TOOL_NAMES = {"run", "spin", "inspect_artifact", "list_runs", "flow_status", "run_status", "cancel_run", "resume",
               "get_logs", "list_cards", "doctor", "view_card"}

@@ -20,17 +20,9 @@ import pytest
 
 from flowmcp.app import browser, browser_process
 
-from .conftest import BROWSER, needs_browser
+from .conftest import BROWSER, fake_browser, needs_browser
 
 pytestmark = pytest.mark.anyio
-
-
-def _fake_browser(folder: Path, body: str) -> Path:
-    script = folder / "fake-chromium"
-    script.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
-                      f"open({str(folder / 'pid')!r}, 'w').write(str(os.getpid()))\n{body}\n")
-    script.chmod(0o755)
-    return script
 
 
 def _page(folder: Path, html: str) -> Path:
@@ -52,7 +44,7 @@ async def test_a_read_left_by_a_timed_out_render_takes_nothing_from_the_next_pip
         return real_read(fd, size)
 
     monkeypatch.setattr(os, "read", read)
-    hangs = _fake_browser(tmp_path, "time.sleep(3600)")  # never answers on fd 4
+    hangs = fake_browser(tmp_path, "time.sleep(3600)")  # never answers on fd 4
     with pytest.raises(browser.BrowserFailed, match="did not finish within 1 s"):
         await browser.render(str(hangs), _page(tmp_path, "<p>card</p>"), width=400, full_page=False, timeout=1)
     pipes = [os.pipe() for _ in range(6)]
@@ -78,7 +70,7 @@ async def test_a_read_left_by_a_timed_out_render_takes_nothing_from_the_next_pip
 
 def _a_server_killed_mid_render(tmp_path: Path, temp: Path, page: Path) -> None:
     """A process rendering with a browser that hangs, killed (with its browser) once the profile is made."""
-    hangs = _fake_browser(tmp_path, "time.sleep(3600)")
+    hangs = fake_browser(tmp_path, "time.sleep(3600)")
     script = ("import anyio, pathlib, sys; from flowmcp.app import browser; "
               f"anyio.run(lambda: browser.render({str(hangs)!r}, pathlib.Path({str(page)!r}), width=400, "
               "full_page=False, timeout=600))")
@@ -120,7 +112,7 @@ async def test_the_profile_of_a_killed_render_is_removed_at_the_next_render(tmp_
     live = temp / f"flowmcp-browser-{os.getpid()}-inuse"  # a render of this (live) server, under way
     live.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    dies = _fake_browser(tmp_path, "sys.exit(1)")
+    dies = fake_browser(tmp_path, "sys.exit(1)")
     with pytest.raises(browser.BrowserFailed, match="closed its DevTools pipe"):
         await browser.render(str(dies), page, width=400, full_page=False, timeout=10)
     assert sorted(p.name for p in temp.iterdir()) == [live.name]

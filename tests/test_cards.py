@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from PIL import Image, ImageStat
 from flowmcp.app import App, browser
 from flowmcp.server.build import build_server
 
-from .conftest import BROWSER, call, make_project, needs_browser
+from .conftest import BROWSER, call, fake_browser, make_project, needs_browser
 
 pytestmark = pytest.mark.anyio
 
@@ -247,18 +246,10 @@ async def test_without_a_browser_view_card_says_how_to_install_one(picture_run, 
         assert result.is_error and "'/no/such/chromium' (from --browser) is not an executable file" in text, text
 
 
-def _fake_browser(tmp_path: Path, body: str) -> Path:
-    script = tmp_path / "fake-chromium"
-    script.write_text(f"#!{sys.executable}\nimport os, sys, time\n"
-                      f"open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n{body}\n")
-    script.chmod(0o755)
-    return script
-
-
 async def test_a_browser_that_hangs_is_stopped_at_its_deadline_and_not_left_behind(picture_run, tmp_path,
                                                                                     monkeypatch):
     root, _, pathspec, _ = picture_run
-    hangs = _fake_browser(tmp_path, "time.sleep(3600)")  # never reads fd 3, never answers on fd 4
+    hangs = fake_browser(tmp_path, "time.sleep(3600)")  # never reads fd 3, never answers on fd 4
     monkeypatch.setattr(browser, "STEP_TIMEOUT_S", 2.0)
     async with Client(build_server(App.create(root, browser=str(hangs)))) as c:
         started = time.monotonic()
@@ -276,7 +267,7 @@ def _gone(pid: int) -> None:
 
 async def test_a_browser_that_dies_at_start_is_said_with_its_output(picture_run, tmp_path):
     root, _, pathspec, _ = picture_run
-    dies = _fake_browser(tmp_path, "print('cannot open display', file=sys.stderr); sys.exit(1)")
+    dies = fake_browser(tmp_path, "print('cannot open display', file=sys.stderr); sys.exit(1)")
     async with Client(build_server(App.create(root, browser=str(dies)))) as c:
         result, text, _ = await _view(c, pathspec=f"{pathspec}/report")
     assert result.is_error and "the browser closed its DevTools pipe" in text and "cannot open display" in text, text
