@@ -109,8 +109,10 @@ def descendants(pid: int) -> list[int]:
     orphans go to any of its threads)."""
     found, todo = [], [pid]
     while todo:
-        children = []
-        for thread in Path(f"/proc/{todo[0]}/task").glob("*"):
+        children, threads = [], []
+        with contextlib.suppress(OSError):  # it ended since its parent's list was read
+            threads = list(Path(f"/proc/{todo[0]}/task").iterdir())
+        for thread in threads:
             with contextlib.suppress(OSError):
                 children += [int(p) for p in (thread / "children").read_text().split()]
         found += children

@@ -42,6 +42,14 @@ time.sleep(600)
 """
 
 
+def seen_below(pid: int, within_s: float) -> list[int]:
+    """The live processes below `pid` the first walk found any, walking every few ms for `within_s`."""
+    deadline = time.monotonic() + within_s
+    while not (found := live_below(pid)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return found
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, "parent gone"], ids=["SIGTERM", "parent-gone"])
 def test_a_job_stops_a_reforker_in_new_sessions_and_reaps_what_it_adopts(how):
     from flowmcp.bridge.project import tree
@@ -53,7 +61,9 @@ def test_a_job_stops_a_reforker_in_new_sessions_and_reaps_what_it_adopts(how):
         assert holder.stdout.readline() == "started\n"
         [job] = descendants(holder.pid)[:1]
         time.sleep(1)  # some hundreds of generations, each adopted by the job when its parent exits
-        assert live_below(job), "the re-forker never ran"
+        # One walk can miss it: a generation found alive may exit before the walk reads its children
+        # (its child was adopted by the job after the job's list was read). A few walks cannot all.
+        assert seen_below(job, within_s=10), "the re-forker never ran"
         zombies = [pid for pid in descendants(job) if not alive(pid)]
         assert len(zombies) < 20, f"{len(zombies)} zombies under the job"
 
@@ -62,8 +72,7 @@ def test_a_job_stops_a_reforker_in_new_sessions_and_reaps_what_it_adopts(how):
         while alive(job):
             assert time.monotonic() < deadline, "the job did not end"
             time.sleep(0.05)
-        time.sleep(0.3)  # a generation the stop missed would have forked again by now
-        assert not live_below(holder.pid), "the re-forker survived the job"
+        assert not seen_below(holder.pid, within_s=0.5), "the re-forker survived the job"
     finally:
         holder.terminate()  # stops whatever is left below it
         holder.wait(timeout=30)
