@@ -53,10 +53,23 @@ E2E_MODULES = frozenset({
 })
 
 
-def pytest_collection_modifyitems(items):
+def pytest_addoption(parser):
+    parser.addoption("--installs", action="store_true",
+                     help="also run the tests marked `installs`: flowmcp built and installed into fresh "
+                          "virtualenvs from the package registry, about a minute (.ci/run runs them)")
+
+
+def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__.rsplit(".", 1)[-1] in E2E_MODULES:
             item.add_marker(pytest.mark.e2e)
+    # A release built and installed as a user gets it checks the package, not the code under
+    # development: CI runs these as a step of their own, the everyday suite leaves them out.
+    if not config.getoption("installs"):
+        left_out = [item for item in items if item.get_closest_marker("installs")]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not item.get_closest_marker("installs")]
 
 
 @pytest.fixture

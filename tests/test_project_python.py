@@ -74,7 +74,7 @@ def ob_python(tmp_path):
     venv = tmp_path / "ob"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [str(python), "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
     subprocess.run([*pip, OB_METAFLOW], check=True, capture_output=True, timeout=600)
     site = next((venv / "lib").glob("python3*/site-packages"))
     before = _package_files(site)
@@ -88,6 +88,7 @@ def ob_python(tmp_path):
     return python
 
 
+@pytest.mark.installs
 async def test_flowmcp_installs_beside_ob_metaflow_and_runs_its_flows(tmp_path, ob_python):
     root = make_project(tmp_path / "p", "params_flow.py")
     async with Client(build_server(App.create(root, str(ob_python)))) as c:

@@ -9,8 +9,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from flowmcp import __version__
 
+pytestmark = pytest.mark.installs
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,7 +43,8 @@ def test_the_built_wheel_and_sdist_pass_twine_and_the_wheel_runs_the_demo(tmp_pa
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile",
+           "--disable-pip-version-check"]
     installed = subprocess.run([*pip, f"{wheel}[metaflow]"], capture_output=True, text=True, timeout=900)
     assert installed.returncode == 0, installed.stderr[-3000:]
     demo = subprocess.run([str(venv / "bin" / "flowmcp"), "demo", "--dir", str(tmp_path / "demo")],

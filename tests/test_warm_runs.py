@@ -208,9 +208,10 @@ def flows_with_their_folders() -> list[tuple[str, Path, str]]:
 
 
 # Corpus flows whose working versions cover the shapes the others repeat: pandas, numpy,
-# scikit-learn, foreach, joins, helper modules, parameters, configs.
+# scikit-learn, foreach, joins, helper modules, @retry (the examples and the real flows above add
+# parameters, configs, @catch, inheritance and in-place edits).
 PARITY_CORPUS = {"sklearn_nan_fit", "df_groupby_missing_column", "join_merge_conflict", "helper_bug",
-                 "foreach_split_fails", "import_name_typo", "retry_exhausted", "empty_list_max"}
+                 "foreach_split_fails", "retry_exhausted"}
 
 
 @pytest.mark.parametrize("folder, flow", [pytest.param(folder, flow, id=name)
