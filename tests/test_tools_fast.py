@@ -299,3 +299,28 @@ async def test_an_argument_the_tool_does_not_take_is_an_error_not_silently_dropp
     assert fake.calls == []  # the bridge was never asked
     text, _, is_error = await call(client, "list_runs", flow="params_flow.py", limit=2, stauts="failed", x=1)
     assert is_error and "unknown arguments stauts (did you mean status?), x" in text, text
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+async def test_servers_in_one_process_share_the_tools_schemas_but_each_answers_from_its_own_app(tmp_path):
+    """A server's tools are copies of ones built once per process (server/build.py): each copy
+    answers from its own app, what its Metaflow lacks included."""
+    fakes = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(FLOWS / "params_flow.py", tmp_path / name / "params_flow.py")
+        fakes.append(FakeBridge(tmp_path / name))
+    servers = []
+    for fake in fakes:
+        app = App.create(fake.root)
+        app.bridge = fake
+        servers.append(build_server(app))
+    replay(fakes[1], "run_ok")
+    fakes[1].degraded["hook"] = "Second app's note."
+    async with Client(servers[0]) as first, Client(servers[1]) as second:
+        assert (await first.list_tools()).tools == (await second.list_tools()).tools
+        result = await second.call_tool("run", {"flow": "params_flow.py"})
+        assert not result.is_error and result.content[-1].text == "Second app's note.", result.content
+    assert not fakes[0].calls and [op for op, _, _ in fakes[1].calls][-1] == "run"

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -65,6 +66,21 @@ def task_after(tool: str, arguments: dict) -> float | None:
     if tool in ("run", "resume"):
         return None if arguments.get("wait") is False else 0.0
     return SPIN_TASK_AFTER_S if tool == "spin" else None
+
+
+@functools.cache
+def _registered_tools() -> tuple[Tool, ...]:
+    """Each tool as the SDK registers it, made once per process: its schemas come from its
+    signature and return model alone, and building them was three quarters of a server's
+    construction (57 ms; 15 ms with copies). Every server takes copies bound to its own app."""
+    return tuple(Tool.from_function(fn, title=title, annotations=hints, description=inspect.cleandoc(fn.__doc__ or ""),
+                                    meta=apps.tool_meta(fn.__name__))
+                 for fn, (title, hints) in TOOLS.items())
+
+
+def _bound_tools(app: App) -> list[Tool]:
+    return [tool.model_copy(update={"fn": _telling_what_is_off(app, fn)})
+            for tool, fn in zip(_registered_tools(), TOOLS)]
 
 
 def _telling_what_is_off(app: App, tool):
@@ -140,11 +156,8 @@ def build_server(app: App) -> MCPServer:
             *workflow.launch_command(app.config.root, app.config.python)))],
         middleware=[apps.offered_to_app_hosts, protocol.one_page_lists, _known_arguments_only(lambda: server),
                     long_calls.middleware],
+        tools=_bound_tools(app),
     )
-    for fn, (title, hints) in TOOLS.items():
-        server.add_tool(_telling_what_is_off(app, fn), title=title, annotations=hints,
-                        description=inspect.cleandoc(fn.__doc__ or ""),
-                        meta=apps.tool_meta(fn.__name__))
     for fn, title in workflow.PROMPTS.items():
         server.prompt(title=title)(fn)
     resources.register(server, app)
